@@ -1,0 +1,15 @@
+"""nnvm_bridge: MXNet <-> ONNX conversion through the NNVM graph IR, and TVM compilation.
+
+Importing this package needs only numpy and onnx; MXNet and TVM are imported lazily by the
+functions that need them.
+"""
+from .errors import (AttributeParseError, BridgeError, CompileError, DTypeError, InvalidModelError,
+                     MissingDependencyError, ParamsError, ShapeError, UnsupportedOperatorError,
+                     UnsupportedOpsetError)
+from .ir import Entry, Graph, Node, load_json, save_json
+
+__version__ = "0.1.0"
+
+__all__ = ["BridgeError", "AttributeParseError", "CompileError", "DTypeError", "InvalidModelError",
+           "MissingDependencyError", "ParamsError", "ShapeError", "UnsupportedOperatorError",
+           "UnsupportedOpsetError", "Entry", "Graph", "Node", "load_json", "save_json", "__version__"]

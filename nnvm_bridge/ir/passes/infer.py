@@ -1,0 +1,110 @@
+"""Shape and dtype inference passes (forward, over the NNVM op table)."""
+from __future__ import annotations
+
+from ...errors import BridgeError, DTypeError, ShapeError
+from .. import dtypes as _dt
+from ..graph import Graph
+
+
+def _var_hint(node, key):
+    return node.attrs.get(key)
+
+
+def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) -> Graph:
+    """Set ``graph.attrs["shape"]`` (one tuple or None per entry).
+
+    Variable shapes come from ``shape`` (name -> tuple), then ``params`` (name -> array),
+    then the variable's ``__shape__`` hint.  With ``strict`` every entry must end up known.
+    """
+    from ...ir.attrs import parse_shape
+    from ...ops import get_op, node_attrs
+
+    shape = dict(shape or {})
+    params = params or {}
+    out = [None] * graph.num_entries
+    ptr = graph.node_row_ptr
+    for nid, node in enumerate(graph.nodes):
+        if node.is_variable:
+            s = shape.get(node.name)
+            if s is None and node.name in params:
+                s = getattr(params[node.name], "shape", None)
+            if s is None and "__shape__" in node.attrs:
+                try:
+                    s = parse_shape(node.attrs["__shape__"])
+                except Exception:
+                    s = None
+                if s is not None and any(d <= 0 for d in s):
+                    s = None  # MXNet writes 0 for unknown dims
+            out[ptr[nid]] = None if s is None else tuple(int(d) for d in s)
+            continue
+        op = get_op(node.op, node.name)
+        attrs = node_attrs(node)
+        in_shapes = [out[ptr[graph.node_id(e.node)] + e.index] for e in node.inputs]
+        n_out = ptr[nid + 1] - ptr[nid]
+        if op.infer_shape is None:
+            res = [None] * n_out
+        else:
+            try:
+                res = op.infer_shape(attrs, in_shapes)
+            except BridgeError as exc:
+                raise ShapeError(exc.bare_message, node=node.name, op=node.op) from None
+            except (ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
+                raise ShapeError(f"shape inference failed for input shapes {in_shapes}: {exc}", node=node.name,
+                                 op=node.op) from None
+        if len(res) != n_out:
+            raise ShapeError(f"shape rule returned {len(res)} outputs, expected {n_out}", node=node.name, op=node.op)
+        for k, s in enumerate(res):
+            out[ptr[nid] + k] = None if s is None else tuple(int(d) for d in s)
+    if strict:
+        for nid, node in enumerate(graph.nodes):
+            if out[ptr[nid]] is None:
+                raise ShapeError("shape could not be inferred" + (
+                    "; give this input's shape" if node.is_variable else ""), node=node.name, op=node.op)
+    g = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes)
+    g.attrs["shape"] = out
+    return g
+
+
+def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "float32") -> Graph:
+    """Set ``graph.attrs["dtype"]`` (one dtype name per entry).
+
+    Variable dtypes come from ``dtype`` (a name -> dtype dict or one dtype for all inputs),
+    then ``params``, then the ``__dtype__`` hint (an MXNet code), then ``default``.
+    """
+    from ...ops import get_op, node_attrs
+
+    params = params or {}
+    per_name = dtype if isinstance(dtype, dict) else {}
+    common = None if (dtype is None or isinstance(dtype, dict)) else _dt.canonical(dtype)
+    out = [None] * graph.num_entries
+    ptr = graph.node_row_ptr
+    for nid, node in enumerate(graph.nodes):
+        if node.is_variable:
+            d = per_name.get(node.name)
+            if d is None and node.name in params:
+                d = getattr(params[node.name], "dtype", None)
+            if d is None and common is not None:
+                d = common
+            if d is None and "__dtype__" in node.attrs:
+                try:
+                    d = _dt.from_mxnet(int(node.attrs["__dtype__"]))
+                except (DTypeError, ValueError):
+                    d = None
+            if d is None:
+                d = default
+            out[ptr[nid]] = None if d is None else _dt.canonical(str(getattr(d, "name", d)) if not isinstance(
+                d, str) else d)
+            continue
+        op = get_op(node.op, node.name)
+        attrs = node_attrs(node)
+        in_types = [out[ptr[graph.node_id(e.node)] + e.index] for e in node.inputs]
+        n_out = ptr[nid + 1] - ptr[nid]
+        if op.infer_type is not None:
+            res = op.infer_type(attrs, in_types)
+        else:
+            res = [in_types[0] if in_types else "float32"] * n_out
+        for k, d in enumerate(res):
+            out[ptr[nid] + k] = None if d is None else _dt.canonical(d)
+    g = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes)
+    g.attrs["dtype"] = out
+    return g

@@ -1,0 +1,65 @@
+"""Shared shape and dtype rules used by the op definitions."""
+from __future__ import annotations
+
+import math
+
+from ..errors import ShapeError
+
+
+def known(shapes) -> bool:
+    return all(s is not None for s in shapes)
+
+
+def norm_axis(axis: int, ndim: int, op: str = "", extra: int = 0) -> int:
+    """Normalise a possibly negative axis; ``extra`` widens the range (expand_dims)."""
+    n = ndim + extra
+    if not -n <= axis < n:
+        raise ShapeError(f"axis {axis} out of range for a {ndim}-d tensor", op=op or None)
+    return axis % n if n else 0
+
+
+def broadcast_shapes(a, b, op: str = ""):
+    a, b = tuple(a), tuple(b)
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + a
+    b = (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(a, b):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise ShapeError(f"cannot broadcast shapes {a} and {b}", op=op or None)
+    return tuple(out)
+
+
+def same_shape(attrs, shapes):
+    return [shapes[0]]
+
+
+def same_type(attrs, dtypes, n=1):
+    return [dtypes[0]] * n
+
+
+def first_type(n):
+    def rule(attrs, dtypes):
+        return [dtypes[0]] * n
+    return rule
+
+
+def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
+    eff = dilation * (k - 1) + 1
+    span = size + pb + pe - eff
+    if span < 0:
+        raise ShapeError(f"window {eff} larger than padded input {size + pb + pe}")
+    if ceil_mode:
+        return int(math.ceil(span / s)) + 1
+    return span // s + 1
+
+
+def prod(xs) -> int:
+    p = 1
+    for x in xs:
+        p *= int(x)
+    return p

@@ -1,0 +1,238 @@
+"""Extension ops (level 6): not in NNVM v0.6, needed by today's MXNet and ONNX models.
+
+They use NNVM-style names and string attributes and are flagged ``ext=True`` so a strict
+NNVM JSON export can refuse them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from .common import known, norm_axis, same_shape
+from .registry import Attr, register
+from .tensor import _DTYPES, _np_unary
+
+
+def _erf(x):
+    v = np.vectorize(math.erf, otypes=[np.float64])
+    return v(x)
+
+
+_UNARY = {
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+    "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "erf": _erf, "rsqrt": lambda x: 1 / np.sqrt(x), "sign": np.sign, "reciprocal": lambda x: 1 / x,
+    "square": np.square, "softplus": lambda x: np.logaddexp(0, x), "softsign": lambda x: x / (1 + np.abs(x)),
+    "log_sigmoid": lambda x: -np.logaddexp(0, -x), "mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
+    "silu": lambda x: x / (1 + np.exp(-x)), "hard_swish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+    "log2": np.log2, "log10": np.log10, "log1p": np.log1p, "expm1": np.expm1, "cbrt": np.cbrt,
+    "isnan": np.isnan, "isinf": np.isinf,
+}
+for _name, _fn in _UNARY.items():
+    register(_name, infer_shape=same_shape, compute=_np_unary(_fn), level=6, ext=True)
+
+register("gelu", attrs={"approximation": Attr("str", "none", choices=("none", "tanh"))}, infer_shape=same_shape,
+         level=6, ext=True)
+register("elu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape, level=6, ext=True)
+register("selu", attrs={"alpha": Attr("float", 1.6732632423543772), "gamma": Attr("float", 1.0507009873554805)},
+         infer_shape=same_shape, level=6, ext=True)
+register("hard_sigmoid", attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}, infer_shape=same_shape,
+         level=6, ext=True)
+register("thresholded_relu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape, level=6, ext=True)
+register("__max_scalar__", attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
+         compute=lambda a, xs: [np.maximum(xs[0], a.scalar).astype(xs[0].dtype)])
+register("__min_scalar__", attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
+         compute=lambda a, xs: [np.minimum(xs[0], a.scalar).astype(xs[0].dtype)])
+_CMP = {"__equal_scalar__": np.equal, "__not_equal_scalar__": np.not_equal, "__greater_scalar__": np.greater,
+        "__greater_equal_scalar__": np.greater_equal, "__less_scalar__": np.less,
+        "__less_equal_scalar__": np.less_equal}
+for _name, _fn in _CMP.items():
+    register(_name, attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
+             compute=(lambda f: lambda a, xs: [f(xs[0], a.scalar).astype(xs[0].dtype)])(_fn),
+             doc="returns the input dtype (0/1), like NNVM comparisons")
+for _name in ("logical_xor",):
+    register(_name, inputs=("lhs", "rhs"), infer_shape=lambda a, s: [s[0]], level=6, ext=True)
+for _name in ("broadcast_logical_and", "broadcast_logical_or", "broadcast_logical_xor"):
+    from .tensor import _bcast_shape
+
+    register(_name, inputs=("lhs", "rhs"), infer_shape=_bcast_shape, level=6, ext=True)
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+def _norm_shape(a, shapes):
+    return [shapes[0]]
+
+
+register("layer_norm", inputs=("data", "gamma", "beta"),
+         attrs={"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), "center": Attr("bool", True),
+                "scale": Attr("bool", True)}, infer_shape=_norm_shape, level=6, ext=True,
+         doc="normalises over the single axis `axis`; gamma/beta have that axis' length")
+register("instance_norm", inputs=("data", "gamma", "beta"),
+         attrs={"epsilon": Attr("float", 1e-5), "axis": Attr("int", 1)}, infer_shape=_norm_shape, level=6,
+         ext=True)
+register("group_norm", inputs=("data", "gamma", "beta"),
+         attrs={"num_groups": Attr("int"), "epsilon": Attr("float", 1e-5)}, infer_shape=_norm_shape, level=6,
+         ext=True)
+
+
+# ---- linear algebra --------------------------------------------------------------------------
+def _batch_matmul_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    x, y = shapes
+    if len(x) < 2 or len(y) < 2 or len(x) != len(y):
+        raise ShapeError(f"batch_matmul needs operands of equal rank >= 2, got {x} and {y}")
+    m, k = (x[-1], x[-2]) if a.transpose_a else (x[-2], x[-1])
+    k2, n = (y[-1], y[-2]) if a.transpose_b else (y[-2], y[-1])
+    if k != k2 or tuple(x[:-2]) != tuple(y[:-2]):
+        raise ShapeError(f"batch_matmul shapes do not fit: {x} x {y}")
+    return [tuple(x[:-2]) + (m, n)]
+
+
+def _batch_matmul_compute(a, xs):
+    x, y = xs
+    x = np.swapaxes(x, -1, -2) if a.transpose_a else x
+    y = np.swapaxes(y, -1, -2) if a.transpose_b else y
+    return [np.matmul(x, y)]
+
+
+register("batch_matmul", inputs=("lhs", "rhs"), attrs={"transpose_a": Attr("bool", False),
+                                                      "transpose_b": Attr("bool", False)},
+         infer_shape=_batch_matmul_shape, compute=_batch_matmul_compute, level=6, ext=True,
+         doc="MXNet batch_dot: equal leading dims, matrix product over the last two")
+
+
+# ---- shape manipulation ----------------------------------------------------------------------
+def _tile_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    d = tuple(shapes[0])
+    reps = tuple(a.reps)
+    n = max(len(d), len(reps))
+    d = (1,) * (n - len(d)) + d
+    reps = (1,) * (n - len(reps)) + reps
+    return [tuple(x * r for x, r in zip(d, reps))]
+
+
+def _repeat_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    d = list(shapes[0])
+    if a.axis is None:
+        return [(int(np.prod(d)) * a.repeats,)]
+    ax = norm_axis(a.axis, len(d))
+    d[ax] *= a.repeats
+    return [tuple(d)]
+
+
+def _stack_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    d = list(shapes[0])
+    for s in shapes:
+        if tuple(s) != tuple(d):
+            raise ShapeError(f"stack needs equal shapes, got {shapes}")
+    ax = norm_axis(a.axis, len(d), extra=1)
+    return [tuple(d[:ax] + [len(shapes)] + d[ax:])]
+
+
+def _one_hot_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    d = list(shapes[0])
+    ax = norm_axis(a.axis, len(d), extra=1)
+    return [tuple(d[:ax] + [a.depth] + d[ax:])]
+
+
+def _topk_outputs(a):
+    return 2 if a.ret_type == "both" else 1
+
+
+def _topk_shape(a, shapes):
+    n = _topk_outputs(a)
+    if not known(shapes):
+        return [None] * n
+    d = list(shapes[0])
+    ax = norm_axis(a.axis, len(d))
+    d[ax] = a.k if a.k > 0 else d[ax]
+    return [tuple(d)] * n
+
+
+def _topk_type(a, dtypes):
+    if a.ret_type == "both":
+        return [dtypes[0], a.dtype]
+    if a.ret_type == "indices":
+        return [a.dtype]
+    return [dtypes[0]]
+
+
+def _arange_shape(a, shapes):
+    n = max(0, math.ceil((a.stop - a.start) / a.step))
+    return [(n,)]
+
+
+def _depth_space_shape(to_depth):
+    def rule(a, shapes):
+        if not known(shapes):
+            return [None]
+        n, c, h, w = shapes[0]
+        b = a.block_size
+        if to_depth:
+            return [(n, c * b * b, h // b, w // b)]
+        return [(n, c // (b * b), h * b, w * b)]
+    return rule
+
+
+def _mirror_pad_shape(a, shapes):
+    from .nn import _pad_shape
+
+    return _pad_shape(a, shapes)
+
+
+def _adaptive_pool_shape(a, shapes):
+    if not known(shapes):
+        return [None]
+    d = shapes[0]
+    size = tuple(a.output_size)
+    if len(size) == 1:
+        size = size * 2
+    return [tuple(d[:2]) + size]
+
+
+register("tile", attrs={"reps": Attr("shape")}, infer_shape=_tile_shape, level=6, ext=True,
+         compute=lambda a, xs: [np.tile(xs[0], a.reps)])
+register("repeat", attrs={"repeats": Attr("int"), "axis": Attr("int", None, optional=True)},
+         infer_shape=_repeat_shape, level=6, ext=True,
+         compute=lambda a, xs: [np.repeat(xs[0], a.repeats, axis=a.axis)])
+register("stack", inputs=(), variadic=True, attrs={"axis": Attr("int", 0), "num_args": Attr("int")},
+         infer_shape=_stack_shape, level=6, ext=True, compute=lambda a, xs: [np.stack(xs, axis=a.axis)])
+register("one_hot", inputs=("indices",), attrs={"depth": Attr("int"), "on_value": Attr("float", 1.0),
+                                               "off_value": Attr("float", 0.0), "axis": Attr("int", -1),
+                                               "dtype": Attr("dtype", "float32", choices=_DTYPES)},
+         infer_shape=_one_hot_shape, infer_type=lambda a, d: [a.dtype], level=6, ext=True)
+register("topk", attrs={"k": Attr("int", 1), "axis": Attr("int", -1),
+                        "ret_type": Attr("str", "both", choices=("both", "values", "indices")),
+                        "is_ascend": Attr("bool", False), "dtype": Attr("dtype", "int64", choices=_DTYPES)},
+         num_outputs=_topk_outputs, output_names=("values", "indices"), infer_shape=_topk_shape,
+         infer_type=_topk_type, level=6, ext=True)
+register("arange", inputs=(), attrs={"start": Attr("float", 0.0), "stop": Attr("float"), "step": Attr("float", 1.0),
+                                     "dtype": Attr("dtype", "float32", choices=_DTYPES)},
+         infer_shape=_arange_shape, infer_type=lambda a, d: [a.dtype], level=6, ext=True,
+         compute=lambda a, xs: [np.arange(a.start, a.stop, a.step).astype(a.dtype)])
+register("shape_of", attrs={"dtype": Attr("dtype", "int64", choices=_DTYPES)},
+         infer_shape=lambda a, s: [None if s[0] is None else (len(s[0]),)], infer_type=lambda a, d: [a.dtype],
+         level=6, ext=True, compute=lambda a, xs: [np.array(xs[0].shape, dtype=a.dtype)])
+register("depth_to_space", attrs={"block_size": Attr("int"), "mode": Attr("str", "DCR", choices=("DCR", "CRD"))},
+         infer_shape=_depth_space_shape(False), level=6, ext=True)
+register("space_to_depth", attrs={"block_size": Attr("int")}, infer_shape=_depth_space_shape(True), level=6,
+         ext=True)
+register("mirror_pad", attrs={"pad_width": Attr("tuple_tuple_int"),
+                              "mode": Attr("str", "reflect", choices=("reflect", "edge"))},
+         infer_shape=_mirror_pad_shape, level=6, ext=True)
+register("adaptive_avg_pool2d", attrs={"output_size": Attr("shape")}, infer_shape=_adaptive_pool_shape, level=6,
+         ext=True)
+register("norm", attrs={"ord": Attr("int", 2), "axis": Attr("shape", ()), "keepdims": Attr("bool", False)},
+         infer_shape=lambda a, s: __import__("nnvm_bridge.ops.reduce", fromlist=["x"])._reduce_shape(
+             type(a)(a, exclude=False), s), level=6, ext=True, doc="Lp norm (p = 1 or 2) over axes")
