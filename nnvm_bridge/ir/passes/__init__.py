@@ -1,4 +1,10 @@
-"""Passes over the NNVM graph IR; each is a function Graph -> Graph."""
+"""Passes over the NNVM graph IR; each is a function Graph -> Graph (plus params where needed)."""
+from .dead_code import eliminate_dead_nodes
+from .fold import fold_constants
 from .infer import infer_shape, infer_type
+from .pipeline import run_passes
+from .resolve import resolve_reshape
+from .simplify import simplify_inference
 
-__all__ = ["infer_shape", "infer_type"]
+__all__ = ["infer_shape", "infer_type", "simplify_inference", "eliminate_dead_nodes", "fold_constants",
+           "resolve_reshape", "run_passes"]

@@ -92,8 +92,8 @@ def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "flo
                     d = None
             if d is None:
                 d = default
-            out[ptr[nid]] = None if d is None else _dt.canonical(str(getattr(d, "name", d)) if not isinstance(
-                d, str) else d)
+            # canonical() takes names, np.dtype objects and numpy type classes (mx.nd's .dtype)
+            out[ptr[nid]] = None if d is None else _dt.canonical(d)
             continue
         op = get_op(node.op, node.name)
         attrs = node_attrs(node)
