@@ -45,7 +45,7 @@ _UNARY = {
     "floor": (np.floor, 3),
     "ceil": (np.ceil, 3),
     "trunc": (np.trunc, 3),
-    "round": (np.round, 3),
+    "round": (lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5), 3),  # half away from zero, as MXNet/TVM
     "abs": (np.abs, 3),
     "negative": (np.negative, 3),
     "copy": (np.copy, 3),

@@ -197,9 +197,16 @@ def _strided_slice_shape(a, shapes):
     return [tuple(len(range(*t)) for t in slice_bounds(a, shapes[0]))]
 
 
+def _as_slice(b, e, s):
+    """A python slice for normalised bounds: stop -1 means "before index 0", not "last"."""
+    if not len(range(b, e, s)):
+        return slice(0, 0)
+    return slice(b, None if e < 0 else e, s)
+
+
 def _strided_slice_compute(a, xs):
     x = xs[0]
-    return [x[tuple(slice(*t) for t in slice_bounds(a, x.shape))].copy()]
+    return [x[tuple(_as_slice(*t) for t in slice_bounds(a, x.shape))].copy()]
 
 
 def _slice_like_shape(a, shapes):

@@ -1,0 +1,49 @@
+"""What a handler sees of one IR node: parsed attrs, input value names, inferred shapes/dtypes."""
+from __future__ import annotations
+
+from nnvm_bridge.errors import ShapeError
+
+
+class NodeContext:
+    def __init__(self, builder, node, attrs, inputs, in_shapes, in_dtypes, out_shapes, out_dtypes):
+        self.b = builder
+        self.node = node
+        self.attrs = attrs
+        self.inputs = inputs
+        self.in_shapes = in_shapes
+        self.in_dtypes = in_dtypes
+        self.out_shapes = out_shapes
+        self.out_dtypes = out_dtypes
+
+    @property
+    def opset(self) -> int:
+        return self.b.opset
+
+    @property
+    def x(self) -> str:
+        return self.inputs[0]
+
+    def shape(self, i: int = 0) -> tuple:
+        s = self.in_shapes[i] if i < len(self.in_shapes) else None
+        if s is None:
+            raise ShapeError(f"the ONNX export needs the shape of input {i}; give the graph inputs' shapes",
+                             node=self.node.name, op=self.node.op)
+        return tuple(s)
+
+    def out_shape(self, k: int = 0) -> tuple:
+        s = self.out_shapes[k] if k < len(self.out_shapes) else None
+        if s is None:
+            raise ShapeError("the ONNX export needs this node's output shape; give the graph inputs' shapes",
+                             node=self.node.name, op=self.node.op)
+        return tuple(s)
+
+    def ndim(self, i: int = 0) -> int:
+        return len(self.shape(i))
+
+    def dtype(self, i: int = 0) -> str:
+        d = self.in_dtypes[i] if i < len(self.in_dtypes) else None
+        return d or "float32"
+
+    def out_dtype(self, k: int = 0) -> str:
+        d = self.out_dtypes[k] if k < len(self.out_dtypes) else None
+        return d or self.dtype(0)

@@ -1,0 +1,390 @@
+"""to_onnx: NNVM graph + params -> onnx.ModelProto (and files, with external data when large).
+
+Usage::
+
+    model = to_onnx(graph, params, opset=17, dynamic_batch=False)        # in memory
+    model = to_onnx(graph, params, path="model.onnx")                    # also saved
+    save_onnx(graph, "model.onnx", params=params)                        # same, by file
+    save_onnx(model, "model.onnx")                                       # a ModelProto
+
+Saving to a file switches to external data automatically once the parameters exceed
+``external_threshold`` bytes (default just under protobuf's 2 GB limit): each tensor is then
+streamed into ``<model>.onnx.data`` and only a reference stays in the protobuf.  Pass
+``external_data=True``/``False`` to force either way.  Every export is checked with
+``onnx.checker.check_model(..., full_check=True)`` (the path form for files).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from nnvm_bridge.errors import (BridgeError, ParamsError, ShapeError, UnsupportedOperatorError,
+                                UnsupportedOpsetError, InvalidModelError)
+from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.graph import Graph
+
+from . import handlers  # noqa: F401  (registers the handlers)
+from .builder import Builder
+from .context import NodeContext
+from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, lookup
+from .writer import EXTERNAL_DATA_THRESHOLD, ExternalDataSink, InlineSink, data_file_for, save_model_proto
+
+PRODUCER = "nnvm_bridge"
+
+
+def _check_opset(opset) -> int:
+    if opset is None:
+        return DEFAULT_OPSET
+    try:
+        value = int(opset)
+    except (TypeError, ValueError):
+        raise UnsupportedOpsetError(f"opset must be an integer in {MIN_OPSET}..{MAX_OPSET}, got {opset!r}") from None
+    if not MIN_OPSET <= value <= MAX_OPSET:
+        raise UnsupportedOpsetError(f"ONNX opset {value} is not supported for export; choose {MIN_OPSET}..{MAX_OPSET}")
+    return value
+
+
+def _check_params(params) -> dict:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ParamsError(f"params must be a dict name -> numpy array, got {type(params).__name__}")
+    out = {}
+    for name, value in params.items():
+        if hasattr(value, "asnumpy"):  # an mx.nd.NDArray
+            value = value.asnumpy()
+        elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+            value = value.numpy()
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise ParamsError(f"parameter {name!r} is not a numeric array")
+        out[str(name)] = arr
+    return out
+
+
+def _prescan(graph: Graph, opset: int, make_ctx):
+    """Report every op without a converter at ``opset`` at once (counts and node names)."""
+    missing, too_new = _collect_unsupported(graph, opset, make_ctx)
+    if missing:
+        raise UnsupportedOperatorError(missing, direction=f"ONNX export at opset {opset}")
+    if too_new:
+        names = "; ".join(f"{op} (nodes {', '.join(repr(n) for n in nodes[:3])})"
+                          for op, nodes in sorted(too_new.items()))
+        raise UnsupportedOpsetError(f"these ops have ONNX converters only for opsets above {opset}: {names}")
+
+
+def _collect_unsupported(graph: Graph, opset: int, make_ctx):
+    """({op or "op (reason)": [node names]} without a converter, {op: [nodes]} only newer ones)."""
+    from nnvm_bridge.ops import get_op, num_visible_outputs
+
+    missing, too_new = {}, {}
+    hidden_used = {}
+    consumers = {}
+    for node in graph.op_nodes():
+        for e in node.inputs:
+            if not e.node.is_variable:
+                consumers.setdefault(id(e.node), set()).add(e.index)
+    for e in graph.outputs:
+        if not e.node.is_variable:
+            consumers.setdefault(id(e.node), set()).add(e.index)
+    for node in graph.op_nodes():
+        opdef = get_op(node.op, node.name)
+        if opdef.internal or opdef.level == 5:
+            missing.setdefault(node.op, []).append(node.name)
+            continue
+        try:
+            found = lookup(opdef.name, opset, node.name)
+        except UnsupportedOpsetError:
+            too_new.setdefault(node.op, []).append(node.name)
+            continue
+        if found is None:
+            missing.setdefault(node.op, []).append(node.name)
+            continue
+        _, check = found
+        if check is not None:
+            reason = check(make_ctx(node))
+            if reason:
+                missing.setdefault(f"{node.op} ({reason})", []).append(node.name)
+                continue
+        visible = num_visible_outputs(node)
+        if any(k >= visible for k in consumers.get(id(node), ())):
+            hidden_used.setdefault(f"{node.op} (hidden output used)", []).append(node.name)
+    missing.update(hidden_used)
+    return missing, too_new
+
+
+def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
+    """{op (or "op (reason)"): [node names]} that to_onnx cannot convert at ``opset``; empty when
+    everything converts.  Ops whose converters all need a newer opset are listed too."""
+    from nnvm_bridge.ir.passes import infer_shape, infer_type
+
+    opset = _check_opset(opset)
+    params = _check_params(params)
+    try:
+        g = infer_shape(graph, shape=shape, params=params)
+    except BridgeError:
+        g = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes)
+        g.attrs["shape"] = [None] * g.num_entries
+    try:
+        g = infer_type(g, params=params)
+    except BridgeError:
+        g.attrs["dtype"] = [None] * g.num_entries
+    make_ctx = _context_factory(g, Builder(opset), {})
+    missing, too_new = _collect_unsupported(g, opset, make_ctx)
+    for op, nodes in too_new.items():
+        missing.setdefault(f"{op} (needs a newer opset)", []).extend(nodes)
+    return missing
+
+
+def _context_factory(g: Graph, b: Builder, value_of: dict):
+    from nnvm_bridge.ops import node_attrs
+
+    shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
+    ptr = g.node_row_ptr
+
+    def make_ctx(node):
+        nid = g.node_id(node)
+        in_ids = [ptr[g.node_id(e.node)] + e.index for e in node.inputs]
+        out_ids = range(ptr[nid], ptr[nid + 1])
+        return NodeContext(b, node, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs],
+                           [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
+                           [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
+    return make_ctx
+
+
+def _value_info(name, dtype, shape, dynamic_batch):
+    from onnx import helper
+
+    if shape is None:
+        return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), None)
+    dims = list(shape)
+    if dynamic_batch and dims:
+        dims[0] = "N"
+    return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), dims)
+
+
+def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sink, shape=None, dtype=None,
+                graph_name: str = "nnvm_bridge"):
+    """Emit the ModelProto; initializers for parameters come from ``sink``."""
+    import onnx
+    from onnx import helper
+
+    from nnvm_bridge.ir.passes import infer_shape, infer_type
+    from nnvm_bridge.ops import check_node, get_op
+
+    if not isinstance(graph, Graph):
+        raise InvalidModelError(f"to_onnx expects an nnvm_bridge Graph, got {type(graph).__name__}")
+    for node in graph.op_nodes():
+        check_node(node)
+    # Unsupported ops are reported before a shape error: the IR's shape rules may not know
+    # a layout that is itself the reason a node cannot be exported.
+    try:
+        g = infer_shape(graph, shape=shape, params=params)
+        shape_error = None
+    except ShapeError as exc:
+        g, shape_error = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes), exc
+        g.attrs["shape"] = [None] * g.num_entries
+    g = infer_type(g, dtype=dtype, params=params)
+    shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
+    ptr = g.node_row_ptr
+
+    b = Builder(opset, dynamic_batch)
+    value_of = {}
+
+    def entry_key(e):
+        return (id(e.node), e.index)
+
+    make_ctx = _context_factory(g, b, value_of)
+
+    _prescan(g, opset, make_ctx)
+    if shape_error is not None:
+        raise shape_error
+
+    out_names = g.output_names()
+    wanted = {}
+    for e, name in zip(g.outputs, out_names):
+        wanted.setdefault(entry_key(e), name)
+    for node in g.variables:
+        b.reserve(node.name)
+    for name in out_names:
+        b.reserve(name)
+
+    # The ModelProto is filled in place: make_graph/make_model would copy every weight again.
+    model = onnx.ModelProto()
+    inputs = []
+    seen_vars, param_names = set(), []
+    for node in g.nodes:
+        if not node.is_variable:
+            continue
+        value_of[(id(node), 0)] = node.name
+        if node.name in seen_vars:
+            continue  # variables are named values: same name, same input or parameter
+        seen_vars.add(node.name)
+        eid = ptr[g.node_id(node)]
+        if node.name in params:
+            param_names.append(node.name)
+        else:
+            if shapes[eid] is None:
+                raise ShapeError("the shape of this graph input is unknown; pass shape= or set __shape__",
+                                 node=node.name)
+            inputs.append(_value_info(node.name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
+
+    for node in g.op_nodes():
+        ctx = make_ctx(node)
+        fn, _ = lookup(get_op(node.op).name, opset, node.name)
+        b.scope = node.name
+        start = len(b.nodes)
+        try:
+            result = fn(ctx)
+        except UnsupportedOperatorError:
+            raise
+        except BridgeError as exc:
+            if exc.node is None:  # say which node the converter was working on
+                raise type(exc)(exc.bare_message, node=node.name, op=node.op) from None
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError) as exc:
+            raise InvalidModelError(f"cannot convert to ONNX: {exc}", node=node.name, op=node.op) from None
+        results = [result] if isinstance(result, str) else list(result)
+        created = {}
+        for n in b.nodes[start:]:
+            for o in n.output:
+                created[o] = n
+        for k, value in enumerate(results):
+            if value is None:
+                continue
+            key = (id(node), k)
+            if value in created:
+                want = wanted.get(key) or b.fresh(node.name if k == 0 else f"{node.name}_output{k}")
+                _rename(b.nodes[start:], value, want)
+                del created[value]
+                value = want
+            value_of[key] = value
+
+    outputs, seen = [], set()
+    for e, name in zip(g.outputs, out_names):
+        value = value_of.get(entry_key(e))
+        if value is None:
+            raise UnsupportedOperatorError({f"{e.node.op} (output {e.index})": [e.node.name]},
+                                           direction=f"ONNX export at opset {opset}")
+        if value != name or name in seen:
+            b.scope = name
+            b.op("Identity", [value], outputs=[name])
+        seen.add(name)
+        eid = g.entry_id(e)
+        outputs.append(_value_info(name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
+
+    graph_proto = model.graph
+    graph_proto.name = graph_name
+    graph_proto.node.extend(b.nodes)
+    graph_proto.input.extend(inputs)
+    graph_proto.output.extend(outputs)
+    # Parameters are written last, and only those a node reads (batch_norm with scale=False
+    # does not read gamma, for example): the streaming sink then never writes dead bytes.
+    used = {name for n in b.nodes for name in n.input} | {o.name for o in outputs}
+    for name in param_names:
+        if name in used:
+            sink.write_into(graph_proto.initializer.add(), name, params[name])
+    graph_proto.initializer.extend(b.initializers)
+    opset_ids = [helper.make_opsetid("", opset)]
+    model.opset_import.extend(opset_ids)
+    model.producer_name = PRODUCER
+    model.producer_version = _version()
+    model.ir_version = helper.find_min_ir_version_for(opset_ids, ignore_unknown=True)
+    return model
+
+
+def _rename(nodes, old, new):
+    for n in nodes:
+        for i, o in enumerate(n.output):
+            if o == old:
+                n.output[i] = new
+        for i, x in enumerate(n.input):
+            if x == old:
+                n.input[i] = new
+
+
+def _version():
+    try:
+        from nnvm_bridge import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover
+        return "0"
+
+
+def _params_bytes(graph: Graph, params: dict) -> int:
+    return sum(params[n.name].nbytes for n in graph.variables if n.name in params)
+
+
+def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype=None, path=None,
+            external_data=None, external_threshold=EXTERNAL_DATA_THRESHOLD, check=True):
+    """Convert an NNVM graph and its params to an ONNX ModelProto.
+
+    opset: 11..21 (default 17); the model imports exactly that default-domain opset.
+    dynamic_batch: make dim 0 of inputs and outputs symbolic ("N").
+    shape / dtype: input shapes / dtypes overriding the variables' ``__shape__``/``__dtype__`` hints.
+    path: also save the model there; parameters go to ``<path>.data`` when ``external_data`` is
+    True, or when it is None and they exceed ``external_threshold`` bytes.
+    check: run onnx.checker.check_model(full_check=True) on the result.
+    """
+    import onnx
+
+    opset = _check_opset(opset)
+    params = _check_params(params)
+    big = isinstance(graph, Graph) and _params_bytes(graph, params) > external_threshold
+    external = big if external_data is None else bool(external_data)
+    if path is None:
+        if big:
+            raise ParamsError(f"the parameters exceed {external_threshold} bytes, more than one ONNX protobuf "
+                              "can hold; pass path= (or use save_onnx) to write them as external data")
+        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype)
+        if check:
+            _check(model)
+        return model
+    path = os.fspath(path)
+    if big and not external:
+        raise ParamsError(f"the parameters exceed {external_threshold} bytes, more than one ONNX protobuf can "
+                          "hold; leave external_data=None (or True) to write them to a .data file")
+    if not external:
+        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype)
+        onnx.save_model(model, path)
+    else:
+        data_path, location = data_file_for(path)
+        sink = ExternalDataSink(data_path, location)
+        try:
+            model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype)
+        except BaseException:
+            sink.close()
+            os.remove(data_path)  # no half-written data file next to a model that was not written
+            raise
+        sink.close()
+        with open(path, "wb") as f:
+            f.write(model.SerializeToString(deterministic=True))
+    if check:
+        _check(path)
+    return model
+
+
+def save_onnx(model_or_graph, path, params=None, *, external_data=None, **kwargs):
+    """Save a ModelProto, or export a Graph (with ``params``) straight to ``path``.
+
+    Large models get external data (``<path>.data``) automatically; see :func:`to_onnx`.
+    Returns the ModelProto.
+    """
+    import onnx
+
+    if isinstance(model_or_graph, onnx.ModelProto):
+        save_model_proto(model_or_graph, os.fspath(path), external=external_data)
+        return model_or_graph
+    return to_onnx(model_or_graph, params, path=path, external_data=external_data, **kwargs)
+
+
+def _check(model_or_path):
+    import onnx
+
+    try:
+        onnx.checker.check_model(model_or_path, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        # A failure here is a bug in a converter, not in the user's model: say so plainly.
+        raise InvalidModelError(f"the exported ONNX model failed onnx.checker: {exc}") from exc
