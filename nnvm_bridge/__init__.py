@@ -7,9 +7,12 @@ from .errors import (AttributeParseError, BridgeError, CompileError, DTypeError,
                      MissingDependencyError, ParamsError, ShapeError, UnsupportedOperatorError,
                      UnsupportedOpsetError)
 from .ir import Entry, Graph, Node, load_json, save_json
+from . import frontend  # noqa: E402  (light: its functions import their implementations lazily)
+from .api import compile_model, export_model, import_model, import_to_gluon, load_compiled
 
 __version__ = "0.1.0"
 
 __all__ = ["BridgeError", "AttributeParseError", "CompileError", "DTypeError", "InvalidModelError",
            "MissingDependencyError", "ParamsError", "ShapeError", "UnsupportedOperatorError",
-           "UnsupportedOpsetError", "Entry", "Graph", "Node", "load_json", "save_json", "__version__"]
+           "UnsupportedOpsetError", "Entry", "Graph", "Node", "load_json", "save_json", "__version__",
+           "frontend", "export_model", "import_model", "import_to_gluon", "compile_model", "load_compiled"]
