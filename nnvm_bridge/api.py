@@ -134,11 +134,8 @@ def mxnet_data_inputs(sym, param_names) -> list:
     """
     from .frontend.mxnet import importer
 
-    raw = importer._read_symbol(sym)
-    importer._prescan(raw)  # unknown ops are reported (all at once) before labels are looked for
-    names = set(param_names)
-    labels = importer._label_variables(raw, names)
-    return [rn.name for i, rn in enumerate(raw.nodes) if rn.op == "null" and i not in labels and rn.name not in names]
+    # weights are recognised by their slot, so a weight missing from params is not taken for an input
+    return importer.data_input_names(sym, param_names)
 
 
 def mxnet_to_graph(sym, params=None, input_shape=None, input_type=None):

@@ -1,0 +1,189 @@
+"""Handlers for MXNet's elementwise math: binary (same-shape and broadcast), scalar and unary ops."""
+from __future__ import annotations
+
+import math
+
+from .handlers_nn import need_inputs
+from .op_map import handler
+
+
+def _simple(ir_op):
+    def fn(node, a, ins, ctx):
+        need_inputs(ins, 2, ctx)
+        return ctx.out(ir_op, ins[:2], {}, name=node.name)
+    return fn
+
+
+def _hypot(node, a, ins, ctx):
+    need_inputs(ins, 2, ctx)
+    sq = [ctx.aux("square", [e], suffix=f"sq{i}") for i, e in enumerate(ins[:2])]
+    return ctx.out("sqrt", [ctx.aux("broadcast_add", sq)], {}, name=node.name)
+
+
+# same-shape binary ops (MXNet checks equal shapes; the IR's broadcast ops accept them)
+_ELEMWISE = [  # (IR op, MXNet names)
+    ("elemwise_add", ("elemwise_add", "_plus", "_add", "_Plus", "_grad_add")),
+    ("elemwise_sub", ("elemwise_sub", "_minus", "_sub", "_Minus")),
+    ("elemwise_mul", ("elemwise_mul", "_mul", "_Mul")),
+    ("elemwise_div", ("elemwise_div", "_div", "_Div")),
+    ("elemwise_mod", ("_mod", "_Mod")),
+    ("elemwise_pow", ("_power", "_Power")),
+    ("broadcast_max", ("_maximum", "_Maximum")),
+    ("broadcast_min", ("_minimum", "_Minimum")),
+    ("broadcast_equal", ("_equal", "_Equal")),
+    ("broadcast_not_equal", ("_not_equal", "_Not_Equal")),
+    ("broadcast_greater", ("_greater", "_Greater")),
+    ("broadcast_greater_equal", ("_greater_equal", "_Greater_Equal")),
+    ("broadcast_less", ("_lesser", "_Lesser")),
+    ("broadcast_less_equal", ("_lesser_equal", "_Lesser_Equal")),
+    ("logical_and", ("_logical_and", "_Logical_And")),
+    ("logical_or", ("_logical_or", "_Logical_Or")),
+    ("logical_xor", ("_logical_xor", "_Logical_Xor")),
+    # MXNet broadcast_* ops
+    ("broadcast_add", ("broadcast_add", "broadcast_plus")),
+    ("broadcast_sub", ("broadcast_sub", "broadcast_minus")),
+    ("broadcast_mul", ("broadcast_mul",)),
+    ("broadcast_div", ("broadcast_div",)),
+    ("broadcast_mod", ("broadcast_mod",)),
+    ("broadcast_pow", ("broadcast_power",)),
+    ("broadcast_max", ("broadcast_maximum",)),
+    ("broadcast_min", ("broadcast_minimum",)),
+    ("broadcast_equal", ("broadcast_equal",)),
+    ("broadcast_not_equal", ("broadcast_not_equal",)),
+    ("broadcast_greater", ("broadcast_greater",)),
+    ("broadcast_greater_equal", ("broadcast_greater_equal",)),
+    ("broadcast_less", ("broadcast_lesser",)),
+    ("broadcast_less_equal", ("broadcast_lesser_equal",)),
+    ("broadcast_logical_and", ("broadcast_logical_and",)),
+    ("broadcast_logical_or", ("broadcast_logical_or",)),
+    ("broadcast_logical_xor", ("broadcast_logical_xor",)),
+]
+for _ir, _names in _ELEMWISE:
+    handler(*_names)(_simple(_ir))
+handler("_hypot", "_Hypot", "broadcast_hypot")(_hypot)
+
+# ---- tensor-scalar ops ----------------------------------------------------------------------------
+_SCALAR = {
+    "__add_scalar__": ("_plus_scalar", "_PlusScalar"),
+    "__sub_scalar__": ("_minus_scalar", "_MinusScalar"),
+    "__rsub_scalar__": ("_rminus_scalar", "_RMinusScalar"),
+    "__mul_scalar__": ("_mul_scalar", "_MulScalar"),
+    "__div_scalar__": ("_div_scalar", "_DivScalar"),
+    "__rdiv_scalar__": ("_rdiv_scalar", "_RDivScalar"),
+    "__pow_scalar__": ("_power_scalar", "_PowerScalar"),
+    "__rpow_scalar__": ("_rpower_scalar", "_RPowerScalar"),
+    "__max_scalar__": ("_maximum_scalar", "_MaximumScalar"),
+    "__min_scalar__": ("_minimum_scalar", "_MinimumScalar"),
+    "__equal_scalar__": ("_equal_scalar", "_EqualScalar"),
+    "__not_equal_scalar__": ("_not_equal_scalar", "_NotEqualScalar"),
+    "__greater_scalar__": ("_greater_scalar", "_GreaterScalar"),
+    "__greater_equal_scalar__": ("_greater_equal_scalar", "_GreaterEqualScalar"),
+    "__less_scalar__": ("_lesser_scalar", "_LesserScalar"),
+    "__less_equal_scalar__": ("_lesser_equal_scalar", "_LesserEqualScalar"),
+}
+
+
+def _scalar(ir_op):
+    def fn(node, a, ins, ctx):
+        need_inputs(ins, 1, ctx)
+        return ctx.out(ir_op, ins[:1], dict(scalar=a["scalar"]), name=node.name)
+    return fn
+
+
+for _ir, _names in _SCALAR.items():
+    handler(*_names, table="scalar")(_scalar(_ir))
+
+
+@handler("_mod_scalar", "_ModScalar", table="scalar")
+def mod_scalar(node, a, ins, ctx):
+    c = ctx.scalar_const("scalar", a["scalar"], ins[0])
+    return ctx.out("broadcast_mod", [ins[0], c], {}, name=node.name)
+
+
+@handler("_rmod_scalar", "_RModScalar", table="scalar")
+def rmod_scalar(node, a, ins, ctx):
+    c = ctx.scalar_const("scalar", a["scalar"], ins[0])
+    return ctx.out("broadcast_mod", [c, ins[0]], {}, name=node.name)
+
+
+@handler("_hypot_scalar", "_HypotScalar", table="scalar")
+def hypot_scalar(node, a, ins, ctx):
+    s = ctx.aux("__add_scalar__", [ctx.aux("square", ins[:1])], dict(scalar=a["scalar"] ** 2))
+    return ctx.out("sqrt", [s], {}, name=node.name)
+
+
+def _logical_scalar(kind):
+    def fn(node, a, ins, ctx):
+        on = a["scalar"] != 0
+        x = ins[0]
+        if kind == "and" and not on:
+            return ctx.out("zeros_like", [x], {}, name=node.name)
+        if kind == "or" and on:
+            return ctx.out("ones_like", [x], {}, name=node.name)
+        op = "__equal_scalar__" if (kind == "xor" and on) else "__not_equal_scalar__"
+        return ctx.out(op, [x], dict(scalar=0.0), name=node.name)
+    return fn
+
+
+for _kind in ("and", "or", "xor"):
+    handler(f"_logical_{_kind}_scalar", f"_Logical{_kind.capitalize()}Scalar", table="scalar")(_logical_scalar(_kind))
+
+# ---- unary ops ------------------------------------------------------------------------------------
+_UNARY = {
+    "abs": "abs", "arccos": "acos", "arccosh": "acosh", "arcsin": "asin", "arcsinh": "asinh", "arctan": "atan",
+    "arctanh": "atanh", "cbrt": "cbrt", "ceil": "ceil", "cos": "cos", "cosh": "cosh", "erf": "erf", "exp": "exp",
+    "expm1": "expm1", "floor": "floor", "log": "log", "log10": "log10", "log1p": "log1p", "log2": "log2",
+    "logical_not": "logical_not", "negative": "negative", "reciprocal": "reciprocal", "relu": "relu",
+    "sigmoid": "sigmoid", "sign": "sign", "sin": "sin", "sinh": "sinh", "softsign": "softsign", "sqrt": "sqrt",
+    "square": "square", "tan": "tan", "tanh": "tanh", "trunc": "trunc", "fix": "trunc", "rsqrt": "rsqrt",
+    "log_sigmoid": "log_sigmoid", "mish": "mish", "zeros_like": "zeros_like", "ones_like": "ones_like",
+}
+
+
+def _unary(ir_op):
+    def fn(node, a, ins, ctx):
+        need_inputs(ins, 1, ctx)
+        return ctx.out(ir_op, ins[:1], {}, name=node.name)
+    return fn
+
+
+for _mx, _ir in _UNARY.items():
+    handler(_mx)(_unary(_ir))
+
+
+@handler("round")
+def round_(node, a, ins, ctx):
+    # MXNet rounds half away from zero: sign(x) * floor(|x| + 0.5)
+    x = ins[0]
+    f = ctx.aux("floor", [ctx.aux("__add_scalar__", [ctx.aux("abs", [x])], dict(scalar=0.5))])
+    return ctx.out("broadcast_mul", [ctx.aux("sign", [x]), f], {}, name=node.name)
+
+
+@handler("rint")
+def rint(node, a, ins, ctx):
+    # MXNet's rint picks floor on ties (mshadow_op::rint), i.e. ceil(x - 0.5)
+    x = ctx.aux("__sub_scalar__", ins[:1], dict(scalar=0.5))
+    return ctx.out("ceil", [x], {}, name=node.name)
+
+
+@handler("rcbrt")
+def rcbrt(node, a, ins, ctx):
+    return ctx.out("reciprocal", [ctx.aux("cbrt", ins[:1])], {}, name=node.name)
+
+
+@handler("degrees")
+def degrees(node, a, ins, ctx):
+    return ctx.out("__mul_scalar__", ins[:1], dict(scalar=180.0 / math.pi), name=node.name)
+
+
+@handler("radians")
+def radians(node, a, ins, ctx):
+    return ctx.out("__mul_scalar__", ins[:1], dict(scalar=math.pi / 180.0), name=node.name)
+
+
+@handler("add_n", "ElementWiseSum")
+def add_n(node, a, ins, ctx):
+    need_inputs(ins, 1, ctx)
+    if len(ins) == 1:
+        return ins[0]
+    return ctx.out("elemwise_sum", ins, dict(num_args=len(ins)), name=node.name)

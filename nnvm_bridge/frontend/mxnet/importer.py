@@ -1,0 +1,270 @@
+"""from_mxnet: MXNet symbol JSON + params (or a Gluon HybridBlock) -> NNVM Graph + params.
+
+Steps: read the symbol (JSON text/dict/path, ``mx.sym.Symbol``, Gluon block), normalise the
+params (numpy, no "arg:"/"aux:" prefixes; ``.params`` files are read without MXNet), pre-scan for
+unsupported ops (all reported at once), find label inputs, convert node by node with the
+registered handlers (MXNet defaults applied, weights checked), then run shape/dtype inference.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import BridgeError, DTypeError, InvalidModelError, ParamsError, ShapeError, UnsupportedOperatorError
+from ...ir import dtypes as _dt
+from ...ir.graph import Entry, Graph
+from ...ir.json_io import parse_json, parse_obj
+from ...ir.passes import infer_shape, infer_type
+from .context import ConvertContext
+from .defaults import TABLE, MxAttrs
+from .op_map import get_handler
+
+
+# ---- inputs ---------------------------------------------------------------------------------------------
+def _is_gluon_block(obj) -> bool:
+    return hasattr(obj, "hybridize") and hasattr(obj, "collect_params")
+
+
+def _read_symbol(symbol):
+    """-> RawGraph of MXNet records."""
+    if isinstance(symbol, dict):
+        return parse_obj(symbol, "MXNet symbol JSON")
+    if hasattr(symbol, "tojson") and callable(symbol.tojson):  # mx.sym.Symbol
+        return parse_json(symbol.tojson(), "MXNet symbol JSON")
+    if isinstance(symbol, (str, bytes, bytearray, os.PathLike)):
+        return parse_json(symbol, "MXNet symbol JSON")
+    raise InvalidModelError(f"cannot read an MXNet symbol from a {type(symbol).__name__}")
+
+
+def _to_numpy(name, value, file=None):
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "asnumpy"):  # mx.nd.NDArray
+        return value.asnumpy()
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - any conversion failure is a bad parameter
+        raise ParamsError(f"parameter {name!r} is not an array ({exc})", file=file) from None
+    if arr.dtype == object:
+        raise ParamsError(f"parameter {name!r} is not a numeric array", file=file)
+    return arr
+
+
+def _strip(name: str) -> str:
+    return name[4:] if name.startswith(("arg:", "aux:")) else name
+
+
+def _load_params_file(path):
+    try:
+        from ...ir.params import load_params
+    except ImportError:  # pragma: no cover - params.py is part of the package
+        raise ParamsError("reading .params files needs nnvm_bridge.ir.params", file=path) from None
+    return load_params(path)
+
+
+def _normalise_params(arg_params, aux_params):
+    """-> (params dict name -> ndarray, given: bool)."""
+    out = {}
+    given = False
+    for src in (arg_params, aux_params):
+        if src is None:
+            continue
+        given = True
+        file = None
+        if isinstance(src, (str, bytes, os.PathLike)):
+            file = os.fspath(src) if not isinstance(src, bytes) else None
+            src = _load_params_file(src)
+        if not hasattr(src, "items"):
+            raise ParamsError(f"params must be a dict or a .params path, got {type(src).__name__}")
+        for k, v in src.items():
+            if not isinstance(k, str):
+                raise ParamsError(f"parameter names must be strings, got {k!r}", file=file)
+            out[_strip(k)] = _to_numpy(k, v, file)
+    return out, given and bool(out)
+
+
+def _normalise_shape(shape, file=None) -> dict:
+    if shape is None:
+        return {}
+    if not isinstance(shape, dict):
+        raise ShapeError(f"shape must be a dict {{input_name: shape}}, got {type(shape).__name__}", file=file)
+    out = {}
+    for k, v in shape.items():
+        try:
+            t = tuple(int(d) for d in v)
+        except (TypeError, ValueError):
+            raise ShapeError(f"shape of input {k!r} must be a tuple of ints, got {v!r}", file=file) from None
+        if any(d < 0 for d in t):
+            raise ShapeError(f"shape of input {k!r} has a negative dim: {t}", file=file)
+        out[str(k)] = t
+    return out
+
+
+# ---- the converter ----------------------------------------------------------------------------------------
+def _prescan(raw):
+    unsupported = {}
+    for rn in raw.nodes:
+        if rn.op == "null":
+            continue
+        if rn.subgraphs:
+            unsupported.setdefault(rn.op, []).append(rn.name)
+        elif get_handler(rn.op) is None:
+            unsupported.setdefault(rn.op, []).append(rn.name)
+    if unsupported:
+        raise UnsupportedOperatorError(unsupported, direction="from_mxnet", file=raw.source,
+                                       extra="register a handler with "
+                                             "nnvm_bridge.frontend.mxnet.op_map.register_mxnet_op")
+
+
+def _label_variables(raw, params) -> set:
+    """Variables consumed only as label slots of *Output ops (and not parameters)."""
+    label_uses, other_uses = set(), set()
+    for rn in raw.nodes:
+        if rn.op == "null":
+            continue
+        h = get_handler(rn.op)
+        for slot, (nid, _, _) in enumerate(rn.inputs):
+            if raw.nodes[nid].op != "null":
+                continue
+            (label_uses if slot in h.label_inputs else other_uses).add(nid)
+    for nid, _, _ in raw.heads:
+        other_uses.add(nid)
+    return {nid for nid in label_uses - other_uses if raw.nodes[nid].name not in params}
+
+
+def data_input_names(symbol, params=()) -> list:
+    """Names of a symbol's data inputs, in graph order: variables that are not parameters, not
+    labels of ``*Output`` ops and not used only in weight slots (conv/dense weights, BN stats, ...).
+
+    This is what MXNet-style positional input shapes are matched against.
+    """
+    raw = symbol if hasattr(symbol, "nodes") and hasattr(symbol, "heads") else _read_symbol(symbol)
+    _prescan(raw)
+    names = {_strip(k) for k in params}
+    labels = _label_variables(raw, names)
+    weight_uses, other_uses = set(), set()
+    for rn in raw.nodes:
+        if rn.op == "null":
+            continue
+        h = get_handler(rn.op)
+        for slot, (nid, _, _) in enumerate(rn.inputs):
+            if slot in h.weight_inputs:
+                weight_uses.add(nid)
+            elif slot not in h.label_inputs:
+                other_uses.add(nid)
+    other_uses.update(nid for nid, _, _ in raw.heads)
+    weights = weight_uses - other_uses
+    return [rn.name for i, rn in enumerate(raw.nodes)
+            if rn.op == "null" and i not in labels and i not in weights and rn.name not in names]
+
+
+def _input_hints(rn, shape, dtype) -> dict:
+    attrs = dict(rn.attrs)
+    if rn.name in shape:
+        attrs["__shape__"] = str(tuple(shape[rn.name]))
+    dt = dtype.get(rn.name) if isinstance(dtype, dict) else dtype
+    if dt is not None:
+        attrs["__dtype__"] = str(_dt.to_mxnet(_dt.canonical(dt)))
+    return attrs
+
+
+def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=None):
+    """Convert parsed MXNet records into (Graph, params)."""
+    _prescan(raw)
+    labels = _label_variables(raw, params)
+    data_inputs = [rn.name for i, rn in enumerate(raw.nodes)
+                   if rn.op == "null" and i not in labels and rn.name not in params]
+    label_names = {raw.nodes[i].name for i in labels}  # a label's shape may be given, as MXNet users do
+    unknown = sorted(set(shape) - set(data_inputs) - set(params) - label_names)
+    if unknown:
+        raise ShapeError(f"shape given for unknown input(s) {unknown}; the symbol's inputs are {data_inputs}",
+                         file=raw.source)
+    if isinstance(dtype, dict):
+        bad = sorted(set(dtype) - set(data_inputs) - set(params) - label_names)
+        if bad:
+            raise DTypeError(f"dtype given for unknown input(s) {bad}; the symbol's inputs are {data_inputs}",
+                             file=raw.source)
+    ctx = ConvertContext(params, params_given, shape, dtype, file=raw.source)
+    results = []  # per raw node: list of Entries (None for dropped labels)
+    for nid, rn in enumerate(raw.nodes):
+        if rn.op == "null":
+            if nid in labels:
+                results.append(None)
+                continue
+            hints = _input_hints(rn, shape, dtype) if rn.name not in params else dict(rn.attrs)
+            results.append([ctx.variable(rn.name, hints)])
+            continue
+        h = get_handler(rn.op)
+        ctx.node_name, ctx.op_name = rn.name, rn.op
+        inputs = []
+        for slot, (src, idx, _) in enumerate(rn.inputs):
+            got = results[src]
+            if got is None:
+                if slot in h.label_inputs:
+                    continue  # a dropped label
+                raise InvalidModelError(f"input {slot} is a label variable used as data", node=rn.name, op=rn.op,
+                                        file=raw.source)
+            if idx >= len(got):
+                raise InvalidModelError(f"input {slot} refers to output {idx} of {raw.nodes[src].name!r}, "
+                                        f"which has {len(got)} usable outputs at inference", node=rn.name,
+                                        op=rn.op, file=raw.source)
+            inputs.append(got[idx])
+        attrs = MxAttrs(rn.op, rn.name, rn.attrs, TABLE.get(h.table or rn.op, {}), file=raw.source)
+        try:
+            res = h.fn(rn, attrs, inputs, ctx)
+        except UnsupportedOperatorError:
+            raise
+        except BridgeError as exc:
+            if exc.node is None:  # a shared helper's error: say which node it came from
+                raise type(exc)(exc.bare_message, node=rn.name, op=rn.op, file=raw.source) from None
+            raise
+        except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
+            raise InvalidModelError(f"cannot convert: {type(exc).__name__}: {exc}", node=rn.name, op=rn.op,
+                                    file=raw.source) from None
+        results.append(list(res) if isinstance(res, (list, tuple)) and not isinstance(res, Entry) else [res])
+    outputs = []
+    for nid, idx, _ in raw.heads:
+        got = results[nid]
+        rn = raw.nodes[nid]
+        if got is None or idx >= len(got):
+            raise InvalidModelError(f"graph output refers to output {idx}, which is not available at inference",
+                                    node=rn.name, op=rn.op, file=raw.source)
+        e = got[idx]
+        if e.node.is_variable and rn.op != "null":
+            # an op that vanished at inference (Dropout, BlockGrad) ended up as an output: keep a named node
+            ctx.node_name, ctx.op_name = rn.name, rn.op
+            e = ctx.out("copy", [e], {}, name=rn.name)
+        outputs.append(e)
+    graph = Graph(outputs)
+    used = {n.name for n in graph.variables}
+    out_params = {k: v for k, v in ctx.params.items() if k in used}
+    graph = infer_type(infer_shape(graph, params=out_params), params=out_params)
+    return graph, out_params
+
+
+def from_mxnet(symbol, arg_params=None, aux_params=None, shape=None, dtype=None):
+    """MXNet symbol (JSON text, dict, path, ``mx.sym.Symbol``) or Gluon HybridBlock -> (Graph, params).
+
+    ``arg_params``/``aux_params`` are dicts of numpy arrays or ``mx.nd.NDArray`` (keys with or
+    without "arg:"/"aux:"), or a path to a ``.params`` file.  ``shape`` maps input names to shapes;
+    ``dtype`` is one dtype or a dict per input.  Label inputs of ``*Output`` ops are dropped.
+    """
+    if _is_gluon_block(symbol):
+        from frontend_ext.mxnet.gluon import export_block
+
+        symbol, block_params, shape = export_block(symbol, shape, dtype)
+        if arg_params is None and aux_params is None:
+            arg_params = block_params
+    raw = _read_symbol(symbol)
+    params, given = _normalise_params(arg_params, aux_params)
+    params = {k: v for k, v in params.items()}  # our own copy: fix_gamma rewrites entries
+    shape = _normalise_shape(shape, raw.source)
+    if dtype is not None and not isinstance(dtype, dict):
+        dtype = _dt.canonical(dtype)
+    elif isinstance(dtype, dict):
+        dtype = {str(k): _dt.canonical(v) for k, v in dtype.items()}
+    return convert_symbol(raw, params, given, shape, dtype)
+
+
+__all__ = ["from_mxnet", "convert_symbol", "data_input_names"]
