@@ -215,18 +215,21 @@ def export_model(sym, params=None, input_shape=None, input_type=np.float32, onnx
 
 
 # ---- delegates -------------------------------------------------------------------------
-def import_model(model, format="onnx"):
-    """ONNX model or path -> (mx.sym.Symbol, {name: mx.nd.NDArray}) (args and aux together)."""
+def import_model(model, format="onnx", shape=None, dtype=None):
+    """ONNX model or path -> (mx.sym.Symbol, {name: mx.nd.NDArray}) (args and aux together).
+
+    ``shape`` ({input: dims}) binds symbolic dims, e.g. a dynamic batch, before conversion.
+    """
     from frontend_ext.mxnet.objects import import_model as impl
 
-    return impl(model, format=format)
+    return impl(model, format=format, shape=shape, dtype=dtype)
 
 
-def import_to_gluon(model, format="onnx"):
+def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     """ONNX model or path -> a runnable ``gluon.SymbolBlock``."""
     from frontend_ext.mxnet.objects import import_to_gluon as impl
 
-    return impl(model, format=format)
+    return impl(model, format=format, ctx=ctx, shape=shape, dtype=dtype)
 
 
 def compile_model(model, target="llvm", shape=None, params=None, tuning=None):

@@ -1,0 +1,248 @@
+"""The state an ONNX import builds up: ONNX tensor name -> IR entry or known constant.
+
+Converters call :meth:`ImportContext.emit` to add IR nodes.  Every emitted node gets its output
+shapes and dtypes inferred at once (so converters can ask ranks and shapes), and when all of its
+inputs have known values and the op has a numpy rule it is evaluated: that is how Constant,
+ConstantOfShape and Shape -> Gather -> Concat -> Reshape chains fold away.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ...errors import BridgeError, InvalidModelError, ShapeError
+from ...ir import dtypes as _dt
+from ...ir.graph import Entry, Node
+from ...ops import get_op
+
+_SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
+
+
+class OnnxNode:
+    """A light view of an ONNX NodeProto with parsed attributes."""
+
+    def __init__(self, proto, index):
+        from onnx import helper
+
+        self.proto = proto
+        self.op_type = proto.op_type
+        self.domain = proto.domain or ""
+        self.name = proto.name or (proto.output[0] if proto.output else f"{proto.op_type}_{index}")
+        self.inputs = list(proto.input)
+        self.outputs = list(proto.output)
+        attrs = {}
+        for a in proto.attribute:
+            v = helper.get_attribute_value(a)
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            elif isinstance(v, list) and v and isinstance(v[0], bytes):
+                v = [x.decode("utf-8", "replace") for x in v]
+            attrs[a.name] = v
+        self.attrs = attrs
+
+    def attr(self, name, default=None):
+        return self.attrs.get(name, default)
+
+    def input(self, i):
+        """Name of input ``i``, or None when it is absent or the empty string (optional input)."""
+        if i < len(self.inputs) and self.inputs[i]:
+            return self.inputs[i]
+        return None
+
+    def output_used(self, i, consumers) -> bool:
+        return i < len(self.outputs) and bool(self.outputs[i]) and self.outputs[i] in consumers
+
+
+class ImportContext:
+    def __init__(self, opset: int, file=None):
+        self.opset = opset
+        self.file = file
+        self.vals: dict = {}  # onnx name -> Entry | np.ndarray
+        self.info: dict = {}  # (id(node), index) -> [shape, dtype, value]
+        self.params: dict = {}
+        self._names: set = set()
+        self._const_entries: dict = {}
+        self.node: OnnxNode | None = None
+        self.consumers: set = set()
+        self.initializer_names: set = set()
+        # info and caches are keyed by id(node): keep every node alive so ids are never reused
+        self._alive: list = []
+
+    # ---- naming ------------------------------------------------------------------------
+    def unique(self, base: str) -> str:
+        base = _SAFE.sub("_", base or "node") or "node"
+        name, k = base, 1
+        while name in self._names:
+            name, k = f"{base}_{k}", k + 1
+        self._names.add(name)
+        return name
+
+    def reserve(self, name: str):
+        self._names.add(name)
+
+    # ---- errors ------------------------------------------------------------------------
+    def error(self, cls, message):
+        n = self.node
+        return cls(message, node=None if n is None else n.name, op=None if n is None else n.op_type, file=self.file)
+
+    # ---- values --------------------------------------------------------------------------
+    def variable(self, name: str, shape=None, dtype="float32", value=None, attrs=None) -> Entry:
+        node = Node("null", name, (), attrs or {})
+        self._alive.append(node)
+        e = Entry(node, 0)
+        self.info[(id(node), 0)] = [None if shape is None else tuple(int(d) for d in shape), dtype, value]
+        return e
+
+    def const_entry(self, value: np.ndarray, hint: str = "const") -> Entry:
+        """An IR variable (a parameter) holding ``value``; 0-d values become shape (1,)
+        because MXNet's legacy executor has no 0-d arrays."""
+        value = np.asarray(value)
+        name = self.unique(hint)
+        self.params[name] = value.reshape(1) if value.ndim == 0 else value
+        # folding keeps the true (possibly 0-d) value; only the stored parameter is (1,)
+        return self.variable(name, value.shape, _dt.canonical(value.dtype), value)
+
+    def entry(self, x, hint=None) -> Entry:
+        """IR entry for an ONNX tensor name, an ndarray or an Entry."""
+        if isinstance(x, Entry):
+            return x
+        if not isinstance(x, str):
+            return self.const_entry(np.asarray(x), hint or "const")
+        v = self._lookup(x)
+        if isinstance(v, Entry):
+            return v
+        e = self._const_entries.get(x)
+        if e is None and x in self.initializer_names and x not in self.params:
+            value = np.asarray(v)
+            self.params[x] = value.reshape(1) if value.ndim == 0 else value
+            e = self.variable(x, value.shape, _dt.canonical(value.dtype), value)
+            self._const_entries[x] = e
+        elif e is None:
+            e = self.const_entry(v, x)
+            self._const_entries[x] = e
+        return e
+
+    def _lookup(self, name):
+        try:
+            return self.vals[name]
+        except KeyError:
+            raise self.error(InvalidModelError, f"input {name!r} is produced by no node, graph input or "
+                                                f"initializer") from None
+
+    def const(self, x):
+        """The known value of an ONNX tensor name / Entry / ndarray, or None."""
+        if x is None:
+            return None
+        if isinstance(x, np.ndarray):
+            return x
+        if isinstance(x, Entry):
+            return self.info[(id(x.node), x.index)][2]
+        v = self._lookup(x)
+        if isinstance(v, Entry):
+            return self.info[(id(v.node), v.index)][2]
+        return v
+
+    def require_const(self, x, what: str):
+        v = self.const(x)
+        if v is None:
+            raise self.error(ShapeError, f"{what} must be a constant (or computable from known input shapes); "
+                                         f"give the input shapes with shape=")
+        return v
+
+    def shape(self, x):
+        if isinstance(x, np.ndarray):
+            return x.shape
+        if isinstance(x, Entry):
+            return self.info[(id(x.node), x.index)][0]
+        v = self._lookup(x)
+        if isinstance(v, Entry):
+            return self.info[(id(v.node), v.index)][0]
+        return v.shape
+
+    def rank(self, x):
+        s = self.shape(x)
+        return None if s is None else len(s)
+
+    def require_rank(self, x, what="input"):
+        r = self.rank(x)
+        if r is None:
+            raise self.error(ShapeError, f"the rank of {what} must be known; give the input shapes with shape=")
+        return r
+
+    def dtype(self, x):
+        if isinstance(x, np.ndarray):
+            return _dt.canonical(x.dtype)
+        if isinstance(x, Entry):
+            return self.info[(id(x.node), x.index)][1]
+        v = self._lookup(x)
+        if isinstance(v, Entry):
+            return self.info[(id(v.node), v.index)][1]
+        return _dt.canonical(v.dtype)
+
+    # ---- emitting IR nodes -----------------------------------------------------------
+    def emit(self, op: str, inputs, attrs=None, name=None) -> list:
+        """Add one IR node; returns all its output entries (shapes, dtypes, values known where possible)."""
+        opdef = get_op(op)
+        inputs = [self._materialize(self.entry(x)) for x in inputs]
+        raw = opdef.format_attrs(attrs or {})
+        base = name or (self.node.name if self.node is not None else op)
+        node = Node(opdef.name, self.unique(base), inputs, raw)
+        self._alive.append(node)
+        parsed = opdef.parse_attrs(raw, node=node.name)
+        n_out = opdef.count_outputs(parsed)
+        infos = [self.info[(id(e.node), e.index)] for e in inputs]
+        in_shapes = [i[0] for i in infos]
+        in_types = [i[1] for i in infos]
+        try:
+            shapes = opdef.infer_shape(parsed, in_shapes) if opdef.infer_shape else [None] * n_out
+        except BridgeError as exc:
+            raise self.error(ShapeError, f"{op}: {exc.bare_message}") from None
+        except (ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
+            raise self.error(ShapeError, f"{op}: shape inference failed for {in_shapes}: {exc}") from None
+        if opdef.infer_type is not None:
+            types = opdef.infer_type(parsed, in_types)
+        else:
+            types = [in_types[0] if in_types else "float32"] * n_out
+        values = [None] * n_out
+        in_vals = [i[2] for i in infos]
+        if opdef.compute is not None and all(v is not None for v in in_vals) and (inputs or not opdef.inputs):
+            try:
+                values = [np.asarray(v) for v in opdef.compute(parsed, in_vals)]
+            except (ValueError, IndexError, TypeError, ZeroDivisionError, FloatingPointError) as exc:
+                raise self.error(ShapeError, f"{op}: cannot evaluate on constants: {exc}") from None
+            values = [v.astype(_dt.to_numpy(t), copy=False) if t else v for v, t in zip(values, types)]
+            shapes = [v.shape for v in values]
+        for k in range(n_out):
+            s = shapes[k] if k < len(shapes) else None
+            self.info[(id(node), k)] = [None if s is None else tuple(int(d) for d in s),
+                                        None if types[k] is None else _dt.canonical(types[k]), values[k]]
+        return [Entry(node, k) for k in range(n_out)]
+
+    def _materialize(self, e: Entry) -> Entry:
+        """A folded (constant-valued) op output becomes a parameter, so the chain that made it
+        does not stay in the graph."""
+        if e.node.is_variable:
+            return e
+        value = self.info[(id(e.node), e.index)][2]
+        if value is None:
+            return e
+        key = (id(e.node), e.index)
+        cached = self._const_entries.get(key)
+        if cached is None:
+            cached = self.const_entry(value, e.node.name)
+            self._const_entries[key] = cached
+        return cached
+
+    def emit1(self, op, inputs, attrs=None, name=None) -> Entry:
+        return self.emit(op, inputs, attrs, name)[0]
+
+    # ---- small helpers used by many converters ---------------------------------------
+    def cast(self, x, dtype):
+        e = self.entry(x)
+        if self.dtype(e) == _dt.canonical(dtype):
+            return e
+        return self.emit1("cast", [e], {"dtype": _dt.canonical(dtype)})
+
+    def reshape(self, x, shape):
+        return self.emit1("reshape", [x], {"shape": tuple(int(d) for d in shape)})

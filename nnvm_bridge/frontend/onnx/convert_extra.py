@@ -1,0 +1,195 @@
+"""Converters that decompose newer or rarer ONNX ops into IR ops: Trilu, Hardmax, LpNormalization,
+Swish, RMSNormalization, GatherElements, Shrink, DequantizeLinear."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ShapeError, UnsupportedOperatorError
+from .registry import converter
+
+
+def _unsupported(ctx, node, what):
+    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
+                                    file=ctx.file)
+
+
+@converter("Trilu", 14)
+def trilu(ctx, node):
+    x = node.input(0)
+    s = ctx.shape(x)
+    if s is None:
+        raise ctx.error(ShapeError, "Trilu needs the input shape")
+    k = int(ctx.require_const(node.input(1), "Trilu k").reshape(-1)[0]) if node.input(1) else 0
+    n, m = s[-2], s[-1]
+    mask = np.triu(np.ones((n, m)), k) if node.attr("upper", 1) else np.tril(np.ones((n, m)), k)
+    v = ctx.const(x)
+    if v is not None:
+        return (v * mask.astype(v.dtype)).astype(v.dtype)
+    return ctx.emit1("broadcast_mul", [x, mask.astype(ctx.dtype(x))])
+
+
+@converter("Hardmax", 1, 11, 13)
+def hardmax(ctx, node):
+    x = node.input(0)
+    s = ctx.shape(x)
+    if s is None:
+        raise ctx.error(ShapeError, "Hardmax needs the input shape")
+    r = len(s)
+    axis = int(node.attr("axis", -1 if ctx.opset >= 13 else 1)) % r
+    if ctx.opset < 13 and axis != r - 1:
+        flat = ctx.reshape(x, (int(np.prod(s[:axis])), -1))
+        depth = int(np.prod(s[axis:]))
+        idx = ctx.emit1("argmax", [flat], {"axis": (1,), "keepdims": False, "dtype": "int64"})
+        y = ctx.emit1("one_hot", [idx], {"depth": depth, "dtype": ctx.dtype(x)})
+        return ctx.reshape(y, s)
+    idx = ctx.emit1("argmax", [x], {"axis": (axis,), "keepdims": False, "dtype": "int64"})
+    return ctx.emit1("one_hot", [idx], {"depth": int(s[axis]), "axis": axis, "dtype": ctx.dtype(x)})
+
+
+@converter("LpNormalization", 1, 22)
+def lp_normalization(ctx, node):
+    x = node.input(0)
+    r = ctx.require_rank(x)
+    axis = int(node.attr("axis", -1)) % r
+    p = int(node.attr("p", 2))
+    if p == 2:
+        sq = ctx.emit1("sum", [ctx.emit1("broadcast_mul", [x, x])], {"axis": (axis,), "keepdims": True})
+        norm = ctx.emit1("sqrt", [sq])
+    elif p == 1:
+        norm = ctx.emit1("sum", [ctx.emit1("abs", [x])], {"axis": (axis,), "keepdims": True})
+    else:
+        raise _unsupported(ctx, node, f"p={p}")
+    return ctx.emit1("broadcast_div", [x, norm])
+
+
+@converter("Swish", 24)
+def swish(ctx, node):
+    x = node.input(0)
+    alpha = float(node.attr("alpha", 1.0))
+    z = ctx.emit1("__mul_scalar__", [x], {"scalar": alpha}) if alpha != 1.0 else ctx.entry(x)
+    return ctx.emit1("broadcast_mul", [x, ctx.emit1("sigmoid", [z])])
+
+
+@converter("RMSNormalization", 23)
+def rms_normalization(ctx, node):
+    x, scale = node.input(0), node.input(1)
+    r = ctx.require_rank(x)
+    axis = int(node.attr("axis", -1)) % r
+    eps = float(node.attr("epsilon", 1e-5))
+    dtype = ctx.dtype(x)
+    if dtype not in ("float32", "float64"):
+        raise _unsupported(ctx, node, f"dtype {dtype}")
+    ms = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [x, x])], {"axis": tuple(range(axis, r)), "keepdims": True})
+    inv = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [ms], {"scalar": eps})])
+    return ctx.emit1("broadcast_mul", [ctx.emit1("broadcast_mul", [x, inv]), scale])
+
+
+@converter("GatherElements", 11, 13)
+def gather_elements(ctx, node):
+    data, idx = node.input(0), node.input(1)
+    ds, is_ = ctx.shape(data), ctx.shape(idx)
+    if ds is None or is_ is None:
+        raise ctx.error(ShapeError, "GatherElements needs the input shapes")
+    r = len(ds)
+    axis = int(node.attr("axis", 0)) % r
+    iv = ctx.const(idx)
+    # normalise negative indices: idx + dim * (idx < 0)
+    if iv is not None:
+        index_along = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
+    else:
+        neg = ctx.emit1("__less_scalar__", [idx], {"scalar": 0.0})
+        index_along = ctx.emit1("broadcast_add", [idx, ctx.emit1("__mul_scalar__", [neg],
+                                                                 {"scalar": float(ds[axis])})])
+        index_along = ctx.cast(index_along, "int64")
+    coords = []
+    grids = np.indices(is_, dtype=np.int64)
+    for d in range(r):
+        coords.append(index_along if d == axis else grids[d])
+    if all(isinstance(c, np.ndarray) for c in coords):
+        stacked = np.stack(coords, 0)
+    else:
+        stacked = ctx.emit1("stack", coords, {"axis": 0, "num_args": r})
+    return ctx.emit1("gather_nd", [data, stacked])
+
+
+@converter("Shrink", 9)
+def shrink(ctx, node):
+    x = node.input(0)
+    lambd, bias = float(node.attr("lambd", 0.5)), float(node.attr("bias", 0.0))
+    if ctx.dtype(x) not in ("float32", "float64", "float16"):
+        raise _unsupported(ctx, node, f"dtype {ctx.dtype(x)}")
+    hi = ctx.emit1("__greater_scalar__", [x], {"scalar": lambd})
+    lo = ctx.emit1("__less_scalar__", [x], {"scalar": -lambd})
+    up = ctx.emit1("broadcast_mul", [hi, ctx.emit1("__sub_scalar__", [x], {"scalar": bias})])
+    down = ctx.emit1("broadcast_mul", [lo, ctx.emit1("__add_scalar__", [x], {"scalar": bias})])
+    return ctx.emit1("broadcast_add", [up, down])
+
+
+@converter("DequantizeLinear", 10, 13, 19, 21)
+def dequantize_linear(ctx, node):
+    x, scale, zp = node.input(0), node.input(1), node.input(2)
+    sv = ctx.require_const(scale, "DequantizeLinear scale")
+    if sv.size != 1 or node.attr("block_size", 0):
+        raise _unsupported(ctx, node, "per-axis or blocked scales")
+    if ctx.dtype(x) not in ("int8", "uint8", "int32"):
+        raise _unsupported(ctx, node, f"dtype {ctx.dtype(x)}")
+    xf = ctx.cast(x, "float32")
+    if zp is not None:
+        zv = ctx.require_const(zp, "DequantizeLinear zero point")
+        if zv.size != 1:
+            raise _unsupported(ctx, node, "per-axis zero points")
+        xf = ctx.emit1("__sub_scalar__", [xf], {"scalar": float(zv.reshape(-1)[0])})
+    y = ctx.emit1("__mul_scalar__", [xf], {"scalar": float(sv.reshape(-1)[0])})
+    return ctx.cast(y, sv.dtype)
+
+
+def _gather_class_scores(ctx, x, target, target_shape):
+    """x[n, target[n, d...], d...] for x of shape (N, C, d...): gather_nd with a coordinate grid."""
+    r = len(target_shape) + 1
+    grids = np.indices(target_shape, dtype=np.int64)
+    coords = [grids[0], target] + [grids[k] for k in range(1, len(target_shape))]
+    stacked = ctx.emit1("stack", [ctx.cast(c, "int64") if not isinstance(c, np.ndarray) else c for c in coords],
+                        {"axis": 0, "num_args": r})
+    return ctx.emit1("gather_nd", [x, stacked])
+
+
+def nll_loss(ctx, node, x, target, weight):
+    ts = ctx.shape(target)
+    if ts is None or ctx.shape(x) is None:
+        raise ctx.error(ShapeError, f"{node.op_type} needs the input shapes")
+    dtype = ctx.dtype(x)
+    reduction = node.attr("reduction", "mean")
+    ignore = node.attr("ignore_index")
+    mask = None
+    safe = ctx.entry(target)
+    if ignore is not None:
+        keep = ctx.emit1("__not_equal_scalar__", [target], {"scalar": float(ignore)})
+        safe = ctx.emit1("broadcast_mul", [target, keep])
+        mask = ctx.cast(keep, dtype)
+    picked = _gather_class_scores(ctx, x, safe, tuple(ts))
+    w = ctx.emit1("take", [weight, safe], {"axis": 0}) if weight is not None else None
+    if mask is not None:
+        w = mask if w is None else ctx.emit1("broadcast_mul", [w, mask])
+    loss = picked if w is None else ctx.emit1("broadcast_mul", [picked, w])
+    loss = ctx.emit1("negative", [loss])
+    if reduction == "none":
+        return loss
+    total = ctx.emit1("sum", [loss], {"axis": (), "keepdims": False})
+    if reduction == "sum":
+        return total
+    if reduction != "mean":
+        raise _unsupported(ctx, node, f"reduction={reduction}")
+    if w is None:
+        return ctx.emit1("__div_scalar__", [total], {"scalar": float(np.prod(ts))})
+    return ctx.emit1("broadcast_div", [total, ctx.emit1("sum", [w], {"axis": (), "keepdims": False})])
+
+
+@converter("NegativeLogLikelihoodLoss", 12, 13, 22)
+def negative_log_likelihood_loss(ctx, node):
+    return nll_loss(ctx, node, node.input(0), node.input(1), node.input(2))
+
+
+@converter("SoftmaxCrossEntropyLoss", 12, 13)
+def softmax_cross_entropy_loss(ctx, node):
+    log_prob = ctx.emit1("log_softmax", [node.input(0)], {"axis": 1})
+    return [nll_loss(ctx, node, log_prob, node.input(1), node.input(2)), log_prob]

@@ -1,0 +1,428 @@
+"""Converters for neural-network ONNX ops: convolution, pooling, normalisation, dense, activations."""
+from __future__ import annotations
+
+
+import numpy as np
+
+from ...errors import ShapeError, UnsupportedOperatorError
+from .registry import converter
+
+
+def _unsupported(ctx, node, what):
+    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
+                                    file=ctx.file)
+
+
+# ---- padding ----------------------------------------------------------------------------------
+def _auto_pads(ctx, node, nsp, kernel, strides, dilations, x):
+    """Explicit (begins, ends) for ONNX auto_pad / pads."""
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", "", None):
+        pads = list(node.attr("pads", [0] * (2 * nsp)))
+        if len(pads) != 2 * nsp:
+            raise ctx.error(ShapeError, f"pads {pads} does not fit {nsp} spatial dims")
+        return pads[:nsp], pads[nsp:]
+    if auto == "VALID":
+        return [0] * nsp, [0] * nsp
+    shape = ctx.shape(x)
+    if shape is None:
+        raise ctx.error(ShapeError, f"auto_pad={auto} needs the input shape; give it with shape=")
+    begins, ends = [], []
+    for i in range(nsp):
+        size = shape[2 + i]
+        out = -(-size // strides[i])
+        eff = (kernel[i] - 1) * dilations[i] + 1
+        total = max(0, (out - 1) * strides[i] + eff - size)
+        small, big = total // 2, total - total // 2
+        if auto == "SAME_UPPER":
+            begins.append(small), ends.append(big)
+        else:
+            begins.append(big), ends.append(small)
+    return begins, ends
+
+
+def _padding_attr(begins, ends):
+    begins, ends = tuple(int(b) for b in begins), tuple(int(e) for e in ends)
+    return begins if begins == ends else begins + ends
+
+
+# ---- convolution ------------------------------------------------------------------------------
+@converter("Conv", 1, 11)
+def conv(ctx, node):
+    x, w, b = node.input(0), node.input(1), node.input(2)
+    wshape = ctx.shape(w)
+    if wshape is None:
+        raise ctx.error(ShapeError, "Conv weight shape must be known")
+    nsp = len(wshape) - 2
+    if nsp not in (1, 2, 3):
+        raise _unsupported(ctx, node, f"{nsp}-d")
+    kernel = list(node.attr("kernel_shape", wshape[2:]))
+    strides = list(node.attr("strides", [1] * nsp))
+    dil = list(node.attr("dilations", [1] * nsp))
+    group = int(node.attr("group", 1))
+    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
+    attrs = dict(channels=int(wshape[0]), kernel_size=tuple(kernel), strides=tuple(strides),
+                 dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends), use_bias=b is not None)
+    ins = [x, w] + ([b] if b is not None else [])
+    return ctx.emit1(f"conv{nsp}d", ins, attrs)
+
+
+@converter("ConvTranspose", 1, 11)
+def conv_transpose(ctx, node):
+    x, w, b = node.input(0), node.input(1), node.input(2)
+    wshape = ctx.shape(w)
+    if wshape is None:
+        raise ctx.error(ShapeError, "ConvTranspose weight shape must be known")
+    nsp = len(wshape) - 2
+    if nsp not in (1, 2, 3):
+        raise _unsupported(ctx, node, f"{nsp}-d")
+    group = int(node.attr("group", 1))
+    kernel = list(node.attr("kernel_shape", wshape[2:]))
+    strides = list(node.attr("strides", [1] * nsp))
+    dil = list(node.attr("dilations", [1] * nsp))
+    out_pad = list(node.attr("output_padding", [0] * nsp))
+    out_shape = node.attr("output_shape")
+    auto = node.attr("auto_pad", "NOTSET")
+    if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        xs = ctx.shape(x)
+        if xs is None:
+            raise ctx.error(ShapeError, "ConvTranspose with output_shape/auto_pad needs the input shape")
+        if out_shape is None:
+            out_shape = [xs[2 + i] * strides[i] for i in range(nsp)]
+        out_shape = list(out_shape)[-nsp:]
+        begins, ends = [], []
+        for i in range(nsp):
+            total = strides[i] * (xs[2 + i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1 - out_shape[i]
+            if total < 0:
+                out_pad[i] -= total  # extra length comes from output_padding
+                total = 0
+            if auto == "SAME_LOWER":
+                begins.append(total - total // 2), ends.append(total // 2)
+            else:
+                begins.append(total // 2), ends.append(total - total // 2)
+    elif auto == "VALID":
+        begins, ends = [0] * nsp, [0] * nsp
+    else:
+        pads = list(node.attr("pads", [0] * (2 * nsp)))
+        begins, ends = pads[:nsp], pads[nsp:]
+    attrs = dict(channels=int(wshape[1]) * group, kernel_size=tuple(kernel), strides=tuple(strides),
+                 dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends),
+                 output_padding=tuple(out_pad), use_bias=b is not None)
+    ins = [x, w] + ([b] if b is not None else [])
+    return ctx.emit1(f"conv{nsp}d_transpose", ins, attrs)
+
+
+# ---- pooling ----------------------------------------------------------------------------------
+def _pool(ctx, node, kind):
+    x = node.input(0)
+    kernel = list(node.attr("kernel_shape"))
+    nsp = len(kernel)
+    if nsp not in (1, 2, 3):
+        raise _unsupported(ctx, node, f"{nsp}-d")
+    strides = list(node.attr("strides", [1] * nsp))
+    dil = list(node.attr("dilations", [1] * nsp))
+    if any(d != 1 for d in dil):
+        raise _unsupported(ctx, node, "dilations")
+    if len(node.outputs) > 1 and node.output_used(1, ctx.consumers):
+        raise _unsupported(ctx, node, "Indices output")
+    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
+    ceil = bool(node.attr("ceil_mode", 0))
+    xs = ctx.shape(x)
+    if ceil and xs is not None and nsp in (2, 3) and (kind == "max" or not node.attr("count_include_pad", 0)):
+        # ONNX ceil mode drops a last window that would start inside the end padding; express the
+        # exact output size as extra end padding with floor mode (emitters need no ceil semantics)
+        ends = list(ends)
+        for i in range(nsp):
+            size, k, s = xs[2 + i], kernel[i], strides[i]
+            out = -(-(size + begins[i] + ends[i] - k) // s) + 1
+            if (out - 1) * s >= size + begins[i]:
+                out -= 1
+            ends[i] = max(ends[i], (out - 1) * s + k - size - begins[i])
+        ceil = False
+    attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+                 ceil_mode=ceil)
+    if kind == "avg":
+        attrs["count_include_pad"] = bool(node.attr("count_include_pad", 0))
+    return [ctx.emit1(f"{kind}_pool{nsp}d", [x], attrs), None]
+
+
+@converter("MaxPool", 1, 8, 10, 11, 12)
+def max_pool(ctx, node):
+    return _pool(ctx, node, "max")
+
+
+@converter("AveragePool", 1, 7, 10, 11, 19)
+def avg_pool(ctx, node):
+    return _pool(ctx, node, "avg")
+
+
+def _global_pool(kind):
+    def conv_fn(ctx, node):
+        x = node.input(0)
+        r = ctx.rank(x) or 4
+        if r not in (3, 4, 5):
+            raise _unsupported(ctx, node, f"{r}-d input")
+        return ctx.emit1(f"global_{kind}_pool{r - 2}d", [x])
+    return conv_fn
+
+
+converter("GlobalAveragePool", 1)(_global_pool("avg"))
+converter("GlobalMaxPool", 1)(_global_pool("max"))
+
+
+# ---- normalisation ----------------------------------------------------------------------------
+@converter("BatchNormalization", 1, 6, 7, 9, 14, 15)
+def batch_norm(ctx, node):
+    if node.attr("training_mode", 0):
+        raise _unsupported(ctx, node, "training_mode=1")
+    ins = [node.input(i) for i in range(5)]
+    eps = float(node.attr("epsilon", 1e-5))
+    return ctx.emit1("batch_norm", ins, {"epsilon": eps, "axis": 1})
+
+
+@converter("InstanceNormalization", 1, 6)
+def instance_norm(ctx, node):
+    return ctx.emit1("instance_norm", [node.input(0), node.input(1), node.input(2)],
+                     {"epsilon": float(node.attr("epsilon", 1e-5))})
+
+
+@converter("LayerNormalization", 17)
+def layer_norm(ctx, node):
+    x, scale, bias = node.input(0), node.input(1), node.input(2)
+    r = ctx.require_rank(x)
+    axis = int(node.attr("axis", -1)) % r
+    eps = float(node.attr("epsilon", 1e-5))
+    if node.output_used(1, ctx.consumers) or node.output_used(2, ctx.consumers):
+        return _layer_norm_with_stats(ctx, x, scale, bias, axis, r, eps)
+    if bias is None:
+        s = ctx.shape(scale)
+        bias = np.zeros(s if s is not None else (1,), dtype=ctx.dtype(scale))
+    if axis == r - 1:
+        sshape = ctx.shape(scale)
+        if sshape is not None and len(sshape) > 1:
+            scale = ctx.reshape(scale, (-1,))
+        bshape = ctx.shape(bias)
+        if bshape is not None and len(bshape) > 1:
+            bias = ctx.reshape(bias, (-1,))
+        return [ctx.emit1("layer_norm", [x, scale, bias], {"axis": -1, "epsilon": eps}), None, None]
+    # normalise over several trailing axes: merge them, normalise, restore
+    shape = ctx.shape(x)
+    if shape is None:
+        raise ctx.error(ShapeError, "LayerNormalization over several axes needs the input shape")
+    flat = ctx.reshape(x, tuple(shape[:axis]) + (-1,))
+    sc = ctx.reshape(ctx.emit1("broadcast_to", [scale], {"shape": tuple(shape[axis:])}), (-1,))
+    bi = ctx.reshape(ctx.emit1("broadcast_to", [bias], {"shape": tuple(shape[axis:])}), (-1,))
+    y = ctx.emit1("layer_norm", [flat, sc, bi], {"axis": -1, "epsilon": eps})
+    return [ctx.reshape(y, shape), None, None]
+
+
+def _layer_norm_with_stats(ctx, x, scale, bias, axis, r, eps):
+    """Decomposed form that also yields the Mean and InvStdDev outputs (keepdims shapes)."""
+    axes = tuple(range(axis, r))
+    mean = ctx.emit1("mean", [x], {"axis": axes, "keepdims": True})
+    centred = ctx.emit1("broadcast_sub", [x, mean])
+    var = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [centred, centred])], {"axis": axes, "keepdims": True})
+    inv = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [var], {"scalar": eps})])
+    y = ctx.emit1("broadcast_mul", [ctx.emit1("broadcast_mul", [centred, inv]), scale])
+    if bias is not None:
+        y = ctx.emit1("broadcast_add", [y, bias])
+    return [y, mean, inv]
+
+
+@converter("LRN", 1, 13)
+def lrn(ctx, node):
+    return ctx.emit1("lrn", [node.input(0)], dict(size=int(node.attr("size")), axis=1,
+                                                  alpha=float(node.attr("alpha", 1e-4)),
+                                                  beta=float(node.attr("beta", 0.75)),
+                                                  bias=float(node.attr("bias", 1.0))))
+
+
+# ---- dense / matmul ---------------------------------------------------------------------------
+@converter("Gemm", 1, 6, 7, 9, 11, 13)
+def gemm(ctx, node):
+    a, b, c = node.input(0), node.input(1), node.input(2)
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    ta, tb = int(node.attr("transA", 0)), int(node.attr("transB", 0))
+    if ta:
+        a = ctx.emit1("transpose", [a], {"axes": (1, 0)})
+    bval = ctx.const(b)
+    cval = ctx.const(c) if c is not None else None
+    if bval is not None and bval.ndim == 2 and ctx.dtype(a) in ("float32", "float64", "float16"):
+        w = bval if tb else bval.T
+        if alpha != 1.0:
+            w = w * np.asarray(alpha, dtype=w.dtype)
+        units = w.shape[0]
+        bias = None
+        if cval is not None and cval.size in (1, units) and (cval.ndim < 2 or cval.shape[0] == 1):
+            bias = np.broadcast_to(cval.reshape(-1) * np.asarray(beta, cval.dtype), (units,)).astype(w.dtype)
+        wname = b if tb and alpha == 1.0 else ctx.entry(np.ascontiguousarray(w), f"{b}_T" if not tb else b)
+        ins = [a, wname] + ([bias] if bias is not None else [])
+        y = ctx.emit1("dense", ins, {"units": units, "use_bias": bias is not None})
+        if c is None or bias is not None:
+            return y
+    else:
+        y = ctx.emit1("matmul", [a, b], {"transpose_b": bool(tb)})
+        if alpha != 1.0:
+            y = ctx.emit1("__mul_scalar__", [y], {"scalar": alpha})
+        if c is None:
+            return y
+    cc = c
+    if beta != 1.0:
+        cc = ctx.emit1("__mul_scalar__", [c], {"scalar": beta})
+    return ctx.emit1("broadcast_add", [y, cc])
+
+
+@converter("MatMul", 1, 9, 13)
+def matmul(ctx, node):
+    return matmul_entries(ctx, node.input(0), node.input(1))
+
+
+def matmul_entries(ctx, a, b):
+    ra, rb = ctx.require_rank(a, "MatMul A"), ctx.require_rank(b, "MatMul B")
+    bval = ctx.const(b)
+    squeeze_a = squeeze_b = False
+    if ra == 1:
+        a, ra, squeeze_a = ctx.emit1("expand_dims", [a], {"axis": 0}), 2, True
+    if rb == 1:
+        b, rb, squeeze_b = ctx.emit1("expand_dims", [b], {"axis": 1}), 2, True
+        bval = ctx.const(b)
+    if rb == 2 and bval is not None:
+        y = ctx.emit1("dense", [a, np.ascontiguousarray(bval.T)], {"units": int(bval.shape[1]), "use_bias": False})
+    elif ra == 2 and rb == 2:
+        y = ctx.emit1("matmul", [a, b])
+    else:
+        sa, sb = ctx.shape(a), ctx.shape(b)
+        if sa is None or sb is None:
+            raise ctx.error(ShapeError, "batched MatMul needs known operand shapes")
+        lead = np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+        n = len(lead)
+        if tuple(sa[:-2]) != lead:
+            if len(sa) - 2 < n:
+                a = ctx.reshape(a, (1,) * (n - (len(sa) - 2)) + tuple(sa))
+            a = ctx.emit1("broadcast_to", [a], {"shape": tuple(lead) + tuple(sa[-2:])})
+        if tuple(sb[:-2]) != lead:
+            if len(sb) - 2 < n:
+                b = ctx.reshape(b, (1,) * (n - (len(sb) - 2)) + tuple(sb))
+            b = ctx.emit1("broadcast_to", [b], {"shape": tuple(lead) + tuple(sb[-2:])})
+        y = ctx.emit1("batch_matmul", [a, b])
+    if squeeze_a:
+        r = ctx.rank(y)
+        y = ctx.emit1("squeeze", [y], {"axis": (r - 2,)})
+    if squeeze_b:
+        y = ctx.emit1("squeeze", [y], {"axis": (-1 % ctx.rank(y),)})
+    return y
+
+
+# ---- activations ------------------------------------------------------------------------------
+def _simple(op, **fixed):
+    def conv_fn(ctx, node):
+        return ctx.emit1(op, [node.input(0)], dict(fixed))
+    return conv_fn
+
+
+for _onnx, _op in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("Softplus", "softplus"),
+                   ("Softsign", "softsign"), ("Erf", "erf"), ("HardSwish", "hard_swish"), ("Mish", "mish")):
+    converter(_onnx, 1, 6, 13, 14, 22)(_simple(_op))
+
+
+@converter("LeakyRelu", 1, 6, 16)
+def leaky_relu(ctx, node):
+    return ctx.emit1("leaky_relu", [node.input(0)], {"alpha": float(node.attr("alpha", 0.01))})
+
+
+@converter("Elu", 1, 6, 22)
+def elu(ctx, node):
+    return ctx.emit1("elu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.0))})
+
+
+@converter("Celu", 12)
+def celu(ctx, node):
+    # celu(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) = elu(x / alpha) * alpha
+    alpha = float(node.attr("alpha", 1.0))
+    x = ctx.emit1("__div_scalar__", [node.input(0)], {"scalar": alpha})
+    return ctx.emit1("__mul_scalar__", [ctx.emit1("elu", [x], {"alpha": 1.0})], {"scalar": alpha})
+
+
+@converter("Selu", 1, 6, 22)
+def selu(ctx, node):
+    return ctx.emit1("selu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.6732632423543772)),
+                                               "gamma": float(node.attr("gamma", 1.0507009873554805))})
+
+
+@converter("HardSigmoid", 1, 6, 22)
+def hard_sigmoid(ctx, node):
+    return ctx.emit1("hard_sigmoid", [node.input(0)], {"alpha": float(node.attr("alpha", 0.2)),
+                                                       "beta": float(node.attr("beta", 0.5))})
+
+
+@converter("ThresholdedRelu", 10, 22)
+def thresholded_relu(ctx, node):
+    return ctx.emit1("thresholded_relu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.0))})
+
+
+@converter("Gelu", 20)
+def gelu(ctx, node):
+    approx = node.attr("approximate", "none")
+    return ctx.emit1("gelu", [node.input(0)], {"approximation": approx})
+
+
+@converter("PRelu", 1, 6, 7, 9, 16)
+def prelu(ctx, node):
+    x, slope = node.input(0), node.input(1)
+    sval = ctx.const(slope)
+    r = ctx.rank(x)
+    if sval is not None and r is not None and r >= 2:
+        xs = ctx.shape(x)
+        c = xs[1] if xs is not None else None
+        sq = sval.reshape(-1) if sval.size else sval
+        # slope of shape (C,), (C,1,1) or (1,C,1,1): one value per channel on axis 1
+        per_channel = (sval.ndim >= 1 and sval.size == (c if c is not None else sval.shape[0])
+                       and (sval.ndim == 1 and r == 2 or sval.ndim >= 1 and
+                            all(d == 1 for d in sval.shape[-(r - 2):] if r > 2)
+                            and (sval.ndim == r - 1 or sval.ndim == r and sval.shape[0] == 1)))
+        if per_channel or sval.size == 1:
+            if sval.size == 1 and c is not None:
+                sq = np.full((c,), sq[0], dtype=sval.dtype)
+            if sval.size == 1 and c is None:
+                return ctx.emit1("leaky_relu", [x], {"alpha": float(sq[0])})
+            return ctx.emit1("prelu", [x, np.ascontiguousarray(sq)], {"axis": 1})
+    # general broadcasting slope: max(x, 0) + min(x, 0) * slope
+    pos = ctx.emit1("relu", [x])
+    neg = ctx.emit1("__min_scalar__", [x], {"scalar": 0.0})
+    return ctx.emit1("broadcast_add", [pos, ctx.emit1("broadcast_mul", [neg, slope])])
+
+
+def _softmax(op):
+    def old(ctx, node):
+        x = node.input(0)
+        axis = int(node.attr("axis", 1))
+        r = ctx.require_rank(x)
+        axis %= r
+        if axis == r - 1:
+            return ctx.emit1(op, [x], {"axis": -1})
+        # opsets < 13 coerce the input to 2-d at ``axis``
+        shape = ctx.shape(x)
+        if shape is None:
+            raise ctx.error(ShapeError, f"{node.op_type} with axis {axis} < rank-1 needs the input shape")
+        flat = ctx.reshape(x, (int(np.prod(shape[:axis])), -1))
+        return ctx.reshape(ctx.emit1(op, [flat], {"axis": -1}), shape)
+
+    def new(ctx, node):
+        return ctx.emit1(op, [node.input(0)], {"axis": int(node.attr("axis", -1))})
+    return old, new
+
+
+for _onnx, _op in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax")):
+    _old, _new = _softmax(_op)
+    converter(_onnx, 1, 11)(_old)
+    converter(_onnx, 13)(_new)
+
+
+@converter("Dropout", 1, 6, 7, 10, 12, 13, 22)
+def dropout(ctx, node):
+    if node.output_used(1, ctx.consumers):
+        s = ctx.shape(node.input(0))
+        if s is None:
+            raise _unsupported(ctx, node, "mask output with unknown shape")
+        return [ctx.entry(node.input(0)), np.ones(s, dtype=bool)]
+    return [ctx.entry(node.input(0)), None]

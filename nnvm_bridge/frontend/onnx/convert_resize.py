@@ -1,0 +1,194 @@
+"""Resize and Upsample as exact separable gathers.
+
+Every ONNX coordinate mode and nearest/linear/cubic interpolation is separable, so each resized
+axis becomes ``sum_t take(x, index_t, axis) * weight_t`` with constant index and weight arrays.
+That reproduces onnxruntime's numbers for any mode, and every piece exists in MXNet and TVM.
+Integer nearest upsampling of H and W uses the cheaper ``upsampling`` op.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import ShapeError, UnsupportedOperatorError
+from .registry import converter
+
+
+def _unsupported(ctx, node, what):
+    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
+                                    file=ctx.file)
+
+
+def _source_coords(mode, n, m, scale, j):
+    if mode == "half_pixel":
+        return (j + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (j + 0.5) / scale - 0.5 if m > 1 else np.zeros_like(j)
+    if mode == "align_corners":
+        # ONNX uses the unrounded resized length n * scale here
+        length = n * scale
+        return j * (n - 1) / (length - 1) if m > 1 and length != 1 else np.zeros_like(j)
+    if mode == "asymmetric":
+        return j / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (j + 0.5) / scale
+    if mode == "half_pixel_symmetric":
+        adj = m / (scale * n)  # noqa: E501
+        center = n / 2
+        return center * (1 - adj) + (j + 0.5) / scale - 0.5
+    return None
+
+
+def _nearest_index(x, nearest_mode, n):
+    if nearest_mode == "round_prefer_floor":
+        idx = np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x))
+    elif nearest_mode == "round_prefer_ceil":
+        idx = np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x))
+    elif nearest_mode == "floor":
+        idx = np.floor(x)
+    elif nearest_mode == "ceil":
+        idx = np.ceil(x)
+    else:
+        return None
+    return np.clip(idx, 0, n - 1).astype(np.int64)
+
+
+def _cubic_weights(t, a):
+    t = np.abs(t)
+    return np.where(t <= 1, ((a + 2) * t - (a + 3)) * t * t + 1,
+                    np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a, 0.0))
+
+
+def axis_taps(mode, method, nearest_mode, n, m, scale, cubic_a=-0.75, exclude_outside=False):
+    """[(index array, weight array or None)] taps for one axis of length n resized to m."""
+    j = np.arange(m, dtype=np.float64)
+    x = _source_coords(mode, n, m, scale, j)
+    if x is None:
+        return None
+    if method == "nearest":
+        idx = _nearest_index(x, nearest_mode, n)
+        return None if idx is None else [(idx, None)]
+    if method == "linear":
+        x = np.clip(x, 0, n - 1)
+        x0 = np.floor(x)
+        w1 = x - x0
+        i0 = x0.astype(np.int64)
+        i1 = np.minimum(i0 + 1, n - 1)
+        return [(i0, 1 - w1), (i1, w1)]
+    if method == "cubic":
+        x0 = np.floor(x)
+        frac = x - x0
+        taps, weights = [], []
+        for k in (-1, 0, 1, 2):
+            idx = x0 + k
+            w = _cubic_weights(frac - k, cubic_a)
+            if exclude_outside:
+                w = np.where((idx < 0) | (idx > n - 1), 0.0, w)
+            taps.append(np.clip(idx, 0, n - 1).astype(np.int64))
+            weights.append(w)
+        if exclude_outside:
+            total = np.sum(weights, axis=0)
+            weights = [w / total for w in weights]
+        return list(zip(taps, weights))
+    return None
+
+
+def resize_entries(ctx, node, x, out_shape, scales, mode, method, nearest_mode, cubic_a=-0.75,
+                   exclude_outside=False):
+    xs = ctx.shape(x)
+    r = len(xs)
+    dtype = ctx.dtype(x)
+    # cheap path: integer nearest upsampling of H and W with floor indices
+    if (method == "nearest" and r == 4 and tuple(out_shape[:2]) == tuple(xs[:2])
+            and out_shape[2] % xs[2] == 0 and out_shape[2] // xs[2] == out_shape[3] // xs[3]
+            and out_shape[3] % xs[3] == 0 and out_shape[2] > xs[2]):
+        s = out_shape[2] // xs[2]
+        ok = True
+        for ax in (2, 3):
+            taps = axis_taps(mode, method, nearest_mode, xs[ax], out_shape[ax], scales[ax])
+            ok = ok and taps is not None and np.array_equal(taps[0][0], np.arange(out_shape[ax]) // s)
+        if ok:
+            return ctx.emit1("upsampling", [x], {"scale": s, "method": "NEAREST_NEIGHBOR"})
+    y = ctx.entry(x)
+    for ax in range(r):
+        n, m = xs[ax], out_shape[ax]
+        if n == m and scales[ax] == 1.0:
+            continue
+        taps = axis_taps(mode, method, nearest_mode, n, m, scales[ax], cubic_a, exclude_outside)
+        if taps is None:
+            raise _unsupported(ctx, node, f"mode={method}/{mode}/{nearest_mode}")
+        acc = None
+        for idx, w in taps:
+            t = ctx.emit1("take", [y, idx], {"axis": ax})
+            if w is not None:
+                wv = w.astype(dtype).reshape((m,) + (1,) * (r - ax - 1))
+                t = ctx.emit1("broadcast_mul", [t, wv])
+            acc = t if acc is None else ctx.emit1("broadcast_add", [acc, t])
+        y = acc
+    return y
+
+
+def _resize_common(ctx, node, scales, sizes, mode, method, nearest_mode):
+    x = node.input(0)
+    xs = ctx.shape(x)
+    if xs is None:
+        raise ctx.error(ShapeError, f"{node.op_type} needs the input shape; give it with shape=")
+    r = len(xs)
+    axes = node.attr("axes")
+    axes = list(range(r)) if axes is None else [a % r for a in axes]
+    full_scales = [1.0] * r
+    out = list(xs)
+    if sizes is not None and sizes.size:
+        sizes = [int(v) for v in sizes.reshape(-1)]
+        policy = node.attr("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":
+            ratios = [sizes[i] / xs[a] for i, a in enumerate(axes)]
+            ratio = min(ratios) if policy == "not_larger" else max(ratios)
+            sizes = [int(math.floor(ratio * xs[a] + 0.5)) for a in axes]
+            for i, a in enumerate(axes):
+                full_scales[a] = ratio
+                out[a] = sizes[i]
+        else:
+            for i, a in enumerate(axes):
+                out[a] = sizes[i]
+                full_scales[a] = sizes[i] / xs[a]
+    elif scales is not None and scales.size:
+        sc = [float(v) for v in scales.reshape(-1)]
+        for i, a in enumerate(axes):
+            full_scales[a] = sc[i]
+            out[a] = int(math.floor(xs[a] * sc[i]))
+    else:
+        raise ctx.error(ShapeError, f"{node.op_type} needs scales or sizes")
+    if method in ("linear", "bilinear", "trilinear"):
+        method = "linear"
+    return resize_entries(ctx, node, x, out, full_scales, mode, method, nearest_mode,
+                          float(node.attr("cubic_coeff_a", -0.75)), bool(node.attr("exclude_outside", 0)))
+
+
+@converter("Resize", 10, 11, 13, 18, 19)
+def resize(ctx, node):
+    method = node.attr("mode", "nearest")
+    if node.attr("antialias", 0):
+        raise _unsupported(ctx, node, "antialias")
+    if ctx.opset < 11:
+        scales = ctx.require_const(node.input(1), "Resize scales")
+        mode = "asymmetric"
+        nearest_mode = "floor"
+        return _resize_common(ctx, node, scales, None, mode, method, nearest_mode)
+    mode = node.attr("coordinate_transformation_mode", "half_pixel")
+    if mode == "tf_crop_and_resize":
+        raise _unsupported(ctx, node, "tf_crop_and_resize")
+    scales = ctx.require_const(node.input(2), "Resize scales") if node.input(2) else None
+    sizes = ctx.require_const(node.input(3), "Resize sizes") if node.input(3) else None
+    return _resize_common(ctx, node, scales, sizes, mode, method, node.attr("nearest_mode", "round_prefer_floor"))
+
+
+@converter("Upsample", 7, 9)
+def upsample(ctx, node):
+    method = node.attr("mode", "nearest")
+    if ctx.opset < 9:
+        scales = np.asarray(node.attr("scales"), dtype=np.float32)
+    else:
+        scales = ctx.require_const(node.input(1), "Upsample scales")
+    return _resize_common(ctx, node, scales, None, "asymmetric", method, "floor")

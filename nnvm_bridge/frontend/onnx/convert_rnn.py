@@ -1,0 +1,129 @@
+"""LSTM, GRU and RNN to the MXNet-style fused ``rnn`` extension op (one layer per ONNX node).
+
+ONNX packs gates as LSTM i,o,f,c and GRU z,r,h; MXNet wants i,f,c,o and r,z,n, with all weights
+first and then all biases in one flat vector.  A "reverse" direction runs forward on the
+time-flipped sequence.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import UnsupportedOperatorError
+from .registry import converter
+
+_ORDER = {"lstm": [0, 2, 3, 1], "gru": [1, 0, 2], "rnn_tanh": [0], "rnn_relu": [0]}
+
+
+def _unsupported(ctx, node, what):
+    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
+                                    file=ctx.file)
+
+
+def _reorder(mat, mode, hidden):
+    blocks = [mat[k * hidden:(k + 1) * hidden] for k in range(len(_ORDER[mode]))]
+    return np.concatenate([blocks[k] for k in _ORDER[mode]], axis=0)
+
+
+def _flat_params(W, R, B, mode, hidden):
+    dirs = W.shape[0]
+    g = len(_ORDER[mode])
+    if B is None:
+        B = np.zeros((dirs, 2 * g * hidden), dtype=W.dtype)
+    weights, biases = [], []
+    for d in range(dirs):
+        weights += [_reorder(W[d], mode, hidden).reshape(-1), _reorder(R[d], mode, hidden).reshape(-1)]
+        biases += [_reorder(B[d][:g * hidden], mode, hidden), _reorder(B[d][g * hidden:], mode, hidden)]
+    return np.concatenate(weights + biases).astype(W.dtype)
+
+
+def _zero_state(ctx, x, dirs, hidden):
+    xs = ctx.shape(x)
+    if xs is not None:
+        return np.zeros((dirs, xs[1], hidden), dtype=ctx.dtype(x))
+    # batch-size independent zeros: (1, N, 1) from the data, broadcast to (dirs, N, hidden)
+    first = ctx.emit1("strided_slice", [x], {"begin": (0,), "end": (1,)})
+    z = ctx.emit1("zeros_like", [ctx.emit1("sum", [first], {"axis": (2,), "keepdims": True})])
+    return ctx.emit1("broadcast_to", [z], {"shape": (dirs, 0, hidden)})
+
+
+def _rnn(mode_of):
+    def conv_fn(ctx, node):
+        mode = mode_of(node)
+        if mode is None:
+            raise _unsupported(ctx, node, f"activations {node.attr('activations')}")
+        if node.attr("clip") is not None:
+            raise _unsupported(ctx, node, "clip")
+        if node.attr("input_forget", 0):
+            raise _unsupported(ctx, node, "input_forget")
+        if mode == "gru" and not node.attr("linear_before_reset", 0):
+            raise _unsupported(ctx, node, "linear_before_reset=0 (MXNet/cuDNN GRU applies the reset after the "
+                                          "hidden matmul)")
+        x = node.input(0)
+        W = ctx.require_const(node.input(1), f"{node.op_type} W")
+        R = ctx.require_const(node.input(2), f"{node.op_type} R")
+        B = ctx.const(node.input(3)) if node.input(3) else None
+        if node.input(3) and B is None:
+            B = ctx.require_const(node.input(3), f"{node.op_type} B")
+        hidden = int(node.attr("hidden_size", R.shape[-1]))
+        direction = node.attr("direction", "forward")
+        dirs = 2 if direction == "bidirectional" else 1
+        batch_first = bool(node.attr("layout", 0))
+        if node.input(4):
+            lens = ctx.const(node.input(4))
+            xs = ctx.shape(x)
+            t = None if xs is None else xs[1 if batch_first else 0]
+            if lens is None or t is None or not np.all(lens == t):
+                raise _unsupported(ctx, node, "sequence_lens shorter than the sequence")
+        if node.input(7):
+            p = ctx.const(node.input(7))
+            if p is None or np.any(p != 0):
+                raise _unsupported(ctx, node, "peepholes")
+        if batch_first:
+            x = ctx.emit1("transpose", [x], {"axes": (1, 0, 2)})
+        if direction == "reverse":
+            x = ctx.emit1("flip", [x], {"axis": 0})
+        params = _flat_params(W, R, B, mode, hidden)
+
+        def state(idx):
+            s = node.input(idx)
+            if s is None:
+                return _zero_state(ctx, x, dirs, hidden)
+            return ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) if batch_first else s
+
+        ins = [x, params, state(5)] + ([state(6)] if mode == "lstm" else [])
+        outs = ctx.emit("rnn", ins, {"mode": mode, "state_size": hidden, "bidirectional": dirs == 2})
+        y = outs[0]
+        if direction == "reverse":
+            y = ctx.emit1("flip", [y], {"axis": 0})
+        # (T, N, D*H) -> ONNX Y (T, D, N, H)
+        y = ctx.emit1("reshape", [y], {"shape": (0, 0, dirs, hidden)})
+        y = ctx.emit1("transpose", [y], {"axes": (1, 0, 2, 3) if batch_first else (0, 2, 1, 3)})
+        states = outs[1:]
+        if batch_first:
+            states = [ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) for s in states]
+        return [y] + states
+    return conv_fn
+
+
+def _lstm_mode(node):
+    acts = node.attr("activations")
+    return "lstm" if acts is None or [a.lower() for a in acts] in (["sigmoid", "tanh", "tanh"] * k for k in (1, 2)) \
+        else None
+
+
+def _gru_mode(node):
+    acts = node.attr("activations")
+    return "gru" if acts is None or [a.lower() for a in acts] in (["sigmoid", "tanh"] * k for k in (1, 2)) else None
+
+
+def _rnn_mode(node):
+    acts = node.attr("activations")
+    if acts is None:
+        return "rnn_tanh"
+    acts = {a.lower() for a in acts}
+    return {"tanh": "rnn_tanh", "relu": "rnn_relu"}.get(acts.pop()) if len(acts) == 1 else None
+
+
+converter("LSTM", 1, 7, 14, 22)(_rnn(_lstm_mode))
+converter("GRU", 1, 3, 7, 14, 22)(_rnn(_gru_mode))
+converter("RNN", 1, 7, 14, 22)(_rnn(_rnn_mode))

@@ -1,0 +1,208 @@
+"""from_onnx: ONNX ModelProto / file / bytes -> (NNVM Graph, params).
+
+Steps: load (external data only from inside the model's folder), read the default-domain opset,
+pre-scan every node for unsupported ops (reported together), sort the nodes topologically
+(rejecting cycles), bind initializers (whether or not they are also graph inputs), then run one
+versioned converter per node.  Constants and shape arithmetic fold while converting
+(see context.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import (BridgeError, DTypeError, InvalidModelError, ShapeError, UnsupportedOperatorError,
+                       UnsupportedOpsetError, require)
+from ...ir import dtypes as _dt
+from ...ir.graph import Entry, Graph
+from . import registry
+from .context import ImportContext, OnnxNode
+from .tensors import load_model, tensor_to_array
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def _import_converters():
+    from . import (convert_extra, convert_math, convert_nn, convert_resize, convert_rnn,  # noqa: F401
+                   convert_tensor)
+
+
+def model_opset(model) -> int:
+    """The default-domain opset; 1 when the model declares none (as the ONNX spec says)."""
+    versions = [imp.version for imp in model.opset_import if imp.domain in _DEFAULT_DOMAINS]
+    return int(max(versions)) if versions else 1
+
+
+def _value_info_hint(vi):
+    """(shape with None for symbolic dims or None, dtype name or None) of a graph input."""
+    t = vi.type
+    if not t.HasField("tensor_type"):
+        return None, None
+    tt = t.tensor_type
+    dtype = None
+    if tt.elem_type:
+        try:
+            dtype = _dt.from_onnx(tt.elem_type)
+        except DTypeError:
+            dtype = None
+    if not tt.HasField("shape"):
+        return None, dtype
+    dims = []
+    for d in tt.shape.dim:
+        dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None)
+    return tuple(dims), dtype
+
+
+def _sort_nodes(nodes, known, file):
+    """Kahn's order over ONNX tensor names; a leftover node means a cycle (or a missing input)."""
+    producers = {}
+    for i, n in enumerate(nodes):
+        for o in n.outputs:
+            if o:
+                producers[o] = i
+    indeg = [0] * len(nodes)
+    users = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        deps = {producers[x] for x in n.inputs if x and x not in known and x in producers}
+        indeg[i] = len(deps)
+        for d in deps:
+            users[d].append(i)
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    order = []
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                ready.append(u)
+    if len(order) != len(nodes):
+        stuck = [nodes[i] for i in range(len(nodes)) if indeg[i] > 0]
+        raise InvalidModelError(f"graph contains a cycle through {len(stuck)} node(s)", node=stuck[0].name,
+                                op=stuck[0].op_type, file=file)
+    return [nodes[i] for i in order]
+
+
+def _prescan(nodes, opset, file):
+    missing = {}
+    for n in nodes:
+        if n.domain not in _DEFAULT_DOMAINS or n.op_type not in registry.CONVERTERS:
+            key = n.op_type if n.domain in _DEFAULT_DOMAINS else f"{n.domain}:{n.op_type}"
+            missing.setdefault(key, []).append(n.name)
+    if missing:
+        raise UnsupportedOperatorError(missing, direction=f"ONNX import (opset {opset})", file=file)
+    for n in nodes:
+        registry.select(n.op_type, opset, n.name)
+
+
+def from_onnx(model, shape=None, dtype=None):
+    """Import an ONNX model.
+
+    ``shape``: {input name: shape} binds (or overrides) input shapes, symbolic dims included.
+    ``dtype``: one dtype for every data input or {input name: dtype}.
+    Returns ``(graph, params)`` with params {name: numpy array}.
+    """
+    require("onnx", "onnx")
+    _import_converters()
+    model, base_dir, file = load_model(model)
+    opset = model_opset(model)
+    g = model.graph
+    ctx = ImportContext(opset, file=file)
+    shape = dict(shape or {})
+    per_dtype = dtype if isinstance(dtype, dict) else {}
+    common_dtype = None if (dtype is None or isinstance(dtype, dict)) else _dt.canonical(dtype)
+
+    nodes = [OnnxNode(p, i) for i, p in enumerate(g.node)]
+    _prescan(nodes, opset, file)
+
+    # initializers first: a graph input with an initializer is an overridable parameter
+    for t in g.initializer:
+        ctx.vals[t.name] = tensor_to_array(t, base_dir, file)
+        ctx.reserve(t.name)
+        ctx.initializer_names.add(t.name)
+    inputs = []
+    for vi in g.input:
+        if vi.name in ctx.vals:
+            continue
+        hint_shape, hint_dtype = _value_info_hint(vi)
+        s = shape.get(vi.name, hint_shape)
+        if s is not None:
+            s = tuple(None if (d is None or int(d) <= 0) else int(d) for d in s)
+        d = per_dtype.get(vi.name) or common_dtype or hint_dtype or "float32"
+        d = _dt.canonical(d)
+        known = s is not None and all(x is not None for x in s)
+        attrs = {"__dtype__": str(_dt.to_mxnet(d))}
+        if s is not None:
+            attrs["__shape__"] = "(" + ", ".join(str(0 if x is None else x) for x in s) + (",)" if len(s) == 1 else ")")
+        ctx.reserve(vi.name)
+        ctx.vals[vi.name] = ctx.variable(vi.name, s if known else None, d, None, attrs)
+        inputs.append(vi.name)
+    unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals)
+    if unknown_shape_keys:
+        raise ShapeError(f"shape= names {sorted(unknown_shape_keys)}, which are not inputs of the model "
+                         f"(inputs: {inputs})", file=file)
+
+    nodes = _sort_nodes(nodes, set(ctx.vals), file)
+    consumers = {x for n in nodes for x in n.inputs if x} | {o.name for o in g.output}
+    ctx.consumers = consumers
+    for n in nodes:
+        _convert_node(ctx, n, opset)
+
+    outputs = []
+    for o in g.output:
+        if o.name not in ctx.vals:
+            raise InvalidModelError(f"graph output {o.name!r} is produced by no node", file=file)
+        e = ctx.entry(o.name)
+        if e.node.is_variable:
+            # a constant or pass-through output still needs an op to produce it
+            ctx.node = None
+            e = ctx.emit1("copy", [e], name=o.name)
+        outputs.append(e)
+    graph = Graph(outputs)
+    used = {n.name for n in graph.nodes if n.is_variable}
+    params = {k: np.ascontiguousarray(v) for k, v in ctx.params.items() if k in used}
+    for t in g.initializer:
+        if t.name in used and t.name not in params:
+            params[t.name] = np.ascontiguousarray(ctx.vals[t.name])
+    return graph, params
+
+
+def _convert_node(ctx, n, opset):
+    fn = registry.select(n.op_type, opset, n.name)
+    ctx.node = n
+    for x in n.inputs:
+        if x and x not in ctx.vals:
+            raise InvalidModelError(f"input {x!r} is produced by no node, graph input or initializer",
+                                    node=n.name, op=n.op_type, file=ctx.file)
+    try:
+        results = fn(ctx, n)
+    except UnsupportedOperatorError:
+        raise
+    except BridgeError as exc:
+        if exc.node is None:
+            raise type(exc)(exc.bare_message, node=n.name, op=n.op_type, file=ctx.file) from None
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+        raise InvalidModelError(f"cannot convert: {type(exc).__name__}: {exc}", node=n.name, op=n.op_type,
+                                file=ctx.file) from None
+    if isinstance(results, Entry) or not isinstance(results, (list, tuple)):
+        results = [results]
+    for i, name in enumerate(n.outputs):
+        if not name:
+            continue
+        r = results[i] if i < len(results) else None
+        if r is None:
+            if name in ctx.consumers:
+                raise UnsupportedOperatorError({f"{n.op_type} output {i}": [n.name]},
+                                               direction="ONNX import", file=ctx.file)
+            continue
+        if isinstance(r, (np.generic, int, float, bool)):
+            r = np.asarray(r)
+        if not isinstance(r, np.ndarray):
+            value = ctx.const(r)
+            if value is not None:
+                r = value
+        ctx.vals[name] = r
+    ctx.node = None
+
+
+__all__ = ["from_onnx", "model_opset", "UnsupportedOpsetError"]

@@ -1,0 +1,199 @@
+"""Runs ONNX's backend node test cases through from_onnx -> to_mxnet -> MXNet.
+
+Shared by tests/test_onnx_conformance_mxnet.py and tools/onnx_conformance_table.py.  The cases are
+built in memory by the installed onnx package (``collect_testcases``), ~10 s, cached per process.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+_CASES = None
+
+# Cases known to give different results between runs (reason per case); counted as failures and
+# marked non-strict.  Empty: the earlier entries were an importer bug (node ids reused), now fixed.
+FLAKY: dict = {}
+
+
+def cases():
+    global _CASES
+    if _CASES is None:
+        from onnx.backend.test.case.node import collect_testcases
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _CASES = {c.name: c for c in collect_testcases(None)}
+    return _CASES
+
+
+def case_names():
+    return sorted(cases())
+
+
+def op_of(case) -> str:
+    ops = [n.op_type for n in case.model.graph.node]
+    return ops[0] if len(set(ops)) == 1 else (ops[-1] if ops else "?")
+
+
+def _to_mx_input(v):
+    v = np.asarray(v)
+    if v.dtype == np.bool_:
+        return v.astype(np.uint8)  # MXNet's executor has no bool: 0/1 uint8
+    return v
+
+
+def _as_array(v):
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, np.generic):
+        return np.asarray(v)
+    return v
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def run_case(case):
+    """Import the case's model, run every data set in MXNet, compare with the expected outputs.
+
+    Raises on any failure (BridgeError for conversion, MXNetError for MXNet, Mismatch for numbers).
+    """
+    import mxnet as mx
+
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+    from nnvm_bridge.errors import ShapeError
+    from nnvm_bridge.frontend import from_onnx
+
+    model = case.model
+    inits = {t.name for t in model.graph.initializer}
+    input_names = [i.name for i in model.graph.input if i.name not in inits]
+    for inputs, expected in case.data_sets:
+        inputs = [_as_array(v) for v in inputs]
+        expected = [_as_array(v) for v in expected]
+        if any(not isinstance(v, np.ndarray) for v in inputs) or any(not isinstance(v, np.ndarray) for v in expected):
+            raise Mismatch("sequence/optional values are not tensors")
+        feeds = dict(zip(input_names, inputs))
+        try:
+            graph, params = from_onnx(model, shape={k: v.shape for k, v in feeds.items()})
+        except ShapeError as exc:
+            if "must be a constant" not in str(exc):
+                raise
+            # MXNet graphs are static: bind the operator arguments that must be constants (every input
+            # after the first: shapes, axes, scales, RNN weights...) as initializers and retry
+            frozen = dict(list(feeds.items())[1:])
+            try:
+                graph, params = from_onnx(freeze_inputs(model, frozen),
+                                          shape={k: v.shape for k, v in feeds.items() if k not in frozen})
+            except ShapeError as again:
+                if "must be a constant" not in str(again):
+                    raise
+                frozen = dict(feeds)  # e.g. Range: every input is an argument
+                graph, params = from_onnx(freeze_inputs(model, frozen))
+            feeds = {k: v for k, v in feeds.items() if k not in frozen}
+        text, args, aux = to_mxnet(graph, params)
+        sym = mx.sym.load_json(text)
+        arrays = {}
+        for k, v in list(feeds.items()) + list(args.items()) + list(aux.items()):
+            v = _to_mx_input(v)
+            if v.dtype.type not in mx.ndarray.ndarray._DTYPE_NP_TO_MX:
+                raise Mismatch(f"MXNet has no {v.dtype} arrays")
+            arrays[k] = mx.nd.array(v, dtype=v.dtype)
+        missing = [n for n in sym.list_arguments() + sym.list_auxiliary_states() if n not in arrays]
+        if missing:
+            raise Mismatch(f"unbound arguments {missing}")
+        ex = sym.bind(mx.cpu(), {n: arrays[n] for n in sym.list_arguments()}, grad_req="null",
+                      aux_states={n: arrays[n] for n in sym.list_auxiliary_states()})
+        outs = [o.asnumpy() for o in ex.forward(is_train=False)]
+        if len(outs) != len(expected):
+            raise Mismatch(f"{len(outs)} outputs, expected {len(expected)}")
+        for got, want in zip(outs, expected):
+            compare(got, want, case.rtol, case.atol)
+
+
+def freeze_inputs(model, values):
+    """A copy of ``model`` with the given graph inputs turned into initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep = [i for i in m.graph.input if i.name not in values]
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    m.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in values.items())
+    return m
+
+
+def compare(got, want, rtol, atol):
+    want = np.asarray(want)
+    if want.ndim == 0 and got.shape == (1,):
+        got = got.reshape(())  # MXNet has no 0-d arrays
+    if got.shape != want.shape:
+        raise Mismatch(f"shape {got.shape} != expected {want.shape}")
+    if want.dtype == np.bool_:
+        got = got != 0
+    elif got.dtype != want.dtype:
+        if want.dtype.kind in "iu" and got.dtype.kind == "f":
+            raise Mismatch(f"dtype {got.dtype} != expected {want.dtype}")
+        got = got.astype(want.dtype)
+    if want.dtype.kind in "fc":
+        np.testing.assert_allclose(got, want, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6), equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def failure_reason(exc) -> str:
+    """A short, stable reason for the expected-failure list."""
+    from nnvm_bridge.errors import BridgeError, UnsupportedOperatorError, UnsupportedOpsetError
+
+    if isinstance(exc, UnsupportedOperatorError):
+        return "unsupported: " + ", ".join(sorted(exc.ops))
+    if isinstance(exc, UnsupportedOpsetError):
+        return "opset: " + exc.bare_message
+    if isinstance(exc, BridgeError):
+        return f"{type(exc).__name__}: {exc.bare_message}"[:160]
+    msg = str(exc).strip().splitlines()
+    text = msg[0] if msg else type(exc).__name__
+    if type(exc).__name__ in ("MXNetError", "RuntimeError"):
+        m = re.search(r"(Check failed: [^\n]*|Error in operator [^:]*: [^\n]*)", str(exc))
+        text = m.group(1) if m else text
+        text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+: ", "", text)
+        return ("MXNet: " + text)[:160]
+    if isinstance(exc, AssertionError):
+        return "numbers differ from the reference" if "Not equal" in str(exc) or "Mismatch" in str(exc) \
+            else ("mismatch: " + text)[:160]
+    return f"{type(exc).__name__}: {text}"[:160]
+
+
+def run_case_mxnet_contrib(case):
+    """The same case through MXNet's own importer (mx.contrib.onnx), for comparison."""
+    import mxnet as mx
+    from mxnet.contrib.onnx.onnx2mx.import_onnx import GraphProto
+
+    from nnvm_bridge.frontend.onnx.importer import model_opset
+
+    model = case.model
+    inits = {t.name for t in model.graph.initializer}
+    input_names = [i.name for i in model.graph.input if i.name not in inits]
+    for inputs, expected in case.data_sets:
+        inputs = [_as_array(v) for v in inputs]
+        expected = [_as_array(v) for v in expected]
+        if any(not isinstance(v, np.ndarray) for v in list(inputs) + list(expected)):
+            raise Mismatch("sequence/optional values are not tensors")
+        sym, args, aux = GraphProto().from_onnx(model.graph, model_opset(model))
+        feeds = dict(zip(input_names, inputs))
+        arrays = {k: mx.nd.array(_to_mx_input(v), dtype=_to_mx_input(v).dtype) for k, v in feeds.items()}
+        arrays.update(args)
+        ex = sym.bind(mx.cpu(), {n: arrays[n] for n in sym.list_arguments()}, grad_req="null",
+                      aux_states={n: aux[n] for n in sym.list_auxiliary_states()})
+        outs = [o.asnumpy() for o in ex.forward(is_train=False)]
+        if len(outs) != len(expected):
+            raise Mismatch(f"{len(outs)} outputs, expected {len(expected)}")
+        for got, want in zip(outs, expected):
+            compare(got, want, case.rtol, case.atol)
