@@ -1,0 +1,157 @@
+"""One place for TVM API churn (0.26/0.27: Relax only, TensorType, tvm.runtime.tensor, dict targets).
+
+Everything else in frontend_ext.tvm calls these helpers instead of touching moving TVM names.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnvm_bridge.errors import CompileError, require
+
+
+def _quiet_openmp():
+    """``import tvm`` also imports torch when it is installed; make torch's OpenMP workers sleep
+    between calls (see offload._import_torch) before that happens -- libgomp reads this only once."""
+    import os
+    import sys
+
+    if "torch" not in sys.modules and "tvm" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def tvm():
+    _quiet_openmp()
+    return require("tvm", "tvm")
+
+
+def relax():
+    tvm()
+    from tvm import relax as _relax
+
+    return _relax
+
+
+def tensor_type(shape, dtype):
+    """A Relax tensor type (``relax.TensorType`` from 0.26; ``TensorStructInfo`` before)."""
+    rx = relax()
+    if hasattr(rx, "TensorType"):
+        return rx.TensorType(tuple(int(d) for d in shape), dtype)
+    return rx.TensorStructInfo(tuple(int(d) for d in shape), dtype)  # pragma: no cover - TVM < 0.26
+
+
+def shape_dtype_of(expr):
+    """(shape tuple or None, dtype str) of an emitted Relax expression."""
+    info = getattr(expr, "ty", None)
+    if info is None:
+        info = getattr(expr, "struct_info", None)  # pragma: no cover - TVM < 0.26
+    shape = getattr(info, "shape", None)
+    dtype = str(getattr(info, "dtype", "")) or None
+    try:
+        shape = None if shape is None else tuple(int(d) for d in shape.values)
+    except (AttributeError, TypeError):
+        shape = None
+    return shape, dtype
+
+
+def to_device_tensor(array, dev):
+    t = tvm()
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        array = array.copy(order="C")
+    if hasattr(t.runtime, "tensor"):
+        return t.runtime.tensor(array, dev)
+    return t.nd.array(array, dev)  # pragma: no cover - TVM < 0.22
+
+
+def to_numpy(value):
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+
+
+def host_cpu() -> str:
+    return str(tvm().target.codegen.llvm_get_system_cpu())
+
+
+def num_cores() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_target(target="llvm", *, mcpu=None, cuda_arch=None):
+    """``"llvm"``, ``"cuda"``, a dict or a ``tvm.target.Target`` -> ``tvm.target.Target``.
+
+    TVM 0.27 rejects the old ``"llvm -mcpu=..."`` strings, so strings are turned into dicts here.
+    ``llvm`` gets the host triple, CPU and core count; ``cuda`` gets the arch of the local GPU, or
+    sm_90 (H100) when there is none (code can still be generated with nvcc).
+    """
+    t = tvm()
+    if isinstance(target, t.target.Target):
+        return target
+    if isinstance(target, dict):
+        return t.target.Target(dict(target))
+    if not isinstance(target, str):
+        raise CompileError(f"target must be 'llvm', 'cuda', a dict or a tvm.target.Target, not {type(target)}")
+    kind = target.strip().split()[0] if target.strip() else ""
+    if kind in ("llvm", "cpu"):
+        spec = {"kind": "llvm", "mtriple": "x86_64-linux-gnu", "num-cores": num_cores()}
+        import platform
+
+        if platform.machine() not in ("x86_64", "AMD64"):
+            spec.pop("mtriple")
+        spec["mcpu"] = mcpu or host_cpu()
+        return t.target.Target(spec)
+    if kind in ("cuda", "gpu"):
+        return t.target.Target({"kind": "cuda", "arch": cuda_arch or local_cuda_arch() or "sm_90"})
+    try:
+        return t.target.Target(target)
+    except Exception as exc:
+        raise CompileError(f"unknown target {target!r}: use 'llvm', 'cuda' or a tvm.target.Target ({exc})") from None
+
+
+def local_cuda_arch():
+    t = tvm()
+    try:
+        dev = t.cuda(0)
+        if dev.exist:
+            return "sm_" + str(dev.compute_version).replace(".", "")
+    except Exception:
+        return None
+    return None
+
+
+def device_for(kind: str):
+    t = tvm()
+    if kind == "cuda":
+        dev = t.cuda(0)
+        if not dev.exist:
+            raise CompileError("this model was compiled for CUDA but no CUDA GPU is visible here")
+        return dev
+    return t.cpu(0)
+
+
+def dlight():
+    """The dlight schedule rules (``tvm.dlight`` until 0.23, ``tvm.s_tir.dlight`` from 0.24)."""
+    try:
+        from tvm.s_tir import dlight as dl
+    except ImportError:  # pragma: no cover - TVM < 0.24
+        from tvm import dlight as dl
+    return dl
+
+
+def is_leaf(expr) -> bool:
+    """True for variables and constants (nothing to emit); the Constant class moved to tvm.ir in 0.27."""
+    rx = relax()
+    const_cls = getattr(rx, "Constant", None) or getattr(tvm().ir.expr, "Constant")
+    return isinstance(expr, (rx.Var, const_cls))
+
+
+def meta_schedule():
+    """MetaSchedule (``tvm.meta_schedule`` until 0.23, ``tvm.s_tir.meta_schedule`` from 0.24)."""
+    try:
+        from tvm.s_tir import meta_schedule as ms
+    except ImportError:  # pragma: no cover - TVM < 0.24
+        from tvm import meta_schedule as ms
+    return ms

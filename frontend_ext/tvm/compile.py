@@ -1,0 +1,342 @@
+"""compile_model / CompiledModel / load_compiled: NNVM graph -> TVM library -> run.
+
+``compile_model`` accepts anything an importer accepts (ONNX path/ModelProto/bytes, MXNet symbol
+JSON path + params, a Gluon HybridBlock, an mx.sym.Symbol) or an NNVM Graph, emits Relax with
+``to_relax`` and builds it for ``llvm`` or ``cuda``. A small JSON file next to an exported library
+(``<lib>.meta.json``) records the input/output names, shapes and dtypes and the target kind, so
+``load_compiled`` needs only TVM's runtime and the library.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from nnvm_bridge.errors import BridgeError, CompileError, DTypeError, InvalidModelError, ShapeError
+
+from . import compat
+from .to_relax import to_relax
+
+META_SUFFIX = ".meta.json"
+
+
+# ---- model loading -----------------------------------------------------------------------------
+def _is_gluon_block(obj):
+    return hasattr(obj, "hybridize") and hasattr(obj, "collect_params")
+
+
+def load_graph(model, shape=None, params=None, dtype=None):
+    """Anything compile_model accepts -> (Graph, params dict of numpy arrays)."""
+    from nnvm_bridge import frontend
+    from nnvm_bridge.ir import Graph
+
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], Graph):
+        model, params = model
+    if isinstance(model, Graph):
+        return model, _numpy_params(params)
+    if _is_gluon_block(model):
+        return frontend.from_mxnet(model, shape=shape, dtype=dtype)
+    if type(model).__name__ == "Symbol" and hasattr(model, "tojson"):
+        arg, aux = _split_params(params)
+        return frontend.from_mxnet(model, arg_params=arg, aux_params=aux, shape=shape, dtype=dtype)
+    if type(model).__name__ == "ModelProto" or isinstance(model, (bytes, bytearray)):
+        return frontend.from_onnx(model, shape=shape, dtype=dtype)
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise InvalidModelError("model file does not exist", file=path)
+        if path.lower().endswith(".json"):
+            arg, aux = _split_params(params)
+            return frontend.from_mxnet(path, arg_params=arg, aux_params=aux, shape=shape, dtype=dtype)
+        return frontend.from_onnx(path, shape=shape, dtype=dtype)
+    raise InvalidModelError(f"cannot compile a {type(model).__name__}: give an ONNX model or path, an MXNet symbol "
+                            "JSON path with params, a Gluon HybridBlock or an nnvm_bridge Graph")
+
+
+def _onnx_output_names(model):
+    try:
+        import onnx
+
+        if type(model).__name__ == "ModelProto":
+            proto = model
+        elif isinstance(model, (bytes, bytearray)):
+            proto = onnx.load_from_string(bytes(model))
+        elif isinstance(model, (str, os.PathLike)) and not os.fspath(model).lower().endswith(".json"):
+            proto = onnx.load(os.fspath(model), load_external_data=False)
+        else:
+            return None
+        return [o.name for o in proto.graph.output]
+    except Exception:  # names are cosmetic; the importer already validated the model
+        return None
+
+
+def _split_params(params):
+    """params for from_mxnet: a .params path or dict goes in as arg_params (aux merged)."""
+    if params is None:
+        return None, None
+    if isinstance(params, (str, os.PathLike)):
+        from nnvm_bridge.ir.params import load_params
+
+        params = load_params(os.fspath(params))
+    if isinstance(params, tuple) and len(params) == 2:
+        return params
+    return params, None
+
+
+def _numpy_params(params):
+    if params is None:
+        return {}
+    if isinstance(params, (str, os.PathLike)):
+        from nnvm_bridge.ir.params import load_params
+
+        params = load_params(os.fspath(params))
+    out = {}
+    for k, v in dict(params).items():
+        name = str(k)
+        for p in ("arg:", "aux:"):
+            if name.startswith(p):
+                name = name[len(p):]
+        out[name] = v.asnumpy() if hasattr(v, "asnumpy") else np.asarray(v)
+    return out
+
+
+# ---- building -----------------------------------------------------------------------------------
+def _cpu_pipeline(mod, target, database=None):
+    """The CPU build recipe: decompose, legalize, fuse; MetaSchedule records when a database is given."""
+    tvm = compat.tvm()
+    from tvm import relax
+
+    seq = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings()]
+    with target:
+        mod = tvm.ir.transform.Sequential(seq)(mod)
+        mod = relax.get_pipeline("zero")(mod)
+        if database is not None:
+            with database:
+                mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+    return mod
+
+
+def build(mod, target, tuning=None):
+    """Relax IRModule -> relax.VMExecutable for ``target`` (a tvm.target.Target)."""
+    tvm = compat.tvm()
+    kind = target.kind.name
+    try:
+        if kind == "llvm":
+            database = None
+            if tuning:
+                from .tuning import tune_or_load
+
+                database = tune_or_load(mod, target, tuning)
+            mod = _cpu_pipeline(mod, target, database)
+            return tvm.compile(mod, target=target)
+        # GPU targets: tvm.compile applies the target's default pipeline (dlight schedules) itself
+        return tvm.compile(mod, target=target)
+    except BridgeError:
+        raise
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()
+        raise CompileError(f"TVM failed to build for {kind}: {type(exc).__name__}: "
+                           f"{(msg[-1] if msg else '')[:500]}") from exc
+
+
+def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *, dtype=None, bind_params=True,
+                  offload="auto", cpu_offload=None):
+    """Import ``model`` (see ``load_graph``) and compile it with TVM; returns a CompiledModel.
+
+    ``tuning``: None (no search), or ``{"trials": N, "database": DIR}`` to run MetaSchedule for N
+    trials in total and store the records in DIR; ``trials`` 0 re-applies DIR's records without
+    searching (see ``tuning.py``).
+    ``offload``: "auto" (default: for llvm without tuning, when torch is installed), True or False --
+    run conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see
+    ``offload.py``); False gives a pure-TVM library that loads with TVM alone. ``cpu_offload`` is
+    an alias of ``offload``.
+    """
+    if cpu_offload is not None:
+        offload = cpu_offload
+    t0 = time.perf_counter()
+    graph, params = load_graph(model, shape=shape, params=params, dtype=dtype)
+    tgt = compat.make_target(target)
+    use_offload = _want_offload(offload, tgt, tuning, bind_params)
+    mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
+                         bind_params=bind_params, offload=use_offload)
+    info["offload"] = ["torch"] if use_offload else []
+    names = _onnx_output_names(model)
+    if names and len(names) == len(info["outputs"]):  # keep the ONNX file's own output names
+        info["outputs"] = [(n,) + tuple(o[1:]) for n, o in zip(names, info["outputs"])]
+    ex = build(mod, tgt, tuning=tuning)
+    kept = {name: params[name] for name, _, _ in info["params"]}
+    cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept)
+    cm.compile_seconds = time.perf_counter() - t0
+    return cm
+
+
+def _want_offload(choice, target, tuning, bind_params):
+    from . import offload
+
+    if target.kind.name not in ("llvm", "cuda") or not bind_params or choice is False:
+        return False
+    if choice == "auto":  # GPU: dlight schedules by default; offload only on request
+        return target.kind.name == "llvm" and not tuning and offload.available()
+    if not offload.available():
+        raise CompileError("offload=True needs PyTorch installed (pip install torch)")
+    return True
+
+
+# ---- running ------------------------------------------------------------------------------------
+class CompiledModel:
+    """A built model: ``run({name: array}) -> [np.ndarray]`` plus its input/output signature."""
+
+    def __init__(self, module, target_kind, info, kept_params=None, library_path=None):
+        self._module = module  # relax.VMExecutable, or a loaded runtime.Module
+        self.target_kind = target_kind
+        self.info = {k: [tuple(x) for x in v] if k != "offload" else list(v) for k, v in info.items()}
+        self.info.setdefault("offload", [])
+        self._kept = dict(kept_params or {})
+        self.library_path = library_path
+        self.compile_seconds = None
+        self._vm = None
+
+    # signature
+    @property
+    def input_names(self):
+        return [n for n, _, _ in self.info["inputs"]]
+
+    @property
+    def input_shapes(self):
+        return {n: tuple(s) for n, s, _ in self.info["inputs"]}
+
+    @property
+    def input_dtypes(self):
+        return {n: d for n, _, d in self.info["inputs"]}
+
+    @property
+    def output_names(self):
+        return [n for n, _, _ in self.info["outputs"]]
+
+    @property
+    def output_shapes(self):
+        return [tuple(s) for _, s, _ in self.info["outputs"]]
+
+    @property
+    def output_dtypes(self):
+        return [d for _, _, d in self.info["outputs"]]
+
+    def __repr__(self):
+        return (f"CompiledModel(target={self.target_kind!r}, inputs={self.input_shapes}, "
+                f"outputs={dict(zip(self.output_names, self.output_shapes))})")
+
+    # execution
+    @property
+    def device(self):
+        return compat.device_for(self.target_kind)
+
+    def _get_vm(self):
+        if self._vm is None:
+            from tvm import relax
+
+            if self.info["offload"]:
+                from . import offload
+
+                offload.register()
+
+            self._vm = relax.VirtualMachine(self._module, self.device)
+            self._param_tensors = [compat.to_device_tensor(self._kept[n], self.device)
+                                   for n, _, _ in self.info["params"]]
+        return self._vm
+
+    def _prepare(self, inputs):
+        if not isinstance(inputs, dict):
+            if len(self.input_names) == 1:
+                inputs = {self.input_names[0]: inputs}
+            else:
+                raise BridgeError(f"run() needs a dict of inputs named {self.input_names}")
+        unknown = sorted(set(inputs) - set(self.input_names))
+        missing = [n for n in self.input_names if n not in inputs]
+        if unknown or missing:
+            raise BridgeError(f"inputs must be exactly {self.input_names}: missing {missing}, unknown {unknown}")
+        dev = self.device
+        args = []
+        for name, shape, dtype in self.info["inputs"]:
+            arr = np.asarray(inputs[name].asnumpy() if hasattr(inputs[name], "asnumpy") else inputs[name])
+            if tuple(arr.shape) != tuple(shape):
+                raise ShapeError(f"input {name!r} has shape {tuple(arr.shape)}, the model was compiled for "
+                                 f"{tuple(shape)}")
+            if str(arr.dtype) != dtype:
+                if arr.dtype.kind != np.dtype(dtype).kind and not (arr.dtype.kind in "iu" and np.dtype(
+                        dtype).kind in "iu"):
+                    raise DTypeError(f"input {name!r} has dtype {arr.dtype}, the model expects {dtype}")
+                arr = arr.astype(dtype)
+            args.append(compat.to_device_tensor(arr, dev))
+        return args
+
+    def run(self, inputs):
+        vm = self._get_vm()
+        args = self._prepare(inputs)
+        out = vm["main"](*args, *self._param_tensors)
+        return _flatten_outputs(out)
+
+    def benchmark(self, inputs, number=10, repeat=5):
+        """Median seconds per run (VM time_evaluator; inputs already on the device)."""
+        vm = self._get_vm()
+        args = self._prepare(inputs) + self._param_tensors
+        vm.set_input("main", *args)
+        timer = vm.time_evaluator("invoke_stateful", self.device, number=number, repeat=repeat, min_repeat_ms=0)
+        res = timer("main")
+        return float(np.median(res.results))
+
+    # deployment
+    def export_library(self, path):
+        path = os.fspath(path)
+        if self._kept:
+            raise CompileError("export_library needs the parameters bound as constants (bind_params=True)")
+        if not hasattr(self._module, "export_library"):
+            raise CompileError("this model was loaded from a library; copy that file instead")
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        try:
+            self._module.export_library(path)
+        except Exception as exc:
+            raise CompileError(f"could not write the library: {type(exc).__name__}: {exc}", file=path) from exc
+        meta = {"format": "nnvm_bridge.tvm/1", "target": self.target_kind, "offload": self.info["offload"],
+                "inputs": [[n, list(s), d] for n, s, d in self.info["inputs"]],
+                "outputs": [[n, list(s), d] for n, s, d in self.info["outputs"]]}
+        with open(path + META_SUFFIX, "w") as f:
+            json.dump(meta, f, indent=1)
+        self.library_path = path
+        return path
+
+
+def _flatten_outputs(out):
+    if hasattr(out, "numpy"):
+        return [out.numpy()]
+    res = []
+    for item in out:
+        res.extend(_flatten_outputs(item))
+    return res
+
+
+def load_compiled(path):
+    """Load a library written by ``CompiledModel.export_library`` (needs only TVM's runtime)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InvalidModelError("compiled library does not exist", file=path)
+    meta_path = path + META_SUFFIX
+    if not os.path.exists(meta_path):
+        raise InvalidModelError(f"missing {os.path.basename(meta_path)} next to the library (written by "
+                                "export_library)", file=path)
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        info = {"inputs": [(n, tuple(s), d) for n, s, d in meta["inputs"]], "params": [],
+                "outputs": [(n, tuple(s), d) for n, s, d in meta["outputs"]], "offload": list(meta.get("offload", []))}
+        kind = meta["target"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidModelError(f"unreadable library metadata: {exc}", file=meta_path) from None
+    tvm = compat.tvm()
+    compat.device_for(kind)  # fail early and clearly when e.g. a CUDA library meets a machine without a GPU
+    try:
+        lib = tvm.runtime.load_module(path)
+    except Exception as exc:
+        raise CompileError(f"TVM could not load the library: {type(exc).__name__}: {exc}", file=path) from None
+    return CompiledModel(lib, kind, info, library_path=path)
