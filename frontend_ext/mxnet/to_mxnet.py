@@ -640,6 +640,13 @@ def supported_ops() -> list:
 
 def to_mxnet(graph, params):
     """(Graph, params) -> (symbol JSON text, arg_params, aux_params), numpy arrays, no MXNet needed."""
+    from nnvm_bridge.errors import InvalidModelError, ParamsError
+    from nnvm_bridge.ir import Graph
+
+    if not isinstance(graph, Graph):
+        raise InvalidModelError(f"to_mxnet expects an nnvm_bridge Graph, got {type(graph).__name__}")
+    if params is not None and not isinstance(params, dict):
+        raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
     params = dict(params or {})
     missing = {}
     for n in graph.op_nodes():

@@ -318,6 +318,8 @@ def _flatten_outputs(out):
 
 def load_compiled(path):
     """Load a library written by ``CompiledModel.export_library`` (needs only TVM's runtime)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidModelError(f"load_compiled expects the path of a compiled library, got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InvalidModelError("compiled library does not exist", file=path)

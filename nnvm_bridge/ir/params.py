@@ -71,6 +71,11 @@ class _Reader:
             count *= d
         nbytes = count * dtype.itemsize
         self.need(nbytes, what)
+        nonzero = 1
+        for d in shape:
+            nonzero *= max(d, 1)
+        if nonzero * dtype.itemsize >= 2 ** 63:  # numpy refuses such a shape even with no elements
+            self.fail(f"{what}: shape {tuple(shape)} is impossibly large")
         arr = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos).reshape(shape)
         self.pos += nbytes
         return arr

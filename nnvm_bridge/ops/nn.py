@@ -79,19 +79,19 @@ def _use_bias_inputs(a):
 def _conv_attrs(nsp, transpose=False):
     one = (1,) * nsp
     attrs = {
-        "channels": Attr("int"),
-        "kernel_size": Attr("shape"),
-        "strides": Attr("shape", one),
-        "padding": Attr("shape", (0,) * nsp),
-        "dilation": Attr("shape", one),
-        "groups": Attr("int", 1),
+        "channels": Attr("int", min=1),
+        "kernel_size": Attr("shape", min=1),
+        "strides": Attr("shape", one, min=1),
+        "padding": Attr("shape", (0,) * nsp, min=0),
+        "dilation": Attr("shape", one, min=1),
+        "groups": Attr("int", 1, min=1),
         "layout": Attr("layout", {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]),
         "kernel_layout": Attr("layout", {1: "OIW", 2: "OIHW", 3: "OIDHW"}[nsp]),
         "out_dtype": Attr("str", "same"),
         "use_bias": Attr("bool", True),
     }
     if transpose:
-        attrs["output_padding"] = Attr("shape", (0,) * nsp)
+        attrs["output_padding"] = Attr("shape", (0,) * nsp, min=0)
     else:
         attrs["out_layout"] = Attr("layout", "__undef__")
     return attrs
@@ -116,9 +116,9 @@ def _pool_shape(nsp):
 
 def _pool_attrs(nsp, avg):
     attrs = {
-        "pool_size": Attr("shape"),
-        "strides": Attr("shape", (1,) * nsp),
-        "padding": Attr("shape", (0,) * nsp),
+        "pool_size": Attr("shape", min=1),
+        "strides": Attr("shape", (1,) * nsp, min=1),
+        "padding": Attr("shape", (0,) * nsp, min=0),
         "layout": Attr("layout", {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]),
         "ceil_mode": Attr("bool", False),
     }
@@ -191,7 +191,7 @@ def _dropout_shape(a, shapes):
 
 
 register("dense", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs,
-         attrs={"units": Attr("int"), "use_bias": Attr("bool", True)}, infer_shape=_dense_shape,
+         attrs={"units": Attr("int", min=1), "use_bias": Attr("bool", True)}, infer_shape=_dense_shape,
          doc="y = x W^T + b over the last axis (no implicit flatten)")
 register("relu", infer_shape=same_shape)
 register("dropout", attrs={"rate": Attr("float", 0.5)}, num_outputs=2, num_visible_outputs=1,

@@ -24,6 +24,7 @@ class Attr:
     optional: bool = False  # value may be None ("None" in JSON)
     choices: tuple | None = None
     doc: str = ""
+    min: int | None = None  # smallest allowed value (every element, for tuples)
 
     @property
     def required(self) -> bool:
@@ -80,6 +81,9 @@ class OpDef:
             if spec.choices is not None and val not in spec.choices and val is not None:
                 raise AttributeParseError(f"attribute {key!r}={value!r} must be one of {list(spec.choices)}",
                                           node=node, op=self.name, file=file)
+            if spec.min is not None and val is not None and _below(val, spec.min):
+                raise AttributeParseError(f"attribute {key!r}={value!r}: values must be >= {spec.min}",
+                                          node=node, op=self.name, file=file)
             out[key] = val
         for key, spec in self.attrs.items():
             if key not in out:
@@ -117,6 +121,11 @@ class OpDef:
         if v is None:
             return self.count_outputs(attrs)
         return v(attrs) if callable(v) else v
+
+
+def _below(value, low) -> bool:
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return any(isinstance(v, (int, float)) and v < low for v in items)
 
 
 def _same(a, b) -> bool:

@@ -53,6 +53,10 @@ def conv(ctx, node):
     wshape = ctx.shape(w)
     if wshape is None:
         raise ctx.error(ShapeError, "Conv weight shape must be known")
+    xshape = ctx.shape(x)
+    if len(wshape) < 3 or (xshape is not None and len(xshape) != len(wshape)):
+        raise ctx.error(ShapeError, f"weight {w!r} of shape {tuple(wshape)} does not fit the input of shape "
+                                    f"{None if xshape is None else tuple(xshape)} (ranks must match and be >= 3)")
     nsp = len(wshape) - 2
     if nsp not in (1, 2, 3):
         raise _unsupported(ctx, node, f"{nsp}-d")
@@ -73,6 +77,10 @@ def conv_transpose(ctx, node):
     wshape = ctx.shape(w)
     if wshape is None:
         raise ctx.error(ShapeError, "ConvTranspose weight shape must be known")
+    xshape = ctx.shape(x)
+    if len(wshape) < 3 or (xshape is not None and len(xshape) != len(wshape)):
+        raise ctx.error(ShapeError, f"weight {w!r} of shape {tuple(wshape)} does not fit the input of shape "
+                                    f"{None if xshape is None else tuple(xshape)} (ranks must match and be >= 3)")
     nsp = len(wshape) - 2
     if nsp not in (1, 2, 3):
         raise _unsupported(ctx, node, f"{nsp}-d")

@@ -17,6 +17,7 @@ from ...ir.graph import Entry, Graph
 from . import registry
 from .context import ImportContext, OnnxNode
 from .tensors import load_model, tensor_to_array
+from .validate import check_model
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -104,7 +105,7 @@ def from_onnx(model, shape=None, dtype=None):
     require("onnx", "onnx")
     _import_converters()
     model, base_dir, file = load_model(model)
-    opset = model_opset(model)
+    opset = check_model(model, file)  # graph and outputs present, opset in range, attribute types
     g = model.graph
     ctx = ImportContext(opset, file=file)
     shape = dict(shape or {})

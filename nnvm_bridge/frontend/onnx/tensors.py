@@ -14,12 +14,16 @@ def load_model(model):
 
     if isinstance(model, onnx.ModelProto):
         return model, None, None
-    if isinstance(model, (bytes, bytearray)):
-        try:
-            return onnx.load_model_from_string(bytes(model), load_external_data=False), None, None
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        try:  # from bytes nothing external is loaded: there is no folder to resolve it against
+            return onnx.load_model_from_string(bytes(model)), None, None
         except Exception as exc:  # protobuf DecodeError and friends
             raise InvalidModelError(f"not an ONNX model: {exc}") from None
+    if not isinstance(model, (str, os.PathLike)):
+        raise InvalidModelError(f"expected an ONNX ModelProto, a path or bytes, got {type(model).__name__}")
     path = os.fspath(model)
+    if os.path.isdir(path):
+        raise InvalidModelError("expected an ONNX file, got a directory", file=path)
     if not os.path.isfile(path):
         raise InvalidModelError("no such ONNX file", file=path)
     try:
@@ -61,12 +65,13 @@ def tensor_to_array(t, base_dir=None, file=None) -> np.ndarray:
             if length is not None and int(length) != nbytes:
                 raise ParamsError(f"initializer {t.name!r}: external length {length} != {nbytes} bytes",
                                   file=file)
-            with open(full, "rb") as f:
-                f.seek(offset)
-                raw = f.read(nbytes)
-            if len(raw) != nbytes:
+            if offset < 0 or offset + nbytes > os.path.getsize(full):
                 raise ParamsError(f"initializer {t.name!r}: external data file is too short", file=file)
-            return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims)).copy()
+            if nbytes == 0:
+                return np.zeros(tuple(t.dims), dtype)
+            # Mapped, not read: pages load only when used, so a 2 GB model does not cost 2 GB (or,
+            # read and copied, 4 GB) at import.  Copy-on-write: the file itself is never changed.
+            return np.memmap(full, dtype=dtype, mode="c", offset=offset, shape=tuple(t.dims))
         return numpy_helper.to_array(t)
     except ParamsError:
         raise

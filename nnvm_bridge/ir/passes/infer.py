@@ -93,7 +93,10 @@ def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "flo
             if d is None:
                 d = default
             # canonical() takes names, np.dtype objects and numpy type classes (mx.nd's .dtype)
-            out[ptr[nid]] = None if d is None else _dt.canonical(d)
+            try:
+                out[ptr[nid]] = None if d is None else _dt.canonical(d)
+            except DTypeError as exc:  # say which variable (often a parameter) has it
+                raise DTypeError(exc.bare_message, node=node.name, op="null") from None
             continue
         op = get_op(node.op, node.name)
         attrs = node_attrs(node)
