@@ -24,8 +24,9 @@ EXTRAS = {
     # MXNet 1.9.1 is the last release; `import mxnet` needs numpy < 1.24 (np.bool).
     "mxnet": ["mxnet==1.9.1", "numpy<1.24"],
     # apache-tvm-ffi 0.1.15.post2 segfaults when saving TVM objects (tuning databases): pin 0.1.14.post1.
-    # xgboost, scipy, psutil and cloudpickle are what MetaSchedule tuning needs.
-    "tvm": ["apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post1", "xgboost", "scipy<1.13", "psutil",
+    # xgboost (the CPU-only wheel: the default one pulls 350 MB of NCCL), scipy, psutil and cloudpickle are what
+    # MetaSchedule tuning needs.
+    "tvm": ["apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post1", "xgboost-cpu", "scipy<1.13", "psutil",
             "cloudpickle"],
     "ort": ["onnxruntime"],
     # torch is a reference implementation in some op tests; constraints.txt pins the CPU build 2.13.0.
