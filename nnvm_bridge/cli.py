@@ -140,29 +140,11 @@ def cmd_convert(args, rep):
     return 0
 
 
-def _unsupported_for_onnx(graph, opset=None):
-    """{op: [node names]} that the ONNX exporter cannot convert at ``opset``, or None if it is absent."""
-    try:
-        from frontend_ext.onnx import exporter
-        from frontend_ext.onnx.registry import DEFAULT_OPSET, lookup
-    except ImportError:
-        return None
-    finder = getattr(exporter, "unsupported_ops", None)
-    if finder is not None:
-        return {k: list(v) for k, v in finder(graph).items()}
-    from .errors import UnsupportedOpsetError
-    from .ops import get_op
+def _unsupported_for_onnx(graph, params=None, opset=None):
+    """{op: [node names]} that the ONNX exporter cannot convert at ``opset`` (default 17)."""
+    from frontend_ext.onnx.exporter import unsupported_ops
 
-    missing = {}
-    for node in graph.op_nodes():
-        opdef = get_op(node.op, node.name)
-        try:
-            found = None if (opdef.internal or opdef.level == 5) else lookup(opdef.name, opset or DEFAULT_OPSET)
-        except UnsupportedOpsetError:
-            found = None
-        if found is None:
-            missing.setdefault(node.op, []).append(node.name)
-    return missing
+    return {k: list(v) for k, v in unsupported_ops(graph, opset=opset, params=params).items()}
 
 
 def describe(graph, params) -> dict:
@@ -185,7 +167,7 @@ def describe(graph, params) -> dict:
         outputs.append({"name": name, "shape": None if shape is None else list(shape), "dtype": dtype})
     n_values = sum(int(getattr(a, "size", 0)) for a in params.values())
     n_bytes = sum(int(getattr(a, "nbytes", 0)) for a in params.values())
-    unsupported = _unsupported_for_onnx(graph)
+    unsupported = _unsupported_for_onnx(graph, params)
     return {"inputs": inputs, "outputs": outputs, "num_ops": len(graph.op_nodes()), "op_counts": graph.op_counts(),
             "num_params": len(params), "param_values": n_values, "param_bytes": n_bytes,
             "unsupported_for_onnx_export": unsupported}
@@ -218,9 +200,7 @@ def cmd_inspect(args, rep):
     for op, n in sorted(info["op_counts"].items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {op:<28} {n}")
     gaps = info["unsupported_for_onnx_export"]
-    if gaps is None:
-        print("ONNX export support: unknown (exporter not installed)")
-    elif gaps:
+    if gaps:
         print("not exportable to ONNX: " + "; ".join(f"{op} x{len(nodes)}" for op, nodes in sorted(gaps.items())))
     else:
         print("ONNX export: all ops supported")
