@@ -15,6 +15,7 @@ import numpy as np
 from nnvm_bridge.errors import BridgeError, CompileError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir.passes import infer_shape, infer_type
 from nnvm_bridge.ops import node_attrs
+from nnvm_bridge.ops.common import expand_pads, per_dim
 
 from . import compat
 
@@ -347,19 +348,9 @@ def _shape_of(cx, a, x):
 # ---------------------------------------------------------------------------------------------
 # neural network
 def _expand_pads(padding, nsp):
-    p = tuple(padding)
-    if len(p) == 1:
-        p = p * nsp
-    if len(p) == nsp:
-        return p + p
-    if len(p) == 2 * nsp:
-        return p
-    raise ShapeError(f"padding {padding} does not fit {nsp} spatial dims")
-
-
-def _tup(v, n):
-    v = tuple(v)
-    return v * n if len(v) == 1 else v
+    """Relax wants all begins then all ends."""
+    begins, ends = expand_pads(padding, nsp)
+    return begins + ends
 
 
 def _add_channel_bias(cx, y, bias, ndim, axis=1):
@@ -379,8 +370,8 @@ def _conv(cx, a, x):
     fn = getattr(op.nn, f"conv{nsp}d")
     if a.layout not in ("NCW", "NCHW", "NCDHW"):
         cx.fail(f"layout {a.layout} is not supported; use channels-first")
-    y = fn(x[0], x[1], strides=_tup(a.strides, nsp), padding=_expand_pads(a.padding, nsp),
-           dilation=_tup(a.dilation, nsp), groups=a.groups, data_layout=a.layout, kernel_layout=a.kernel_layout)
+    y = fn(x[0], x[1], strides=per_dim(a.strides, nsp), padding=_expand_pads(a.padding, nsp),
+           dilation=per_dim(a.dilation, nsp), groups=a.groups, data_layout=a.layout, kernel_layout=a.kernel_layout)
     if a.use_bias:
         y = _add_channel_bias(cx, cx.emit(y), x[2], nsp + 2)
     return y
@@ -392,8 +383,8 @@ def _conv_transpose(cx, a, x):
     nsp = _nsp(cx)
     fn = getattr(op.nn, f"conv{nsp}d_transpose")
     layout = {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]
-    y = fn(x[0], x[1], strides=_tup(a.strides, nsp), padding=_expand_pads(a.padding, nsp),
-           output_padding=_tup(a.output_padding, nsp), dilation=_tup(a.dilation, nsp), groups=a.groups,
+    y = fn(x[0], x[1], strides=per_dim(a.strides, nsp), padding=_expand_pads(a.padding, nsp),
+           output_padding=per_dim(a.output_padding, nsp), dilation=per_dim(a.dilation, nsp), groups=a.groups,
            data_layout=layout, kernel_layout={1: "IOW", 2: "IOHW", 3: "IODHW"}[nsp])
     if a.use_bias:
         y = _add_channel_bias(cx, cx.emit(y), x[2], nsp + 2)
@@ -407,7 +398,7 @@ def _pool(cx, a, x):
     kind = cx.node.op.split("_")[0]
     fn = getattr(op.nn, f"{kind}_pool{nsp}d")
     pads = _expand_pads(a.padding, nsp)
-    kw = dict(pool_size=_tup(a.pool_size, nsp), strides=_tup(a.strides, nsp), padding=pads, ceil_mode=a.ceil_mode,
+    kw = dict(pool_size=per_dim(a.pool_size, nsp), strides=per_dim(a.strides, nsp), padding=pads, ceil_mode=a.ceil_mode,
               layout={1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp])
     if kind == "avg":
         kw["count_include_pad"] = a.count_include_pad

@@ -63,3 +63,21 @@ def prod(xs) -> int:
     for x in xs:
         p *= int(x)
     return p
+
+
+def per_dim(value, nsp):
+    """A spatial attribute as one value per spatial dim (a 1-tuple applies to all)."""
+    v = tuple(value)
+    return v * nsp if len(v) == 1 else v
+
+
+def expand_pads(padding, nsp):
+    """NNVM padding -> (begins, ends): n ints are symmetric per spatial dim; 2n ints are all begins then all ends."""
+    p = tuple(padding)
+    if len(p) == 1:
+        p = p * nsp
+    if len(p) == nsp:
+        return p, p
+    if len(p) == 2 * nsp:
+        return p[:nsp], p[nsp:]
+    raise ShapeError(f"padding {padding} does not fit {nsp} spatial dims")

@@ -2,22 +2,10 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
-from .common import known, pool_out, same_shape
+from .common import expand_pads, known, per_dim, pool_out, same_shape
 from .registry import Attr, register
 
 _LAYOUTS = ("NCHW",)
-
-
-def _expand_pads(padding, nsp, op):
-    """NNVM padding: n ints = symmetric per spatial dim; 2n ints = all begins then all ends."""
-    p = tuple(padding)
-    if len(p) == 1:
-        p = p * nsp
-    if len(p) == nsp:
-        return p, p
-    if len(p) == 2 * nsp:
-        return p[:nsp], p[nsp:]
-    raise ShapeError(f"padding {padding} does not fit {nsp} spatial dims", op=op)
 
 
 def _conv_shape(nsp):
@@ -37,19 +25,14 @@ def _conv_shape(nsp):
             raise ShapeError(f"weight {w} does not match channels={a.channels}")
         if len(shapes) > 2 and shapes[2] is not None and tuple(shapes[2]) != (a.channels,):
             raise ShapeError(f"bias shape {shapes[2]} does not match channels={a.channels}")
-        pb, pe = _expand_pads(a.padding, nsp, None)
-        st = _tup(a.strides, nsp)
-        dl = _tup(a.dilation, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
+        st = per_dim(a.strides, nsp)
+        dl = per_dim(a.dilation, nsp)
         out = [data[0], a.channels]
         for i in range(nsp):
             out.append(pool_out(data[2 + i], w[2 + i], st[i], pb[i], pe[i], False, dl[i]))
         return [tuple(out)]
     return rule
-
-
-def _tup(v, n):
-    v = tuple(v)
-    return v * n if len(v) == 1 else v
 
 
 def _deconv_shape(nsp):
@@ -63,8 +46,8 @@ def _deconv_shape(nsp):
             raise ShapeError(f"data has {data[1]} channels but weight {w} expects {w[0]}")
         if w[1] * a.groups != a.channels:
             raise ShapeError(f"weight {w} with groups={a.groups} does not give channels={a.channels}")
-        pb, pe = _expand_pads(a.padding, nsp, None)
-        st, dl, op_ = _tup(a.strides, nsp), _tup(a.dilation, nsp), _tup(a.output_padding, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
+        st, dl, op_ = per_dim(a.strides, nsp), per_dim(a.dilation, nsp), per_dim(a.output_padding, nsp)
         out = [data[0], a.channels]
         for i in range(nsp):
             out.append(st[i] * (data[2 + i] - 1) + dl[i] * (w[2 + i] - 1) + 1 - pb[i] - pe[i] + op_[i])
@@ -104,9 +87,9 @@ def _pool_shape(nsp):
         data = shapes[0]
         if len(data) != nsp + 2:
             raise ShapeError(f"data must be {nsp + 2}-d, got shape {data}")
-        k = _tup(a.pool_size, nsp)
-        st = _tup(a.strides, nsp)
-        pb, pe = _expand_pads(a.padding, nsp, None)
+        k = per_dim(a.pool_size, nsp)
+        st = per_dim(a.strides, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
         out = list(data[:2])
         for i in range(nsp):
             out.append(pool_out(data[2 + i], k[i], st[i], pb[i], pe[i], a.ceil_mode))

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
-from .common import norm_axis, pool_out
+from .common import expand_pads, norm_axis, per_dim, pool_out
 from .registry import OPS
 
 
@@ -22,20 +22,6 @@ def _same_dtype(fn):
     return compute
 
 
-def _tup(v, n):
-    v = tuple(v)
-    return v * n if len(v) == 1 else v
-
-
-def _pads(padding, nsp):
-    p = tuple(padding)
-    if len(p) == 1:
-        p = p * nsp
-    if len(p) == nsp:
-        return p, p
-    if len(p) == 2 * nsp:
-        return p[:nsp], p[nsp:]
-    raise ShapeError(f"padding {padding} does not fit {nsp} spatial dims")
 
 
 # ---- activations -----------------------------------------------------------------------------
@@ -175,8 +161,8 @@ def _conv(nsp):
         _check_layout(a, nsp)
         x, w = xs[0], xs[1]
         b = xs[2] if a.use_bias and len(xs) > 2 else None
-        pb, pe = _pads(a.padding, nsp)
-        st, dl = _tup(a.strides, nsp), _tup(a.dilation, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
+        st, dl = per_dim(a.strides, nsp), per_dim(a.dilation, nsp)
         xp = np.pad(x, [(0, 0), (0, 0)] + list(zip(pb, pe)))
         win = _windows(xp, w.shape[2:], st, dl)  # N, C, out..., k...
         g = a.groups
@@ -198,9 +184,9 @@ def _conv_transpose(nsp):
         _check_layout(a, nsp)
         x, w = xs[0], xs[1]
         b = xs[2] if a.use_bias and len(xs) > 2 else None
-        pb, pe = _pads(a.padding, nsp)
-        st, dl = _tup(a.strides, nsp), _tup(a.dilation, nsp)
-        opad = _tup(a.output_padding, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
+        st, dl = per_dim(a.strides, nsp), per_dim(a.dilation, nsp)
+        opad = per_dim(a.output_padding, nsp)
         n, cin = x.shape[:2]
         g = a.groups
         og = w.shape[1]
@@ -229,8 +215,8 @@ def _pool(nsp, kind):
         x = xs[0]
         if getattr(a, "layout", None) not in (None, {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]):
             raise ValueError("numpy reference supports only NC... layouts")
-        k, st = _tup(a.pool_size, nsp), _tup(a.strides, nsp)
-        pb, pe = _pads(a.padding, nsp)
+        k, st = per_dim(a.pool_size, nsp), per_dim(a.strides, nsp)
+        pb, pe = expand_pads(a.padding, nsp)
         outs = [pool_out(x.shape[2 + i], k[i], st[i], pb[i], pe[i], a.ceil_mode) for i in range(nsp)]
         # ceil_mode may need windows past the padded end: pad further, but never count it.
         extra = [max(0, (outs[i] - 1) * st[i] + k[i] - (x.shape[2 + i] + pb[i] + pe[i])) for i in range(nsp)]
@@ -262,7 +248,7 @@ def _global_pool(kind):
 
 
 def _adaptive_avg_pool2d(a, x):
-    size = _tup(a.output_size, 2)
+    size = per_dim(a.output_size, 2)
     h, w = x.shape[2:]
     out = np.empty(x.shape[:2] + size, dtype=np.float64)
     for i in range(size[0]):

@@ -7,7 +7,7 @@ import numpy as np
 
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ops.common import pool_out
-from nnvm_bridge.ops.nn import _expand_pads, _tup
+from nnvm_bridge.ops.common import expand_pads, per_dim
 
 from ..registry import handler
 
@@ -39,9 +39,9 @@ def _conv_check(ctx):
 
 def _conv_common(ctx, nsp):
     a = ctx.attrs
-    begins, ends = _expand_pads(a.padding, nsp, ctx.node.op)
-    return dict(kernel_shape=list(_tup(a.kernel_size, nsp)), strides=list(_tup(a.strides, nsp)),
-                dilations=list(_tup(a.dilation, nsp)), pads=list(begins) + list(ends), group=int(a.groups))
+    begins, ends = expand_pads(a.padding, nsp)
+    return dict(kernel_shape=list(per_dim(a.kernel_size, nsp)), strides=list(per_dim(a.strides, nsp)),
+                dilations=list(per_dim(a.dilation, nsp)), pads=list(begins) + list(ends), group=int(a.groups))
 
 
 def _conv(nsp):
@@ -55,7 +55,7 @@ def _deconv(nsp):
     def fn(ctx):
         ins = ctx.inputs[:3] if ctx.attrs.use_bias else ctx.inputs[:2]
         attrs = _conv_common(ctx, nsp)
-        attrs["output_padding"] = list(_tup(ctx.attrs.output_padding, nsp))
+        attrs["output_padding"] = list(per_dim(ctx.attrs.output_padding, nsp))
         return ctx.b.op("ConvTranspose", ins, **attrs)
     return fn
 
@@ -83,9 +83,9 @@ def _pool(nsp, op_type):
     def fn(ctx):
         a = ctx.attrs
         shape = ctx.shape(0)
-        k = list(_tup(a.pool_size, nsp))
-        st = list(_tup(a.strides, nsp))
-        begins, ends = (list(p) for p in _expand_pads(a.padding, nsp, ctx.node.op))
+        k = list(per_dim(a.pool_size, nsp))
+        st = list(per_dim(a.strides, nsp))
+        begins, ends = (list(p) for p in expand_pads(a.padding, nsp))
         ceil_mode, x = 0, ctx.x
         if a.ceil_mode:
             ceil_mode = 1

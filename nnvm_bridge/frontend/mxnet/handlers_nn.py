@@ -33,8 +33,8 @@ def _check_layout(a, nsp):
 
 
 # ---- convolution ---------------------------------------------------------------------------------
-@handler("Convolution", "Convolution_v1", table="Convolution", weights=(1, 2))
-def convolution(node, a, ins, ctx):
+def _conv_common(a, ins, ctx):
+    """Checks shared by Convolution and Deconvolution: (kernel, spatial dims, no_bias, num_filter, num_group)."""
     kernel = tuple(a["kernel"])
     nsp = len(kernel)
     if nsp not in (1, 2, 3):
@@ -42,7 +42,12 @@ def convolution(node, a, ins, ctx):
     _check_layout(a, nsp)
     no_bias = a["no_bias"]
     need_inputs(ins, 2 if no_bias else 3, ctx)
-    nf, g = a["num_filter"], a["num_group"]
+    return kernel, nsp, no_bias, a["num_filter"], a["num_group"]
+
+
+@handler("Convolution", "Convolution_v1", table="Convolution", weights=(1, 2))
+def convolution(node, a, ins, ctx):
+    kernel, nsp, no_bias, nf, g = _conv_common(a, ins, ctx)
     d = ctx.shape(ins[0])
     if d is not None and len(d) == nsp + 2:
         if g <= 0 or d[1] % g:
@@ -60,14 +65,7 @@ def convolution(node, a, ins, ctx):
 
 @handler("Deconvolution", weights=(1, 2))
 def deconvolution(node, a, ins, ctx):
-    kernel = tuple(a["kernel"])
-    nsp = len(kernel)
-    if nsp not in (1, 2, 3):
-        raise a.error(f"kernel {kernel} must have 1, 2 or 3 dims")
-    _check_layout(a, nsp)
-    no_bias = a["no_bias"]
-    need_inputs(ins, 2 if no_bias else 3, ctx)
-    nf, g = a["num_filter"], a["num_group"]
+    kernel, nsp, no_bias, nf, g = _conv_common(a, ins, ctx)
     stride, dilate = _spatial(a, "stride", nsp, 1), _spatial(a, "dilate", nsp, 1)
     pad, adj = _spatial(a, "pad", nsp, 0), _spatial(a, "adj", nsp, 0)
     d = ctx.shape(ins[0])

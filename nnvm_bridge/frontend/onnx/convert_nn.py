@@ -47,12 +47,12 @@ def _padding_attr(begins, ends):
 
 
 # ---- convolution ------------------------------------------------------------------------------
-@converter("Conv", 1, 11)
-def conv(ctx, node):
+def _conv_operands(ctx, node):
+    """(x, w, b, weight shape, spatial dims) of Conv/ConvTranspose, with the weight checked against x."""
     x, w, b = node.input(0), node.input(1), node.input(2)
     wshape = ctx.shape(w)
     if wshape is None:
-        raise ctx.error(ShapeError, "Conv weight shape must be known")
+        raise ctx.error(ShapeError, f"{node.op_type} weight shape must be known")
     xshape = ctx.shape(x)
     if len(wshape) < 3 or (xshape is not None and len(xshape) != len(wshape)):
         raise ctx.error(ShapeError, f"weight {w!r} of shape {tuple(wshape)} does not fit the input of shape "
@@ -60,6 +60,12 @@ def conv(ctx, node):
     nsp = len(wshape) - 2
     if nsp not in (1, 2, 3):
         raise _unsupported(ctx, node, f"{nsp}-d")
+    return x, w, b, wshape, nsp
+
+
+@converter("Conv", 1, 11)
+def conv(ctx, node):
+    x, w, b, wshape, nsp = _conv_operands(ctx, node)
     kernel = list(node.attr("kernel_shape", wshape[2:]))
     strides = list(node.attr("strides", [1] * nsp))
     dil = list(node.attr("dilations", [1] * nsp))
@@ -73,17 +79,7 @@ def conv(ctx, node):
 
 @converter("ConvTranspose", 1, 11)
 def conv_transpose(ctx, node):
-    x, w, b = node.input(0), node.input(1), node.input(2)
-    wshape = ctx.shape(w)
-    if wshape is None:
-        raise ctx.error(ShapeError, "ConvTranspose weight shape must be known")
-    xshape = ctx.shape(x)
-    if len(wshape) < 3 or (xshape is not None and len(xshape) != len(wshape)):
-        raise ctx.error(ShapeError, f"weight {w!r} of shape {tuple(wshape)} does not fit the input of shape "
-                                    f"{None if xshape is None else tuple(xshape)} (ranks must match and be >= 3)")
-    nsp = len(wshape) - 2
-    if nsp not in (1, 2, 3):
-        raise _unsupported(ctx, node, f"{nsp}-d")
+    x, w, b, wshape, nsp = _conv_operands(ctx, node)
     group = int(node.attr("group", 1))
     kernel = list(node.attr("kernel_shape", wshape[2:]))
     strides = list(node.attr("strides", [1] * nsp))
