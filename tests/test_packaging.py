@@ -69,7 +69,7 @@ def test_setup_extras_and_entry_point():
     assert {"mxnet", "tvm", "ort", "all", "test"} <= set(extras)
     assert "mxnet==1.9.1" in extras["mxnet"] and "numpy<1.24" in extras["mxnet"]
     assert "apache-tvm==0.27.0.post1" in extras["tvm"] and "apache-tvm-ffi==0.1.14.post1" in extras["tvm"]
-    for dep in ("xgboost", "scipy<1.13", "psutil", "cloudpickle"):
+    for dep in ("xgboost-cpu", "scipy<1.13", "psutil", "cloudpickle"):
         assert dep in extras["tvm"], dep
     assert "onnxruntime" in extras["ort"]
     assert set(extras["mxnet"]) | set(extras["tvm"]) | set(extras["ort"]) == set(extras["all"])

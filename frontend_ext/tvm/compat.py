@@ -9,18 +9,31 @@ import numpy as np
 from nnvm_bridge.errors import CompileError, require
 
 
-def _quiet_openmp():
-    """``import tvm`` also imports torch when it is installed; make torch's OpenMP workers sleep
-    between calls (see offload._import_torch) before that happens -- libgomp reads this only once."""
+GOMP_SPIN = "10000"  # libgomp spins about 100 per microsecond: ~0.1 ms, then its workers sleep
+
+
+def openmp_defaults():
+    """Bound how long PyTorch's OpenMP workers spin after each offloaded call, unless the user set
+    OMP_WAIT_POLICY or GOMP_SPINCOUNT. libgomp reads this once, when torch loads (``import tvm`` loads
+    torch too when it is installed), so nothing changes if torch is already loaded.
+
+    Why ~0.1 ms: the offloaded convs run back to back, separated by some 20 us of TVM and Python,
+    so workers that sleep at once (PASSIVE) must be woken for every conv -- MobileNetV2 took 17.5 ms
+    instead of 10 ms on 2 threads. Unbounded spinning (ACTIVE, or libgomp's ~3 ms default) is no
+    faster alone and starves every other process on busy cores (MobileNetV2: 2.7 s instead of
+    77 ms on the shared machine). TVM's own thread pool is left alone: with offload the TVM code
+    left (pooling, reshape, mean) has no parallel loops, so that pool never starts.
+    """
     import os
     import sys
 
-    if "torch" not in sys.modules and "tvm" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return
+    os.environ["GOMP_SPINCOUNT"] = GOMP_SPIN
 
 
 def tvm():
-    _quiet_openmp()
+    openmp_defaults()
     return require("tvm", "tvm")
 
 
