@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tolerance import assert_close as close  # noqa: E402,F401
 
 mx = None
 
@@ -13,18 +14,6 @@ def _mx():
 
         mx = mxnet
     return mx
-
-
-def close(actual, expected, rtol=1e-4):
-    """max|a-b| <= rtol * max(1, max|b|), with shapes equal."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    if expected.size == 0:
-        return 0.0
-    err = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    assert err <= rtol * scale, f"max abs error {err} > {rtol} * {scale}"
-    return err
 
 
 def random_params(sym, shapes, rng, given=None, positive=()):

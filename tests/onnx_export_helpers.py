@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.ir.graph import Graph, Node, variable
+from tolerance import assert_close  # noqa: E402,F401
 
 
 def fmt(value) -> str:
@@ -49,15 +50,3 @@ def run_ort(model_or_path, feeds):
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
     return sess.run(None, feeds)
-
-
-def assert_close(got, want, tol=1e-4):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
-    if want.dtype == bool or got.dtype == bool:
-        assert np.array_equal(got, want)
-        return
-    want64, got64 = want.astype(np.float64), got.astype(np.float64)
-    scale = max(1.0, float(np.max(np.abs(want64))) if want64.size else 1.0)
-    err = float(np.max(np.abs(got64 - want64))) if want64.size else 0.0
-    assert err <= tol * scale, f"max abs error {err} > {tol} * {scale}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from tolerance import assert_close  # noqa: E402,F401
 
 
 def light_model_dir():
@@ -79,15 +80,3 @@ def gluon_run(block, feeds):
     if isinstance(out, (list, tuple)):
         return [o.asnumpy() for o in out]
     return [out.asnumpy()]
-
-
-def assert_close(actual, expected, rtol=1e-4):
-    """max|a-b| <= rtol * max(1, max|b|); shapes must agree."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    if expected.size == 0:
-        return 0.0
-    err = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    assert err <= rtol * scale, f"max abs error {err} > {rtol} * {scale}"
-    return err

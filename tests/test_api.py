@@ -7,19 +7,13 @@ import pytest
 
 import nnvm_bridge as nb
 from nnvm_bridge.errors import BridgeError, ParamsError, ShapeError, UnsupportedOperatorError
+from tolerance import assert_close as close  # noqa: E402
 
 mx = pytest.importorskip("mxnet")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 SHAPE = (2, 3, 6, 6)
-
-
-def close(got, want, rel=1e-4):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    err = float(np.max(np.abs(got - want)))
-    assert err <= rel * max(1.0, float(np.max(np.abs(want)))), f"max error {err}"
 
 
 def ort_outputs(model, feeds):

@@ -13,16 +13,10 @@ import pytest
 
 from nnvm_bridge import model_files
 from nnvm_bridge.cli import main
+from tolerance import assert_close as close  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (2, 3, 8, 8)
-
-
-def close(got, want, rel=1e-4):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    err = float(np.max(np.abs(got - want))) if want.size else 0.0
-    assert err <= rel * max(1.0, float(np.max(np.abs(want)))), f"max error {err}"
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import pytest
 
 from nnvm_bridge.ir import Node
 from nnvm_bridge.ops import get_op, node_attrs
+from tolerance import assert_close as _close  # noqa: E402
 
 mx = pytest.importorskip("mxnet")
 nd = mx.nd
@@ -12,14 +13,6 @@ nd = mx.nd
 def _compute(op, attrs, xs):
     node = Node(op, "n", [Node("null", f"x{i}")[0] for i in range(len(xs))], attrs)
     return get_op(op).compute(node_attrs(node), [np.asarray(x) for x in xs])
-
-
-def _close(ours, theirs, tol=1e-4):
-    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
-    assert ours.shape == theirs.shape
-    scale = max(1.0, float(np.max(np.abs(theirs))) if theirs.size else 1.0)
-    err = float(np.max(np.abs(ours - theirs))) if theirs.size else 0.0
-    assert err <= tol * scale, f"max abs error {err} > {tol} * {scale}"
 
 
 def _fmt(t):

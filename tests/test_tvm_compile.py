@@ -14,13 +14,9 @@ from nnvm_bridge.errors import BridgeError, CompileError, DTypeError, InvalidMod
 from nnvm_bridge.ir import Graph, Node, variable  # noqa: E402
 from nnvm_bridge.ops import get_op  # noqa: E402
 from frontend_ext.tvm.compile import compile_model, load_compiled  # noqa: E402
+from tolerance import assert_close as close  # noqa: E402
 
 RNG = np.random.default_rng(7)
-
-
-def close(got, ref, tol=1e-4):
-    err = float(np.abs(np.asarray(got, np.float64) - ref).max())
-    assert err <= tol * max(1.0, float(np.abs(ref).max())), err
 
 
 class SmallNet(torch.nn.Module):

@@ -11,15 +11,9 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from frontend_ext.tvm.compile import compile_model  # noqa: E402
+from tolerance import assert_close  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-def assert_close(got, ref, tol=1e-4):
-    ref = np.asarray(ref)
-    assert got.shape == ref.shape
-    err = float(np.abs(np.asarray(got, np.float64) - ref).max())
-    assert err <= tol * max(1.0, float(np.abs(ref).max())), err
 
 
 LIGHT = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet", "squeezenet",

@@ -8,13 +8,9 @@ ort = pytest.importorskip("onnxruntime")
 
 from frontend_ext.tvm import compat, offload  # noqa: E402
 from frontend_ext.tvm.compile import compile_model  # noqa: E402
+from tolerance import assert_close as close  # noqa: E402
 
 RNG = np.random.default_rng(11)
-
-
-def close(got, ref, tol=1e-4):
-    err = float(np.abs(np.asarray(got, np.float64) - ref).max())
-    assert err <= tol * max(1.0, float(np.abs(ref).max())), err
 
 
 class ConvMix(torch.nn.Module):
