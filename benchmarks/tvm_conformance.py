@@ -44,26 +44,10 @@ def run_nnvm(case):
     import onnx_conformance as oc
 
     from frontend_ext.tvm.compile import compile_model
-    from nnvm_bridge.errors import ShapeError
-    from nnvm_bridge.frontend import from_onnx
 
     for feeds, expected in _inputs(case):
         model = case.model
-        try:
-            graph, params = from_onnx(model, shape={k: v.shape for k, v in feeds.items()})
-        except ShapeError as exc:
-            if "must be a constant" not in str(exc):
-                raise
-            frozen = dict(list(feeds.items())[1:])
-            try:
-                graph, params = from_onnx(oc.freeze_inputs(model, frozen),
-                                          shape={k: v.shape for k, v in feeds.items() if k not in frozen})
-            except ShapeError as again:
-                if "must be a constant" not in str(again):
-                    raise
-                frozen = dict(feeds)
-                graph, params = from_onnx(oc.freeze_inputs(model, frozen))
-            feeds = {k: v for k, v in feeds.items() if k not in frozen}
+        graph, params, feeds = oc.import_case(model, feeds)
         cm = compile_model((graph, params), shape={k: v.shape for k, v in feeds.items()}, offload=False)
         outs = cm.run({k: feeds[k] for k in cm.input_names})
         _check(oc, case, outs, expected)

@@ -67,8 +67,6 @@ def run_case(case):
     import mxnet as mx
 
     from frontend_ext.mxnet.to_mxnet import to_mxnet
-    from nnvm_bridge.errors import ShapeError
-    from nnvm_bridge.frontend import from_onnx
 
     model = case.model
     inits = {t.name for t in model.graph.initializer}
@@ -79,23 +77,7 @@ def run_case(case):
         if any(not isinstance(v, np.ndarray) for v in inputs) or any(not isinstance(v, np.ndarray) for v in expected):
             raise Mismatch("sequence/optional values are not tensors")
         feeds = dict(zip(input_names, inputs))
-        try:
-            graph, params = from_onnx(model, shape={k: v.shape for k, v in feeds.items()})
-        except ShapeError as exc:
-            if "must be a constant" not in str(exc):
-                raise
-            # MXNet graphs are static: bind the operator arguments that must be constants (every input
-            # after the first: shapes, axes, scales, RNN weights...) as initializers and retry
-            frozen = dict(list(feeds.items())[1:])
-            try:
-                graph, params = from_onnx(freeze_inputs(model, frozen),
-                                          shape={k: v.shape for k, v in feeds.items() if k not in frozen})
-            except ShapeError as again:
-                if "must be a constant" not in str(again):
-                    raise
-                frozen = dict(feeds)  # e.g. Range: every input is an argument
-                graph, params = from_onnx(freeze_inputs(model, frozen))
-            feeds = {k: v for k, v in feeds.items() if k not in frozen}
+        graph, params, feeds = import_case(model, feeds)
         text, args, aux = to_mxnet(graph, params)
         sym = mx.sym.load_json(text)
         arrays = {}
@@ -128,6 +110,32 @@ def freeze_inputs(model, values):
     m.graph.input.extend(keep)
     m.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in values.items())
     return m
+
+
+def import_case(model, feeds):
+    """from_onnx with the case's input shapes -> (graph, params, remaining feeds).
+
+    Static backends need operator arguments (shapes, axes, scales, RNN weights...) as constants: when
+    the importer says so, every input after the first is bound as an initializer, then, if still
+    needed (e.g. Range), every input."""
+    from nnvm_bridge.errors import ShapeError
+    from nnvm_bridge.frontend import from_onnx
+
+    try:
+        return (*from_onnx(model, shape={k: v.shape for k, v in feeds.items()}), feeds)
+    except ShapeError as exc:
+        if "must be a constant" not in str(exc):
+            raise
+    frozen = dict(list(feeds.items())[1:])
+    try:
+        graph, params = from_onnx(freeze_inputs(model, frozen),
+                                  shape={k: v.shape for k, v in feeds.items() if k not in frozen})
+    except ShapeError as again:
+        if "must be a constant" not in str(again):
+            raise
+        frozen = dict(feeds)
+        graph, params = from_onnx(freeze_inputs(model, frozen))
+    return graph, params, {k: v for k, v in feeds.items() if k not in frozen}
 
 
 def compare(got, want, rtol, atol):

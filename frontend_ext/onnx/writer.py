@@ -31,15 +31,20 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def write_inline(t: TensorProto, name: str, arr) -> TensorProto:
-    """Fill ``t`` from the array's raw bytes (never Python lists)."""
-    arr = _contiguous(arr)
+def _fill_header(t: TensorProto, name: str, arr):
+    """Name, dims and ONNX data type of ``t`` (inline and external tensors alike)."""
     try:
         t.data_type = _dt.to_onnx(_dtype_name(arr))
     except BridgeError:
         raise ParamsError(f"parameter {name!r} has dtype {arr.dtype}, which ONNX cannot store") from None
     t.name = name
     t.dims.extend(int(d) for d in arr.shape)
+
+
+def write_inline(t: TensorProto, name: str, arr) -> TensorProto:
+    """Fill ``t`` from the array's raw bytes (never Python lists)."""
+    arr = _contiguous(arr)
+    _fill_header(t, name, arr)
     if arr.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
         arr = arr.astype(arr.dtype.newbyteorder("<"))
     t.raw_data = arr.tobytes()
@@ -73,12 +78,7 @@ class ExternalDataSink:
         arr = _contiguous(arr)
         if arr.nbytes < self.inline_max:
             return write_inline(t, name, arr)
-        try:
-            t.data_type = _dt.to_onnx(_dtype_name(arr))
-        except BridgeError:
-            raise ParamsError(f"parameter {name!r} has dtype {arr.dtype}, which ONNX cannot store") from None
-        t.name = name
-        t.dims.extend(int(d) for d in arr.shape)
+        _fill_header(t, name, arr)
         pad = (-self._offset) % _ALIGN
         if pad:
             self._file.write(b"\0" * pad)
