@@ -277,7 +277,8 @@ def cmd_bench(args, rep):
         from frontend_ext.tvm import bench
     except ImportError as exc:
         raise BridgeError(f"the TVM benchmark module is not available: {exc}") from None
-    return int(bench.main(list(args.bench_args)) or 0)
+    quiet = ["--quiet"] if rep.quiet else []  # -q after `bench` is taken by our own parser: hand it on
+    return int(bench.main(list(args.bench_args) + quiet) or 0)
 
 
 # ---- parser ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The CPU offload path (frontend_ext/tvm/offload.py): oneDNN fused convs with prepacked weights, threads."""
+"""The CPU offload path (frontend_ext/tvm/{fusion,offload}.py): conv/dense chains grouped into segments,
+each one packed call of oneDNN fused convs with prepacked weights; in-place residuals; threads."""
 import numpy as np
 import pytest
 
@@ -79,6 +80,82 @@ def test_two_models_share_the_process_correctly(convmix_onnx, tmp_path):
         close(compile_model(path).run({"data": x})[0], ref)
         runs.append(ref)
     assert np.abs(runs[0] - runs[1]).max() > 1e-2  # the two models really differ
+
+
+def _branchy_onnx(path):
+    """Chains split into segments by TVM ops, in a fixed node order: a segment input computed by TVM
+    (max-pool), a segment with two outputs (one read by TVM, one a graph output), a residual read again
+    later (must not be overwritten in place), a residual from outside the segment, and a clip with
+    no upper bound (+inf)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = []
+
+    def const(name, *shape):
+        inits.append(numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32) * 0.3, name))
+        return name
+
+    def conv(x, y, name, cin, cout, k, group=1):
+        return helper.make_node("Conv", [x, const(name + ".w", cout, cin // group, k, k), const(name + ".b", cout)],
+                                [y], pads=[k // 2] * 4, group=group)
+    nodes = [
+        conv("data", "c1", "c1", 3, 8, 3), helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["a"], kernel_shape=[2, 2], strides=[2, 2]),  # TVM; segment 1 = c1
+        conv("a", "b", "c2", 8, 8, 3),  # segment 2: c2, c3 chain, c5 chain
+        conv("b", "c3", "c3", 8, 8, 1), helper.make_node("Add", ["c3", "b"], ["s3"]),
+        helper.make_node("Relu", ["s3"], ["c"]),  # residual b is read again by c5 below
+        conv("b", "c5", "c5", 8, 8, 1), helper.make_node("Add", ["c5", "a"], ["d"]),  # residual from outside
+        helper.make_node("Sigmoid", ["c"], ["sg"]),  # TVM: closes segment 2
+        conv("sg", "c4", "c4", 8, 8, 3, group=8),  # segment 3: depthwise + clip(-0.5, inf)
+        helper.make_node("Clip", ["c4", const("lo") and "lo", "hi"], ["e"]),
+        helper.make_node("ReduceMean", ["e"], ["m"], axes=[2, 3], keepdims=0),  # TVM
+        helper.make_node("Gemm", ["m", const("fc.w", 5, 8), const("fc.b", 5)], ["logits"], transB=1),  # segment 4
+    ]
+    inits[[i.name for i in inits].index("lo")] = numpy_helper.from_array(np.array(-0.5, np.float32), "lo")
+    inits.append(numpy_helper.from_array(np.array(np.inf, np.float32), "hi"))
+    graph = helper.make_graph(nodes, "branchy", [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 12, 12])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 5]),
+                               helper.make_tensor_value_info("d", TensorProto.FLOAT, [1, 8, 6, 6])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def test_segments_split_at_tvm_ops_and_match_onnxruntime(tmp_path):
+    from frontend_ext.tvm import fusion
+    from frontend_ext.tvm.compile import load_graph
+    from frontend_ext.tvm.to_relax import to_relax
+    from nnvm_bridge.ir.passes import infer_shape, infer_type
+
+    path = _branchy_onnx(str(tmp_path / "branchy.onnx"))
+    graph, params = load_graph(path)
+    g = infer_type(infer_shape(graph, params=params), params=params)
+    plans = fusion.plan_offload(g, params)
+    segs = [s for s in fusion.emission_order(g, plans) if isinstance(s, fusion.Segment)]
+    assert [len(s.members) for s in segs] == [1, 3, 1, 1]
+    assert [len(s.outputs) for s in segs] == [1, 2, 1, 1]  # segment 2 hands out c (to sigmoid) and d
+    assert plans[segs[2].members[0]].clip == (-0.5, np.inf)
+    mod, _ = to_relax(graph, params, offload=True)
+    assert mod.script().count(offload.SEGMENT) == 4
+    x = RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    refs = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})
+    cm = compile_model(path)
+    for _ in range(3):  # the first run builds the segments; later runs reuse them (and in-place buffers)
+        for got, ref in zip(cm.run({"data": x}), refs):
+            close(got, ref)
+
+
+def test_program_round_trip_keeps_exact_floats():
+    steps = [dict(kind=offload.KIND_CONV, data=0, res=None, bias=True, act=offload.ACT_CLIP, clip=(-0.5, np.inf),
+                  strides=(2, 1), pads=(1, 0), dilation=(1, 2), groups=4),
+             dict(kind=offload.KIND_DENSE, data=2, res=1, bias=False, act=offload.ACT_RELU, clip=(0.1, 6.0))]
+    ints = offload.encode_program(2, steps, [3, 2])
+    assert all(isinstance(i, int) and i >= 0 for i in ints)  # a Relax ShapeExpr holds them
+    n_in, got, outs = offload.decode_program(ints)
+    assert n_in == 2 and outs == [3, 2]
+    assert got[0]["clip"] == (-0.5, np.inf) and got[0]["strides"] == [2, 1] and got[0]["dilation"] == [1, 2]
+    assert got[0]["groups"] == 4 and got[0]["res"] is None and got[0]["bias"]
+    assert got[1]["res"] == 1 and not got[1]["bias"] and got[1]["clip"] == (float(np.float32(0.1)), 6.0)
 
 
 def test_site_cache_evicts_oldest_and_keeps_weights_alive():

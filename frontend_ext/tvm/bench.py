@@ -1,25 +1,45 @@
 """``nnvm-bridge bench SRC``: latency of the TVM build against onnxruntime (and MXNet for MXNet models).
 
-    bench(src, params=None, shape=None, target="llvm", repeat=30, number=1, tuning=None,
-          cpu_offload="auto", plot=None, threads=None) -> dict
+    bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, cpu_offload="auto",
+          plot=None, threads=None, mxnet=True, rounds=3, warmup=3, quiet=False, save_dir=None) -> dict
 
-``src`` is an ONNX file or an MXNet symbol JSON (``params`` = its .params, ``shape`` = {name: dims}).
-All runners get the same random inputs; their outputs are compared (max error relative to the output
-scale) and their latencies measured interleaved (median ms). onnxruntime runs the ONNX file itself, or
-for an MXNet model the ONNX that ``to_onnx`` writes from the same graph. ``plot`` writes a bar chart
-PNG (needs matplotlib). ``main(argv)`` is the CLI entry: argv = [SRC, options...].
+``src`` is an ONNX file or an MXNet symbol JSON (``params`` = its .params, found beside the symbol file
+when omitted; ``shape`` = {name: dims}).
+
+Fairness (the rules of ``benchmarks/tvm_cpu.py``): the model is compiled once, here, and exported as a
+library; then every engine is timed in its own fresh Python process (``bench_worker.py``), one
+process at a time, never two engines together -- PyTorch's OpenMP workers behind the offloaded convs
+and onnxruntime's pool both spin after each call, and sharing one process slowed them 3x. Rounds
+alternate the engines (onnxruntime, tvm, mxnet, onnxruntime, tvm, ...) so that drifts in machine load
+hit all alike; each process warms up, times ``repeat`` runs and reports their median, and an engine's
+figure is the median of its per-round medians. Every process reads the same seeded inputs (.npz).
+onnxruntime runs the ONNX file itself, or for an MXNet model the ONNX that ``to_onnx`` writes from
+the same graph; MXNet runs the symbol and params. The first round's outputs are compared with TVM's
+(max error relative to the output scale). An engine whose package is missing is reported in
+``skipped``. ``plot`` writes a bar chart PNG (needs matplotlib). ``main(argv)`` is the CLI entry:
+argv = [SRC, options...].
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import numbers
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
 
 from nnvm_bridge.errors import BridgeError, MissingDependencyError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKER_MODULE = "frontend_ext.tvm.bench_worker"
+ENGINE_ORDER = ("onnxruntime", "tvm", "mxnet")  # onnxruntime first in every round, as in benchmarks/tvm_cpu.py
+STDERR_LINES = 12  # how much of a failed worker's stderr goes into the error
 
 
 def _random_inputs(cm, seed=0):
@@ -33,18 +53,6 @@ def _random_inputs(cm, seed=0):
     return feeds
 
 
-def _timed(fns, repeat):
-    for f in fns.values():
-        f()
-    times = {k: [] for k in fns}
-    for _ in range(repeat):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
-
-
 def _rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape:
@@ -52,85 +60,216 @@ def _rel_err(a, b):
     return float(np.abs(a - b).max() / max(1.0, float(np.abs(b).max()))) if b.size else 0.0
 
 
+def _outputs_err(ours, ref):
+    """Largest scale-relative error over the outputs both engines return (inf if the counts differ)."""
+    if len(ours) != len(ref):
+        return float("inf")
+    return max((_rel_err(a, b) for a, b in zip(ours, ref)), default=0.0)
+
+
+def _load_npz(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return [npz[f"arr_{i}"] for i in range(len(npz.files))]
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - not available on this OS
+        return None
+
+
+@contextlib.contextmanager
+def _native_stderr_muted():
+    """TVM 0.27's export_library logs "Warning: Scope Saving:" lines from C++ straight to fd 2; they
+    say nothing to a bench user (failures still raise CompileError with their message)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# ---- one worker process ------------------------------------------------------------------------------
+def _worker_env(engine, threads, forced):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    if forced:  # --threads given: every engine gets that many threads (onnxruntime through its spec)
+        if engine == "tvm":
+            env["NNVM_BRIDGE_OFFLOAD_THREADS"] = env["TVM_NUM_THREADS"] = str(threads)
+        elif engine == "mxnet":
+            env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def _describe_exit(code):
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _stderr_tail(text):
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return "\n".join(lines[-STDERR_LINES:]) or "(nothing on stderr)"
+
+
+def run_worker(engine, spec, workdir, env, timeout=None, label=""):
+    """Run one engine in a fresh process; returns its result dict (see bench_worker.py)."""
+    tag = f"{engine} worker{label}"
+    spec_path = os.path.join(workdir, f"spec_{engine}.json")
+    result_path = os.path.join(workdir, f"result_{engine}.json")
+    if os.path.exists(result_path):
+        os.remove(result_path)
+    with open(spec_path, "w") as f:
+        json.dump(dict(spec, engine=engine, result=result_path), f)
+    cmd = [sys.executable, "-m", WORKER_MODULE, spec_path]
+    try:  # cwd = workdir: nothing in the user's current folder can shadow a module of the worker
+        proc = subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        raise BridgeError(f"bench: the {tag} did not finish within {timeout} s; its last stderr "
+                          f"lines:\n{_stderr_tail(err)}") from None
+    if proc.returncode != 0:
+        raise BridgeError(f"bench: the {tag} failed ({_describe_exit(proc.returncode)}); its last "
+                          f"stderr lines:\n{_stderr_tail(proc.stderr)}")
+    try:
+        with open(result_path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        raise BridgeError(f"bench: the {tag} exited without a result; its last stderr lines:\n"
+                          f"{_stderr_tail(proc.stderr)}") from None
+
+
+# ---- the benchmark --------------------------------------------------------------------------------------
+def _check_counts(repeat, rounds, warmup, threads):
+    for name, value, low in (("repeat", repeat, 1), ("rounds", rounds, 1), ("warmup", warmup, 0),
+                             ("threads", 1 if threads is None else threads, 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+            raise BridgeError(f"bench: {name} must be an integer >= {low}, got {value!r}")
+
+
+def _load(src, params, shape):
+    """(graph, params, params_path): MXNet files find their .params beside the symbol file."""
+    if src.lower().endswith(".json"):
+        from nnvm_bridge import model_files
+
+        graph, gparams, _, params_path = model_files.load_graph(src, params, shape)
+        return graph, gparams, params_path
+    from .compile import load_graph
+
+    graph, gparams = load_graph(src, shape=shape, params=params)
+    return graph, gparams, None
+
+
 def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, cpu_offload="auto", plot=None,
-          threads=None, mxnet=True):
-    from nnvm_bridge.frontend import to_onnx
+          threads=None, mxnet=True, rounds=3, warmup=3, quiet=False, save_dir=None, worker_timeout=None):
+    """Time ``src`` with TVM, onnxruntime (and MXNet), each in fresh processes; returns a JSON-able dict.
 
+    ``save_dir`` keeps the seeded inputs (inputs.npz, arrays in input order) and each engine's first-round
+    outputs (<engine>_outputs.npz) there; ``worker_timeout`` bounds each worker process (seconds).
+    """
     from . import compat
-    from .compile import compile_model, load_graph
+    from .compile import compile_model
 
+    _check_counts(repeat, rounds, warmup, threads)
+    repeat, rounds, warmup = int(repeat), int(rounds), int(warmup)
+    threads = None if threads is None else int(threads)
+    say = (lambda msg: None) if quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     src = os.fspath(src)
     is_mxnet = src.lower().endswith(".json")
+    forced_threads = threads is not None
     threads = threads or compat.num_cores()
-    result = {"model": os.path.basename(src), "target": str(target), "threads": threads}
+    result = {"model": os.path.basename(src), "target": str(target), "threads": threads,
+              "cores": compat.num_cores(), "rounds": rounds, "repeat": repeat, "warmup": warmup}
     t0 = time.perf_counter()
-    graph, gparams = load_graph(src, shape=shape, params=params)
+    graph, gparams, params_path = _load(src, params, shape)
     result["import_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     cm = compile_model((graph, gparams), target=target, shape=shape, tuning=tuning, cpu_offload=cpu_offload)
     result["compile_s"] = round(time.perf_counter() - t0, 3)
     feeds = _random_inputs(cm)
-    tvm_out = cm.run(feeds)
-    fns = {"tvm": lambda: cm.run(feeds)}
 
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        ort = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if ort is not None:
-            onnx_path = src
-            if is_mxnet:
+    with tempfile.TemporaryDirectory(prefix="nnvm_bench_") as tmp:
+        out_dir = os.path.abspath(save_dir) if save_dir else tmp
+        os.makedirs(out_dir, exist_ok=True)
+        t0 = time.perf_counter()
+        with _native_stderr_muted():
+            lib = cm.export_library(os.path.join(tmp, "model.so"))
+        result["export_s"] = round(time.perf_counter() - t0, 3)
+        inputs_path = os.path.join(out_dir, "inputs.npz")
+        np.savez(inputs_path, *feeds.values())  # positional: input names never clash with savez's own
+        models = {"tvm": {"model": lib}}
+        skipped = {}
+        if is_mxnet:
+            try:
+                from nnvm_bridge import model_files
+
                 onnx_path = os.path.join(tmp, "model.onnx")
-                import onnx
+                model_files.write_onnx(graph, gparams, onnx_path)
+                models["onnxruntime"] = {"model": onnx_path}
+            except BridgeError as exc:
+                skipped["onnxruntime"] = f"to_onnx cannot export this model: {exc}"
+            if mxnet:
+                models["mxnet"] = {"model": os.path.abspath(src), "params": os.path.abspath(params_path)}
+        else:
+            models["onnxruntime"] = {"model": os.path.abspath(src)}
+        engines = [e for e in ENGINE_ORDER if e in models]
+        common = {"inputs": inputs_path, "input_names": list(feeds), "repeat": repeat, "warmup": warmup,
+                  "threads": threads}
+        result["loadavg_before"] = _loadavg()
+        say(f"compiled in {result['compile_s']} s; timing {', '.join(engines)} in fresh processes, one at a "
+            f"time: {rounds} round(s) x {repeat} runs (+{warmup} warm-up), {threads} threads, load average "
+            f"{result['loadavg_before']}")
+        per_round = {e: [] for e in engines}
+        pids = {e: [] for e in engines}
+        outputs = {}
+        for r in range(rounds):
+            for engine in list(engines):
+                save = os.path.join(out_dir, f"{engine}_outputs.npz") if r == 0 else None
+                spec = dict(common, **models[engine], save=save)
+                res = run_worker(engine, spec, tmp, _worker_env(engine, threads, forced_threads),
+                                 timeout=worker_timeout, label=f" (round {r + 1})")
+                if "skipped" in res:
+                    skipped[engine] = res["skipped"]
+                    engines.remove(engine)
+                    say(f"round {r + 1}/{rounds} {engine:<11} skipped: {res['skipped']}")
+                    continue
+                per_round[engine].append(res["median_ms"])
+                pids[engine].append(res["pid"])
+                if save:
+                    outputs[engine] = _load_npz(save)
+                    result[f"{engine}_setup_s"] = res["setup_s"]
+                say(f"round {r + 1}/{rounds} {engine:<11} {res['median_ms']:9.3f} ms (median of {res['runs']}, "
+                    f"pid {res['pid']})")
+        result["loadavg_after"] = _loadavg()
+    say(f"load average {result['loadavg_before']} before, {result['loadavg_after']} after")
 
-                onnx.save(to_onnx(graph, gparams), onnx_path)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-            names = [i.name for i in sess.get_inputs()]
-            ort_feeds = {n: feeds[n] for n in names if n in feeds}
-            ort_out = sess.run(None, ort_feeds)
-            result["tvm_vs_onnxruntime_err"] = _rel_err(tvm_out[0], ort_out[0])
-            fns["onnxruntime"] = lambda: sess.run(None, ort_feeds)
-        if is_mxnet and mxnet:
-            run_mx = _mxnet_runner(src, params, feeds)
-            if run_mx is not None:
-                result["tvm_vs_mxnet_err"] = _rel_err(tvm_out[0], run_mx())
-                fns["mxnet"] = run_mx
-        ms = _timed(fns, repeat)
-    for k, v in ms.items():
-        result[f"{k}_ms"] = round(v, 3)
-    if "onnxruntime" in ms:
-        result["tvm_over_onnxruntime"] = round(ms["tvm"] / ms["onnxruntime"], 3)
-    if "mxnet" in ms:
-        result["tvm_over_mxnet"] = round(ms["tvm"] / ms["mxnet"], 3)
+    ms = {e: float(np.median(per_round[e])) for e in engines}
+    for e in engines:
+        result[f"{e}_ms"] = round(ms[e], 3)
+        result[f"{e}_rounds_ms"] = [round(t, 3) for t in per_round[e]]
+        result[f"{e}_pids"] = pids[e]
+    for e in engines:
+        if e != "tvm":
+            result[f"tvm_vs_{e}_err"] = _outputs_err(outputs["tvm"], outputs[e])
+    for e in engines:
+        if e != "tvm":
+            result[f"tvm_over_{e}"] = round(ms["tvm"] / ms[e], 3)
+    if skipped:
+        result["skipped"] = skipped
+    if save_dir:
+        result["save_dir"] = out_dir
     if plot:
         _plot(ms, result["model"], plot)
         result["plot"] = plot
     return result
-
-
-def _mxnet_runner(src, params, feeds):
-    try:
-        import mxnet as mx
-    except ImportError:
-        return None
-    if params is None:
-        return None
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        block = mx.gluon.SymbolBlock.imports(src, list(feeds), os.fspath(params))
-    block.hybridize(static_alloc=True, static_shape=True)
-    args = [mx.nd.array(feeds[n], dtype=feeds[n].dtype) for n in feeds]
-
-    def run():
-        out = block(*args)
-        out = out[0] if isinstance(out, (list, tuple)) else out
-        return out.asnumpy()
-    return run
 
 
 def _plot(ms, title, path):
@@ -164,23 +303,31 @@ def _shape_arg(items):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="nnvm-bridge bench", description="TVM vs onnxruntime (and MXNet) latency")
+    p = argparse.ArgumentParser(prog="nnvm-bridge bench", description="TVM vs onnxruntime (and MXNet) latency; "
+                                "each engine is timed in its own fresh process, one at a time, rounds alternating")
     p.add_argument("src", help="ONNX file or MXNet symbol JSON")
-    p.add_argument("--params", help="MXNet .params file")
+    p.add_argument("--params", help="MXNet .params file (default: found beside the symbol file)")
     p.add_argument("--input-shape", action="append", help="NAME:d0,d1,... (repeatable)")
     p.add_argument("--target", default="llvm")
-    p.add_argument("--repeat", type=int, default=30)
-    p.add_argument("--threads", type=int)
+    p.add_argument("--repeat", type=int, default=30, help="timed runs per process (default 30)")
+    p.add_argument("--rounds", type=int, default=3, help="fresh processes per engine, alternating (default 3)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per process before timing (default 3)")
+    p.add_argument("--threads", type=int, help="threads for every engine (default: onnxruntime gets one per core, "
+                   "the others their own defaults)")
     p.add_argument("--no-offload", action="store_true", help="pure TVM code (no PyTorch kernels for conv/dense)")
+    p.add_argument("--no-mxnet", action="store_true", help="do not time MXNet for an MXNet model")
     p.add_argument("--tuning-db", help="re-apply (or with --tune-trials, create) a MetaSchedule database")
     p.add_argument("--tune-trials", type=int, default=0)
+    p.add_argument("--save-dir", help="keep the inputs and each engine's outputs (.npz) here")
     p.add_argument("--plot", help="write a PNG bar chart here")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = p.parse_args(argv)
     tuning = {"trials": args.tune_trials, "database": args.tuning_db} if args.tuning_db else None
     res = bench(args.src, params=args.params, shape=_shape_arg(args.input_shape), target=args.target,
                 repeat=args.repeat, tuning=tuning, cpu_offload=False if args.no_offload else "auto",
-                plot=args.plot, threads=args.threads)
+                plot=args.plot, threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds,
+                warmup=args.warmup, quiet=args.quiet, save_dir=args.save_dir)
     if args.json:
         print(json.dumps(res))
     else:

@@ -1,21 +1,27 @@
-"""CPU offload of the heavy ops (convolution, dense) to PyTorch's oneDNN/BLAS kernels.
+"""Offload of the heavy ops (convolution, dense) to PyTorch's kernels: oneDNN on CPU, cuDNN/cuBLAS on CUDA.
 
 TVM 0.27's untuned CPU code is 12-60x slower than onnxruntime and its wheel ships no cblas/DNNL
-backend, so by default the Relax module calls these packed functions (``relax.call_dps_packed``)
-for conv2d/dense, with BN folded into the weights and the bias, residual add and ReLU/clip fused in
-the same call. Everything else stays TVM-generated code. The functions are registered by name in
-the running process (``register()``); a library exported with offload therefore needs torch
-where it is loaded -- ``compile_model(..., cpu_offload=False)`` builds a pure-TVM library instead.
+backend, so by default the Relax module hands each *segment* (connected conv/dense chains, see
+fusion.py) to one packed function, ``nnvm_bridge.offload.segment``, called through
+``relax.call_dps_packed``. Everything else stays TVM-generated code. The function is registered by
+name in the running process (``register()``); a library exported with offload therefore needs torch
+where it is loaded -- ``compile_model(..., offload=False)`` builds a pure-TVM library instead.
 
-Attributes travel as one ShapeExpr of ints: see ``conv_attrs`` / ``_parse_conv``.
+Call: ``segment(*inputs, *constants, program, *outputs)``. ``program`` is one ShapeExpr of
+non-negative ints (``encode_program``): a header, the slots of the outputs, then one fixed-size record
+per step. Slots number the segment's inputs first, then each step's result. The constants are each
+step's weight, then its bias when it has one, in step order.
 """
 from __future__ import annotations
 
-CONV = "nnvm_bridge.offload.conv2d"
-DENSE = "nnvm_bridge.offload.dense"
-FUNCS = (CONV, DENSE)
+import numpy as np
+
+SEGMENT = "nnvm_bridge.offload.segment"
+FUNCS = (SEGMENT,)
 
 ACT_NONE, ACT_RELU, ACT_CLIP = 0, 1, 2
+KIND_CONV, KIND_DENSE = 0, 1
+_STEP = 14  # ints per step record, see encode_program
 _registered = False
 
 
@@ -37,31 +43,38 @@ def available() -> bool:
     return True
 
 
-def conv_attrs(strides, pads, dilation, groups, has_bias, has_residual, act, clip_range=(0.0, 0.0)):
-    """Integers: strides(2) pads(2) dilation(2) groups bias residual act clip_lo*1e6 clip_hi*1e6, then the
-    layout flags in_cl res_cl out_cl (set later by fusion.plan_offload).
-
-    Layout flags: a tensor passed only between offloaded calls is kept channels-last (NHWC bytes
-    under an NCHW type: TVM never reads it), because PyTorch's CPU convolutions are 1.3-1.6x
-    faster channels-last; the weight constant is then stored OHWI.
-    """
-    lo, hi = (int(round(v * 1e6)) for v in clip_range)
-    return [*strides, *pads, *dilation, groups, int(has_bias), int(has_residual), act, lo, hi, 0, 0, 0]
+def _f32_bits(v):  # float32 bit pattern as a non-negative int: exact, and inf survives
+    return int(np.array(v, dtype=np.float32).view(np.uint32))
 
 
-def dense_attrs(has_bias, act, clip_range=(0.0, 0.0)):
-    lo, hi = (int(round(v * 1e6)) for v in clip_range)
-    return [int(has_bias), 0, act, lo, hi]
+def _bits_f32(i):
+    return float(np.array(i, dtype=np.uint32).view(np.float32))
 
 
-def _epilogue(y, residual, act, lo, hi):
-    if residual is not None:
-        y.add_(residual)
-    if act == ACT_RELU:
-        y.relu_()
-    elif act == ACT_CLIP:
-        y.clamp_(lo, hi)
-    return y
+def encode_program(n_inputs, steps, out_slots):
+    """``steps``: dicts with kind, data, res (slot or None), bias (bool), act, clip (lo, hi) and, for
+    convs, strides/pads/dilation (pairs) and groups. Returns the list of ints for the ShapeExpr."""
+    ints = [n_inputs, len(steps), len(out_slots), *out_slots]
+    for s in steps:
+        st, pd, dl = (s.get(k, (1, 1)) if k != "pads" else s.get(k, (0, 0)) for k in ("strides", "pads", "dilation"))
+        lo, hi = s.get("clip", (0.0, 0.0))
+        ints += [s["kind"], s["data"], 0 if s.get("res") is None else s["res"] + 1, int(bool(s["bias"])),
+                 *st, *pd, *dl, s.get("groups", 1), s["act"], _f32_bits(lo), _f32_bits(hi)]
+    return ints
+
+
+def decode_program(ints):
+    a = [int(v) for v in ints]
+    n_in, n_steps, n_out = a[:3]
+    out_slots = a[3:3 + n_out]
+    steps, k = [], 3 + n_out
+    for _ in range(n_steps):
+        r = a[k:k + _STEP]
+        k += _STEP
+        steps.append(dict(kind=r[0], data=r[1], res=r[2] - 1 if r[2] else None, bias=bool(r[3]),
+                          strides=r[4:6], pads=r[6:8], dilation=r[8:10], groups=r[10], act=r[11],
+                          clip=(_bits_f32(r[12]), _bits_f32(r[13]))))
+    return n_in, steps, out_slots
 
 
 def default_threads() -> int:
@@ -81,14 +94,12 @@ def default_threads() -> int:
 
 
 class _SiteCache:
-    """Per call site state of the offloaded convs, keyed by the address of the site's weight constant.
+    """Built segments, keyed by the address of the segment's first weight constant.
 
-    A site holds the parsed attributes, the bias view and the weight prepacked in oneDNN's blocked
-    layout: PyTorch's eager conv2d reorders the plain weight on every call (onnxruntime does it
-    once), and rebuilding views and attributes on every call cost about 20 us per conv. Each entry
-    also holds the DLPack view of the TVM constant, so that memory cannot be freed and its address
-    reused while the entry exists; the oldest entries go once ``limit`` bytes are held (a model
-    then just rebuilds its sites).
+    A built segment holds parsed steps and weights prepacked in oneDNN's blocked layout (PyTorch's
+    eager conv2d reorders the plain weight on every call; onnxruntime does it once). Each entry also
+    holds a view of that TVM constant, so its memory cannot be freed and the address reused while the
+    entry exists; the oldest entries go once ``limit`` bytes are held (a model then rebuilds).
     """
 
     def __init__(self, limit=512 << 20):
@@ -100,32 +111,131 @@ class _SiteCache:
         hit = self.entries.get(key)
         return None if hit is None else hit[0]
 
-    def put(self, key, site, weight):
+    def put(self, key, site, pinned, nbytes=None):
         old = self.entries.pop(key, None)
         if old is not None:
             self.held -= old[2]
-        size = 2 * weight.numel() * weight.element_size()  # the constant and its packed copy
-        self.entries[key] = (site, weight, size)
+        size = 2 * pinned.numel() * pinned.element_size() if nbytes is None else int(nbytes)
+        self.entries[key] = (site, pinned, size)
         self.held += size
         while self.held > self.limit and len(self.entries) > 1:
             self.held -= self.entries.popitem(last=False)[1][2]
         return site
 
 
-def _parse_conv(shape_expr):
-    a = [int(v) for v in shape_expr]
-    return dict(strides=a[0:2], pads=a[2:4], dil=a[4:6], groups=a[6], has_bias=a[7], has_res=a[8], act=a[9],
-                lo=a[10] / 1e6, hi=a[11] / 1e6, in_cl=a[12], res_cl=a[13], out_cl=a[14])
+class _Kernels:
+    """The PyTorch calls a step can make; ``fused`` says whether oneDNN's fused conv ops exist here."""
+
+    def __init__(self, torch):
+        self.torch = torch
+        self.F = torch.nn.functional
+        self.cl = torch.channels_last
+        mk = getattr(torch.ops, "mkldnn", None)
+        self.mk = mk
+        self.fused = bool(torch.backends.mkldnn.is_available() and hasattr(mk, "_convolution_pointwise")
+                          and hasattr(mk, "_convolution_pointwise_") and hasattr(mk, "_reorder_convolution_weight"))
+
+
+def _activate(y, act, lo, hi):
+    if act == ACT_RELU:
+        y.relu_()
+    elif act == ACT_CLIP:
+        y.clamp_(lo, hi)
+    return y
+
+
+class _Step:
+    """One conv/dense chain. ``__call__(values)`` returns its result; the first call on CPU prepacks the
+    weight for oneDNN's fused op (bias, residual add and ReLU/clip inside the kernel) when it applies."""
+
+    def __init__(self, k, spec, weight, bias, in_place):
+        self.k, self.s, self.w, self.b = k, spec, weight, bias
+        self.in_place = in_place  # the residual is a value of this segment that nobody reads later
+        self.lo, self.hi = spec["clip"]
+        self.run = self._first
+
+    def __call__(self, v):
+        return self.run(v)
+
+    def _first(self, v):
+        s, k = self.s, self.k
+        x = v[s["data"]]
+        if s["kind"] == KIND_DENSE:
+            self.run = self._dense
+        elif not k.fused or x.device.type != "cpu" or (s["res"] is not None and s["act"] == ACT_CLIP):
+            self.w = self.w.contiguous(memory_format=k.cl)  # oneDNN fuses only none/relu after an in-place add
+            self.run = self._plain_conv
+        else:
+            try:
+                xs = list(x.shape)
+                packed = k.mk._reorder_convolution_weight(self.w.contiguous(memory_format=k.cl), list(s["pads"]),
+                                                          list(s["strides"]), list(s["dilation"]), s["groups"], xs)
+            except RuntimeError:
+                self.run = self._plain_conv
+            else:
+                self.conv = (packed, self.b, list(s["pads"]), list(s["strides"]), list(s["dilation"]), s["groups"])
+                unary = {ACT_NONE: "none", ACT_RELU: "relu", ACT_CLIP: "hardtanh"}[s["act"]]
+                scalars = [self.lo, self.hi] if s["act"] == ACT_CLIP else []
+                if s["res"] is None:
+                    self.post = (unary, scalars, None)
+                    self.run = self._fused
+                else:
+                    self.post = ("add", None, None if s["act"] == ACT_NONE else unary, scalars, None)
+                    self.run = self._fused_res
+        try:
+            return self.run(v)
+        except RuntimeError:  # a case this torch's oneDNN ops reject: the plain path from now on
+            if self.run in (self._dense, self._plain_conv):
+                raise
+            self.run = self._plain_conv
+            return self.run(v)
+
+    def _fused(self, v):
+        x = v[self.s["data"]].contiguous(memory_format=self.k.cl)
+        return self.k.mk._convolution_pointwise(x, *self.conv, *self.post)
+
+    def _fused_res(self, v):
+        s, cl = self.s, self.k.cl
+        x = v[s["data"]].contiguous(memory_format=cl)
+        r = v[s["res"]]
+        out = r if self.in_place and r.is_contiguous(memory_format=cl) else r.clone(memory_format=cl)
+        self.k.mk._convolution_pointwise_(out, x, *self.conv, *self.post)  # out = act(conv(x) + out)
+        return out
+
+    def _plain_conv(self, v):
+        s, k = self.s, self.k
+        x = v[s["data"]].contiguous(memory_format=k.cl)
+        y = k.F.conv2d(x, self.w, self.b, s["strides"], s["pads"], s["dilation"], s["groups"])
+        if s["res"] is not None:
+            y.add_(v[s["res"]])
+        return _activate(y, s["act"], self.lo, self.hi)
+
+    def _dense(self, v):
+        return _activate(self.k.F.linear(v[self.s["data"]], self.w, self.b), self.s["act"], self.lo, self.hi)
+
+
+def _build(k, program, consts):
+    """The steps of one segment call site, with its weights as torch views of the TVM constants."""
+    n_in, specs, out_slots = decode_program(program)
+    last_read = {}
+    for i, s in enumerate(specs):
+        for slot in (s["data"], s["res"]):
+            if slot is not None:
+                last_read[slot] = i
+    steps, c = [], 0
+    for i, s in enumerate(specs):
+        w = consts[c]
+        b = consts[c + 1] if s["bias"] else None
+        c += 1 + s["bias"]
+        res = s["res"]
+        in_place = res is not None and res >= n_in and res not in out_slots and last_read[res] == i and res != s["data"]
+        steps.append(_Step(k, s, w, b, in_place))
+    return steps, out_slots
 
 
 def register(num_threads=None):
-    """Register the offload packed functions in this process (idempotent).
-
-    PyTorch gets ``num_threads``, else ``default_threads()``. On CPU, convolutions go through
-    oneDNN's fused ops (``torch.ops.mkldnn._convolution_pointwise``: bias, residual add and
-    ReLU/clip applied inside the kernel) with prepacked weights; where those ops are missing or
-    refuse a case (a residual followed by clip), plain ``F.conv2d`` plus the epilogue is used.
-    """
+    """Register the packed function ``SEGMENT`` in this process (idempotent); PyTorch gets ``num_threads``,
+    else ``default_threads()``."""
     global _registered
     if _registered:
         return
@@ -133,97 +243,29 @@ def register(num_threads=None):
     import tvm_ffi
 
     torch.set_num_threads(max(1, int(num_threads or default_threads())))
-    F = torch.nn.functional
     dl = torch.from_dlpack
-    mkldnn = getattr(torch.ops, "mkldnn", None)
-    fused_ok = bool(torch.backends.mkldnn.is_available() and hasattr(mkldnn, "_convolution_pointwise")
-                    and hasattr(mkldnn, "_convolution_pointwise_") and hasattr(mkldnn, "_reorder_convolution_weight"))
+    k = _Kernels(torch)
     sites = _SiteCache()
-    plain_sites = set()  # weight addresses whose fused call failed once (stale entries only cost speed)
-    unary = {ACT_NONE: "none", ACT_RELU: "relu", ACT_CLIP: "hardtanh"}
 
-    def cl_view(t):  # NHWC bytes under an NCHW shape -> a channels-last NCHW tensor (no copy)
-        n, c, h, w = t.shape
-        return t.as_strided((n, c, h, w), (h * w * c, 1, w * c, c))
-
-    def plain_conv(args, p):
-        x, w = dl(args[0]), dl(args[1])
-        if p["in_cl"]:
-            x, w = cl_view(x), w.permute(0, 3, 1, 2)  # weight stored OHWI
-        k = 2
-        b = None
-        if p["has_bias"]:
-            b, k = dl(args[k]), k + 1
-        res = None
-        if p["has_res"]:
-            res = dl(args[k])
-            res = cl_view(res) if p["res_cl"] else res
-        o = dl(args[-1])
-        with torch.no_grad():
-            y = F.conv2d(x, w, b, p["strides"], p["pads"], p["dil"], p["groups"])
-            (cl_view(o) if p["out_cl"] else o).copy_(_epilogue(y, res, p["act"], p["lo"], p["hi"]))
-
-    def new_site(args, x):
-        """The fused oneDNN call for this site, or None where only the plain path applies."""
-        if not fused_ok or x.device.type != "cpu":
-            return None
-        p = _parse_conv(args[-2])
-        if p["has_res"] and p["act"] == ACT_CLIP:  # oneDNN fuses only none/relu after an in-place add
-            plain_sites.add(args[1].data_ptr())
-            return None
-        w = dl(args[1])
-        w = w.permute(0, 3, 1, 2) if p["in_cl"] else w
-        xv = cl_view(x) if p["in_cl"] else x
-        try:
-            with torch.no_grad():
-                packed = mkldnn._reorder_convolution_weight(w, p["pads"], p["strides"], p["dil"], p["groups"],
-                                                            list(xv.shape))
-        except RuntimeError:
-            plain_sites.add(args[1].data_ptr())
-            return None
-        bias = dl(args[2]) if p["has_bias"] else None
-        scalars = [p["lo"], p["hi"]] if p["act"] == ACT_CLIP else []
-        conv = (packed, bias, p["pads"], p["strides"], p["dil"], p["groups"])
-        if p["has_res"]:
-            post = ("add", None, None if p["act"] == ACT_NONE else unary[p["act"]], scalars, None)
-        else:
-            post = (unary[p["act"]], scalars, None)
-        return sites.put(args[1].data_ptr(), (x.shape, p["in_cl"], p["has_res"], 2 + p["has_bias"],
-                                              p["res_cl"], p["out_cl"], conv, post), w)
-
-    def conv2d(*args):
-        x = dl(args[0])
-        key = args[1].data_ptr()
+    def segment(*args):
+        p = next(i for i, a in enumerate(args) if isinstance(a, tvm_ffi.Shape))  # the program
+        n_in = int(args[p][0])
+        # The first weight's address names the call site: each chain gets its own Relax constant, and
+        # the cache holds that constant, so the address cannot be reused while the entry lives.
+        key = args[n_in].data_ptr()
         site = sites.get(key)
-        if site is None or site[0] != x.shape:
-            site = None if key in plain_sites else new_site(args, x)
-            if site is None:
-                return plain_conv(args, _parse_conv(args[-2]))
-        _, in_cl, has_res, k, res_cl, out_cl, conv, post = site
-        xv = cl_view(x) if in_cl else x
-        o = dl(args[-1])
-        o = cl_view(o) if out_cl else o
-        try:
-            with torch.no_grad():
-                if not has_res:
-                    o.copy_(mkldnn._convolution_pointwise(xv, *conv, *post))
-                    return
-                res = dl(args[k])
-                o.copy_(cl_view(res) if res_cl else res)  # o = act(conv(x) + res), accumulated in place
-                mkldnn._convolution_pointwise_(o, xv, *conv, *post)
-        except RuntimeError:  # a case this torch's oneDNN ops reject: the plain path from now on
-            plain_sites.add(key)
-            plain_conv(args, _parse_conv(args[-2]))
-
-    def dense(*args):
-        out = args[-1]
-        a = [int(v) for v in args[-2]]
-        x, w = dl(args[0]), dl(args[1])
-        b = dl(args[2]) if a[0] else None
+        if site is None:
+            consts = [dl(a) for a in args[n_in:p]]
+            site = sites.put(key, _build(k, args[p], consts), consts[0],
+                             nbytes=2 * sum(t.numel() * t.element_size() for t in consts))
+        steps, out_slots = site
+        values = [dl(a) for a in args[:n_in]]
         with torch.no_grad():
-            y = F.linear(x, w, b)
-            dl(out).copy_(_epilogue(y, None, a[2], a[3] / 1e6, a[4] / 1e6))
+            for step in steps:
+                values.append(step(values))
+            for slot, out in zip(out_slots, args[p + 1:]):
+                dl(out).copy_(values[slot])
 
-    tvm_ffi.register_global_func(CONV, conv2d, override=True)
-    tvm_ffi.register_global_func(DENSE, dense, override=True)
+    tvm_ffi.register_global_func(SEGMENT, segment, override=True)
     _registered = True
+

@@ -62,30 +62,28 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         eid = ptr[g.node_id(n)]
         fn_vars[n.name] = rx.Var(n.name, compat.tensor_type(shapes[eid], dtypes[eid]))
 
-    plans, skipped = {}, set()
-    if offload and bind_params:
-        from .fusion import plan_offload
+    order, plans = range(len(g.nodes)), {}
+    if offload and bind_params:  # conv/dense chains run in PyTorch, grouped into segments (fusion.py)
+        from .fusion import emission_order, plan_offload
 
         plans = plan_offload(g, params)
-        for p in plans.values():
-            skipped.update(p.absorbed)
+        order = emission_order(g, plans)
     bb = rx.BlockBuilder()
     cx = Ctx(bb, g, params, bind_params)
     values = {}  # entry id -> relax expr
     with bb.function(func_name, [fn_vars[n.name] for n in inputs + kept]):
         with bb.dataflow():
-            for nid, node in enumerate(g.nodes):
+            for nid in order:
+                if not isinstance(nid, int):  # an offloaded segment
+                    _emit_segment(cx, g, plans, nid, values)
+                    continue
+                node = g.nodes[nid]
                 if node.is_variable:
                     if node.name in fn_vars:
                         values[ptr[nid]] = fn_vars[node.name]
                     else:
                         arr = params[node.name]
                         values[ptr[nid]] = rx.const(arr, str(arr.dtype))
-                    continue
-                if nid in skipped:
-                    continue
-                if nid in plans:
-                    values[ptr[nid]] = _emit_offload(cx, g, nid, plans[nid], values)
                     continue
                 _emit_node(cx, g, nid, node, values, canonical_name)
             outs = []
@@ -138,23 +136,33 @@ def _emit_node(cx, g, nid, node, values, canonical_name):
                                         cx.out_dtypes[k])
 
 
-def _emit_offload(cx, g, nid, plan, values):
+def _emit_segment(cx, g, plans, seg, values):
+    """One ``call_dps_packed`` of offload.SEGMENT running every chain of ``seg`` (see fusion.py)."""
     from . import offload as off
 
     rx = compat.relax()
     ptr = g.node_row_ptr
+    slots = {(g.node_id(e.node), e.index): i for i, e in enumerate(seg.inputs)}  # (node id, output) -> slot
 
-    def val(e):
-        return values[ptr[g.node_id(e.node)] + e.index]
-    args = [val(plan.data), rx.const(plan.weight, "float32")]
-    if plan.bias is not None:
-        args.append(rx.const(plan.bias, "float32"))
-    if plan.residual is not None:
-        args.append(val(plan.residual))
-    args.append(rx.ShapeExpr([int(v) for v in plan.attrs]))
-    out_ty = compat.tensor_type(g.attrs["shape"][ptr[nid]], "float32")
-    fn = off.CONV if plan.kind == "conv2d" else off.DENSE
-    return cx.emit(rx.op.call_dps_packed(fn, args, out_ty))
+    def slot(e):
+        return slots[(g.node_id(e.node), e.index)]
+    consts, steps = [], []
+    for k, fid in enumerate(seg.members):
+        p = plans[fid]
+        step = dict(kind=off.KIND_CONV if p.kind == "conv2d" else off.KIND_DENSE, data=slot(p.data),
+                    res=None if p.residual is None else slot(p.residual), bias=p.bias is not None,
+                    act=p.act, clip=p.clip)
+        if p.kind == "conv2d":
+            step.update(zip(("strides", "pads", "dilation", "groups"), p.conv))
+        steps.append(step)
+        consts += [rx.const(p.weight, "float32")] + ([rx.const(p.bias, "float32")] if p.bias is not None else [])
+        slots[(fid, 0)] = len(seg.inputs) + k
+    program = off.encode_program(len(seg.inputs), steps, [slots[(fid, 0)] for fid in seg.outputs])
+    args = [values[ptr[g.node_id(e.node)] + e.index] for e in seg.inputs] + consts + [rx.ShapeExpr(program)]
+    out_types = [compat.tensor_type(g.attrs["shape"][ptr[fid]], "float32") for fid in seg.outputs]
+    call = cx.emit(rx.op.call_dps_packed(off.SEGMENT, args, out_types if len(out_types) > 1 else out_types[0]))
+    for k, fid in enumerate(seg.outputs):
+        values[ptr[fid]] = cx.emit(rx.TupleGetItem(call, k)) if len(out_types) > 1 else call
 
 
 def _conform(cx, expr, shape, dtype):
