@@ -111,8 +111,12 @@ def write_mxnet(graph, params, dst):
 
 
 def write_onnx(graph, params, dst, opset=None, dynamic_batch=False):
-    """Write the IR as an ONNX file (external data for big models); returns the ModelProto."""
+    """Write the IR as an ONNX file (external data for big models); returns the ModelProto, whose
+    big tensors reference their bytes in the file instead of holding a copy (``onnx.load(dst)``
+    reads the whole model)."""
     from .frontend import to_onnx
 
     # Given a path, the exporter streams big parameters into external data (<dst>.data).
-    return to_onnx(graph, params, opset=opset, dynamic_batch=dynamic_batch, path=os.fspath(dst))
+    # keep_weights=False: the file has the weights; the proto returned need not copy them again
+    return to_onnx(graph, params, opset=opset, dynamic_batch=dynamic_batch, path=os.fspath(dst),
+                   keep_weights=False)

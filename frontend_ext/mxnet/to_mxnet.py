@@ -106,13 +106,17 @@ def _spatial_pads(padding, nsp):
 
 
 def _pad_input(em, n, x, begins, ends, value, nsp):
-    if nsp not in (2, 3):
+    if nsp not in (1, 2, 3):
         raise UnsupportedOperatorError({f"{n.op} (asymmetric padding, {nsp}-d)": [n.name]}, direction="MXNet")
+    if nsp == 1:  # MXNet's Pad takes 4-d/5-d data only: pad (N, C, 1, W)
+        x = em.add("expand_dims", n.name + "_pad_2d", [x], {"axis": 2})
+        begins, ends = [0] + list(begins), [0] + list(ends)
     width = [0, 0, 0, 0]
     for b, e in zip(begins, ends):
         width += [b, e]
-    return em.add("Pad", n.name + "_pad", [x], {"mode": "constant", "pad_width": tuple(width),
-                                                 "constant_value": float(value)})
+    y = em.add("Pad", n.name + "_pad", [x], {"mode": "constant", "pad_width": tuple(width),
+                                              "constant_value": float(value)})
+    return em.add("squeeze", n.name + "_pad_1d", [y], {"axis": 2}) if nsp == 1 else y
 
 
 def _conv(nsp):

@@ -225,6 +225,11 @@ def _pool(nsp, kind):
         if kind == "max":
             xp = np.pad(xf, widths, constant_values=-np.inf)
             y = _windows(xp, k, st, (1,) * nsp).max(axis=tuple(range(-nsp, 0)))
+            # a ceil-mode window with no input element gives the dtype's lowest value, as in MXNet
+            real = np.pad(np.ones(x.shape[2:]), widths[2:])
+            empty = _windows(real[None, None], k, st, (1,) * nsp).sum(axis=tuple(range(-nsp, 0))) == 0
+            lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            y = np.where(empty, lowest, y)
         else:
             xp = np.pad(xf, widths)
             total = _windows(xp, k, st, (1,) * nsp).sum(axis=tuple(range(-nsp, 0)))

@@ -79,6 +79,22 @@ def _onnx_ceil_len(size, k, s, pb, pe):
     return out
 
 
+def _avg_pool_full_windows(ctx, k, st, begins, ends, extra, include_pad):
+    """The IR's ceil-mode average where ONNX would drop windows: the mean of zero-padded full
+    windows times a constant k/count per output, count being what the IR divides by (real
+    elements, plus the declared padding with count_include_pad, never the tail; 0 gives 0)."""
+    nsp = len(k)
+    sizes = ctx.shape(0)[2:]
+    xp = ctx.b.pad(ctx.x, [0, 0] + begins, [0, 0] + [e + t for e, t in zip(ends, extra)], 0.0, ctx.dtype())
+    mean = ctx.b.op("AveragePool", [xp], kernel_shape=k, strides=st, pads=[0] * (2 * nsp))
+    counted = np.pad(np.ones(sizes), list(zip(begins, ends)), constant_values=float(bool(include_pad)))
+    counted = np.pad(counted, [(0, t) for t in extra])
+    win = np.lib.stride_tricks.sliding_window_view(counted, k)[tuple(slice(None, None, s) for s in st)]
+    count = win.sum(axis=tuple(range(nsp, 2 * nsp)))
+    scale = np.where(count > 0, float(np.prod(k)) / np.maximum(count, 1), 0.0)
+    return ctx.b.op("Mul", [mean, ctx.b.const(scale[None, None], ctx.dtype())])
+
+
 def _pool(nsp, op_type):
     def fn(ctx):
         a = ctx.attrs
@@ -98,6 +114,8 @@ def _pool(nsp, op_type):
                 ceil_mode = 0
                 extra = [max(0, (want[i] - 1) * st[i] + k[i] - (shape[2 + i] + begins[i] + ends[i]))
                          for i in range(nsp)]
+                if op_type == "AveragePool":
+                    return _avg_pool_full_windows(ctx, k, st, begins, ends, extra, a.count_include_pad)
                 fill = float(np.finfo(_dt.to_numpy(ctx.dtype())).min) if op_type == "MaxPool" else 0.0
                 x = ctx.b.pad(x, [0] * (2 + nsp), [0, 0] + extra, fill, ctx.dtype())
         attrs = dict(kernel_shape=k, strides=st, pads=begins + ends, ceil_mode=ceil_mode)

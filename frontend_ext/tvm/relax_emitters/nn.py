@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnvm_bridge.ops.common import expand_pads, per_dim
+from nnvm_bridge.ops.common import expand_pads, per_dim, pool_out
 
 from .. import compat
 from .base import _op, emitter
@@ -56,18 +56,45 @@ def _conv_transpose(cx, a, x):
     return y
 
 
+def _relax_ceil_len(size, k, s, pb, pe):
+    """Relax's ceil-mode length (TVM 0.27, like PyTorch and ONNX): a last window that would start
+    in the end padding is dropped.  The IR (MXNet "full", ops/common.pool_out) keeps it."""
+    out = -(-(size + pb + pe - k) // s) + 1
+    return out - 1 if (out - 1) * s >= size + pb else out
+
+
+def _ceil_tails(sizes, kernel, strides, begins, ends):
+    """Extra end padding per dim that makes floor mode give the IR's ceil-mode windows, or None
+    when Relax's own ceil mode already gives them."""
+    dims = list(zip(sizes, kernel, strides, begins, ends))
+    if all(_relax_ceil_len(*d) == pool_out(*d, True) for d in dims):
+        return None
+    return [max(0, (pool_out(n, k, s, b, e, True) - 1) * s + k - (n + b + e)) for n, k, s, b, e in dims]
+
+
 @emitter("max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d")
 def _pool(cx, a, x):
     op = _op()
     nsp = _nsp(cx)
     kind = cx.node.op.split("_")[0]
     fn = getattr(op.nn, f"{kind}_pool{nsp}d")
-    pads = _expand_pads(a.padding, nsp)
-    kw = dict(pool_size=per_dim(a.pool_size, nsp), strides=per_dim(a.strides, nsp), padding=pads, ceil_mode=a.ceil_mode,
+    k, st = per_dim(a.pool_size, nsp), per_dim(a.strides, nsp)
+    begins, ends = (list(p) for p in expand_pads(a.padding, nsp))
+    data, ceil, include_pad = x[0], a.ceil_mode, kind == "avg" and a.count_include_pad
+    tails = _ceil_tails(cx.in_shapes[0][2:], k, st, begins, ends) if ceil else None
+    if tails is not None:  # Relax would drop the IR's last window: floor mode over an explicit tail
+        ceil = False
+        if include_pad:  # the declared padding counts and the tail must not: make the former real zeros
+            widths = [0, 0, 0, 0] + [v for pair in zip(begins, ends) for v in pair]
+            data = cx.emit(op.nn.pad(data, widths, "constant", 0.0))
+            begins, ends, include_pad = [0] * nsp, tails, False
+        else:  # max, or an average that never counts padding
+            ends = [e + t for e, t in zip(ends, tails)]
+    kw = dict(pool_size=k, strides=st, padding=begins + ends, ceil_mode=ceil,
               layout={1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp])
     if kind == "avg":
-        kw["count_include_pad"] = a.count_include_pad
-    return fn(x[0], **kw)
+        kw["count_include_pad"] = include_pad
+    return fn(data, **kw)
 
 
 @emitter("global_max_pool1d", "global_max_pool2d", "global_max_pool3d", "global_avg_pool1d",

@@ -81,6 +81,11 @@ class ImportContext:
     def reserve(self, name: str):
         self._names.add(name)
 
+    def give_name(self, node: Node, name: str):
+        """Rename ``node`` to a name reserved earlier (a graph output's ONNX tensor name)."""
+        self._names.add(name)
+        node.name = name
+
     # ---- errors ------------------------------------------------------------------------
     def error(self, cls, message):
         n = self.node

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError, UnsupportedOperatorError
+from ...errors import AttributeParseError, ShapeError, UnsupportedOperatorError
+from ...ops.common import pool_out
 from .registry import converter
 
 
@@ -117,36 +118,91 @@ def conv_transpose(ctx, node):
 
 
 # ---- pooling ----------------------------------------------------------------------------------
-def _pool(ctx, node, kind):
+# ONNX (onnxruntime, PyTorch) with ceil_mode=1 drops a last window that would start inside the end
+# padding; the IR follows MXNet's "full" convention, which keeps it (ops/common.pool_out).  Where
+# the two differ we express ONNX's exact windows in floor mode with extra end padding.
+def _onnx_ceil_len(size, k, s, pb, pe):
+    out = -(-(size + pb + pe - k) // s) + 1
+    if (out - 1) * s >= size + pb:
+        out -= 1
+    return out
+
+
+def _ceil_may_drop(k, s, pe):
+    """Whether some input size makes ONNX drop a ceil-mode window: the last window starts at
+    ceil(span/s)*s <= span + s - 1, which reaches the end padding only if pe >= k - s + 1."""
+    return pe > k - s
+
+
+def _ceil_tails(ctx, node, x, kernel, strides, begins, ends, keep_ceil_ok=True):
+    """Per spatial dim, the extra end padding that makes floor mode give ONNX's ceil-mode windows.
+    None when ``keep_ceil_ok`` and the IR's own ceil mode gives the same windows."""
+    shape = ctx.shape(x)
+    sizes = [None] * len(kernel) if shape is None else list(shape[2:])
+    tails, differs = [], False
+    for size, k, s, pb, pe in zip(sizes, kernel, strides, begins, ends):
+        if size is None:
+            if not keep_ceil_ok or _ceil_may_drop(k, s, pe):
+                raise _unsupported(ctx, node, "ceil_mode=1 with an unknown spatial size: the last window may "
+                                              "fall in the padding; give the input shapes with shape=")
+            tails.append(None)
+            continue
+        out = _onnx_ceil_len(size, k, s, pb, pe)
+        differs |= out != pool_out(size, k, s, pb, pe, True)
+        tails.append(max(0, (out - 1) * s + k - (size + pb + pe)))
+    if keep_ceil_ok and not differs:
+        return None
+    if any(t is None for t in tails):  # floor mode would need the unknown dim's tail too
+        raise _unsupported(ctx, node, "ceil_mode=1 with an unknown spatial size next to a dropped last "
+                                      "window; give the input shapes with shape=")
+    return tails
+
+
+def _pool_window(ctx, node):
+    """(x, kernel, strides, begins, ends, ceil) of an ONNX MaxPool/AveragePool/LpPool node."""
     x = node.input(0)
     kernel = list(node.attr("kernel_shape"))
     nsp = len(kernel)
     if nsp not in (1, 2, 3):
         raise _unsupported(ctx, node, f"{nsp}-d")
     strides = list(node.attr("strides", [1] * nsp))
+    if len(strides) != nsp or min(kernel + strides) < 1:
+        raise ctx.error(AttributeParseError, f"kernel_shape {kernel} and strides {strides} must be {nsp} "
+                                             "positive ints each")
     dil = list(node.attr("dilations", [1] * nsp))
     if any(d != 1 for d in dil):
         raise _unsupported(ctx, node, "dilations")
+    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
+    return x, kernel, strides, list(begins), list(ends), bool(node.attr("ceil_mode", 0))
+
+
+def _zero_pad(ctx, x, begins, ends):
+    if not any(begins) and not any(ends):
+        return x
+    width = ((0, 0), (0, 0)) + tuple((int(b), int(e)) for b, e in zip(begins, ends))
+    return ctx.emit1("pad", [x], {"pad_width": width, "pad_value": 0.0})
+
+
+def _pool(ctx, node, kind):
     if len(node.outputs) > 1 and node.output_used(1, ctx.consumers):
         raise _unsupported(ctx, node, "Indices output")
-    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
-    ceil = bool(node.attr("ceil_mode", 0))
-    xs = ctx.shape(x)
-    if ceil and xs is not None and nsp in (2, 3) and (kind == "max" or not node.attr("count_include_pad", 0)):
-        # ONNX ceil mode drops a last window that would start inside the end padding; express the
-        # exact output size as extra end padding with floor mode (emitters need no ceil semantics)
-        ends = list(ends)
-        for i in range(nsp):
-            size, k, s = xs[2 + i], kernel[i], strides[i]
-            out = -(-(size + begins[i] + ends[i] - k) // s) + 1
-            if (out - 1) * s >= size + begins[i]:
-                out -= 1
-            ends[i] = max(ends[i], (out - 1) * s + k - size - begins[i])
+    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, node)
+    nsp = len(kernel)
+    include_pad = kind == "avg" and bool(node.attr("count_include_pad", 0))
+    tails = _ceil_tails(ctx, node, x, kernel, strides, begins, ends) if ceil else None
+    if tails is not None:
         ceil = False
+        if include_pad:
+            # ONNX divides by the window's part inside the declared padding only: make that padding
+            # real zeros, then the tail (uncounted) is the only padding left
+            x = _zero_pad(ctx, x, begins, ends)
+            begins, ends, include_pad = [0] * nsp, list(tails), False
+        else:  # padding is never counted (max, or average without count_include_pad)
+            ends = [e + t for e, t in zip(ends, tails)]
     attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
                  ceil_mode=ceil)
     if kind == "avg":
-        attrs["count_include_pad"] = bool(node.attr("count_include_pad", 0))
+        attrs["count_include_pad"] = include_pad
     return [ctx.emit1(f"{kind}_pool{nsp}d", [x], attrs), None]
 
 
@@ -158,6 +214,32 @@ def max_pool(ctx, node):
 @converter("AveragePool", 1, 7, 10, 11, 19)
 def avg_pool(ctx, node):
     return _pool(ctx, node, "avg")
+
+
+@converter("LpPool", 1, 2, 11, 18)
+def lp_pool(ctx, node):
+    """(sum of |x|^p over the window)^(1/p), padding counting as 0: a floor-mode average over
+    fully declared padding times the window size (ceil mode becomes exact extra end padding)."""
+    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, node)
+    nsp = len(kernel)
+    p = float(node.attr("p", 2))
+    if p <= 0:
+        raise _unsupported(ctx, node, f"p={p}")
+    if ceil:  # every window must lie inside the declared padding, so always go to floor mode
+        tails = _ceil_tails(ctx, node, x, kernel, strides, begins, ends, keep_ceil_ok=False)
+        ends = [e + t for e, t in zip(ends, tails)]
+    y = ctx.emit1("abs", [x])
+    if p == 2:
+        y = ctx.emit1("elemwise_mul", [y, y])
+    elif p != 1:
+        y = ctx.emit1("__pow_scalar__", [y], {"scalar": p})
+    attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+                 ceil_mode=False, count_include_pad=True)
+    y = ctx.emit1(f"avg_pool{nsp}d", [y], attrs)
+    y = ctx.emit1("__mul_scalar__", [y], {"scalar": float(np.prod(kernel))})
+    if p == 1:
+        return y
+    return ctx.emit1("sqrt", [y]) if p == 2 else ctx.emit1("__pow_scalar__", [y], {"scalar": 1.0 / p})
 
 
 def _global_pool(kind):

@@ -142,22 +142,16 @@ def from_onnx(model, shape=None, dtype=None):
         raise ShapeError(f"shape= names {sorted(unknown_shape_keys)}, which are not inputs of the model "
                          f"(inputs: {inputs})", file=file)
 
+    # graph outputs keep their ONNX tensor names: no IR node may take one of them first
+    for o in g.output:
+        ctx.reserve(o.name)
     nodes = _sort_nodes(nodes, set(ctx.vals), file)
     consumers = {x for n in nodes for x in n.inputs if x} | {o.name for o in g.output}
     ctx.consumers = consumers
     for n in nodes:
         _convert_node(ctx, n, opset)
 
-    outputs = []
-    for o in g.output:
-        if o.name not in ctx.vals:
-            raise InvalidModelError(f"graph output {o.name!r} is produced by no node", file=file)
-        e = ctx.entry(o.name)
-        if e.node.is_variable:
-            # a constant or pass-through output still needs an op to produce it
-            ctx.node = None
-            e = ctx.emit1("copy", [e], name=o.name)
-        outputs.append(e)
+    outputs = _named_outputs(ctx, g, set(inputs) | ctx.initializer_names)
     graph = Graph(outputs)
     used = {n.name for n in graph.nodes if n.is_variable}
     params = {k: np.ascontiguousarray(v) for k, v in ctx.params.items() if k in used}
@@ -165,6 +159,43 @@ def from_onnx(model, shape=None, dtype=None):
         if t.name in used and t.name not in params:
             params[t.name] = np.ascontiguousarray(ctx.vals[t.name])
     return graph, params
+
+
+def _named_outputs(ctx, g, variable_names):
+    """The IR output entries, arranged so that ``Graph.output_names()`` gives the ONNX output names.
+
+    A node whose only visible output is a graph output is renamed after that tensor (the
+    converters named it after the ONNX *node*).  Outputs that cannot carry the name themselves get
+    a ``copy`` node named after the tensor: one output of a multi-output node, a second graph
+    output that is the same IR value, a folded constant or a renamed input/initializer.  An
+    output that is a graph input or initializer under its own name stays that variable.
+    """
+    from ...ops import num_visible_outputs
+
+    outputs, by_name, named = [], {}, set()
+    for o in g.output:
+        if o.name not in ctx.vals:
+            raise InvalidModelError(f"graph output {o.name!r} is produced by no node", file=ctx.file)
+        if o.name in by_name:  # the same output listed twice: one value (output_names dedups)
+            outputs.append(by_name[o.name])
+            continue
+        ctx.node = None
+        e = ctx.entry(o.name)
+        node = e.node
+        if node.is_variable and node.name == o.name:
+            pass  # a graph input or initializer passed straight through keeps its name
+        elif (not node.is_variable and id(node) not in named and e.index == 0 and o.name not in variable_names
+              and num_visible_outputs(node) == 1):
+            ctx.give_name(node, o.name)
+            named.add(id(node))
+        elif o.name not in variable_names:
+            e = ctx.emit1("copy", [e])
+            ctx.give_name(e.node, o.name)
+        else:  # an invalid model reusing an input's name: keep the IR names unique
+            e = ctx.emit1("copy", [e], name=o.name)
+        by_name[o.name] = e
+        outputs.append(e)
+    return outputs
 
 
 def _convert_node(ctx, n, opset):
