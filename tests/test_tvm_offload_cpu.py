@@ -201,3 +201,25 @@ def test_openmp_defaults_respect_the_users_settings(user_env, expected):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_weight_shared_by_two_segments(tmp_path):
+    """One initializer feeding two convs in different segments (split by a TVM op): each segment must
+    run its own program, whatever the constants' addresses."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(RNG.standard_normal((4, 4, 3, 3)).astype(np.float32) * 0.3, "w")
+    nodes = [helper.make_node("Conv", ["data", "w"], ["a"], pads=[1] * 4),
+             helper.make_node("Sigmoid", ["a"], ["s"]),
+             helper.make_node("Conv", ["s", "w"], ["b"], pads=[0] * 4, strides=[2, 2]),
+             helper.make_node("Relu", ["b"], ["out"])]
+    graph = helper.make_graph(nodes, "shared", [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 4, 9, 9])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [w])
+    path = str(tmp_path / "shared.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = RNG.standard_normal((1, 4, 9, 9)).astype(np.float32)
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
+    cm = compile_model(path)
+    for _ in range(2):
+        close(cm.run({"data": x})[0], ref)

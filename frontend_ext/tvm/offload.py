@@ -254,14 +254,15 @@ def register(num_threads=None):
         p = next(i for i, a in enumerate(args) if isinstance(a, tvm_ffi.Shape))  # the program
         n_in = int(args[p][0])
         # The first weight's address names the call site: each chain gets its own Relax constant, and
-        # the cache holds that constant, so the address cannot be reused while the entry lives.
+        # the cache holds that constant, so the address cannot be reused while the entry lives. The
+        # program is compared too (a tuple compare, ~10 us), in case a constant is ever shared.
         key = args[n_in].data_ptr()
         site = sites.get(key)
-        if site is None:
+        if site is None or site[0] != args[p]:
             consts = [dl(a) for a in args[n_in:p]]
-            site = sites.put(key, _build(k, args[p], consts), consts[0],
+            site = sites.put(key, (tuple(args[p]), *_build(k, args[p], consts)), consts[0],
                              nbytes=2 * sum(t.numel() * t.element_size() for t in consts))
-        steps, out_slots = site
+        _, steps, out_slots = site
         values = [dl(a) for a in args[:n_in]]
         with torch.no_grad():
             for step, done in steps:
