@@ -232,11 +232,15 @@ def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     return impl(model, format=format, ctx=ctx, shape=shape, dtype=dtype)
 
 
-def compile_model(model, target="llvm", shape=None, params=None, tuning=None):
-    """ONNX/MXNet model, path or (Graph) -> CompiledModel (``.run(inputs)``, ``.export_library(path)``)."""
+def compile_model(model, target="llvm", shape=None, params=None, tuning=None, **options):
+    """ONNX/MXNet model, path or (Graph) -> CompiledModel (``.run(inputs)``, ``.export_library(path)``).
+
+    ``options`` go to ``frontend_ext.tvm.compile.compile_model``: ``offload`` ("auto", True, False: run
+    conv/dense chains in PyTorch; False builds a pure-TVM library that loads without torch), ``dtype``,
+    ``bind_params``."""
     from frontend_ext.tvm.compile import compile_model as impl
 
-    return impl(model, target=target, shape=shape, params=params, tuning=tuning)
+    return impl(model, target=target, shape=shape, params=params, tuning=tuning, **options)
 
 
 def load_compiled(path):

@@ -222,7 +222,12 @@ def cmd_compile(args, rep):
     rep.say(f"reading {args.src} ({mf.detect_format(args.src)})")
     graph, params, _, _ = mf.load_graph(args.src, args.params, _shapes(args.input_shape), _dtypes(args.input_type))
     rep.say(f"compiling for {args.target}" + (" with tuning" if _tuning(args) else ""))
-    cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args))
+    offload = {"auto": "auto", "on": True, "off": False}[args.offload]
+    cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args), offload=offload)
+    done = cm.offloaded or {}
+    if done.get("segments"):
+        rep.say(f"{done['conv2d']} conv2d and {done['dense']} dense chains run in PyTorch ({done['segments']} "
+                "packed calls): the library needs torch where it is loaded (--offload off: pure TVM)")
     cm.export_library(args.output)
     rep.say(f"wrote {args.output}")
     return 0
@@ -335,13 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", parents=[common], help="compile with TVM into a shared library",
                        formatter_class=fmt,
                        epilog="examples:\n  nnvm-bridge compile net.onnx --target llvm -o net.so\n"
-                              "  nnvm-bridge compile net.onnx -o net.so --tune-trials 64 --tuning-db tune_db/\n")
+                              "  nnvm-bridge compile net.onnx -o net.so --tune-trials 64 --tuning-db tune_db/\n"
+                              "  nnvm-bridge compile net.onnx -o net.so --offload off      # loads without torch\n")
     p.add_argument("src", help="model file (.onnx, prefix-symbol.json)")
     p.add_argument("--target", default="llvm", choices=("llvm", "cuda"), help="llvm (CPU) or cuda (GPU)")
     p.add_argument("-o", "--output", required=True, metavar="model.so", help="library to write")
     _model_args(p)
     p.add_argument("--tune-trials", type=int, metavar="N", help="MetaSchedule trials in total (with --tuning-db)")
     p.add_argument("--tuning-db", metavar="DIR", help="tuning database folder (reused when it has records)")
+    p.add_argument("--offload", choices=("auto", "on", "off"), default="auto",
+                   help="run conv/dense chains in PyTorch (oneDNN/cuDNN) through packed calls; auto: on for "
+                        "llvm without tuning when torch is installed; off: a pure-TVM library that loads "
+                        "without torch (default: auto)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", parents=[common], help="run a compiled library on .npy inputs",

@@ -163,6 +163,21 @@ def test_compile_and_run_with_tvm(source, mx_model, onnx_file, tmp_path, capsys)
     close(np.load(tmp_path / "y.npy"), mx_model["ref"])
 
 
+def test_compile_offload_choice_is_reported_and_recorded(onnx_file, tmp_path, capsys):
+    """Default (auto): conv/dense chains run in PyTorch, said on stderr and recorded in the meta file;
+    --offload off: a pure-TVM library, nothing said, the meta file lists no offload."""
+    import json
+
+    pytest.importorskip("tvm")
+    pytest.importorskip("torch")
+    for choice, expect in (("auto", ["torch"]), ("off", [])):
+        lib = tmp_path / f"tiny_{choice}.so"
+        rc, _, err = run_cli(capsys, "compile", onnx_file, "-o", lib, "--offload", choice)
+        assert rc == 0, err
+        assert ("run in PyTorch" in err) == bool(expect), err
+        assert json.loads((tmp_path / f"tiny_{choice}.so.meta.json").read_text())["offload"] == expect
+
+
 def test_bench_delegates_to_tvm_bench(onnx_file, capsys):
     pytest.importorskip("tvm")
     pytest.importorskip("frontend_ext.tvm.bench")

@@ -162,6 +162,7 @@ def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *,
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
     info["offload"] = ["torch"] if use_offload else []
+    offloaded = info.pop("offloaded")
     names = _onnx_output_names(model)
     if names and len(names) == len(info["outputs"]):  # keep the ONNX file's own output names
         info["outputs"] = [(n,) + tuple(o[1:]) for n, o in zip(names, info["outputs"])]
@@ -169,6 +170,7 @@ def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *,
     kept = {name: params[name] for name, _, _ in info["params"]}
     cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept)
     cm.compile_seconds = time.perf_counter() - t0
+    cm.offloaded = offloaded  # {"segments", "conv2d", "dense"}: counts of what runs in PyTorch
     return cm
 
 
@@ -196,6 +198,7 @@ class CompiledModel:
         self._kept = dict(kept_params or {})
         self.library_path = library_path
         self.compile_seconds = None
+        self.offloaded = None  # set by compile_model
         self._vm = None
 
     # signature

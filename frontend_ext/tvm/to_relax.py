@@ -68,6 +68,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
 
         plans = plan_offload(g, params)
         order = emission_order(g, plans)
+    segments = [s for s in order if not isinstance(s, int)]
     bb = rx.BlockBuilder()
     cx = Ctx(bb, g, params, bind_params)
     values = {}  # entry id -> relax expr
@@ -101,6 +102,9 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         "params": meta(kept),
         "outputs": [(name, tuple(shapes[ptr[g.node_id(e.node)] + e.index] or ()),
                      dtypes[ptr[g.node_id(e.node)] + e.index]) for name, e in zip(g.output_names(), g.outputs)],
+        # what runs in PyTorch: packed calls, and the conv2d/dense chains inside them
+        "offloaded": {"segments": len(segments), "conv2d": sum(p.kind == "conv2d" for p in plans.values()),
+                      "dense": sum(p.kind == "dense" for p in plans.values())},
     }
     return mod, info
 
