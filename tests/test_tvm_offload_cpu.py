@@ -223,3 +223,11 @@ def test_weight_shared_by_two_segments(tmp_path):
     cm = compile_model(path)
     for _ in range(2):
         close(cm.run({"data": x})[0], ref)
+
+
+def test_held_bytes_count_constants_and_packed_conv_weights():
+    steps = [dict(kind=offload.KIND_CONV, data=0, res=None, bias=True, act=0),
+             dict(kind=offload.KIND_DENSE, data=1, res=None, bias=False, act=0)]
+    consts = [torch.zeros(100), torch.zeros(10), torch.zeros(50)]
+    assert offload._held_bytes(offload.encode_program(1, steps, [2]), consts) == 4 * (2 * 100 + 10 + 50)
+    assert offload._SiteCache().limit >= 1 << 30  # one VGG16 (~590 MB held) must fit without evicting itself

@@ -99,10 +99,12 @@ class _SiteCache:
     A built segment holds parsed steps and weights prepacked in oneDNN's blocked layout (PyTorch's
     eager conv2d reorders the plain weight on every call; onnxruntime does it once). Each entry also
     holds a view of that TVM constant, so its memory cannot be freed and the address reused while the
-    entry exists; the oldest entries go once ``limit`` bytes are held (a model then rebuilds).
+    entry exists; the oldest entries go once ``limit`` bytes are held (a model then rebuilds). The
+    limit bounds what models freed in a long-lived process leave pinned; it must exceed one live model's
+    segments together, or they evict each other on every run (VGG16: ~590 MB).
     """
 
-    def __init__(self, limit=512 << 20):
+    def __init__(self, limit=2 << 30):
         from collections import OrderedDict
 
         self.limit, self.held, self.entries = limit, 0, OrderedDict()
@@ -236,6 +238,19 @@ def _build(k, program, consts):
     return steps, out_slots
 
 
+def _held_bytes(program, consts):
+    """What a built segment keeps alive: its constants, plus a packed copy of each conv weight."""
+    _, specs, _ = decode_program(program)
+    total, c = 0, 0
+    for s in specs:
+        w = consts[c]
+        total += w.numel() * w.element_size() * (2 if s["kind"] == KIND_CONV else 1)
+        if s["bias"]:
+            total += consts[c + 1].numel() * consts[c + 1].element_size()
+        c += 1 + s["bias"]
+    return total
+
+
 def register(num_threads=None):
     """Register the packed function ``SEGMENT`` in this process (idempotent); PyTorch gets ``num_threads``,
     else ``default_threads()``."""
@@ -261,7 +276,7 @@ def register(num_threads=None):
         if site is None or site[0] != args[p]:
             consts = [dl(a) for a in args[n_in:p]]
             site = sites.put(key, (tuple(args[p]), *_build(k, args[p], consts)), consts[0],
-                             nbytes=2 * sum(t.numel() * t.element_size() for t in consts))
+                             nbytes=_held_bytes(args[p], consts))
         _, steps, out_slots = site
         values = [dl(a) for a in args[:n_in]]
         with torch.no_grad():
