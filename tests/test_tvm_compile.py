@@ -86,6 +86,30 @@ def test_export_library_and_load_compiled_roundtrip(small_onnx, tmp_path):
             close(got, ref)
 
 
+def test_offload_library_without_torch_says_what_to_do(small_onnx, tmp_path):
+    """Where torch cannot be imported, an offload-built library fails with MissingDependencyError (naming
+    the file and the way out), while a pure-TVM library of the same model runs."""
+    import subprocess
+    import sys
+
+    for offload in (True, False):
+        compile_model(small_onnx, cpu_offload=offload).export_library(str(tmp_path / f"m_{offload}.so"))
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np, nnvm_bridge as nb\n"
+            "for name in sys.argv[1:]:\n"
+            "    cm = nb.load_compiled(name)\n"
+            "    try:\n"
+            "        cm.run({'data': np.zeros((2, 3, 16, 16), np.float32)}); print('ran', name)\n"
+            "    except nb.errors.MissingDependencyError as exc: print('missing', exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m_True.so"), str(tmp_path / "m_False.so")],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2, out.stderr[-2000:]
+    assert lines[0].startswith("missing") and "m_True.so" in lines[0] and "offload=False" in lines[0]
+    assert lines[1] == f"ran {tmp_path / 'm_False.so'}"
+
+
 def test_run_rejects_wrong_inputs(small_onnx):
     cm = compile_model(small_onnx, cpu_offload=False)
     with pytest.raises(ShapeError, match="data"):

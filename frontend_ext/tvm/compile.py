@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from nnvm_bridge.errors import BridgeError, CompileError, DTypeError, InvalidModelError, ShapeError
+from nnvm_bridge.errors import (BridgeError, CompileError, DTypeError, InvalidModelError, MissingDependencyError,
+                                 ShapeError)
 
 from . import compat
 from .to_relax import to_relax
@@ -242,7 +243,14 @@ class CompiledModel:
             if self.info["offload"]:
                 from . import offload
 
-                offload.register()
+                try:
+                    offload.register()
+                except ImportError as exc:
+                    where = f" ({self.library_path})" if self.library_path else ""
+                    raise MissingDependencyError(
+                        f"this model{where} was built with its conv/dense layers offloaded to PyTorch, which "
+                        f"cannot be imported here ({exc}): pip install torch, or rebuild it with "
+                        "offload=False (CLI: --offload off) for a library that needs TVM only") from None
 
             self._vm = relax.VirtualMachine(self._module, self.device)
             self._param_tensors = [compat.to_device_tensor(self._kept[n], self.device)
