@@ -40,17 +40,6 @@ def _input():
     return np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(np.float32)
 
 
-def _time_runs(fn, repeat, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return times
-
-
 def _worker(engine, path, repeat, save, threads):
     x = _input()
     info = {"engine": engine}
@@ -84,7 +73,10 @@ def _worker(engine, path, repeat, save, threads):
         info["compile_s"] = round(cm.compile_seconds, 3)
     if save:
         np.save(save, fn())
-    times = _time_runs(fn, repeat)
+    sys.path.insert(0, ROOT)
+    from frontend_ext.tvm.bench_worker import time_runs  # numpy-only module: no TVM in the ORT worker
+
+    times = time_runs(fn, repeat)
     info["median_ms"] = float(np.median(times)) * 1e3
     info["min_ms"] = float(np.min(times)) * 1e3
     print(json.dumps(info), flush=True)

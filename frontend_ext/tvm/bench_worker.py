@@ -89,7 +89,9 @@ def _read_inputs(spec):
         return {name: npz[f"arr_{i}"] for i, name in enumerate(spec["input_names"])}
 
 
-def _time_runs(run, repeat, warmup):
+def time_runs(run, repeat, warmup=3):
+    """Seconds of each of ``repeat`` calls of ``run`` after ``warmup`` untimed ones (also used by
+    benchmarks/tvm_cpu.py)."""
     for _ in range(warmup):
         run()
     times = []
@@ -113,7 +115,7 @@ def work(spec):
     result["setup_s"] = round(time.perf_counter() - t0, 3)
     if spec.get("save"):
         np.savez(spec["save"], *[np.asarray(o) for o in outputs])
-    times = _time_runs(run, int(spec["repeat"]), int(spec["warmup"]))
+    times = time_runs(run, int(spec["repeat"]), int(spec["warmup"]))
     result["median_ms"] = float(np.median(times)) * 1e3
     result["min_ms"] = float(np.min(times)) * 1e3
     result["runs"] = len(times)
