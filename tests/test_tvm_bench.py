@@ -148,6 +148,17 @@ def test_worker_crash_is_a_bridge_error_naming_the_engine(two_output_onnx, tmp_p
     assert "fake onnxruntime: about to die" in msg  # the worker's last stderr lines
 
 
+def test_offload_choice_reaches_the_compiled_library(two_output_onnx, capsys):
+    """`bench --offload off` (like `compile --offload off`) times a pure-TVM build; the default offloads."""
+    pytest.importorskip("torch")
+    rc = cli_main(["-q", "bench", str(two_output_onnx), "--repeat", "2", "--rounds", "1", "--offload", "off", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["offload"] == [] and res["tvm_vs_onnxruntime_err"] <= 1e-4
+    assert bench_mod.bench(two_output_onnx, rounds=1, **FAST)["offload"] == ["torch"]
+
+
 def test_worker_traceback_is_one_cli_error_line(two_output_onnx, tmp_path, monkeypatch, capsys):
     body = "raise RuntimeError('fake onnxruntime is broken')\n"
     monkeypatch.setenv("PYTHONPATH", _fake_onnxruntime(tmp_path / "fake", body))

@@ -194,6 +194,7 @@ def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, c
     t0 = time.perf_counter()
     cm = compile_model((graph, gparams), target=target, shape=shape, tuning=tuning, cpu_offload=cpu_offload)
     result["compile_s"] = round(time.perf_counter() - t0, 3)
+    result["offload"] = list(cm.info["offload"])  # ["torch"] when conv/dense chains run in PyTorch
     feeds = _random_inputs(cm)
 
     with tempfile.TemporaryDirectory(prefix="nnvm_bench_") as tmp:
@@ -314,7 +315,9 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per process before timing (default 3)")
     p.add_argument("--threads", type=int, help="threads for every engine (default: onnxruntime gets one per core, "
                    "the others their own defaults)")
-    p.add_argument("--no-offload", action="store_true", help="pure TVM code (no PyTorch kernels for conv/dense)")
+    p.add_argument("--offload", choices=("auto", "on", "off"), default="auto",
+                   help="conv/dense chains in PyTorch, as for `nnvm-bridge compile` (default: auto)")
+    p.add_argument("--no-offload", action="store_true", help="the same as --offload off: pure TVM code")
     p.add_argument("--no-mxnet", action="store_true", help="do not time MXNet for an MXNet model")
     p.add_argument("--tuning-db", help="re-apply (or with --tune-trials, create) a MetaSchedule database")
     p.add_argument("--tune-trials", type=int, default=0)
@@ -325,7 +328,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     tuning = {"trials": args.tune_trials, "database": args.tuning_db} if args.tuning_db else None
     res = bench(args.src, params=args.params, shape=_shape_arg(args.input_shape), target=args.target,
-                repeat=args.repeat, tuning=tuning, cpu_offload=False if args.no_offload else "auto",
+                repeat=args.repeat, tuning=tuning,
+                cpu_offload=False if args.no_offload else {"auto": "auto", "on": True, "off": False}[args.offload],
                 plot=args.plot, threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds,
                 warmup=args.warmup, quiet=args.quiet, save_dir=args.save_dir)
     if args.json:
