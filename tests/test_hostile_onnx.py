@@ -52,6 +52,14 @@ def case_truncated(tmp):
     return _file(tmp, data[: len(data) * 2 // 3]), None, InvalidModelError, ["model.onnx"]
 
 
+def case_op_type_not_utf8(tmp):
+    """protobuf returns a string field holding invalid UTF-8 as bytes (found by fuzzing: a TypeError escaped)."""
+    data = onnx_model().SerializeToString()
+    assert data.count(b"\x07Flatten") == 1
+    return _file(tmp, data.replace(b"\x07Flatten", b"\x07\xc6latten")), None, InvalidModelError, \
+        ["flatten", "op_type", "UTF-8"]
+
+
 def case_undefined_input(tmp):
     m = clone(onnx_model())
     find_node(m, "relu").input[0] = "nowhere"

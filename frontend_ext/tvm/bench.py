@@ -254,8 +254,8 @@ def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, c
 
     ms = {e: float(np.median(per_round[e])) for e in engines}
     for e in engines:
-        result[f"{e}_ms"] = round(ms[e], 3)
-        result[f"{e}_rounds_ms"] = [round(t, 3) for t in per_round[e]]
+        result[f"{e}_ms"] = round(ms[e], 5)  # 10 ns: tiny models run in ~0.01 ms
+        result[f"{e}_rounds_ms"] = [round(t, 5) for t in per_round[e]]
         result[f"{e}_pids"] = pids[e]
     for e in engines:
         if e != "tvm":

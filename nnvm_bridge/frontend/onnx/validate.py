@@ -46,6 +46,27 @@ def check_structure(model, file=None):
         raise InvalidModelError("the ONNX graph declares no outputs", file=file)
 
 
+def check_text_fields(model, file=None):
+    """Names and op types must be text. protobuf hands a string field holding invalid UTF-8 back as bytes,
+    which would otherwise surface later as a TypeError far from the cause (found by fuzzing)."""
+    g = model.graph
+
+    def bad(value):
+        return not isinstance(value, str)
+    for kind, items in (("graph input", g.input), ("graph output", g.output), ("initializer", g.initializer)):
+        for i, item in enumerate(items):
+            if bad(item.name):
+                raise InvalidModelError(f"the name of {kind} #{i} is not valid UTF-8 text: {item.name!r}", file=file)
+    for i, node in enumerate(g.node):
+        fields = [("op_type", node.op_type), ("domain", node.domain), ("name", node.name)]
+        fields += [("input", x) for x in node.input] + [("output", x) for x in node.output]
+        fields += [("attribute name", a.name) for a in node.attribute]
+        for what, value in fields:
+            if bad(value):
+                label = node.name if isinstance(node.name, str) and node.name else f"#{i}"
+                raise InvalidModelError(f"node {label}: its {what} is not valid UTF-8 text: {value!r}", file=file)
+
+
 def _node_name(node, index) -> str:
     return node.name or (node.output[0] if len(node.output) else f"{node.op_type}_{index}")
 
@@ -79,6 +100,7 @@ def check_attribute_types(model, opset: int, file=None):
 def check_model(model, file=None) -> int:
     """All checks, in order; returns the default-domain opset."""
     check_structure(model, file)
+    check_text_fields(model, file)
     opset = check_opset(model, file)
     check_attribute_types(model, opset, file)
     return opset
