@@ -170,7 +170,8 @@ def emission_order(g, plans):
     waiting = {u: len(deps.get(u, ())) for u in units}
     ready_chains = [u for u in units if u in plans and not waiting[u]]
     ready_nodes = [u for u in units if u not in plans and not waiting[u]]
-    seg, blocked = None, []  # blocked: ready TVM nodes that read the open segment
+    seg, inside, blocked = None, set(), []  # inside: the open segment's members; blocked: ready TVM
+    # nodes that read the open segment
 
     def done(u):
         for v in users.get(u, ()):
@@ -179,10 +180,9 @@ def emission_order(g, plans):
                 heapq.heappush(ready_chains if v in plans else ready_nodes, v)
 
     def close():
-        members = set(seg.members)
         for fid in seg.members:
             for user, _ in cons.get((id(g.nodes[fid]), 0), []):
-                if user is None or owner.get(g.node_id(user)) not in members:
+                if user is None or owner.get(g.node_id(user)) not in inside:
                     seg.outputs.append(fid)
                     break
         order.append(seg)
@@ -193,21 +193,22 @@ def emission_order(g, plans):
             seg = seg or Segment([])
             p = plans[fid]
             for e in (p.data, p.residual):
-                if e is not None and g.node_id(e.node) not in seg.members and \
+                if e is not None and g.node_id(e.node) not in inside and \
                         all(e.node is not x.node or e.index != x.index for x in seg.inputs):
                     seg.inputs.append(e)
             seg.members.append(fid)
+            inside.add(fid)
             done(fid)
         elif ready_nodes:
             nid = heapq.heappop(ready_nodes)
-            if seg is not None and deps.get(nid, set()) & set(seg.members):
+            if deps.get(nid, set()) & inside:
                 blocked.append(nid)
                 continue
             order.append(nid)
             done(nid)
         else:  # only nodes reading the open segment are left: close it
             close()
-            seg = None
+            seg, inside = None, set()
             for nid in blocked:
                 heapq.heappush(ready_nodes, nid)
             blocked = []
