@@ -226,8 +226,10 @@ def cmd_compile(args, rep):
     cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args), offload=offload)
     done = cm.offloaded or {}
     if done.get("segments"):
-        rep.say(f"{done['conv2d']} conv2d and {done['dense']} dense chains run in PyTorch ({done['segments']} "
-                "packed calls): the library needs torch where it is loaded (--offload off: pure TVM)")
+        concats = f" (and {done['concat']} concats)" if done.get("concat") else ""
+        rep.say(f"{done['conv2d']} conv2d and {done['dense']} dense chains{concats} run in PyTorch "
+                f"({done['segments']} packed calls): the library needs torch where it is loaded (--offload off: "
+                "pure TVM)")
     cm.export_library(args.output)
     rep.say(f"wrote {args.output}")
     return 0

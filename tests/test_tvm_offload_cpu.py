@@ -148,6 +148,7 @@ def test_segments_split_at_tvm_ops_and_match_onnxruntime(tmp_path):
 def test_program_round_trip_keeps_exact_floats():
     steps = [dict(kind=offload.KIND_CONV, data=0, res=None, bias=True, act=offload.ACT_CLIP, clip=(-0.5, np.inf),
                   strides=(2, 1), pads=(1, 0), dilation=(1, 2), groups=4),
+             dict(kind=offload.KIND_CONCAT, inputs=[2, 0, 1]),  # variable length: a record of its own shape
              dict(kind=offload.KIND_DENSE, data=2, res=1, bias=False, act=offload.ACT_RELU, clip=(0.1, 6.0))]
     ints = offload.encode_program(2, steps, [3, 2])
     assert all(isinstance(i, int) and i >= 0 for i in ints)  # a Relax ShapeExpr holds them
@@ -155,7 +156,8 @@ def test_program_round_trip_keeps_exact_floats():
     assert n_in == 2 and outs == [3, 2]
     assert got[0]["clip"] == (-0.5, np.inf) and got[0]["strides"] == [2, 1] and got[0]["dilation"] == [1, 2]
     assert got[0]["groups"] == 4 and got[0]["res"] is None and got[0]["bias"]
-    assert got[1]["res"] == 1 and not got[1]["bias"] and got[1]["clip"] == (float(np.float32(0.1)), 6.0)
+    assert got[1]["kind"] == offload.KIND_CONCAT and got[1]["inputs"] == [2, 0, 1]
+    assert got[2]["res"] == 1 and not got[2]["bias"] and got[2]["clip"] == (float(np.float32(0.1)), 6.0)
 
 
 def test_site_cache_evicts_oldest_and_keeps_weights_alive():
@@ -231,3 +233,48 @@ def test_held_bytes_count_constants_and_packed_conv_weights():
     consts = [torch.zeros(100), torch.zeros(10), torch.zeros(50)]
     assert offload._held_bytes(offload.encode_program(1, steps, [2]), consts) == 4 * (2 * 100 + 10 + 50)
     assert offload._SiteCache().limit >= 1 << 30  # one VGG16 (~590 MB held) must fit without evicting itself
+
+
+def test_channel_concat_joins_the_segment_of_the_chains_it_reads(tmp_path):
+    """A fire module (squeeze conv, two expand convs, Concat) runs as one segment with the next conv; a
+    Concat of TVM values only (and one reading a graph input) stays TVM code."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from frontend_ext.tvm import fusion
+    from frontend_ext.tvm.compile import load_graph
+    from nnvm_bridge.ir.passes import infer_shape, infer_type
+
+    inits = []
+
+    def conv(x, y, cin, cout, k):
+        w, b = f"{y}.w", f"{y}.b"
+        inits.append(numpy_helper.from_array(RNG.standard_normal((cout, cin, k, k)).astype(np.float32) * 0.3, w))
+        inits.append(numpy_helper.from_array(RNG.standard_normal(cout).astype(np.float32) * 0.1, b))
+        return [helper.make_node("Conv", [x, w, b], [y + "_c"], pads=[k // 2] * 4),
+                helper.make_node("Relu", [y + "_c"], [y])]
+    nodes = (conv("data", "s", 4, 3, 1) + conv("s", "e1", 3, 5, 1) + conv("s", "e3", 3, 5, 3)
+             + [helper.make_node("Concat", ["e1", "e3", "data"], ["fire"], axis=1)]  # reads a graph input too
+             + conv("fire", "nxt", 14, 6, 1)
+             + [helper.make_node("Sigmoid", ["nxt"], ["sg"]), helper.make_node("Tanh", ["nxt"], ["th"]),
+                helper.make_node("Concat", ["sg", "th"], ["out"], axis=1)])  # TVM values only
+    graph = helper.make_graph(nodes, "fire", [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 4, 7, 7])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 12, 7, 7])], inits)
+    path = str(tmp_path / "fire.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+    graph, params = load_graph(path)
+    g = infer_type(infer_shape(graph, params=params), params=params)
+    plans = fusion.plan_offload(g, params)
+    order = fusion.emission_order(g, plans)
+    segs = [s for s in order if isinstance(s, fusion.Segment)]
+    assert len(segs) == 1 and [plans[m].kind for m in segs[0].members].count("concat") == 1
+    assert len(segs[0].members) == 5 and len(segs[0].outputs) == 1
+    last = g.nodes.index(g.outputs[0].node)
+    assert g.nodes[last].op == "concatenate" and last in order  # demoted: emitted as a TVM node
+    x = RNG.standard_normal((1, 4, 7, 7)).astype(np.float32)
+    ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
+    cm = compile_model(path)
+    assert cm.offloaded == {"segments": 1, "conv2d": 4, "dense": 0, "concat": 1}
+    for _ in range(2):
+        close(cm.run({"data": x})[0], ref)

@@ -24,15 +24,20 @@ ADDS = ("broadcast_add", "elemwise_add")
 
 @dataclass
 class Plan:
-    kind: str  # "conv2d" or "dense"
-    data: object  # Entry of the data input
-    weight: np.ndarray
+    kind: str  # "conv2d", "dense" or "concat" (channel concat of 4-D tensors, no weights)
+    data: object  # Entry of the data input (concat: the first one)
+    weight: np.ndarray | None
     bias: np.ndarray | None
     conv: tuple = ()  # conv2d: (strides, pads, dilation, groups), each spatial pair a 2-tuple
     residual: object = None  # Entry or None
     act: int = offload.ACT_NONE
     clip: tuple = (0.0, 0.0)
     absorbed: list = field(default_factory=list)  # node ids inside the chain (not the final one)
+    inputs: list = field(default_factory=list)  # concat: every input Entry
+
+    def reads(self):
+        """The Entries this chain reads from other nodes."""
+        return self.inputs if self.kind == "concat" else [e for e in (self.data, self.residual) if e is not None]
 
 
 @dataclass
@@ -135,7 +140,23 @@ def plan_offload(g, params):
         claimed.update(id(n) for n in absorbed + [cur])
         plans[g.node_id(cur)] = Plan(node.op, node.inputs[0], w, b, conv, residual, act, clip,
                                      [g.node_id(n) for n in absorbed])
+    _plan_concats(g, plans)
     return plans
+
+
+def _plan_concats(g, plans):
+    """Channel concats of float32 4-D tensors that read an offloaded chain (SqueezeNet's fire modules,
+    Inception's branches): in a segment they stay channels-last, instead of leaving the segment for
+    TVM's concatenate and coming back."""
+    shapes, dtypes, ptr = g.attrs["shape"], g.attrs["dtype"], g.node_row_ptr
+    for nid, node in enumerate(g.nodes):
+        if node.op != "concatenate" or dtypes[ptr[nid]] != "float32" or len(shapes[ptr[nid]] or ()) != 4:
+            continue
+        if node_attrs(node).axis not in (1, -3) or not any(g.node_id(e.node) in plans for e in node.inputs):
+            continue
+        if any(dtypes[ptr[g.node_id(e.node)] + e.index] != "float32" for e in node.inputs):
+            continue
+        plans[nid] = Plan("concat", node.inputs[0], None, None, inputs=list(node.inputs))
 
 
 def emission_order(g, plans):
@@ -192,8 +213,8 @@ def emission_order(g, plans):
             fid = heapq.heappop(ready_chains)
             seg = seg or Segment([])
             p = plans[fid]
-            for e in (p.data, p.residual):
-                if e is not None and g.node_id(e.node) not in inside and \
+            for e in p.reads():
+                if g.node_id(e.node) not in inside and \
                         all(e.node is not x.node or e.index != x.index for x in seg.inputs):
                     seg.inputs.append(e)
             seg.members.append(fid)
@@ -214,4 +235,11 @@ def emission_order(g, plans):
             blocked = []
     if seg is not None:
         close()
-    return order
+    # a segment of concats alone has nothing to run in PyTorch: TVM concatenates
+    out = []
+    for item in order:
+        if isinstance(item, Segment) and all(plans[m].kind == "concat" for m in item.members):
+            out += item.members
+        else:
+            out.append(item)
+    return out

@@ -20,8 +20,8 @@ SEGMENT = "nnvm_bridge.offload.segment"
 FUNCS = (SEGMENT,)
 
 ACT_NONE, ACT_RELU, ACT_CLIP = 0, 1, 2
-KIND_CONV, KIND_DENSE = 0, 1
-_STEP = 14  # ints per step record, see encode_program
+KIND_CONV, KIND_DENSE, KIND_CONCAT = 0, 1, 2
+_STEP = 14  # ints per conv/dense step record, see encode_program
 _registered = False
 
 
@@ -53,9 +53,14 @@ def _bits_f32(i):
 
 def encode_program(n_inputs, steps, out_slots):
     """``steps``: dicts with kind, data, res (slot or None), bias (bool), act, clip (lo, hi) and, for
-    convs, strides/pads/dilation (pairs) and groups. Returns the list of ints for the ShapeExpr."""
+    convs, strides/pads/dilation (pairs) and groups; a concat step has kind and ``inputs`` (slots) only.
+    Returns the list of ints for the ShapeExpr: conv/dense records are _STEP ints, a concat record is
+    its kind, its input count and the input slots."""
     ints = [n_inputs, len(steps), len(out_slots), *out_slots]
     for s in steps:
+        if s["kind"] == KIND_CONCAT:
+            ints += [KIND_CONCAT, len(s["inputs"]), *s["inputs"]]
+            continue
         st, pd, dl = (s.get(k, (1, 1)) if k != "pads" else s.get(k, (0, 0)) for k in ("strides", "pads", "dilation"))
         lo, hi = s.get("clip", (0.0, 0.0))
         ints += [s["kind"], s["data"], 0 if s.get("res") is None else s["res"] + 1, int(bool(s["bias"])),
@@ -69,6 +74,11 @@ def decode_program(ints):
     out_slots = a[3:3 + n_out]
     steps, k = [], 3 + n_out
     for _ in range(n_steps):
+        if a[k] == KIND_CONCAT:
+            n = a[k + 1]
+            steps.append(dict(kind=KIND_CONCAT, inputs=a[k + 2:k + 2 + n], bias=False))
+            k += 2 + n
+            continue
         r = a[k:k + _STEP]
         k += _STEP
         steps.append(dict(kind=r[0], data=r[1], res=r[2] - 1 if r[2] else None, bias=bool(r[3]),
@@ -153,7 +163,7 @@ class _Step:
     def __init__(self, k, spec, weight, bias, in_place):
         self.k, self.s, self.w, self.b = k, spec, weight, bias
         self.in_place = in_place  # the residual is a value of this segment that nobody reads later
-        self.lo, self.hi = spec["clip"]
+        self.lo, self.hi = spec.get("clip", (0.0, 0.0))
         self.run = self._first
 
     def __call__(self, v):
@@ -161,6 +171,9 @@ class _Step:
 
     def _first(self, v):
         s, k = self.s, self.k
+        if s["kind"] == KIND_CONCAT:
+            self.run = self._concat
+            return self.run(v)
         x = v[s["data"]]
         if s["kind"] == KIND_DENSE:
             self.run = self._dense
@@ -212,6 +225,9 @@ class _Step:
             y.add_(v[s["res"]])
         return _activate(y, s["act"], self.lo, self.hi)
 
+    def _concat(self, v):  # channels-last inputs give a channels-last result
+        return self.k.torch.cat([v[slot] for slot in self.s["inputs"]], dim=1)
+
     def _dense(self, v):
         return _activate(self.k.F.linear(v[self.s["data"]], self.w, self.b), self.s["act"], self.lo, self.hi)
 
@@ -223,19 +239,28 @@ def _build(k, program, consts):
     n_in, specs, out_slots = decode_program(program)
     last_read = {}
     for i, s in enumerate(specs):
-        for slot in (s["data"], s["res"]):
-            if slot is not None:
-                last_read[slot] = i
+        for slot in _reads(s):
+            last_read[slot] = i
     steps, c = [], 0
     for i, s in enumerate(specs):
+        done = [slot for slot, last in last_read.items() if last == i and slot >= n_in and slot not in out_slots]
+        if s["kind"] == KIND_CONCAT:
+            steps.append((_Step(k, s, None, None, False), done))
+            continue
         w = consts[c]
         b = consts[c + 1] if s["bias"] else None
         c += 1 + s["bias"]
         res = s["res"]
         in_place = res is not None and res >= n_in and res not in out_slots and last_read[res] == i and res != s["data"]
-        done = [slot for slot, last in last_read.items() if last == i and slot >= n_in and slot not in out_slots]
         steps.append((_Step(k, s, w, b, in_place), done))
     return steps, out_slots
+
+
+def _reads(spec):
+    """The value slots a step reads."""
+    if spec["kind"] == KIND_CONCAT:
+        return list(spec["inputs"])
+    return [slot for slot in (spec["data"], spec["res"]) if slot is not None]
 
 
 def _held_bytes(program, consts):
@@ -243,6 +268,8 @@ def _held_bytes(program, consts):
     _, specs, _ = decode_program(program)
     total, c = 0, 0
     for s in specs:
+        if s["kind"] == KIND_CONCAT:
+            continue
         w = consts[c]
         total += w.numel() * w.element_size() * (2 if s["kind"] == KIND_CONV else 1)
         if s["bias"]:

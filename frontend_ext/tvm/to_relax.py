@@ -102,9 +102,10 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         "params": meta(kept),
         "outputs": [(name, tuple(shapes[ptr[g.node_id(e.node)] + e.index] or ()),
                      dtypes[ptr[g.node_id(e.node)] + e.index]) for name, e in zip(g.output_names(), g.outputs)],
-        # what runs in PyTorch: packed calls, and the conv2d/dense chains inside them
-        "offloaded": {"segments": len(segments), "conv2d": sum(p.kind == "conv2d" for p in plans.values()),
-                      "dense": sum(p.kind == "dense" for p in plans.values())},
+        # what runs in PyTorch: packed calls, and the conv2d/dense chains and concats inside them
+        "offloaded": {"segments": len(segments),
+                      **{kind: sum(plans[m].kind == kind for s in segments for m in s.members)
+                         for kind in ("conv2d", "dense", "concat")}},
     }
     return mod, info
 
@@ -153,6 +154,10 @@ def _emit_segment(cx, g, plans, seg, values):
     consts, steps = [], []
     for k, fid in enumerate(seg.members):
         p = plans[fid]
+        slots[(fid, 0)] = len(seg.inputs) + k
+        if p.kind == "concat":
+            steps.append(dict(kind=off.KIND_CONCAT, inputs=[slot(e) for e in p.inputs]))
+            continue
         step = dict(kind=off.KIND_CONV if p.kind == "conv2d" else off.KIND_DENSE, data=slot(p.data),
                     res=None if p.residual is None else slot(p.residual), bias=p.bias is not None,
                     act=p.act, clip=p.clip)
@@ -160,7 +165,6 @@ def _emit_segment(cx, g, plans, seg, values):
             step.update(zip(("strides", "pads", "dilation", "groups"), p.conv))
         steps.append(step)
         consts += [rx.const(p.weight, "float32")] + ([rx.const(p.bias, "float32")] if p.bias is not None else [])
-        slots[(fid, 0)] = len(seg.inputs) + k
     program = off.encode_program(len(seg.inputs), steps, [slots[(fid, 0)] for fid in seg.outputs])
     args = [values[ptr[g.node_id(e.node)] + e.index] for e in seg.inputs] + consts + [rx.ShapeExpr(program)]
     out_types = [compat.tensor_type(g.attrs["shape"][ptr[fid]], "float32") for fid in seg.outputs]
