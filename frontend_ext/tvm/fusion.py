@@ -1,7 +1,8 @@
 """Plan the CPU/GPU offload: conv2d/dense chains, grouped into segments that run as one packed call.
 
 A chain is conv -> [batch_norm] -> [add residual] -> [relu|clip] (or dense -> [relu|clip]) with
-constant weights; BN is folded into the weight and bias. Connected chains form a *segment*: one
+constant weights; BN is folded into the weight and bias. A channel concat reading a chain is planned
+too (``_plan_concats``). Connected chains form a *segment*: one
 ``relax.call_dps_packed`` runs them all in PyTorch, so the tensors passed between them never enter
 TVM's buffers. One call per chain cost MobileNetV2 about 2 ms per run in copies, DLPack views and
 VM calls (53 calls), as much as a third of its oneDNN time.
