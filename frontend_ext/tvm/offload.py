@@ -241,16 +241,10 @@ def _build(k, program, consts):
     for i, s in enumerate(specs):
         for slot in _reads(s):
             last_read[slot] = i
-    steps, c = [], 0
-    for i, s in enumerate(specs):
+    steps = []
+    for i, (s, w, b) in enumerate(_with_constants(specs, consts)):
         done = [slot for slot, last in last_read.items() if last == i and slot >= n_in and slot not in out_slots]
-        if s["kind"] == KIND_CONCAT:
-            steps.append((_Step(k, s, None, None, False), done))
-            continue
-        w = consts[c]
-        b = consts[c + 1] if s["bias"] else None
-        c += 1 + s["bias"]
-        res = s["res"]
+        res = s.get("res")
         in_place = res is not None and res >= n_in and res not in out_slots and last_read[res] == i and res != s["data"]
         steps.append((_Step(k, s, w, b, in_place), done))
     return steps, out_slots
@@ -263,18 +257,27 @@ def _reads(spec):
     return [slot for slot in (spec["data"], spec["res"]) if slot is not None]
 
 
+def _with_constants(specs, consts):
+    """(spec, weight, bias) per step: the constants come in step order, a weight then a bias when the step
+    has one; concats have none (weight and bias None)."""
+    c = 0
+    for s in specs:
+        if s["kind"] == KIND_CONCAT:
+            yield s, None, None
+            continue
+        yield s, consts[c], consts[c + 1] if s["bias"] else None
+        c += 1 + s["bias"]
+
+
 def _held_bytes(program, consts):
     """What a built segment keeps alive: its constants, plus a packed copy of each conv weight."""
     _, specs, _ = decode_program(program)
-    total, c = 0, 0
-    for s in specs:
-        if s["kind"] == KIND_CONCAT:
-            continue
-        w = consts[c]
-        total += w.numel() * w.element_size() * (2 if s["kind"] == KIND_CONV else 1)
-        if s["bias"]:
-            total += consts[c + 1].numel() * consts[c + 1].element_size()
-        c += 1 + s["bias"]
+    total = 0
+    for s, w, b in _with_constants(specs, consts):
+        if w is not None:
+            total += w.numel() * w.element_size() * (2 if s["kind"] == KIND_CONV else 1)
+        if b is not None:
+            total += b.numel() * b.element_size()
     return total
 
 
