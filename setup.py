@@ -7,8 +7,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def read_version():
-    # Single source of truth: nnvm_bridge/__init__.py (read as text: setup must not import the package).
-    with open(os.path.join(HERE, "nnvm_bridge", "__init__.py"), encoding="utf-8") as f:
+    # Single source of truth: nnvm_bridge/version.py (read as text: setup must not import the package).
+    with open(os.path.join(HERE, "nnvm_bridge", "version.py"), encoding="utf-8") as f:
         return re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 

@@ -7,10 +7,10 @@ from .errors import (AttributeParseError, BridgeError, CompileError, DTypeError,
                      MissingDependencyError, ParamsError, ShapeError, UnsupportedOperatorError,
                      UnsupportedOpsetError)
 from .ir import Entry, Graph, Node, load_json, save_json
+from .version import __version__
 from . import frontend  # noqa: E402  (light: its functions import their implementations lazily)
 from .api import compile_model, export_model, import_model, import_to_gluon, load_compiled
 
-__version__ = "0.1.0"
 
 __all__ = ["BridgeError", "AttributeParseError", "CompileError", "DTypeError", "InvalidModelError",
            "MissingDependencyError", "ParamsError", "ShapeError", "UnsupportedOperatorError",

@@ -307,7 +307,7 @@ def _model_args(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     common = _common()
     parser = argparse.ArgumentParser(

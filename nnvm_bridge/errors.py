@@ -75,6 +75,33 @@ class UnsupportedOperatorError(BridgeError):
         super().__init__(msg, file=file)
 
 
+class OpTally:
+    """Collects what cannot be converted (op name -> node names) so that a model's whole list is
+    reported at once, as one UnsupportedOperatorError."""
+
+    def __init__(self):
+        self.ops: dict = {}
+
+    def add(self, op: str, node: str, reason: str | None = None):
+        key = op if reason is None else f"{op} ({reason})"
+        self.ops.setdefault(key, []).append(node)
+
+    def __bool__(self):
+        return bool(self.ops)
+
+    def error(self, *, direction: str, file=None, extra: str = "") -> UnsupportedOperatorError:
+        return UnsupportedOperatorError(self.ops, direction=direction, file=file, extra=extra)
+
+    def raise_if_any(self, *, direction: str, file=None, extra: str = ""):
+        if self.ops:
+            raise self.error(direction=direction, file=file, extra=extra)
+
+
+def unsupported_feature(op: str, node: str, what: str, *, direction: str, file=None) -> UnsupportedOperatorError:
+    """The error for one node whose op is known but whose attributes or inputs are not supported."""
+    return UnsupportedOperatorError({f"{op} ({what})": [node]}, direction=direction, file=file)
+
+
 class UnsupportedOpsetError(BridgeError):
     """The requested or declared opset is outside what a converter supports."""
 

@@ -309,7 +309,7 @@ def _rename(nodes, old, new):
 
 def _version():
     try:
-        from nnvm_bridge import __version__
+        from nnvm_bridge.version import __version__
 
         return __version__
     except ImportError:  # pragma: no cover

@@ -48,7 +48,14 @@ def first_type(n):
     return rule
 
 
+# Layout names of channel-first data and kernels, by number of spatial dims.
+DATA_LAYOUTS = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+KERNEL_LAYOUTS = {1: "OIW", 2: "OIHW", 3: "OIDHW"}
+
+
 def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
+    """The IR's pooling length (MXNet's "full" convention in ceil mode: a last window that starts
+    in the end padding is kept)."""
     eff = dilation * (k - 1) + 1
     span = size + pb + pe - eff
     if span < 0:
@@ -56,6 +63,19 @@ def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
     if ceil_mode:
         return int(math.ceil(span / s)) + 1
     return span // s + 1
+
+
+def pool_out_dropping_last(size, k, s, pb, pe):
+    """Ceil-mode length as ONNX, onnxruntime, PyTorch and Relax give it: a last window that would
+    start inside the end padding is dropped."""
+    out = -(-(size + pb + pe - k) // s) + 1
+    return out - 1 if (out - 1) * s >= size + pb else out
+
+
+def floor_mode_tails(sizes, kernel, strides, begins, ends, lengths):
+    """Per spatial dim, the extra end padding that makes floor-mode pooling give ``lengths`` windows."""
+    return [max(0, (n_out - 1) * s + k - (n + b + e))
+            for n, k, s, b, e, n_out in zip(sizes, kernel, strides, begins, ends, lengths)]
 
 
 def prod(xs) -> int:
