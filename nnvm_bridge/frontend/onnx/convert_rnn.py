@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import UnsupportedOperatorError
+from ...ops.rnn import ONNX_GATES_IN_MXNET_ORDER
 from .registry import converter
-
-_ORDER = {"lstm": [0, 2, 3, 1], "gru": [1, 0, 2], "rnn_tanh": [0], "rnn_relu": [0]}
 
 
 def _unsupported(ctx, node, what):
@@ -20,13 +19,13 @@ def _unsupported(ctx, node, what):
 
 
 def _reorder(mat, mode, hidden):
-    blocks = [mat[k * hidden:(k + 1) * hidden] for k in range(len(_ORDER[mode]))]
-    return np.concatenate([blocks[k] for k in _ORDER[mode]], axis=0)
+    blocks = [mat[k * hidden:(k + 1) * hidden] for k in range(len(ONNX_GATES_IN_MXNET_ORDER[mode]))]
+    return np.concatenate([blocks[k] for k in ONNX_GATES_IN_MXNET_ORDER[mode]], axis=0)
 
 
 def _flat_params(W, R, B, mode, hidden):
     dirs = W.shape[0]
-    g = len(_ORDER[mode])
+    g = len(ONNX_GATES_IN_MXNET_ORDER[mode])
     if B is None:
         B = np.zeros((dirs, 2 * g * hidden), dtype=W.dtype)
     weights, biases = [], []

@@ -1,4 +1,4 @@
-"""Extension ops (level 6) that the ONNX importer needs beyond NNVM's table.
+"""The ``rnn`` extension op (level 6; NNVM had none).
 
 ``rnn``: MXNet's fused RNN (modes lstm / gru / rnn_tanh / rnn_relu) over TNC data with one flat
 parameter vector (all i2h/h2h weights, layer by layer and direction by direction, then all biases
@@ -11,6 +11,8 @@ from ..errors import ShapeError
 from .registry import Attr, register
 
 RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+# Position in ONNX's packing (LSTM i,o,f,c; GRU z,r,h) of each gate in MXNet's order (i,f,c,o; r,z,n).
+ONNX_GATES_IN_MXNET_ORDER = {"lstm": (0, 2, 3, 1), "gru": (1, 0, 2), "rnn_tanh": (0,), "rnn_relu": (0,)}
 
 
 def rnn_param_size(mode, input_size, hidden, num_layers, bidirectional):
