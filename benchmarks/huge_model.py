@@ -84,7 +84,7 @@ base = peak_rss()
 t0 = time.perf_counter()
 if force_external == "1":
     # export_model's own steps, with external data forced on (for models under the 2 GB switch)
-    from nnvm_bridge.api import mxnet_to_graph
+    from nnvm_bridge.model_files import mxnet_to_graph
     from frontend_ext.onnx.exporter import to_onnx
     graph, params = mxnet_to_graph(json_path, params_path, [(1, int(hidden))], np.float32)
     to_onnx(graph, params, path=out, external_data=True)

@@ -99,7 +99,7 @@ def main(argv=None):
     import mxnet as mx
     import onnx
 
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
     from onnx_mx_helpers import module_run, ort_run
 
     rows = []

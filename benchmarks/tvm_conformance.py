@@ -43,7 +43,7 @@ def _inputs(case):
 def run_nnvm(case):
     import onnx_conformance as oc
 
-    from frontend_ext.tvm.compile import compile_model
+    from nnvm_bridge import compile_model
 
     for feeds, expected in _inputs(case):
         model = case.model

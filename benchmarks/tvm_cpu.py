@@ -56,7 +56,7 @@ def _worker(engine, path, repeat, save, threads):
             return sess.run(None, feed)[0]
     else:
         sys.path.insert(0, ROOT)
-        from frontend_ext.tvm.compile import compile_model
+        from nnvm_bridge import compile_model
 
         kw = {}
         if engine == "pure":

@@ -123,7 +123,7 @@ def cmd_convert(args, rep):
                           else os.path.splitext(args.src)[0])
     dst_fmt = mf.ONNX if dst.lower().endswith(".onnx") else mf.MXNET
     rep.say(f"reading {args.src} ({src_fmt})")
-    graph, params, _, params_path = mf.load_graph(args.src, args.params, _shapes(args.input_shape),
+    graph, params, _, params_path = mf.load_model(args.src, args.params, _shapes(args.input_shape),
                                                   _dtypes(args.input_type))
     if params_path:
         rep.say(f"parameters from {params_path}")
@@ -181,7 +181,7 @@ def cmd_inspect(args, rep):
     from . import model_files as mf
 
     rep.say(f"reading {args.src}")
-    graph, params, fmt, params_path = mf.load_graph(args.src, args.params, _shapes(args.input_shape),
+    graph, params, fmt, params_path = mf.load_model(args.src, args.params, _shapes(args.input_shape),
                                                     _dtypes(args.input_type))
     info = {"file": args.src, "format": fmt, "params_file": params_path, **describe(graph, params)}
     if args.json:
@@ -220,7 +220,7 @@ def cmd_compile(args, rep):
     from . import model_files as mf
 
     rep.say(f"reading {args.src} ({mf.detect_format(args.src)})")
-    graph, params, _, _ = mf.load_graph(args.src, args.params, _shapes(args.input_shape), _dtypes(args.input_type))
+    graph, params, _, _ = mf.load_model(args.src, args.params, _shapes(args.input_shape), _dtypes(args.input_type))
     rep.say(f"compiling for {args.target}" + (" with tuning" if _tuning(args) else ""))
     offload = {"auto": "auto", "on": True, "off": False}[args.offload]
     cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args), offload=offload)

@@ -172,7 +172,7 @@ def test_unknown_op_reports_node():
 
 # ---- delegates -------------------------------------------------------------------------------------------------
 def test_import_model_and_import_to_gluon_round_trip(net, tmp_path):
-    pytest.importorskip("frontend_ext.mxnet.objects")
+    pytest.importorskip("mxnet")
     path = tmp_path / "rt.onnx"
     nb.export_model(net["sym"], {**net["args"], **net["aux"]}, [SHAPE], onnx_file_path=str(path))
     sym, params = nb.import_model(str(path))

@@ -42,7 +42,7 @@ def _conv_model(weights_as_inputs=False, reverse=False):
 
 def _check_mxnet(model, feeds, rtol=1e-4):
     pytest.importorskip("mxnet")
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
 
     ref = ort_run(model, feeds)
     sym, params = import_model(model)
@@ -157,7 +157,7 @@ def test_symbolic_dims_kept_or_bound():
 
 def test_symbolic_batch_runs_at_two_batch_sizes():
     pytest.importorskip("mxnet")
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
 
     model = _conv_model()
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
@@ -255,7 +255,7 @@ def test_gluon_block_takes_inputs_in_the_models_declared_order():
     pytest.importorskip("mxnet")
     import mxnet as mx
 
-    from frontend_ext.mxnet.objects import import_to_gluon
+    from nnvm_bridge import import_to_gluon
 
     # the graph reaches b before a, but the model declares (a, b)
     model = _model([helper.make_node("Sub", ["b", "a"], ["y"])], [_vi("a", [3]), _vi("b", [3])], [_vi("y", [3])])

@@ -41,7 +41,7 @@ def _check_reference_is_informative(ref):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_light_model_import_model_module(name):
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
 
     model, feeds, ref = _case(name)
     _check_reference_is_informative(ref[0])
@@ -53,7 +53,7 @@ def test_light_model_import_model_module(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_light_model_import_to_gluon(name):
-    from frontend_ext.mxnet.objects import import_to_gluon
+    from nnvm_bridge import import_to_gluon
 
     model, feeds, ref = _case(name)
     block = import_to_gluon(model)

@@ -36,7 +36,7 @@ def test_fixture_set_is_complete():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_pytorch_fixture_module_matches_torch(name):
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
 
     model, feeds, expected = _load(name)
     # shape= binds the symbolic dims of the "_dynamic" fixtures (harmless for static ones)
@@ -50,7 +50,7 @@ def test_pytorch_fixture_module_matches_torch(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_pytorch_fixture_gluon_matches_onnxruntime(name):
     pytest.importorskip("onnxruntime")
-    from frontend_ext.mxnet.objects import import_to_gluon
+    from nnvm_bridge import import_to_gluon
 
     model, feeds, expected = _load(name)
     ref = ort_run(model, feeds)
@@ -67,7 +67,7 @@ def test_dynamic_batch_export_binds_symbolic_dims_with_a_warning():
     import onnx
     from onnx import helper, numpy_helper
 
-    from frontend_ext.mxnet.objects import import_model
+    from nnvm_bridge import import_model
 
     nodes = [helper.make_node("Shape", ["x"], ["s"]),
              helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),

@@ -39,7 +39,7 @@ def _net(name, size):
 @pytest.mark.slow
 @pytest.mark.parametrize("name,size", ZOO, ids=[z[0] for z in ZOO])
 def test_gluon_zoo_round_trip_through_onnx(name, size):
-    from frontend_ext.mxnet.objects import import_model, import_to_gluon
+    from nnvm_bridge import import_model, import_to_gluon
     from nnvm_bridge.frontend import from_mxnet, to_onnx
 
     net, x, ref = _net(name, size)

@@ -192,7 +192,7 @@ def test_compiled_graph_outputs_carry_onnx_names(case):
     """compile_model on the imported *Graph* (no ONNX file to read names back from) names its
     outputs after the ONNX outputs, and its numbers match onnxruntime."""
     pytest.importorskip("tvm")
-    from frontend_ext.tvm.compile import compile_model
+    from nnvm_bridge import compile_model
 
     model = CASES[case]
     graph, params = from_onnx(model)

@@ -127,7 +127,7 @@ def test_onnx_import_matches_onnxruntime_in_mxnet(geom):
 @pytest.mark.parametrize("geom", GEOMETRIES, ids=[g[0] for g in GEOMETRIES])
 def test_onnx_import_matches_onnxruntime_in_tvm(geom):
     pytest.importorskip("tvm")
-    from frontend_ext.tvm.compile import compile_model
+    from nnvm_bridge import compile_model
 
     model, x, want, _ = _case(geom)
     got = compile_model(model, offload=False).run({"x": x})
@@ -226,7 +226,7 @@ def test_mxnet_full_convention_in_the_ir_interpreter(geom):
 def test_mxnet_full_convention_in_tvm(geom):
     # Relax's own ceil mode drops the last window like ONNX; the emitter must keep the IR's windows
     pytest.importorskip("tvm")
-    from frontend_ext.tvm.compile import compile_model
+    from nnvm_bridge import compile_model
 
     graph, params, x, want = _mx_full_case(geom)
     _check_mx(compile_model((graph, params), shape={"data": x.shape}, offload=False).run({"data": x}), want)

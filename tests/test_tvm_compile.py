@@ -13,7 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 from nnvm_bridge.errors import BridgeError, CompileError, DTypeError, InvalidModelError, ShapeError  # noqa: E402
 from nnvm_bridge.ir import Graph, Node, variable  # noqa: E402
 from nnvm_bridge.ops import get_op  # noqa: E402
-from frontend_ext.tvm.compile import compile_model, load_compiled  # noqa: E402
+from nnvm_bridge import compile_model, load_compiled  # noqa: E402
 from tolerance import assert_close as close  # noqa: E402
 
 RNG = np.random.default_rng(7)

@@ -10,7 +10,7 @@ tvm = pytest.importorskip("tvm")
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from frontend_ext.tvm.compile import compile_model  # noqa: E402
+from nnvm_bridge import compile_model  # noqa: E402
 from tolerance import assert_close  # noqa: E402
 
 pytestmark = pytest.mark.slow

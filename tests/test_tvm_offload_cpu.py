@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from frontend_ext.tvm import compat, offload  # noqa: E402
-from frontend_ext.tvm.compile import compile_model  # noqa: E402
+from nnvm_bridge import compile_model  # noqa: E402
 from tolerance import assert_close as close  # noqa: E402
 
 RNG = np.random.default_rng(11)
@@ -123,12 +123,12 @@ def _branchy_onnx(path):
 
 def test_segments_split_at_tvm_ops_and_match_onnxruntime(tmp_path):
     from frontend_ext.tvm import fusion
-    from frontend_ext.tvm.compile import load_graph
+    from nnvm_bridge.model_files import load_model
     from frontend_ext.tvm.to_relax import to_relax
     from nnvm_bridge.ir.passes import infer_shape, infer_type
 
     path = _branchy_onnx(str(tmp_path / "branchy.onnx"))
-    graph, params = load_graph(path)
+    graph, params, _, _ = load_model(path)
     g = infer_type(infer_shape(graph, params=params), params=params)
     plans = fusion.plan_offload(g, params)
     segs = [s for s in fusion.emission_order(g, plans) if isinstance(s, fusion.Segment)]
@@ -242,7 +242,7 @@ def test_channel_concat_joins_the_segment_of_the_chains_it_reads(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
 
     from frontend_ext.tvm import fusion
-    from frontend_ext.tvm.compile import load_graph
+    from nnvm_bridge.model_files import load_model
     from nnvm_bridge.ir.passes import infer_shape, infer_type
 
     inits = []
@@ -263,7 +263,7 @@ def test_channel_concat_joins_the_segment_of_the_chains_it_reads(tmp_path):
     path = str(tmp_path / "fire.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
 
-    graph, params = load_graph(path)
+    graph, params, _, _ = load_model(path)
     g = infer_type(infer_shape(graph, params=params), params=params)
     plans = fusion.plan_offload(g, params)
     order = fusion.emission_order(g, plans)

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from nnvm_bridge.errors import CompileError, ShapeError, UnsupportedOperatorError  # noqa: E402
 from nnvm_bridge.ir import Graph, Node, variable  # noqa: E402
 from nnvm_bridge.ops import get_op  # noqa: E402
-from frontend_ext.tvm.compile import compile_model  # noqa: E402
+from nnvm_bridge import compile_model  # noqa: E402
 from frontend_ext.tvm.to_relax import EMITTERS, to_relax  # noqa: E402
 
 RNG = np.random.default_rng(42)

@@ -42,7 +42,7 @@ def check_model(name, tmp, repeat):
     import torch
 
     import tvm_models
-    from frontend_ext.tvm.compile import compile_model
+    from nnvm_bridge import compile_model
 
     row = {"model": name}
     path = tvm_models.export_onnx(name, os.path.join(tmp, f"{name}.onnx"))
@@ -94,7 +94,7 @@ def check_carried_library():
     lib = os.path.join(ROOT, "build", "gpu", "cuda_smoke.so")
     if not os.path.exists(lib):
         return {"carried_library": "none"}
-    from frontend_ext.tvm.compile import load_compiled
+    from nnvm_bridge import load_compiled
 
     ref_path = os.path.join(ROOT, "build", "gpu", "cuda_smoke_io.npz")
     try:

@@ -1,5 +1,5 @@
-"""MXNet objects from an ONNX model: ``import_model`` (Symbol + NDArray params) and
-``import_to_gluon`` (a runnable ``gluon.SymbolBlock``).  MXNet is imported only here, lazily."""
+"""MXNet objects from the IR: ``to_mxnet_objects`` (Symbol + NDArray params) and ``to_gluon_block``
+(a runnable ``gluon.SymbolBlock``).  MXNet is imported only here, lazily."""
 from __future__ import annotations
 
 from nnvm_bridge.errors import BridgeError, InvalidModelError, require
@@ -7,60 +7,6 @@ from nnvm_bridge.errors import BridgeError, InvalidModelError, require
 
 def _mx():
     return require("mxnet", "mxnet")
-
-
-def _to_ir(model, fmt, shape=None, dtype=None):
-    fmt = (fmt or "onnx").lower()
-    if fmt != "onnx":
-        raise InvalidModelError(f"import format {fmt!r} is not supported here; use format='onnx'")
-    from nnvm_bridge.errors import ShapeError
-    from nnvm_bridge.frontend import from_onnx
-
-    try:
-        return from_onnx(model, shape=shape, dtype=dtype)
-    except ShapeError as exc:
-        bound = _bind_symbolic_dims(model, shape)
-        if not bound:
-            raise
-        # MXNet graphs are static: shape arithmetic over a symbolic dim needs a value
-        import warnings
-
-        warnings.warn(f"{exc}; binding the symbolic input dims to 1 ({bound}); pass shape= to choose",
-                      stacklevel=3)
-        return from_onnx(model, shape=bound, dtype=dtype)
-
-
-def _onnx_input_order(model):
-    """Data input names in the ONNX graph's declared order (the order SymbolBlock is called with)."""
-    from nnvm_bridge.frontend.onnx.tensors import load_model
-
-    proto, _, _ = load_model(model)
-    inits = {t.name for t in proto.graph.initializer}
-    return [vi.name for vi in proto.graph.input if vi.name not in inits]
-
-
-def _bind_symbolic_dims(model, shape):
-    """{input: shape} with every symbolic (unknown) dim of the data inputs set to 1, or None when the
-    model has no symbolic dims to bind."""
-    from nnvm_bridge.frontend.onnx.importer import _value_info_hint
-    from nnvm_bridge.frontend.onnx.tensors import load_model
-
-    proto, _, _ = load_model(model)
-    inits = {t.name for t in proto.graph.initializer}
-    shape = dict(shape or {})
-    changed = False
-    for vi in proto.graph.input:
-        if vi.name in inits:
-            continue
-        dims = shape.get(vi.name)
-        if dims is None:
-            dims, _ = _value_info_hint(vi)
-        if dims is None:
-            continue
-        fixed = tuple(1 if (d is None or int(d) <= 0) else int(d) for d in dims)
-        changed = changed or fixed != tuple(dims)
-        shape[vi.name] = fixed
-    return shape if changed else None
 
 
 def to_mxnet_objects(graph, params):
@@ -79,34 +25,16 @@ def to_mxnet_objects(graph, params):
     return sym, arg_nd, aux_nd
 
 
-def import_model(model, format="onnx", shape=None, dtype=None):
-    """ONNX model (path, bytes or ModelProto) -> (mx.sym.Symbol, {name: mx.nd.NDArray}).
-
-    The dict holds arguments and auxiliary states together, as ``mx.contrib.onnx.import_model``'s
-    ``(sym, arg_params, aux_params)`` merged; split it with ``sym.list_auxiliary_states()``.
-    """
-    graph, params = _to_ir(model, format, shape, dtype)
-    sym, args, aux = to_mxnet_objects(graph, params)
-    merged = dict(args)
-    merged.update(aux)
-    return sym, merged
-
-
-def data_inputs(sym, params):
-    """Names of the symbol's data inputs (arguments that are not parameters)."""
-    return [n for n in sym.list_arguments() if n not in params]
-
-
-def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
-    """ONNX model -> ``gluon.SymbolBlock`` with parameters loaded; call it with the data inputs
-    in the model's input order."""
+def to_gluon_block(graph, params, input_order=None, ctx=None):
+    """(Graph, params) -> ``gluon.SymbolBlock`` with parameters loaded, called with the data inputs in
+    ``input_order`` (the source model's order; inputs the graph no longer uses are left out)."""
     mx = _mx()
-    graph, params = _to_ir(model, format, shape, dtype)
     sym, args, aux = to_mxnet_objects(graph, params)
     ctx = ctx or mx.cpu()
     allp = dict(args)
     allp.update(aux)
-    names = [n for n in _onnx_input_order(model) if n in set(sym.list_arguments()) and n not in allp]
+    order = graph.input_names(params) if input_order is None else input_order
+    names = [n for n in order if n in set(sym.list_arguments()) and n not in allp]
     inputs = [mx.sym.var(n) for n in names]
     import warnings
 
@@ -123,4 +51,4 @@ def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     return block
 
 
-__all__ = ["import_model", "import_to_gluon", "to_mxnet_objects", "data_inputs"]
+__all__ = ["to_mxnet_objects", "to_gluon_block"]

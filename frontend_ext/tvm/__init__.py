@@ -5,8 +5,8 @@ Names load lazily so that importing this package does not import TVM.
 """
 
 
-def compile_model(*args, **kwargs):
-    from .compile import compile_model as impl
+def compile_graph(*args, **kwargs):
+    from .compile import compile_graph as impl
 
     return impl(*args, **kwargs)
 
@@ -17,4 +17,4 @@ def load_compiled(path):
     return impl(path)
 
 
-__all__ = ["compile_model", "load_compiled"]
+__all__ = ["compile_graph", "load_compiled"]

@@ -157,15 +157,10 @@ def _check_counts(repeat, rounds, warmup, threads):
 
 def _load(src, params, shape):
     """(graph, params, params_path): MXNet files find their .params beside the symbol file."""
-    if src.lower().endswith(".json"):
-        from nnvm_bridge import model_files
+    from nnvm_bridge import model_files
 
-        graph, gparams, _, params_path = model_files.load_graph(src, params, shape)
-        return graph, gparams, params_path
-    from .compile import load_graph
-
-    graph, gparams = load_graph(src, shape=shape, params=params)
-    return graph, gparams, None
+    graph, gparams, _, params_path = model_files.load_model(src, params, shape)
+    return graph, gparams, params_path
 
 
 def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, cpu_offload="auto", plot=None,
@@ -176,7 +171,7 @@ def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, c
     outputs (<engine>_outputs.npz) there; ``worker_timeout`` bounds each worker process (seconds).
     """
     from . import compat
-    from .compile import compile_model
+    from .compile import compile_graph
 
     _check_counts(repeat, rounds, warmup, threads)
     repeat, rounds, warmup = int(repeat), int(rounds), int(warmup)
@@ -192,7 +187,8 @@ def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, c
     graph, gparams, params_path = _load(src, params, shape)
     result["import_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    cm = compile_model((graph, gparams), target=target, shape=shape, tuning=tuning, cpu_offload=cpu_offload)
+    cm = compile_graph(graph, gparams, target=target, shape=shape if isinstance(shape, dict) else None, tuning=tuning,
+                       offload=cpu_offload)
     result["compile_s"] = round(time.perf_counter() - t0, 3)
     result["offload"] = list(cm.info["offload"])  # ["torch"] when conv/dense chains run in PyTorch
     feeds = _random_inputs(cm)

@@ -1,8 +1,7 @@
-"""compile_model / CompiledModel / load_compiled: NNVM graph -> TVM library -> run.
+"""compile_graph / CompiledModel / load_compiled: NNVM graph -> TVM library -> run.
 
-``compile_model`` accepts anything an importer accepts (ONNX path/ModelProto/bytes, MXNet symbol
-JSON path + params, a Gluon HybridBlock, an mx.sym.Symbol) or an NNVM Graph, emits Relax with
-``to_relax`` and builds it for ``llvm`` or ``cuda``. A small JSON file next to an exported library
+``compile_graph`` takes the IR (the facade's ``nnvm_bridge.compile_model`` loads any model form into it),
+emits Relax with ``to_relax`` and builds it for ``llvm`` or ``cuda``. A small JSON file next to an exported library
 (``<lib>.meta.json``) records the input/output names, shapes and dtypes and the target kind, so
 ``load_compiled`` needs only TVM's runtime and the library.
 """
@@ -21,86 +20,6 @@ from . import compat
 from .to_relax import to_relax
 
 META_SUFFIX = ".meta.json"
-
-
-# ---- model loading -----------------------------------------------------------------------------
-def _is_gluon_block(obj):
-    return hasattr(obj, "hybridize") and hasattr(obj, "collect_params")
-
-
-def load_graph(model, shape=None, params=None, dtype=None):
-    """Anything compile_model accepts -> (Graph, params dict of numpy arrays)."""
-    from nnvm_bridge import frontend
-    from nnvm_bridge.ir import Graph
-
-    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], Graph):
-        model, params = model
-    if isinstance(model, Graph):
-        return model, _numpy_params(params)
-    if _is_gluon_block(model):
-        return frontend.from_mxnet(model, shape=shape, dtype=dtype)
-    if type(model).__name__ == "Symbol" and hasattr(model, "tojson"):
-        arg, aux = _split_params(params)
-        return frontend.from_mxnet(model, arg_params=arg, aux_params=aux, shape=shape, dtype=dtype)
-    if type(model).__name__ == "ModelProto" or isinstance(model, (bytes, bytearray)):
-        return frontend.from_onnx(model, shape=shape, dtype=dtype)
-    if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise InvalidModelError("model file does not exist", file=path)
-        if path.lower().endswith(".json"):
-            arg, aux = _split_params(params)
-            return frontend.from_mxnet(path, arg_params=arg, aux_params=aux, shape=shape, dtype=dtype)
-        return frontend.from_onnx(path, shape=shape, dtype=dtype)
-    raise InvalidModelError(f"cannot compile a {type(model).__name__}: give an ONNX model or path, an MXNet symbol "
-                            "JSON path with params, a Gluon HybridBlock or an nnvm_bridge Graph")
-
-
-def _onnx_output_names(model):
-    try:
-        import onnx
-
-        if type(model).__name__ == "ModelProto":
-            proto = model
-        elif isinstance(model, (bytes, bytearray)):
-            proto = onnx.load_from_string(bytes(model))
-        elif isinstance(model, (str, os.PathLike)) and not os.fspath(model).lower().endswith(".json"):
-            proto = onnx.load(os.fspath(model), load_external_data=False)
-        else:
-            return None
-        return [o.name for o in proto.graph.output]
-    except Exception:  # names are cosmetic; the importer already validated the model
-        return None
-
-
-def _split_params(params):
-    """params for from_mxnet: a .params path or dict goes in as arg_params (aux merged)."""
-    if params is None:
-        return None, None
-    if isinstance(params, (str, os.PathLike)):
-        from nnvm_bridge.ir.params import load_params
-
-        params = load_params(os.fspath(params))
-    if isinstance(params, tuple) and len(params) == 2:
-        return params
-    return params, None
-
-
-def _numpy_params(params):
-    if params is None:
-        return {}
-    if isinstance(params, (str, os.PathLike)):
-        from nnvm_bridge.ir.params import load_params
-
-        params = load_params(os.fspath(params))
-    out = {}
-    for k, v in dict(params).items():
-        name = str(k)
-        for p in ("arg:", "aux:"):
-            if name.startswith(p):
-                name = name[len(p):]
-        out[name] = v.asnumpy() if hasattr(v, "asnumpy") else np.asarray(v)
-    return out
 
 
 # ---- building -----------------------------------------------------------------------------------
@@ -142,9 +61,9 @@ def build(mod, target, tuning=None):
                            f"{(msg[-1] if msg else '')[:500]}") from exc
 
 
-def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *, dtype=None, bind_params=True,
+def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *, dtype=None, bind_params=True,
                   offload="auto", cpu_offload=None):
-    """Import ``model`` (see ``load_graph``) and compile it with TVM; returns a CompiledModel.
+    """Compile an IR graph and its params (numpy arrays) with TVM; returns a CompiledModel.
 
     ``tuning``: None (no search), or ``{"trials": N, "database": DIR}`` to run MetaSchedule for N
     trials in total and store the records in DIR; ``trials`` 0 re-applies DIR's records without
@@ -157,16 +76,13 @@ def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *,
     if cpu_offload is not None:
         offload = cpu_offload
     t0 = time.perf_counter()
-    graph, params = load_graph(model, shape=shape, params=params, dtype=dtype)
+    params = dict(params or {})
     tgt = compat.make_target(target)
     use_offload = _want_offload(offload, tgt, tuning, bind_params)
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
     info["offload"] = ["torch"] if use_offload else []
     offloaded = info.pop("offloaded")
-    names = _onnx_output_names(model)
-    if names and len(names) == len(info["outputs"]):  # keep the ONNX file's own output names
-        info["outputs"] = [(n,) + tuple(o[1:]) for n, o in zip(names, info["outputs"])]
     ex = build(mod, tgt, tuning=tuning)
     kept = {name: params[name] for name, _, _ in info["params"]}
     cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept)

@@ -303,6 +303,38 @@ def split_params(params: dict):
     return arg, aux
 
 
+def normalize_params(params, *, file=None):
+    """Every form a user may hand over -> (arg_params, aux_params) of numpy arrays, names unprefixed.
+
+    Accepted: None, a ``.params`` path (or its bytes), a dict of numpy arrays / NDArrays / tensors whose keys
+    may carry ``arg:``/``aux:`` prefixes (bare names are args), or an ``(arg_params, aux_params)`` pair of
+    such dicts or paths.  The one rule used by every entry point.
+    """
+    if params is None:
+        return {}, {}
+    if isinstance(params, tuple) and len(params) == 2:
+        arg, aux = {}, {}
+        for part, into in zip(params, (arg, aux)):
+            a, b = normalize_params(part, file=file)
+            into.update(a)
+            (into if into is aux else aux).update(b)
+        dup = sorted(set(arg) & set(aux))
+        if dup:
+            raise ParamsError(f"parameters {dup} are given both as arguments and as auxiliary states", file=file)
+        return arg, aux
+    if isinstance(params, (str, bytes, bytearray, os.PathLike)):
+        file = os.fspath(params) if not isinstance(params, (bytes, bytearray)) else file
+        params = load_params(params if isinstance(params, (bytes, bytearray)) else os.fspath(params))
+    if not hasattr(params, "items"):
+        raise ParamsError(f"params must be a path, a dict or (arg_params, aux_params), got {type(params).__name__}",
+                          file=file)
+    for k in params:
+        if not isinstance(k, str):
+            raise ParamsError(f"parameter names must be strings, got {k!r}", file=file)
+    arg, aux = split_params(dict(params))
+    return ({k: _as_numpy(v, k) for k, v in arg.items()}, {k: _as_numpy(v, k) for k, v in aux.items()})
+
+
 def join_params(arg_params=None, aux_params=None) -> dict:
     """The inverse of :func:`split_params`: keys get ``arg:`` / ``aux:`` prefixes."""
     out = {f"arg:{k}": v for k, v in (arg_params or {}).items()}
