@@ -1,7 +1,8 @@
 """Numpy reference implementations: the ``compute`` rules the op modules register.
 
-Each public function (or factory) here is a rule ``(attrs, [np.ndarray]) -> [np.ndarray]``;
-one-line rules stay next to their op's registration.  They serve constant folding and act as
+Each public name here is a rule ``(attrs, [np.ndarray]) -> [np.ndarray]`` or a factory of rules
+(``conv(nsp)``, ``unary(fn)`` ...), except the array function ``erf``; one-line rules stay next to
+their op's registration.  They serve constant folding and act as
 test oracles, so they favour plain, checkable numpy over speed.
 """
 from __future__ import annotations
