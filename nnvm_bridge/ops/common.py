@@ -34,18 +34,53 @@ def broadcast_shapes(a, b, op: str = ""):
     return tuple(out)
 
 
+# dtype names an attribute of kind "dtype" may take.
+DTYPES = ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "int16", "uint16", "uint32",
+          "uint64", "bool", "bfloat16")
+
+
 def same_shape(attrs, shapes):
     return [shapes[0]]
 
 
-def same_type(attrs, dtypes, n=1):
-    return [dtypes[0]] * n
+def broadcast_shape(attrs, shapes):
+    """Shape rule of a numpy-broadcasting binary op."""
+    if not known(shapes):
+        return [None]
+    return [broadcast_shapes(shapes[0], shapes[1])]
 
 
-def first_type(n):
-    def rule(attrs, dtypes):
-        return [dtypes[0]] * n
-    return rule
+def pad_shape(attrs, shapes):
+    """Shape rule of pad and mirror_pad: ``pad_width`` holds (before, after) per axis."""
+    if not known(shapes):
+        return [None]
+    d = shapes[0]
+    if len(attrs.pad_width) != len(d):
+        raise ShapeError(f"pad_width has {len(attrs.pad_width)} entries for a {len(d)}-d tensor")
+    return [tuple(x + p[0] + p[1] for x, p in zip(d, attrs.pad_width))]
+
+
+def reduce_axes(attrs, ndim):
+    """The axes a reduction runs over, honouring NNVM's ``exclude`` flag (empty = all)."""
+    if not attrs.axis:
+        axes = set(range(ndim))
+        return tuple(sorted(axes)) if not attrs.exclude else ()
+    axes = {norm_axis(x, ndim) for x in attrs.axis}
+    if attrs.exclude:
+        axes = set(range(ndim)) - axes
+    return tuple(sorted(axes))
+
+
+def reduce_shape(attrs, shapes):
+    """Shape rule of a reduction over ``reduce_axes`` (a full reduction gives shape (1,))."""
+    if not known(shapes):
+        return [None]
+    d = shapes[0]
+    axes = reduce_axes(attrs, len(d))
+    if attrs.keepdims:
+        return [tuple(1 if i in axes else x for i, x in enumerate(d))]
+    out = tuple(x for i, x in enumerate(d) if i not in axes)
+    return [out if out else (1,)]
 
 
 # Layout names of channel-first data and kernels, by number of spatial dims.

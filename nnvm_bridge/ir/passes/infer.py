@@ -6,10 +6,6 @@ from .. import dtypes as _dt
 from ..graph import Graph
 
 
-def _var_hint(node, key):
-    return node.attrs.get(key)
-
-
 def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) -> Graph:
     """Set ``graph.attrs["shape"]`` (one tuple or None per entry).
 
