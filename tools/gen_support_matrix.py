@@ -63,11 +63,7 @@ def mxnet_import_ops():
 
 
 def onnx_import_versions():
-    def get(m):
-        importer = importlib.import_module("nnvm_bridge.frontend.onnx.importer")
-        importer._import_converters()
-        return {op: sorted(v) for op, v in sorted(m.CONVERTERS.items())}
-    return _try("nnvm_bridge.frontend.onnx.registry", get)
+    return _try("nnvm_bridge.frontend.onnx.importer", lambda m: m.supported_ops())
 
 
 def _cell(value):

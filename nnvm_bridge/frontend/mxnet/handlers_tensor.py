@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
 from ...ops.common import norm_axis, prod
-from ...ops.transform import resolve_reshape
+from ...ops.transform import reshape_output_shape
 from .context import BIG
 from .handlers_nn import need_inputs
 from .op_map import handler
@@ -34,7 +34,7 @@ def reshape(node, a, ins, ctx):
         # MXNet matches special values from the right: resolve with the known input shape
         src = ctx.need_shape(ins[0], "Reshape with reverse=True")
         try:
-            spec = list(resolve_reshape(src[::-1], spec[::-1], op="Reshape"))[::-1]
+            spec = list(reshape_output_shape(src[::-1], spec[::-1], op="Reshape"))[::-1]
         except ShapeError as exc:
             raise ctx.fail(exc.bare_message, ShapeError) from None
     return ctx.out("reshape", ins[:1], dict(shape=tuple(spec)), name=node.name)
