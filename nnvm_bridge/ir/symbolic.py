@@ -371,17 +371,132 @@ def match_dims(declared, actual, values: dict, what: str = "input"):
 
 
 def format_dim(d) -> str:
+    """The text form of a dim, which :func:`parse_dim` reads back (``3``, ``N``, ``2*N*S + 1``,
+    ``floordiv(-3 + H, 2) + 1``)."""
     return str(d)
 
 
-def parse_dim(text: str):
-    """``"3"`` -> 3, ``"N"`` -> sym("N"); the JSON form of a plain dim (compound dims are written by name)."""
-    text = text.strip()
+def parse_dim(text):
+    """A dim from its text form: an integer, a symbol name, or an expression of them with ``+ - *``, integer
+    constants, parentheses and ``floordiv(a, b)``, ``mod(a, b)``, ``min(a, b)``, ``max(a, b)``."""
+    if isinstance(text, (int, Dim)) and not isinstance(text, bool):
+        return text
+    tokens = _tokens(str(text))
+    if not tokens:
+        raise ValueError("an empty dim")
+    value, pos = _parse_sum(tokens, 0)
+    if pos != len(tokens):
+        raise ValueError(f"cannot read the dim {text!r}")
+    return value
+
+
+_FUNCS = {"floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b, "min": dim_min, "max": dim_max}
+
+
+def _tokens(text):
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in "+-*(),":
+            out.append(c)
+            i += 1
+        else:
+            j = i
+            while j < len(text) and not text[j].isspace() and text[j] not in "+-*(),":
+                j += 1
+            out.append(text[i:j])
+            i = j
+    return out
+
+
+def _parse_sum(tokens, pos):
+    sign = 1
+    if pos < len(tokens) and tokens[pos] in "+-":
+        sign = -1 if tokens[pos] == "-" else 1
+        pos += 1
+    value, pos = _parse_product(tokens, pos)
+    value = value * sign
+    while pos < len(tokens) and tokens[pos] in "+-":
+        op = tokens[pos]
+        rhs, pos = _parse_product(tokens, pos + 1)
+        value = value + rhs if op == "+" else value - rhs
+    return value, pos
+
+
+def _parse_product(tokens, pos):
+    value, pos = _parse_atom(tokens, pos)
+    while pos < len(tokens) and tokens[pos] == "*":
+        rhs, pos = _parse_atom(tokens, pos + 1)
+        value = value * rhs
+    return value, pos
+
+
+def _parse_atom(tokens, pos):
+    if pos >= len(tokens):
+        raise ValueError("a dim expression ends too early")
+    tok = tokens[pos]
+    if tok == "(":
+        value, pos = _parse_sum(tokens, pos + 1)
+        if pos >= len(tokens) or tokens[pos] != ")":
+            raise ValueError("unbalanced parentheses in a dim")
+        return value, pos + 1
+    if tok == "-":
+        value, pos = _parse_atom(tokens, pos + 1)
+        return -value, pos
+    if tok in _FUNCS and pos + 1 < len(tokens) and tokens[pos + 1] == "(":
+        a, pos = _parse_sum(tokens, pos + 2)
+        if pos >= len(tokens) or tokens[pos] != ",":
+            raise ValueError(f"{tok}() takes two arguments")
+        b, pos = _parse_sum(tokens, pos + 1)
+        if pos >= len(tokens) or tokens[pos] != ")":
+            raise ValueError(f"{tok}() takes two arguments")
+        return _FUNCS[tok](a, b), pos + 1
+    if tok in "+*),":
+        raise ValueError(f"unexpected {tok!r} in a dim")
     try:
-        return int(text)
+        return int(tok), pos + 1
     except ValueError:
-        return sym(text)
+        pass
+    if not (tok[0].isalpha() or tok[0] in "_?") :
+        raise ValueError(f"{tok!r} is neither a number nor a symbol name")
+    return sym(tok), pos + 1
 
 
-__all__ = ["Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+def anonymous_dim(var: str, axis: int) -> Dim:
+    """The symbol of an unknown dim that has no name in the file (ONNX dim without value or param, MXNet 0)."""
+    return sym(f"{var}_dim{axis}")
+
+
+def parse_shape_hint(text, var: str):
+    """A variable's ``__shape__`` hint -> tuple of dims: integers, symbol names or expressions, and MXNet's 0
+    (or -1) for a dim it does not know, which becomes the anonymous symbol of that axis."""
+    body = str(text).strip()
+    if len(body) >= 2 and body[0] in "([" and body[-1] in ")]":
+        body = body[1:-1]
+    parts, depth, cur = [], 0, ""
+    for c in body:
+        if c == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += (c == "(") - (c == ")")
+        cur += c
+    if cur.strip():
+        parts.append(cur)
+    dims = []
+    for axis, part in enumerate(parts):
+        d = parse_dim(part.strip().rstrip("L"))
+        dims.append(anonymous_dim(var, axis) if isinstance(d, int) and d <= 0 else d)
+    return tuple(dims)
+
+
+def format_shape_hint(shape, *, mxnet: bool = False) -> str:
+    """The ``__shape__`` text of a shape; ``mxnet=True`` writes 0 for symbolic dims, as MXNet does."""
+    dims = [("0" if mxnet else format_dim(d)) if isinstance(d, Dim) else str(int(d)) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+__all__ = ["anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
            "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

@@ -1,9 +1,9 @@
 """Shared shape and dtype rules used by the op definitions."""
 from __future__ import annotations
 
-import math
 
 from ..errors import ShapeError
+from ..ir.symbolic import as_dim, dim_max, dim_min, is_symbolic
 
 
 def known(shapes) -> bool:
@@ -29,6 +29,9 @@ def broadcast_shapes(a, b, op: str = ""):
             out.append(x)
         elif x == 1:
             out.append(y)
+        elif is_symbolic(x) or is_symbolic(y):
+            # a valid pair is equal or has a 1, so the result is the larger; the compiled code checks it
+            out.append(y if is_symbolic(x) and not is_symbolic(y) else x if not is_symbolic(x) else dim_max(x, y))
         else:
             raise ShapeError(f"cannot broadcast shapes {a} and {b}", op=op or None)
     return tuple(out)
@@ -96,15 +99,15 @@ def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
     if span < 0:
         raise ShapeError(f"window {eff} larger than padded input {size + pb + pe}")
     if ceil_mode:
-        return int(math.ceil(span / s)) + 1
+        return (span + s - 1) // s + 1
     return span // s + 1
 
 
 def pool_out_dropping_last(size, k, s, pb, pe):
     """Ceil-mode length as ONNX, onnxruntime, PyTorch and Relax give it: a last window that would
     start inside the end padding is dropped."""
-    out = -(-(size + pb + pe - k) // s) + 1
-    return out - 1 if (out - 1) * s >= size + pb else out
+    # the ceil-mode count, capped by the number of window starts before the end padding (exact for symbolic sizes)
+    return dim_min((size + pb + pe - k + s - 1) // s + 1, (size + pb + s - 1) // s)
 
 
 def floor_mode_tails(sizes, kernel, strides, begins, ends, lengths):
@@ -113,10 +116,11 @@ def floor_mode_tails(sizes, kernel, strides, begins, ends, lengths):
             for n, k, s, b, e, n_out in zip(sizes, kernel, strides, begins, ends, lengths)]
 
 
-def prod(xs) -> int:
+def prod(xs):
+    """The product of dims (an int, or a symbolic Dim when a dim is symbolic)."""
     p = 1
     for x in xs:
-        p *= int(x)
+        p *= as_dim(x)
     return p
 
 

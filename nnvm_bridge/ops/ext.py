@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from . import numpy_ref as ref
-from .common import DTYPES, broadcast_shape, known, norm_axis, pad_shape, reduce_shape, same_shape
+from .common import DTYPES, broadcast_shape, known, norm_axis, pad_shape, prod, reduce_shape, same_shape
 from .registry import Attr, AttrDict, register
 
 _UNARY = {
@@ -118,7 +118,7 @@ def _repeat_shape(a, shapes):
         return [None]
     d = list(shapes[0])
     if a.axis is None:
-        return [(int(np.prod(d)) * a.repeats,)]
+        return [(prod(d) * a.repeats,)]
     ax = norm_axis(a.axis, len(d))
     d[ax] *= a.repeats
     return [tuple(d)]
