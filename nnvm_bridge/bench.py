@@ -9,12 +9,13 @@ or a list in input order; ``dtype`` one dtype or {name: dtype}). ``tuning`` and 
 ``compile_model``'s.
 
 Fairness (the rules of ``benchmarks/tvm_cpu.py``): the model is compiled once, here, and exported as a
-library; then every engine is timed in its own fresh Python process (``bench_worker.py``), one
-process at a time, never two engines together -- PyTorch's OpenMP workers behind the offloaded convs
-and onnxruntime's pool both spin after each call, and sharing one process slowed them 3x. Rounds
-alternate the engines (onnxruntime, tvm, mxnet, onnxruntime, tvm, ...) so that drifts in machine load
-hit all alike; each process warms up, times ``repeat`` runs and reports their median, and an engine's
-figure is the median of its per-round medians. Every process reads the same seeded inputs (.npz).
+library; then every engine is timed in its own fresh Python process
+(``frontend_ext/tvm/bench_worker.py``), one process at a time, never two engines together -- PyTorch's
+OpenMP workers behind the offloaded convs and onnxruntime's pool both spin after each call, and sharing
+one process slowed them 3x. Rounds alternate the engines (onnxruntime, tvm, mxnet, onnxruntime, tvm, ...)
+so that drifts in machine load hit all alike; each process warms up, times ``repeat`` runs and reports
+their median, and an engine's figure is the median of its per-round medians. Every process reads the
+same seeded inputs (.npz).
 onnxruntime runs the ONNX file itself, or for an MXNet model the ONNX that ``to_onnx`` writes from
 the same graph; MXNet runs the symbol and params. The first round's outputs are compared with TVM's
 (max error relative to the output scale). An engine whose package is missing is reported in
