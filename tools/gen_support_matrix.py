@@ -55,11 +55,11 @@ def mxnet_export_ops():
 
 
 def relax_ops():
-    return _try("frontend_ext.tvm.to_relax", lambda m: set(m.EMITTERS))
+    return _try("frontend_ext.tvm.to_relax", lambda m: set(m.supported_ops()))
 
 
 def mxnet_import_ops():
-    return _try("nnvm_bridge.frontend.mxnet.op_map", lambda m: list(m.supported_ops()))
+    return _try("nnvm_bridge.frontend.mxnet.importer", lambda m: list(m.supported_ops()))
 
 
 def onnx_import_versions():
