@@ -58,3 +58,12 @@ def test_arithmetic_agrees_with_integers(n, s, c, k):
     vals = [n * s + c, (n + c) // k, (n * k + s) % k, min(n, s) * 2 - c, max(n + c, s), n * s]
     for e, v in zip(exprs, vals):
         assert evaluate(e, {"N": n, "S": s}) == v, e
+
+
+@given(st.integers(1, 40), st.integers(-50, 50) | st.sampled_from([2 ** 62, -2 ** 62]),
+       st.integers(-50, 50) | st.sampled_from([2 ** 62, -2 ** 62]), st.integers(-4, 4).filter(bool))
+def test_symbolic_slices_agree_with_python(n, begin, end, step):
+    from nnvm_bridge.ir.symbolic import slice_indices, slice_length
+
+    length = slice_length(*slice_indices(N, begin, end, step))
+    assert evaluate(length, {"N": n}) == len(range(*slice(begin, end, step).indices(n)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..ir.symbolic import is_symbolic, slice_indices, slice_length
 from . import numpy_ref as ref
 from .common import DTYPES, broadcast_shapes, known, norm_axis, prod
 from .registry import Attr, register
@@ -57,7 +58,7 @@ def split_points(a, dim):
     """Cumulative split indices for the split op (sections int or explicit indices)."""
     ios = a.indices_or_sections
     if isinstance(ios, int):
-        if ios <= 0 or dim % ios:
+        if ios <= 0 or (dim % ios and not is_symbolic(dim)):
             raise ShapeError(f"cannot split a dim of {dim} into {ios} equal sections")
         step = dim // ios
         return [step * i for i in range(1, ios)]
@@ -186,7 +187,7 @@ def slice_bounds(a, shape):
             if st == 0:
                 raise ShapeError("strided_slice stride 0")
             b, e = a.begin[i], a.end[i]
-            out.append(slice(b, e, st).indices(dim))
+            out.append(slice_indices(dim, b, e, st))
         else:
             out.append((0, dim, 1))
     return out
@@ -195,7 +196,7 @@ def slice_bounds(a, shape):
 def _strided_slice_shape(a, shapes):
     if not known(shapes):
         return [None]
-    return [tuple(len(range(*t)) for t in slice_bounds(a, shapes[0]))]
+    return [tuple(slice_length(*t) for t in slice_bounds(a, shapes[0]))]
 
 
 def _as_slice(b, e, s):
