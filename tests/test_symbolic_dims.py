@@ -67,3 +67,13 @@ def test_symbolic_slices_agree_with_python(n, begin, end, step):
 
     length = slice_length(*slice_indices(N, begin, end, step))
     assert evaluate(length, {"N": n}) == len(range(*slice(begin, end, step).indices(n)))
+
+
+def test_graph_json_keeps_symbolic_shapes():
+    from nnvm_bridge.ir import Graph, Node, load_json, save_json
+    from nnvm_bridge.ir.passes import infer_shape
+
+    x = Node("null", "x", attrs={"__shape__": "(N, 2*S + 1, 4)"})
+    g = infer_shape(Graph([Node("relu", "r", [x[0]])[0]]))
+    back = load_json(save_json(g))
+    assert back.attrs["shape"] == g.attrs["shape"] == [(N, 2 * S + 1, 4)] * 2
