@@ -11,6 +11,7 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.names import NameAllocator
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -26,29 +27,21 @@ class Builder:
         self.dynamic_batch = dynamic_batch
         self.nodes = []
         self.initializers = []
-        self._used = set()  # value names
-        self._node_names = set()
+        self._values = NameAllocator()
+        self._node_names = NameAllocator()
         self._const_cache = {}
         self.scope = "graph"
 
     # ---- names -----------------------------------------------------------------------------
     def reserve(self, name: str):
-        self._used.add(name)
+        self._values.reserve(name)
 
     def fresh(self, hint: str) -> str:
-        name, k = hint, 1
-        while name in self._used:
-            name, k = f"{hint}_{k}", k + 1
-        self._used.add(name)
-        return name
+        """A value name not used before: ``hint``, else ``hint_1``, ``hint_2``, ..."""
+        return self._values.fresh(hint)
 
     def _node_name(self, op_type: str) -> str:
-        base = f"{self.scope}/{op_type}"
-        name, k = base, 1
-        while name in self._node_names:
-            name, k = f"{base}_{k}", k + 1
-        self._node_names.add(name)
-        return name
+        return self._node_names.fresh(f"{self.scope}/{op_type}")
 
     # ---- nodes and constants -----------------------------------------------------------------
     def op(self, op_type: str, inputs, n_out: int = 1, outputs=None, domain: str = "", **attrs):

@@ -21,17 +21,19 @@ import os
 
 import numpy as np
 
-from nnvm_bridge.errors import (BridgeError, ParamsError, ShapeError, UnsupportedOperatorError,
+from nnvm_bridge.errors import (BridgeError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError,
                                 UnsupportedOpsetError, InvalidModelError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
 
-from . import handlers  # noqa: F401  (registers the handlers)
 from .builder import Builder
 from .context import NodeContext
-from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, lookup
+from .handlers import elementwise, nn, normalization, reduce, tensor, transform  # noqa: F401  (they register)
+from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
                      checker_view, save_model_proto, write_model_streamed)
+
+ONNX_EXPORT.mark_loaded()
 
 PRODUCER = "nnvm_bridge"
 
@@ -66,23 +68,22 @@ def _check_params(params) -> dict:
     return out
 
 
-def _prescan(graph: Graph, opset: int, make_ctx):
+def _prescan(graph: Graph, opset: int, node_view):
     """Report every op without a converter at ``opset`` at once (counts and node names)."""
-    missing, too_new = _collect_unsupported(graph, opset, make_ctx)
-    if missing:
-        raise UnsupportedOperatorError(missing, direction=f"ONNX export at opset {opset}")
+    missing, too_new = _collect_unsupported(graph, opset, node_view)
+    missing.raise_if_any(direction=f"ONNX export at opset {opset}")
     if too_new:
         names = "; ".join(f"{op} (nodes {', '.join(repr(n) for n in nodes[:3])})"
-                          for op, nodes in sorted(too_new.items()))
+                          for op, nodes in sorted(too_new.ops.items()))
         raise UnsupportedOpsetError(f"these ops have ONNX converters only for opsets above {opset}: {names}")
 
 
-def _collect_unsupported(graph: Graph, opset: int, make_ctx):
-    """({op or "op (reason)": [node names]} without a converter, {op: [nodes]} only newer ones)."""
+def _collect_unsupported(graph: Graph, opset: int, node_view):
+    """(nodes without a converter at ``opset``, or whose converter refuses them or whose hidden
+    outputs are read; nodes whose op has converters only for newer opsets), as two OpTally."""
     from nnvm_bridge.ops import get_op, num_visible_outputs
 
-    missing, too_new = {}, {}
-    hidden_used = {}
+    missing, too_new = OpTally(), OpTally()
     consumers = {}
     for node in graph.op_nodes():
         for e in node.inputs:
@@ -91,29 +92,31 @@ def _collect_unsupported(graph: Graph, opset: int, make_ctx):
     for e in graph.outputs:
         if not e.node.is_variable:
             consumers.setdefault(id(e.node), set()).add(e.index)
+    convertible = []
     for node in graph.op_nodes():
         opdef = get_op(node.op, node.name)
         if opdef.internal or opdef.level == 5:
-            missing.setdefault(node.op, []).append(node.name)
+            missing.add(node.op, node.name)
             continue
         try:
-            found = lookup(opdef.name, opset, node.name)
+            handler = ONNX_EXPORT.get(opdef.name, opset, node.name)
         except UnsupportedOpsetError:
-            too_new.setdefault(node.op, []).append(node.name)
+            too_new.add(node.op, node.name)
             continue
-        if found is None:
-            missing.setdefault(node.op, []).append(node.name)
+        if handler is None:
+            missing.add(node.op, node.name)
             continue
-        _, check = found
-        if check is not None:
-            reason = check(make_ctx(node))
+        if handler.check is not None:
+            ctx, attrs, inputs = node_view(node)
+            reason = handler.check(ctx, node, attrs, inputs)
             if reason:
-                missing.setdefault(f"{node.op} ({reason})", []).append(node.name)
+                missing.add(node.op, node.name, reason)
                 continue
+        convertible.append(node)
+    for node in convertible:
         visible = num_visible_outputs(node)
         if any(k >= visible for k in consumers.get(id(node), ())):
-            hidden_used.setdefault(f"{node.op} (hidden output used)", []).append(node.name)
-    missing.update(hidden_used)
+            missing.add(node.op, node.name, "hidden output used")
     return missing, too_new
 
 
@@ -133,27 +136,28 @@ def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
         g = infer_type(g, params=params)
     except BridgeError:
         g.attrs["dtype"] = [None] * g.num_entries
-    make_ctx = _context_factory(g, Builder(opset), {})
-    missing, too_new = _collect_unsupported(g, opset, make_ctx)
-    for op, nodes in too_new.items():
-        missing.setdefault(f"{op} (needs a newer opset)", []).extend(nodes)
-    return missing
+    missing, too_new = _collect_unsupported(g, opset, _node_views(g, Builder(opset), {}))
+    for op, nodes in too_new.ops.items():
+        for name in nodes:
+            missing.add(op, name, "needs a newer opset")
+    return missing.ops
 
 
-def _context_factory(g: Graph, b: Builder, value_of: dict):
+def _node_views(g: Graph, b: Builder, value_of: dict):
+    """node -> (ctx, attrs, inputs): what a handler gets besides the node itself."""
     from nnvm_bridge.ops import node_attrs
 
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
     ptr = g.node_row_ptr
 
-    def make_ctx(node):
+    def node_view(node):
         nid = g.node_id(node)
         in_ids = [ptr[g.node_id(e.node)] + e.index for e in node.inputs]
         out_ids = range(ptr[nid], ptr[nid + 1])
-        return NodeContext(b, node, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs],
-                           [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
-                           [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
-    return make_ctx
+        ctx = NodeContext(b, node, [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
+                          [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
+        return ctx, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs]
+    return node_view
 
 
 def _value_info(name, dtype, shape, dynamic_batch):
@@ -198,9 +202,9 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     def entry_key(e):
         return (id(e.node), e.index)
 
-    make_ctx = _context_factory(g, b, value_of)
+    node_view = _node_views(g, b, value_of)
 
-    _prescan(g, opset, make_ctx)
+    _prescan(g, opset, node_view)
     if shape_error is not None:
         raise shape_error
 
@@ -215,7 +219,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
 
     # The ModelProto is filled in place: make_graph/make_model would copy every weight again.
     model = onnx.ModelProto()
-    inputs = []
+    graph_inputs = []
     seen_vars, param_names = set(), []
     for node in g.nodes:
         if not node.is_variable:
@@ -231,15 +235,15 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
             if shapes[eid] is None:
                 raise ShapeError("the shape of this graph input is unknown; pass shape= or set __shape__",
                                  node=node.name)
-            inputs.append(_value_info(node.name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
+            graph_inputs.append(_value_info(node.name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
 
     for node in g.op_nodes():
-        ctx = make_ctx(node)
-        fn, _ = lookup(get_op(node.op).name, opset, node.name)
+        ctx, attrs, inputs = node_view(node)
+        handler = ONNX_EXPORT.get(get_op(node.op).name, opset, node.name)
         b.scope = node.name
         start = len(b.nodes)
         try:
-            result = fn(ctx)
+            result = handler(ctx, node, attrs, inputs)
         except UnsupportedOperatorError:
             raise
         except BridgeError as exc:
@@ -280,7 +284,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     graph_proto = model.graph
     graph_proto.name = graph_name
     graph_proto.node.extend(b.nodes)
-    graph_proto.input.extend(inputs)
+    graph_proto.input.extend(graph_inputs)
     graph_proto.output.extend(outputs)
     # Parameters are written last, and only those a node reads (batch_norm with scale=False
     # does not read gamma, for example): the streaming sink then never writes dead bytes.

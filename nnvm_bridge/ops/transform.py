@@ -159,7 +159,8 @@ def _reshape_shape(a, shapes):
     return [reshape_output_shape(shapes[0], a.shape)]
 
 
-def _transpose_axes(a, ndim):
+def transpose_axes(a, ndim):
+    """The permutation a transpose node applies: its axes, or all axes reversed when it gives none."""
     if not a.axes:
         return tuple(reversed(range(ndim)))
     axes = tuple(norm_axis(x, ndim) for x in a.axes)
@@ -172,7 +173,7 @@ def _transpose_shape(a, shapes):
     if not known(shapes):
         return [None]
     d = shapes[0]
-    return [tuple(d[i] for i in _transpose_axes(a, len(d)))]
+    return [tuple(d[i] for i in transpose_axes(a, len(d)))]
 
 
 def slice_bounds(a, shape):
@@ -323,7 +324,7 @@ register("reshape", attrs={"shape": Attr("shape")}, infer_shape=_reshape_shape, 
 register("reshape_like", inputs=("data", "shape_like"), infer_shape=lambda a, s: [s[1]], level=4,
          compute=lambda a, xs: [xs[0].reshape(xs[1].shape)])
 register("transpose", attrs={"axes": Attr("shape", ())}, infer_shape=_transpose_shape, level=4,
-         compute=lambda a, xs: [np.ascontiguousarray(np.transpose(xs[0], _transpose_axes(a, xs[0].ndim)))])
+         compute=lambda a, xs: [np.ascontiguousarray(np.transpose(xs[0], transpose_axes(a, xs[0].ndim)))])
 register("strided_slice", attrs={"begin": Attr("shape"), "end": Attr("shape"), "stride": Attr("shape", ())},
          infer_shape=_strided_slice_shape, compute=_strided_slice_compute)
 register("slice_like", inputs=("data", "slice_like"), attrs={"axis": Attr("shape", ())},
