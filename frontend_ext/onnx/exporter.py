@@ -35,6 +35,13 @@ from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSi
 
 ONNX_EXPORT.mark_loaded()
 
+
+def register_onnx_handler(op: str, fn, *, since=MIN_OPSET, check=None, override: bool = False) -> None:
+    """Plug-in hook: write the IR op ``op`` from ONNX opset ``since`` with ``fn(ctx, node, attrs, inputs)``;
+    ``check(ctx, node, attrs, inputs)`` may return a reason why a node cannot be written (it is then reported
+    with the unsupported ops).  An existing (op, version) raises ValueError unless ``override=True``."""
+    ONNX_EXPORT.add(op, fn, since=since, check=check, override=override)
+
 PRODUCER = "nnvm_bridge"
 
 

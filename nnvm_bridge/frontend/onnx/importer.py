@@ -27,6 +27,13 @@ from .validate import DEFAULT_DOMAINS, check_model
 ONNX_IMPORT.mark_loaded()
 
 
+def register_onnx_op(op_type: str, fn, *, since=1, override: bool = False) -> None:
+    """Plug-in hook: convert the default-domain ONNX op ``op_type`` from opset ``since`` (an int or a tuple of
+    schema versions) with ``fn(ctx, node, attrs, inputs)``; an existing (op, version) raises ValueError unless
+    ``override=True``."""
+    ONNX_IMPORT.add(op_type, fn, since=since, override=override)
+
+
 def supported_ops() -> dict:
     """{ONNX op type: sorted schema versions with a converter} (the support matrix's ONNX import column)."""
     return ONNX_IMPORT.supported()
