@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nnvm_bridge.errors import ShapeError, unsupported_feature
+from nnvm_bridge.ops.common import norm_axis
 from nnvm_bridge.ops.transform import slice_bounds
 
 from ..context import mx_dtype, same
@@ -227,3 +228,22 @@ def _matmul(ctx, node, attrs, inputs):
 def _batch_matmul(ctx, node, attrs, inputs):
     return [ctx.add("batch_dot", node.name, inputs, {"transpose_a": attrs.transpose_a,
                                                      "transpose_b": attrs.transpose_b})]
+
+
+@MXNET_EXPORT.register("cumsum")
+def _cumsum(ctx, node, attrs, inputs):
+    # MXNet's cumsum has neither exclusive nor reverse: flip around it, subtract the element itself
+    shape = ctx.shape(node.inputs[0])
+    if shape is None:
+        raise unsupported_feature(node.op, node.name, "unknown input rank", direction="MXNet")
+    axis = norm_axis(attrs.axis, len(shape))  # MXNet's reverse takes no negative axis
+    x = inputs[0]
+    if attrs.reverse:
+        x = ctx.add("reverse", f"{node.name}_flip", [x], {"axis": (axis,)})
+    y = ctx.add("_np_cumsum", node.name if not (attrs.exclusive or attrs.reverse) else f"{node.name}_cumsum", [x],
+                {"axis": axis})
+    if attrs.exclusive:
+        y = ctx.add("elemwise_sub", node.name if not attrs.reverse else f"{node.name}_exclusive", [y, x])
+    if attrs.reverse:
+        y = ctx.add("reverse", node.name, [y], {"axis": (axis,)})
+    return [y]

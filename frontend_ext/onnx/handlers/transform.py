@@ -1,6 +1,8 @@
 """Shape manipulation: reshape, transpose, slicing, split, concat, broadcast, matmul, tile ..."""
 from __future__ import annotations
 
+import numpy as np
+
 from nnvm_bridge.ops.common import norm_axis, prod
 from nnvm_bridge.ops.transform import transpose_axes, slice_bounds, split_points
 
@@ -171,3 +173,10 @@ def _repeat(ctx, node, attrs, inputs):
     target = list(shape)
     target[axis] *= r
     return b.reshape(y, target, list(shape[:axis + 1]) + [1] + list(shape[axis + 1:]))
+
+
+@ONNX_EXPORT.register("cumsum", since=11)
+def _cumsum(ctx, node, attrs, inputs):
+    b = ctx.b
+    axis = b.const(np.asarray(attrs.axis, dtype=np.int64))
+    return b.op("CumSum", [inputs[0], axis], exclusive=int(attrs.exclusive), reverse=int(attrs.reverse))

@@ -341,3 +341,12 @@ def where(ctx, node, attrs, inputs):
             v = ctx.emit1("broadcast_to", [v], {"shape": out})
         ins.append(v)
     return ctx.emit1("where", ins)
+
+
+@ONNX_IMPORT.register("CumSum", since=(11, 14))
+def cumsum(ctx, node, attrs, inputs):
+    axis = np.asarray(ctx.require_const(inputs[1], "CumSum axis")).reshape(-1)
+    if axis.size != 1:
+        raise ctx.error(ShapeError, f"CumSum axis must hold one value, got {axis.size}")
+    return ctx.emit1("cumsum", [inputs[0]], {"axis": int(axis[0]), "exclusive": bool(attrs.get("exclusive", 0)),
+                                             "reverse": bool(attrs.get("reverse", 0))})
