@@ -12,6 +12,7 @@ from onnx import helper, numpy_helper
 
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.names import NameAllocator
+from nnvm_bridge.ir.symbolic import SymbolicDimError, is_symbolic
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -167,7 +168,7 @@ class Builder:
     def reshape(self, x, target, src_shape=None):
         """Reshape to a static target shape; with a dynamic batch the batch dim is 0 (copy) when it
         is preserved, else -1, so no batch size is baked into the model."""
-        target = [int(d) for d in target]
+        target = _reshape_target(target, src_shape)
         if self.dynamic_batch and target and src_shape:
             if len(src_shape) > 0 and target[0] == src_shape[0]:
                 target[0] = 0
@@ -180,3 +181,20 @@ class Builder:
         shape = [1] * (ndim - axis)
         shape[0] = int(values_shape)
         return shape
+
+
+def _reshape_target(target, src_shape):
+    """A Reshape target as ints: a symbolic dim becomes 0 where it copies the input's dim at the same
+    position, else -1 (once); SymbolicDimError when a second symbolic dim would need -1."""
+    out = []
+    for k, d in enumerate(target):
+        if not is_symbolic(d):
+            out.append(int(d))
+        elif src_shape is not None and k < len(src_shape) and src_shape[k] == d:
+            out.append(0)
+        elif -1 not in out and sum(is_symbolic(x) and not (src_shape is not None and i < len(src_shape)
+                                                          and src_shape[i] == x) for i, x in enumerate(target)) == 1:
+            out.append(-1)
+        else:
+            raise SymbolicDimError(f"cannot write a Reshape to {tuple(target)} with several new symbolic dims")
+    return out

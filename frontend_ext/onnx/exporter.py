@@ -25,6 +25,7 @@ from nnvm_bridge.errors import (BridgeError, OpTally, ParamsError, ShapeError, U
                                 UnsupportedOpsetError, InvalidModelError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
+from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
 from .context import NodeContext
@@ -172,14 +173,38 @@ def _value_info(name, dtype, shape, dynamic_batch):
 
     if shape is None:
         return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), None)
-    dims = list(shape)
+    dims = [format_dim(d) if is_symbolic(d) else d for d in shape]  # a symbolic dim is a dim_param
     if dynamic_batch and dims:
         dims[0] = "N"
     return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), dims)
 
 
+def _symbolic_input_shapes(graph, params, shape, dynamic_axes):
+    """``shape`` with the axes named in ``dynamic_axes`` ({input: {axis: name}} or {input: [axes]}) made
+    symbolic; the other dims come from the given shapes or the graph's own."""
+    from nnvm_bridge.ir.passes import infer_shape
+
+    known = infer_shape(graph, shape=shape, params=params)
+    inputs = {n.name: known.shape_of(n[0]) for n in graph.variables if n.name not in params}
+    out = dict(shape or {})
+    for name, axes in dynamic_axes.items():
+        if name not in inputs:
+            raise ShapeError(f"dynamic_axes names {name!r}, which is not a graph input; inputs are {sorted(inputs)}")
+        dims = inputs[name]
+        if dims is None:
+            raise ShapeError("dynamic_axes needs the rank of this input; give its shape", node=name)
+        named = axes if isinstance(axes, dict) else {a: None for a in axes}
+        dims = list(dims)
+        for axis, sym_name in named.items():
+            if not isinstance(axis, int) or not -len(dims) <= axis < len(dims):
+                raise ShapeError(f"dynamic axis {axis!r} is out of range for a {len(dims)}-d input", node=name)
+            dims[axis] = sym(str(sym_name)) if sym_name else anonymous_dim(name, axis % len(dims))
+        out[name] = tuple(dims)
+    return out
+
+
 def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sink, shape=None, dtype=None,
-                graph_name: str = "nnvm_bridge"):
+                graph_name: str = "nnvm_bridge", dynamic_axes=None):
     """Emit the ModelProto; initializers for parameters come from ``sink``."""
     import onnx
     from onnx import helper
@@ -191,6 +216,8 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
         raise InvalidModelError(f"to_onnx expects an nnvm_bridge Graph, got {type(graph).__name__}")
     for node in graph.op_nodes():
         check_node(node)
+    if dynamic_axes:
+        shape = _symbolic_input_shapes(graph, params, shape, dynamic_axes)
     # Unsupported ops are reported before a shape error: the IR's shape rules may not know
     # a layout that is itself the reason a node cannot be exported.
     try:
@@ -332,11 +359,16 @@ def _params_bytes(graph: Graph, params: dict) -> int:
 
 
 def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype=None, path=None,
-            external_data=None, external_threshold=EXTERNAL_DATA_THRESHOLD, check=True, keep_weights=True):
+            external_data=None, external_threshold=EXTERNAL_DATA_THRESHOLD, check=True, keep_weights=True,
+            dynamic_axes=None):
     """Convert an NNVM graph and its params to an ONNX ModelProto.
 
     opset: 11..21 (default 17); the model imports exactly that default-domain opset.
     dynamic_batch: make dim 0 of inputs and outputs symbolic ("N").
+    dynamic_axes: ``{input: {axis: name}}`` (or ``{input: [axes]}``), as torch.onnx users know it: those input
+    axes become symbolic, shapes are inferred symbolically through the graph, and every symbolic dim is
+    written as a ``dim_param``.  Dims that are symbolic in the graph itself (an ONNX file's dim_params, MXNet's
+    0) are written as dim_params too.
     shape / dtype: input shapes / dtypes overriding the variables' ``__shape__``/``__dtype__`` hints.
     path: also save the model there; parameters go to ``<path>.data`` when ``external_data`` is
     True, or when it is None and they exceed ``external_threshold`` bytes.
@@ -354,7 +386,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
         if big:
             raise ParamsError(f"the parameters exceed {external_threshold} bytes, more than one ONNX protobuf "
                               "can hold; pass path= (or use save_onnx) to write them as external data")
-        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
         if check:
             _check(model)
         return model
@@ -367,7 +400,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
         # file that references them, and only then does the returned proto get its own copy:
         # at no time are there more than two copies of the weights in memory.
         sink = DeferredInlineSink()
-        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
         layout = write_model_streamed(model, path, sink)
         view = checker_view(model, sink, layout, os.path.basename(path)) if check or not keep_weights else None
         if check:
@@ -379,7 +413,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
     data_path, location = data_file_for(path)
     sink = ExternalDataSink(data_path, location)
     try:
-        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
     except BaseException:
         sink.close()
         os.remove(data_path)  # no half-written data file next to a model that was not written

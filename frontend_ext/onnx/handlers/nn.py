@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvm_bridge.errors import unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.symbolic import is_static
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
 
@@ -93,7 +95,14 @@ def _pool(nsp, op_type):
         st = list(per_dim(attrs.strides, nsp))
         begins, ends = (list(p) for p in expand_pads(attrs.padding, nsp))
         ceil_mode, x = 0, inputs[0]
-        if attrs.ceil_mode:
+        if attrs.ceil_mode and not is_static(sizes):
+            # ONNX drops a last window that starts in the end padding, the IR keeps it: they agree for
+            # every size when such a window cannot exist, and no fixed padding fixes it otherwise
+            if any(e > kk - s for kk, s, e in zip(k, st, ends)):
+                raise unsupported_feature(node.op, node.name, "ceil_mode with a symbolic spatial size and end "
+                                          "padding where the last window may start", direction="ONNX export")
+            ceil_mode = 1
+        elif attrs.ceil_mode:
             ceil_mode = 1
             want = [pool_out(*dim, True) for dim in zip(sizes, k, st, begins, ends)]
             got = [pool_out_dropping_last(*dim) for dim in zip(sizes, k, st, begins, ends)]
