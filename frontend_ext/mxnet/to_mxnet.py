@@ -11,10 +11,11 @@ import json
 
 import numpy as np
 
-from nnvm_bridge.errors import InvalidModelError, OpTally, ParamsError, UnsupportedOperatorError
+from nnvm_bridge.errors import InvalidModelError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
 from nnvm_bridge.ir.passes import infer_shape, infer_type
+from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_static, parse_shape_hint
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
@@ -42,6 +43,10 @@ def _variable_hints(g, node, params):
         # shape hints let MXNet bind params that only broadcast ops consume
         return param_hints(params[node.name])
     hints = {k: v for k, v in node.attrs.items() if k in ("__shape__", "__dtype__")}
+    if "__shape__" in hints:
+        shape = parse_shape_hint(hints["__shape__"], node.name)
+        if not is_static(shape):  # MXNet writes 0 for a dim it learns at bind time
+            hints["__shape__"] = format_shape_hint(shape, mxnet=True)
     dt = g.dtype_of(node[0])
     if dt is not None:
         hints["__dtype__"] = str(_dt.to_mxnet(mx_dtype(dt)))
@@ -73,7 +78,12 @@ def to_mxnet(graph, params):
             if i < len(node.inputs) and node.inputs[i].node.is_variable:
                 aux_names.add(node.inputs[i].node.name)
         inputs = [mapping[(id(e.node), e.index)] for e in node.inputs]
-        outs = _handler(node)(ctx, node, node_attrs(node), inputs)
+        try:
+            outs = _handler(node)(ctx, node, node_attrs(node), inputs)
+        except SymbolicDimError as exc:
+            raise ShapeError(f"MXNet cannot express this node at an unknown size ({exc.bare_message.split(';')[0]}); "
+                             "give the symbolic input dims values with shape={input: dims}", node=node.name,
+                             op=node.op) from None
         for k, o in enumerate(outs):
             if o is not None:
                 mapping[(id(node), k)] = o
