@@ -5,6 +5,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
+from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
 _FLOATS = ("float16", "float32", "float64")
@@ -331,13 +332,16 @@ def where(ctx, node, attrs, inputs):
         if len({tuple(s) if s else None for s in shapes}) != 1:
             raise ctx.error(ShapeError, "Where with broadcasting needs known operand shapes")
         return ctx.emit1("where", [c, x, y])
-    out = tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
-    ins = []
+    out = broadcast_shapes(broadcast_shapes(tuple(shapes[0]), tuple(shapes[1])), tuple(shapes[2]))
+    padded = []
     for v, s in zip((c, x, y), shapes):
-        if tuple(s) != out:
-            if len(s) < len(out):
-                v = ctx.reshape(v, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(
-                    v, (1,) * len(out))
-            v = ctx.emit1("broadcast_to", [v], {"shape": out})
-        ins.append(v)
+        if len(s) < len(out):
+            v = ctx.reshape(v, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(v, (1,) * len(out))
+        padded.append(ctx.entry(v))
+    made = []
+
+    def runtime_shape():  # built once, on the first operand that needs it
+        made[:] = made or [ctx.broadcast_shape_tensor(padded)]
+        return made[0]
+    ins = [v if tuple(ctx.shape(v)) == out else ctx.broadcast_to(v, out, runtime_shape) for v in padded]
     return ctx.emit1("where", ins)

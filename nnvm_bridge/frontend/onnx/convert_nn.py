@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
+from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
 
@@ -369,23 +370,33 @@ def matmul_entries(ctx, a, b):
         sa, sb = ctx.shape(a), ctx.shape(b)
         if sa is None or sb is None:
             raise ctx.error(ShapeError, "batched MatMul needs known operand shapes")
-        lead = np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+        lead = broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
         n = len(lead)
-        if tuple(sa[:-2]) != lead:
-            if len(sa) - 2 < n:
-                a = ctx.reshape(a, (1,) * (n - (len(sa) - 2)) + tuple(sa))
-            a = ctx.emit1("broadcast_to", [a], {"shape": tuple(lead) + tuple(sa[-2:])})
-        if tuple(sb[:-2]) != lead:
-            if len(sb) - 2 < n:
-                b = ctx.reshape(b, (1,) * (n - (len(sb) - 2)) + tuple(sb))
-            b = ctx.emit1("broadcast_to", [b], {"shape": tuple(lead) + tuple(sb[-2:])})
-        y = ctx.emit1("batch_matmul", [a, b])
+        if len(sa) - 2 < n:
+            a = ctx.reshape(a, (1,) * (n - (len(sa) - 2)) + tuple(sa))
+        if len(sb) - 2 < n:
+            b = ctx.reshape(b, (1,) * (n - (len(sb) - 2)) + tuple(sb))
+        a2 = _broadcast_lead(ctx, a, sa, lead, b)
+        b = _broadcast_lead(ctx, b, sb, lead, a)
+        y = ctx.emit1("batch_matmul", [a2, b])
     if squeeze_a:
         r = ctx.rank(y)
         y = ctx.emit1("squeeze", [y], {"axis": (r - 2,)})
     if squeeze_b:
         y = ctx.emit1("squeeze", [y], {"axis": (-1 % ctx.rank(y),)})
     return y
+
+
+def _broadcast_lead(ctx, x, s, lead, other):
+    """``x`` with its batch dims broadcast to ``lead``; at run time (a symbolic dim from a 1) to the batch
+    dims of ``other`` (both have rank len(lead) + 2)."""
+    if tuple(s[:-2]) == tuple(lead):
+        return x
+
+    def other_lead():
+        dims = ctx.emit1("strided_slice", [ctx.shape_tensor(other)], {"begin": (0,), "end": (len(lead),)})
+        return ctx.emit1("concatenate", [dims, np.ones(2, dtype=np.int64)], {"axis": 0})
+    return ctx.broadcast_to(x, tuple(lead) + tuple(s[-2:]), other_lead)
 
 
 # ---- activations ------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, Shap
                        UnsupportedOpsetError, require)
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
+from ...ir.symbolic import anonymous_dim, bind_shape, format_shape_hint, match_dims, parse_dim, sym
 from ...ops import num_visible_outputs
 from . import convert_extra, convert_math, convert_nn, convert_resize, convert_rnn, convert_tensor  # noqa: F401
+from . import shape_values
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
@@ -39,8 +41,9 @@ def model_opset(model) -> int:
 
 
 def declared_shape_dtype(vi):
-    """What a graph input's ValueInfoProto declares: (shape with None for symbolic dims, or None;
-    dtype name, or None)."""
+    """What a graph input's ValueInfoProto declares: (shape, or None when not even the rank is; dtype
+    name, or None).  A ``dim_param`` is the symbol of that name, a dim with neither value nor name the
+    anonymous symbol of its axis."""
     t = vi.type
     if not t.HasField("tensor_type"):
         return None, None
@@ -54,9 +57,56 @@ def declared_shape_dtype(vi):
     if not tt.HasField("shape"):
         return None, dtype
     dims = []
-    for d in tt.shape.dim:
-        dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None)
+    for axis, d in enumerate(tt.shape.dim):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param.strip():
+            dims.append(_dim_param(d.dim_param.strip(), vi.name, axis))
+        else:
+            dims.append(anonymous_dim(vi.name, axis))
     return tuple(dims), dtype
+
+
+def _dim_param(text, var, axis):
+    """A ``dim_param``: a name ("batch") or an expression of names ("2*seq"); anything else is an
+    anonymous dim of its own."""
+    try:
+        return parse_dim(text)
+    except ValueError:
+        return sym(text) if text.isidentifier() else anonymous_dim(var, axis)
+
+
+def _input_shapes(g, initialized, given, file):
+    """{graph input: shape} from the file's declarations, with the dims of ``shape=`` bound: a given
+    shape binds the symbols of the declared one, which then bind the other inputs' dims as well."""
+    declared = {vi.name: declared_shape_dtype(vi)[0] for vi in g.input if vi.name not in initialized}
+    values, shapes = {}, {}
+    for name, s in given.items():
+        if name not in declared or s is None:
+            continue
+        s = tuple(s)
+        decl = declared[name]
+        s = tuple(decl[i] if decl is not None and len(decl) == len(s) and _unknown(d) else
+                  anonymous_dim(name, i) if _unknown(d) else parse_dim(d) for i, d in enumerate(s))
+        shapes[name] = s
+        concrete = tuple(d if isinstance(d, int) else -1 for d in s)
+        if decl is not None and len(decl) == len(s):
+            try:
+                match_dims(decl, [d if d >= 0 else 0 for d in concrete], {}, what=name)  # shape check only
+            except ShapeError:
+                pass
+            for dd, d in zip(decl, s):
+                if isinstance(d, int) and not isinstance(dd, int) and len(dd.symbols()) == 1 \
+                        and str(dd) == next(iter(dd.symbols())):
+                    values.setdefault(str(dd), d)
+    for name, decl in declared.items():
+        if name not in shapes:
+            shapes[name] = bind_shape(decl, values)
+    return shapes
+
+
+def _unknown(d):
+    return d is None or (isinstance(d, (int, np.integer)) and int(d) <= 0)
 
 
 def _sort_nodes(nodes, known, file):
@@ -128,21 +178,18 @@ def from_onnx(model, shape=None, dtype=None):
         ctx.reserve(t.name)
         ctx.initializer_names.add(t.name)
     inputs = []
+    input_shapes = _input_shapes(g, ctx.vals, shape, file)
     for vi in g.input:
         if vi.name in ctx.vals:
             continue
-        hint_shape, hint_dtype = declared_shape_dtype(vi)
-        s = shape.get(vi.name, hint_shape)
-        if s is not None:
-            s = tuple(None if (d is None or int(d) <= 0) else int(d) for d in s)
-        d = per_dtype.get(vi.name) or common_dtype or hint_dtype or "float32"
+        s = input_shapes[vi.name]
+        d = per_dtype.get(vi.name) or common_dtype or declared_shape_dtype(vi)[1] or "float32"
         d = _dt.canonical(d)
-        known = s is not None and all(x is not None for x in s)
         attrs = {"__dtype__": str(_dt.to_mxnet(d))}
         if s is not None:
-            attrs["__shape__"] = "(" + ", ".join(str(0 if x is None else x) for x in s) + (",)" if len(s) == 1 else ")")
+            attrs["__shape__"] = format_shape_hint(s)
         ctx.reserve(vi.name)
-        ctx.vals[vi.name] = ctx.variable(vi.name, s if known else None, d, None, attrs)
+        ctx.vals[vi.name] = ctx.variable(vi.name, s, d, None, attrs)
         inputs.append(vi.name)
     unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals)
     if unknown_shape_keys:
@@ -210,6 +257,11 @@ def _convert_node(ctx, n, opset):
         if x and x not in ctx.vals:
             raise InvalidModelError(f"input {x!r} is produced by no node, graph input or initializer",
                                     node=n.name, op=n.op_type, file=ctx.file)
+    symbolic = shape_values.evaluate(ctx, n)
+    if symbolic is not None and not shape_values.has_dims(symbolic[0]):
+        ctx.vals[n.outputs[0]] = shape_values.as_constant(*symbolic)  # the dims it needs are all known
+        ctx.node = None
+        return
     try:
         results = converter(ctx, n, n.attrs, n.inputs)
     except UnsupportedOperatorError:
@@ -239,6 +291,8 @@ def _convert_node(ctx, n, opset):
             if value is not None:
                 r = value
         ctx.vals[name] = r
+    if symbolic is not None and isinstance(ctx.vals.get(n.outputs[0]), Entry):
+        ctx.shape_values[n.outputs[0]] = symbolic[0]
     ctx.node = None
 
 

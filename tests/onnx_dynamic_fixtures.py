@@ -1,0 +1,120 @@
+"""Small ONNX files with dynamic axes, written by torch.onnx's legacy exporter (dynamic_axes).
+
+Each builder returns (path, {input name: numpy array at one size}, a function size -> inputs) so that
+tests can run the same file at two sizes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _torch():
+    import torch
+
+    torch.manual_seed(0)
+    return torch
+
+
+def _export(model, args, path, names, dynamic_axes, opset=17):
+    torch = _torch()
+    model.eval()
+    with torch.no_grad():
+        torch.onnx.export(model, args, path, input_names=names, output_names=["out"], dynamic_axes=dynamic_axes,
+                          opset_version=opset, dynamo=False)
+    return path
+
+
+def cnn(path):
+    torch = _torch()
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(8, 5))
+    _export(model, (torch.randn(2, 3, 16, 16),), path, ["data"], {"data": {0: "N"}, "out": {0: "N"}})
+    return lambda n: {"data": np.random.RandomState(n).randn(n, 3, 16, 16).astype(np.float32)}
+
+
+def mlp(path):
+    torch = _torch()
+    nn = torch.nn
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(12, 16), nn.Linear(16, 4)
+
+        def forward(self, x):
+            x = x.reshape(x.shape[0], -1)
+            return torch.softmax(self.b(torch.relu(self.a(x))), dim=-1)
+
+    _export(MLP(), (torch.randn(2, 3, 4),), path, ["x"], {"x": {0: "batch"}, "out": {0: "batch"}})
+    return lambda n: {"x": np.random.RandomState(n).randn(n, 3, 4).astype(np.float32)}
+
+
+
+
+def attention(path, hidden=16, heads=2):
+    torch = _torch()
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(50, hidden)
+            self.pos = nn.Embedding(64, hidden)
+            self.q, self.k, self.v = (nn.Linear(hidden, hidden) for _ in range(3))
+            self.o = nn.Linear(hidden, hidden)
+            self.ln = nn.LayerNorm(hidden)
+
+        def forward(self, ids, mask):
+            b, s = ids.shape
+            pos = torch.arange(s, dtype=torch.long).unsqueeze(0).expand(b, s)
+            x = self.emb(ids) + self.pos(pos)
+            d = hidden // heads
+
+            def split(t):
+                return t.view(b, s, heads, d).transpose(1, 2)
+
+            q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d)
+            m = mask[:, None, None, :].expand(b, heads, s, s)
+            scores = torch.where(m > 0, scores, torch.full_like(scores, -1e4))
+            att = torch.softmax(scores, dim=-1)
+            y = torch.matmul(att, v).transpose(1, 2).reshape(b, s, hidden)
+            return self.ln(x + self.o(y))
+
+    ids = torch.randint(0, 50, (2, 5))
+    _export(Block(), (ids, torch.ones(2, 5, dtype=torch.long)), path, ["input_ids", "attention_mask"],
+            {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+             "out": {0: "batch", 1: "seq"}})
+
+    def inputs(n, s=None):
+        s = s or n + 3
+        rs = np.random.RandomState(n)
+        mask = np.ones((n, s), np.int64)
+        mask[0, -1] = 0
+        return {"input_ids": rs.randint(0, 50, (n, s)).astype(np.int64), "attention_mask": mask}
+    return inputs
+
+
+def lstm(path):
+    torch = _torch()
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(6, 8, num_layers=1)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.fc(y)
+
+    _export(Net(), (torch.randn(5, 2, 6),), path, ["x"], {"x": {0: "seq"}, "out": {0: "seq"}})
+    return lambda n: {"x": np.random.RandomState(n).randn(n + 2, 2, 6).astype(np.float32)}
+
+
+BUILDERS = {"cnn": cnn, "mlp": mlp, "attention": attention, "lstm": lstm}
