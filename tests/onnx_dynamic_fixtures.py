@@ -117,4 +117,72 @@ def lstm(path):
     return lambda n: {"x": np.random.RandomState(n).randn(n + 2, 2, 6).astype(np.float32)}
 
 
-BUILDERS = {"cnn": cnn, "mlp": mlp, "attention": attention, "lstm": lstm}
+def gru_batch_first(path):
+    """A GRU with dynamic batch and sequence: the exporter builds the initial state from Shape(x)."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.GRU(6, 8, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            h0 = torch.zeros(2, x.shape[0], 8)
+            y, _ = self.rnn(x, h0)
+            return y.mean(dim=1)
+
+    _export(Net(), (torch.randn(2, 5, 6),), path, ["x"], {"x": {0: "batch", 1: "seq"}, "out": {0: "batch"}})
+    return lambda n: {"x": np.random.RandomState(n).randn(n, n + 3, 6).astype(np.float32)}
+
+
+def decoder_with_past(path, hidden=16, heads=2, vocab=40):
+    """A GPT-2 style step: past keys/values of dynamic length, positions from the past length, a causal
+    mask from arange comparisons and a slice of a causal buffer at [past : past + seq]."""
+    torch = _torch()
+    nn = torch.nn
+    d = hidden // heads
+
+    class Step(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.pos = nn.Embedding(vocab, hidden), nn.Embedding(64, hidden)
+            self.qkv, self.o = nn.Linear(hidden, 3 * hidden), nn.Linear(hidden, hidden)
+            self.register_buffer("bias", torch.tril(torch.ones(64, 64)).view(1, 1, 64, 64))
+
+        def forward(self, ids, past_k, past_v):
+            b, s = ids.shape
+            p = past_k.shape[2]
+            pos = torch.arange(p, p + s, dtype=torch.long).unsqueeze(0)
+            x = self.emb(ids) + self.pos(pos)
+            q, k, v = self.qkv(x).split(hidden, dim=2)
+            q, k, v = (t.view(b, s, heads, d).permute(0, 2, 1, 3) for t in (q, k, v))
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
+            t = k.shape[2]
+            w = torch.matmul(q, k.transpose(-1, -2)) * (d ** -0.5)
+            causal = self.bias[:, :, t - s:t, :t]
+            w = torch.where(causal > 0, w, torch.tensor(-1e4))
+            y = torch.softmax(w, dim=-1) @ v
+            y = y.permute(0, 2, 1, 3).contiguous().view(b, s, hidden)
+            return self.o(y), k, v
+
+    ids = torch.randint(0, vocab, (2, 3))
+    past = torch.randn(2, heads, 4, d)
+    model = Step().eval()
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, past, past), path, input_names=["input_ids", "past_k", "past_v"],
+                          output_names=["out", "present_k", "present_v"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "past_k": {0: "batch", 2: "past"},
+                                        "past_v": {0: "batch", 2: "past"}, "out": {0: "batch", 1: "seq"}})
+
+    def inputs(n):
+        rs = np.random.RandomState(n)
+        return {"input_ids": rs.randint(0, vocab, (n, n + 1)).astype(np.int64),
+                "past_k": rs.randn(n, heads, 2 * n, d).astype(np.float32),
+                "past_v": rs.randn(n, heads, 2 * n, d).astype(np.float32)}
+    return inputs
+
+
+BUILDERS = {"cnn": cnn, "mlp": mlp, "attention": attention, "lstm": lstm, "gru": gru_batch_first,
+            "decoder_with_past": decoder_with_past}

@@ -61,7 +61,8 @@ def _arange_compute(a, xs):
 
 
 def _slice_compute(a, xs):
-    data, starts, ends, axes, steps = (np.asarray(x).reshape(-1) for x in xs)
+    data = xs[0]
+    starts, ends, axes, steps = (np.asarray(x).reshape(-1) for x in xs[1:])
     index = [slice(None)] * data.ndim
     for b, e, ax, st in zip(starts, ends, axes, steps):
         index[int(ax) % data.ndim] = slice(int(b), int(e), int(st))

@@ -316,11 +316,16 @@ class ImportContext:
         """An int64 IR tensor holding the run-time shape of ``x``."""
         return self.emit1("shape_of", [x], {"dtype": "int64"})
 
-    def broadcast_shape_tensor(self, xs):
-        """The run-time broadcast shape of entries of equal rank (an int64 tensor)."""
-        acc = self.shape_tensor(xs[0])
-        for x in xs[1:]:
-            acc = self.emit1("broadcast_max", [acc, self.shape_tensor(x)])
+    def broadcast_shape_tensor(self, xs, rank):
+        """The run-time broadcast shape (an int64 tensor of ``rank`` dims) of ``xs``, lower ranks padded."""
+        acc = None
+        for x in xs:
+            r = self.rank(x)
+            t = self.shape_tensor(x) if r else None
+            if r < rank:
+                ones = np.ones(rank - r, dtype=np.int64)
+                t = ones if t is None else self.emit1("concatenate", [ones, t], {"axis": 0})
+            acc = t if acc is None else self.emit1("broadcast_max", [acc, t])
         return acc
 
     def broadcast_to(self, x, out, shape_tensor=None):

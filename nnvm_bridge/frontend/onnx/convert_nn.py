@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
+from ...ir.symbolic import is_static
 from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
@@ -512,5 +513,8 @@ def dropout(ctx, node, attrs, inputs):
         s = ctx.shape(inputs[0])
         if s is None:
             raise ctx.unsupported("mask output with unknown shape")
+        if not is_static(s):
+            mask = ctx.runtime_op("dyn_full", [ctx.shape_tensor(inputs[0])], s, {"value": 1.0, "dtype": "bool"})
+            return [ctx.entry(inputs[0]), mask]
         return [ctx.entry(inputs[0]), np.ones(s, dtype=bool)]
     return [ctx.entry(inputs[0]), None]

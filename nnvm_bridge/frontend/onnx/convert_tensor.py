@@ -7,7 +7,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
-from ...ir.symbolic import Dim, dim_max, dim_min, is_static, slice_length
+from ...ir.symbolic import Dim, dim_max, dim_min, is_static, lower_bound, slice_length
 from ...ops.common import broadcast_shapes
 from . import shape_values
 from .registry import ONNX_IMPORT
@@ -76,6 +76,8 @@ def size_op(ctx, node, attrs, inputs):
     s = ctx.shape(inputs[0])
     if s is None:
         raise ctx.error(ShapeError, "Size needs the input shape; give it with shape=")
+    if not is_static(s):
+        return ctx.emit1("prod", [ctx.shape_tensor(inputs[0])], {"keepdims": True})
     return np.asarray(int(np.prod(s)), dtype=np.int64)
 
 
@@ -330,6 +332,8 @@ def _split(ctx, x, attrs, sizes, n_out):
     if s is not None:
         axis %= len(s)
     if sizes is None:
+        if s is not None and isinstance(s[axis], Dim):  # equal parts; the run time checks they divide
+            return ctx.emit("split", [x], {"indices_or_sections": n_out, "axis": axis})
         if s is not None and s[axis] % n_out:
             chunk = -(-s[axis] // n_out)
             sizes = [chunk] * (n_out - 1) + [s[axis] - chunk * (n_out - 1)]
@@ -361,34 +365,47 @@ def slice_op(ctx, node, attrs, inputs):
 
 
 def _symbolic_slice(ctx, inputs):
-    """Slice whose starts or ends are symbolic dims (``x[:, :seq]``): a Dim end that reaches the end of its
-    axis is a plain slice to the end; otherwise the bounds come from the tensors at run time."""
+    """Slice whose starts or ends are symbolic dims (``x[:, :seq]``, ``bias[..., past:past + seq]``): ends
+    that reach the end of their axis make a plain slice; otherwise the bounds come from the tensors at run
+    time (dyn_slice)."""
     vals = [ctx.shape_value(inputs[i]) if inputs[i] else None for i in range(1, 5)]
     if vals[0] is None or vals[1] is None or not (shape_values.has_dims(vals[0]) or shape_values.has_dims(vals[1])):
         return None
     xs = ctx.shape(inputs[0])
-    if xs is None or any(v is None for v, i in zip(vals, inputs[1:5]) if i):
+    if xs is None or any(vals[i - 1] is None for i in range(1, 5) if inputs[i]):
         return None
     r = len(xs)
     starts, ends = list(vals[0].reshape(-1)), list(vals[1].reshape(-1))
     axes = [int(a) % r for a in vals[2].reshape(-1)] if inputs[3] else list(range(len(starts)))
-    steps = [int(st) for st in vals[3].reshape(-1)] if inputs[4] else [1] * len(starts)
-    if any(isinstance(b, Dim) for b in starts) or any(st != 1 for st in steps):
-        raise ctx.unsupported("symbolic slice starts or steps other than 1")
-    if all(not isinstance(e, Dim) or e == xs[a] for e, a in zip(ends, axes)):
+    steps = list(vals[3].reshape(-1)) if inputs[4] else [1] * len(starts)
+    if any(isinstance(st, Dim) or int(st) != 1 for st in steps):
+        raise ctx.unsupported("symbolic slice bounds with steps other than 1")
+    if not any(isinstance(b, Dim) for b in starts) and all(not isinstance(e, Dim) or e == xs[a]
+                                                            for e, a in zip(ends, axes)):
         ends = [_BIG if isinstance(e, Dim) else int(e) for e in ends]
-        return _slice(ctx, inputs[0], [int(b) for b in starts], ends, axes, steps)
+        return _slice(ctx, inputs[0], [int(b) for b in starts], ends, axes, [1] * len(starts))
     out = list(xs)
     for b, e, a in zip(starts, ends, axes):
-        b = int(b)
-        lo = min(max(b + xs[a], 0), xs[a]) if b < 0 else dim_min(b, xs[a])
-        hi = e if isinstance(e, Dim) else (e + xs[a] if e < 0 else e)
-        out[a] = dim_max(dim_min(hi, xs[a]) - lo, 0)
-    if any(isinstance(b, int) and b < 0 for b in starts):
-        raise ctx.unsupported("negative starts with symbolic ends")
-    ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.arange(len(starts), dtype=np.int64),
+        lo, hi = _slice_bound(ctx, b, xs[a]), _slice_bound(ctx, e, xs[a])
+        out[a] = dim_max(hi - lo, 0)
+    ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.asarray(axes, dtype=np.int64),
            inputs[4] or np.ones(len(starts), dtype=np.int64)]
     return ctx.runtime_op("dyn_slice", ins, out)
+
+
+def _slice_bound(ctx, v, dim):
+    """Where a slice bound ``v`` (int or Dim) lands on an axis of length ``dim`` (step 1, python rules).
+    A symbolic bound is taken to lie inside the axis, as it does whenever the model runs at all (a causal
+    buffer sliced at [past : past + seq]): the length is then ``end - start`` instead of an expression of
+    ``min`` atoms that no other dim would ever equal."""
+    if isinstance(v, Dim):
+        if lower_bound(v) is None:
+            raise ctx.unsupported(f"a slice bound {v} that may be negative")
+        return v
+    v = int(v)
+    if v < 0:
+        return dim_max(v + dim, 0)
+    return dim_min(v, dim)
 
 
 def _slice(ctx, x, starts, ends, axes, steps):
@@ -403,13 +420,11 @@ def _slice(ctx, x, starts, ends, axes, steps):
             begin[a] = -1
     xs = ctx.shape(x)
     if xs is not None:
-        # normalise with the known shape (python slice semantics) so the emitters see plain indices
-        nb, ne = [], []
+        # normalise with the known dims (python slice semantics) so the emitters see plain indices;
+        # a symbolic axis keeps the file's bounds (strided_slice has the same semantics)
         for i in range(n):
-            b, e, st = slice(begin[i], end[i], stride[i]).indices(xs[i])
-            nb.append(b)
-            ne.append(e)
-        begin, end = nb, ne
+            if not isinstance(xs[i], Dim):
+                begin[i], end[i], _ = slice(begin[i], end[i], stride[i]).indices(xs[i])
     return ctx.emit1("strided_slice", [x], {"begin": tuple(begin), "end": tuple(end), "stride": tuple(stride)})
 
 

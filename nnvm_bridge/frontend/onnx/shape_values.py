@@ -9,6 +9,8 @@ Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...ir import dtypes as _dt
@@ -36,7 +38,7 @@ def evaluate(ctx, node):
     rule = _RULES.get(node.op_type)
     if rule is None or node.domain or len(node.outputs) != 1:
         return None
-    if node.op_type != "Shape" and not any(x in ctx.shape_values for x in node.inputs if x):
+    if node.op_type not in ("Shape", "Size") and not any(x in ctx.shape_values for x in node.inputs if x):
         return None
     try:
         out = rule(ctx, node, node.attrs, node.inputs)
@@ -75,6 +77,14 @@ def _shape(ctx, node, attrs, inputs):
     return np.asarray(list(s), dtype=object)[slice(attrs.get("start", 0), attrs.get("end"))], "int64"
 
 
+@_rule("Size")
+def _size(ctx, node, attrs, inputs):
+    s = ctx.shape(inputs[0])
+    if s is None or not any(isinstance(d, Dim) for d in s):
+        return None
+    return np.asarray(math.prod(s), dtype=object), "int64"
+
+
 @_rule("Identity")
 def _identity(ctx, node, attrs, inputs):
     return _operand(ctx, inputs[0]), _dtype(ctx, inputs[0])
@@ -103,7 +113,7 @@ def _slice(ctx, node, attrs, inputs):
     if "starts" in attrs:
         starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes", [0]), None
     else:
-        consts = [ctx.const(x) if x else None for x in inputs[1:5]]
+        consts = [ctx.const(inputs[i]) if inputs[i] else None for i in range(1, 5)]
         if consts[0] is None or consts[1] is None or (inputs[3] and consts[2] is None) or (inputs[4] and consts[3] is None):
             return None
         starts, ends = consts[0].reshape(-1), consts[1].reshape(-1)
