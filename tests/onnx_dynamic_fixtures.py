@@ -36,6 +36,25 @@ def cnn(path):
     return lambda n: {"data": np.random.RandomState(n).randn(n, 3, 16, 16).astype(np.float32)}
 
 
+def cnn_any_size(path):
+    """Dynamic batch, height and width: strided convs and ceil-mode pooling over symbolic lengths."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1)
+            self.pool, self.avg = nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(2)
+
+        def forward(self, x):
+            y = self.pool(torch.relu(self.c2(self.c1(x))))
+            return self.avg(y).mean(dim=(2, 3)) + y.amax(dim=(2, 3))
+
+    _export(Net(), (torch.randn(1, 3, 17, 19),), path, ["x"], {"x": {0: "N", 2: "H", 3: "W"}, "out": {0: "N"}})
+    return lambda n: {"x": np.random.RandomState(n).randn(n, 3, 9 + 5 * n, 26 - 3 * n).astype(np.float32)}
+
+
 def mlp(path):
     torch = _torch()
     nn = torch.nn
@@ -184,5 +203,5 @@ def decoder_with_past(path, hidden=16, heads=2, vocab=40):
     return inputs
 
 
-BUILDERS = {"cnn": cnn, "mlp": mlp, "attention": attention, "lstm": lstm, "gru": gru_batch_first,
+BUILDERS = {"cnn": cnn, "cnn_any_size": cnn_any_size, "mlp": mlp, "attention": attention, "lstm": lstm, "gru": gru_batch_first,
             "decoder_with_past": decoder_with_past}

@@ -6,7 +6,7 @@ import numpy as np
 
 from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
-from ...ir.symbolic import is_static
+from ...ir.symbolic import Dim, is_static
 from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
@@ -128,11 +128,12 @@ def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     """Per spatial dim, the extra end padding that makes floor mode give ONNX's ceil-mode windows.
     None when ``keep_ceil_ok`` and the IR's own ceil mode gives the same windows."""
     shape = ctx.shape(x)
-    sizes = [None] * len(kernel) if shape is None else list(shape[2:])
+    # a symbolic size is as unknown here as a missing one: which windows ONNX drops depends on its value
+    sizes = [None] * len(kernel) if shape is None else [None if isinstance(d, Dim) else d for d in shape[2:]]
     for size, k, s, pe in zip(sizes, kernel, strides, ends):
         if size is None and (not keep_ceil_ok or _ceil_may_drop(k, s, pe)):
-            raise ctx.unsupported("ceil_mode=1 with an unknown spatial size: the last window may fall in the "
-                                  "padding; give the input shapes with shape=")
+            raise ctx.unsupported("ceil_mode=1 with an unknown or symbolic spatial size: the last window may fall "
+                                  "in the padding; give the input shapes with shape=")
     geometry = list(zip(sizes, kernel, strides, begins, ends))
     lengths = [None if n is None else pool_out_dropping_last(n, k, s, b, e) for n, k, s, b, e in geometry]
     differs = any(n is not None and out != pool_out(n, k, s, b, e, True) for (n, k, s, b, e), out in
@@ -140,8 +141,8 @@ def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     if keep_ceil_ok and not differs:
         return None
     if None in sizes:  # floor mode would need the unknown dim's tail too
-        raise ctx.unsupported("ceil_mode=1 with an unknown spatial size next to a dropped last window; give "
-                              "the input shapes with shape=")
+        raise ctx.unsupported("ceil_mode=1 with an unknown or symbolic spatial size next to a dropped last "
+                              "window; give the input shapes with shape=")
     return floor_mode_tails(sizes, kernel, strides, begins, ends, lengths)
 
 

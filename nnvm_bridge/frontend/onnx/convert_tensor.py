@@ -54,7 +54,7 @@ def _shape_input(ctx, x, what):
     """The dims (ints and Dims) held by a shape input: a constant or a symbolic shape value."""
     v = ctx.shape_value(x)
     if v is None:
-        ctx.require_const(x, what)  # the error that says what is missing
+        v = ctx.require_const(x, what)  # a constant of another dtype, or the error that says what is missing
     return tuple(d if isinstance(d, Dim) else int(d) for d in np.asarray(v).reshape(-1))
 
 
@@ -141,15 +141,9 @@ def _symbolic_reshape(ctx, attrs, x, shape_input, spec):
         raise ctx.error(ShapeError, "Reshape of a tensor of unknown rank (or with allowzero) needs the input "
                                     "shapes; give them with shape=")
     out = [xs[i] if isinstance(d, int) and d == 0 else d for i, d in enumerate(spec)]
-    if sum(1 for d in out if isinstance(d, int) and d == -1) == 1:
-        known = 1
-        for d in out:
-            if not (isinstance(d, int) and d == -1):
-                known = known * d
-        total = 1
-        for d in xs:
-            total = total * d
-        out[[i for i, d in enumerate(out) if isinstance(d, int) and d == -1][0]] = total // known
+    holes = [i for i, d in enumerate(out) if isinstance(d, int) and d == -1]
+    if len(holes) == 1:
+        out[holes[0]] = math.prod(xs) // math.prod(d for i, d in enumerate(out) if i != holes[0])
     ir_spec = ctx.reshape_spec(xs, out)
     if ir_spec is not None:
         return ctx.emit1("reshape", [x], {"shape": ir_spec})
@@ -466,35 +460,13 @@ def expand(ctx, node, attrs, inputs):
     if s is None:
         raise ctx.error(ShapeError, "Expand needs the input shape")
     if not (is_static(s) and is_static(target)):
-        out = broadcast_shapes(tuple(s), target)
-        if tuple(s) == out:
-            return ctx.entry(x)
-        spec = _broadcast_spec(s, out)
-        if spec is not None:
-            return ctx.emit1("broadcast_to", [x], {"shape": spec})
-        return ctx.runtime_op("dyn_broadcast_to", [x, inputs[1]], out)
+        return ctx.broadcast_to(x, broadcast_shapes(tuple(s), target), lambda: ctx.entry(inputs[1]))
     out = tuple(np.broadcast_shapes(tuple(s), target))
     if len(s) < len(out):
         x = ctx.reshape(x, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(x, (1,) * len(out))
     if tuple(ctx.shape(x)) == out:
         return ctx.entry(x)
     return ctx.emit1("broadcast_to", [x], {"shape": out})
-
-
-def _broadcast_spec(src, out):
-    """An IR broadcast_to spec (0 keeps the input's dim) for the dims ``out``, or None when a Dim must come
-    from a 1 (then the size is only known at run time)."""
-    if len(src) != len(out):
-        return None
-    spec = []
-    for a, b in zip(src, out):
-        if a == b:
-            spec.append(0 if isinstance(b, Dim) else int(b))
-        elif isinstance(b, Dim):
-            return None
-        else:
-            spec.append(int(b))
-    return tuple(spec)
 
 
 @ONNX_IMPORT.register("Tile", since=1)
