@@ -203,5 +203,33 @@ def decoder_with_past(path, hidden=16, heads=2, vocab=40):
     return inputs
 
 
+def causal_lm(path, hidden=16, heads=2, vocab=30):
+    """A Llama style block: a causal mask from full((S, S), -inf).triu(1), rotary-free scaled dot product
+    attention (torch.nn.functional.scaled_dot_product_attention) and an RMS norm."""
+    torch = _torch()
+    nn = torch.nn
+    d = hidden // heads
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(vocab, hidden)
+            self.q, self.k, self.v, self.o = (nn.Linear(hidden, hidden, bias=False) for _ in range(4))
+            self.w = nn.Parameter(torch.rand(hidden) + 0.5)
+
+        def forward(self, ids):
+            b, s = ids.shape
+            x = self.emb(ids)
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.w
+            q, k, v = (f(x).view(b, s, heads, d).transpose(1, 2) for f in (self.q, self.k, self.v))
+            mask = torch.full((s, s), float("-inf")).triu(1)
+            y = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return self.o(y.transpose(1, 2).reshape(b, s, hidden))
+
+    _export(Block(), (torch.randint(0, vocab, (2, 5)),), path, ["input_ids"],
+            {"input_ids": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}})
+    return lambda n: {"input_ids": np.random.RandomState(n).randint(0, vocab, (n, 2 * n + 1)).astype(np.int64)}
+
+
 BUILDERS = {"cnn": cnn, "cnn_any_size": cnn_any_size, "mlp": mlp, "attention": attention, "lstm": lstm, "gru": gru_batch_first,
-            "decoder_with_past": decoder_with_past}
+            "decoder_with_past": decoder_with_past, "causal_lm": causal_lm}

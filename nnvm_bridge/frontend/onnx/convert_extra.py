@@ -18,13 +18,14 @@ def trilu(ctx, node, attrs, inputs):
         raise ctx.error(ShapeError, "Trilu needs the input shape")
     k = int(ctx.require_const(inputs[1], "Trilu k").reshape(-1)[0]) if inputs[1] else 0
     n, m = s[-2], s[-1]
-    if not is_static((n, m)):
-        return ctx.emit1("broadcast_mul", [x, ctx.cast(_band_mask(ctx, x, len(s), k, attrs.get("upper", 1)),
-                                                       ctx.dtype(x))])
+    if not is_static((n, m)):  # where, not a product: the kept part may hold infinities (causal masks)
+        keep = ctx.broadcast_to(_band_mask(ctx, x, len(s), k, attrs.get("upper", 1)), s,
+                                lambda: ctx.shape_tensor(x))
+        return ctx.emit1("where", [keep, x, ctx.emit1("zeros_like", [x])])
     mask = np.triu(np.ones((n, m)), k) if attrs.get("upper", 1) else np.tril(np.ones((n, m)), k)
     v = ctx.const(x)
     if v is not None:
-        return (v * mask.astype(v.dtype)).astype(v.dtype)
+        return np.where(mask != 0, v, np.zeros((), v.dtype)).astype(v.dtype)
     return ctx.emit1("broadcast_mul", [x, mask.astype(ctx.dtype(x))])
 
 
