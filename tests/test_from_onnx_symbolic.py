@@ -225,6 +225,19 @@ def test_trilu_size_dropout_mask_and_argmax_last_index_over_symbolic_dims():
     _check_at_sizes(model, [{"x": x1}, {"x": x2}])
 
 
+def test_tile_by_the_batch_size_broadcasts():
+    """ViT's cls_token.repeat(batch, 1, 1): Tile with repeats Concat(Shape(x)[:1], [1, 1])."""
+    from onnx import helper, numpy_helper
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"], end=1),
+             helper.make_node("Concat", ["s", "ones"], ["reps"], axis=0),
+             helper.make_node("Tile", ["cls", "reps"], ["t"]),
+             helper.make_node("Concat", ["t", "x"], ["y"], axis=1)]
+    cls = numpy_helper.from_array(_rand(1, 1, 4), "cls")
+    model = _graph_model(nodes, [_vi("x", ["N", 3, 4])], [_vi("y", None)], [_ints("ones", [1, 1]), cls])
+    _check_at_sizes(model, [{"x": _rand(2, 3, 4)}, {"x": _rand(5, 3, 4)}])
+
+
 def test_flatten_split_and_resize_keep_the_symbolic_batch():
     from onnx import helper
 

@@ -476,8 +476,21 @@ def tile_v1(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Tile", since=(6, 13))
 def tile(ctx, node, attrs, inputs):
-    reps = _ints(ctx.require_const(inputs[1], "Tile repeats"))
+    reps = _shape_input(ctx, inputs[1], "Tile repeats")
+    if not is_static(reps):
+        return _symbolic_tile(ctx, inputs[0], inputs[1], reps)
     return ctx.emit1("tile", [inputs[0]], {"reps": reps})
+
+
+def _symbolic_tile(ctx, x, reps_input, reps):
+    """Tile by symbolic repeats (``cls.repeat(batch, 1, 1)``): repeating an axis of length 1 is broadcasting
+    it, to the run-time repeats tensor."""
+    s = ctx.shape(x)
+    if s is None or len(reps) != len(s) or any(not isinstance(r, Dim) and r != 1 for r in reps) \
+            or any(isinstance(r, Dim) and d != 1 for d, r in zip(s, reps)):
+        raise ctx.unsupported(f"symbolic repeats {reps} other than broadcasting axes of length 1")
+    out = tuple(r if isinstance(r, Dim) else d for d, r in zip(s, reps))
+    return ctx.broadcast_to(x, out, lambda: ctx.entry(reps_input))
 
 
 @ONNX_IMPORT.register("Pad", since=1)
