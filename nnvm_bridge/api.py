@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .errors import BridgeError, InvalidModelError, ShapeError
+from .errors import BridgeError, InvalidModelError
 from .model_files import load_model, mxnet_to_graph
 
 
@@ -63,18 +63,8 @@ def _onnx_to_ir(model, fmt, shape=None, dtype=None):
         raise InvalidModelError(f"import format {fmt!r} is not supported here; use format='onnx'")
     from .frontend.onnx.importer import from_onnx
 
-    try:
-        return from_onnx(model, shape=shape, dtype=dtype)
-    except ShapeError as exc:
-        bound = _bind_symbolic_dims(model, shape)
-        if not bound:
-            raise
-        # MXNet graphs are static: shape arithmetic over a symbolic dim needs a value
-        import warnings
-
-        warnings.warn(f"{exc}; binding the symbolic input dims to 1 ({bound}); pass shape= to choose",
-                      stacklevel=3)
-        return from_onnx(model, shape=bound, dtype=dtype)
+    # Symbolic dims stay symbolic: MXNet learns them at bind time, or to_mxnet says which node needs shape=.
+    return from_onnx(model, shape=shape, dtype=dtype)
 
 
 def _onnx_data_inputs(model):
@@ -84,25 +74,6 @@ def _onnx_data_inputs(model):
     proto, _, _ = load_onnx(model)
     inits = {t.name for t in proto.graph.initializer}
     return [vi for vi in proto.graph.input if vi.name not in inits]
-
-
-def _bind_symbolic_dims(model, shape):
-    """{input: shape} with every symbolic (unknown) dim of the data inputs set to 1, or None when the
-    model has no symbolic dims to bind."""
-    from .frontend.onnx.importer import declared_shape_dtype
-
-    shape = dict(shape or {})
-    changed = False
-    for vi in _onnx_data_inputs(model):
-        dims = shape.get(vi.name)
-        if dims is None:
-            dims, _ = declared_shape_dtype(vi)
-        if dims is None:
-            continue
-        fixed = tuple(1 if (d is None or int(d) <= 0) else int(d) for d in dims)
-        changed = changed or fixed != tuple(dims)
-        shape[vi.name] = fixed
-    return shape if changed else None
 
 
 def import_model(model, format="onnx", shape=None, dtype=None):

@@ -532,9 +532,8 @@ def anonymous_dim(var: str, axis: int) -> Dim:
     return sym(f"{var}_dim{axis}")
 
 
-def parse_shape_hint(text, var: str):
-    """A variable's ``__shape__`` hint -> tuple of dims: integers, symbol names or expressions, and MXNet's 0
-    (or -1) for a dim it does not know, which becomes the anonymous symbol of that axis."""
+def parse_shape(text) -> tuple:
+    """``"(N, 2*S, 4)"`` -> the tuple of dims it writes (the text form of :func:`format_shape_hint`)."""
     body = str(text).strip()
     if len(body) >= 2 and body[0] in "([" and body[-1] in ")]":
         body = body[1:-1]
@@ -548,11 +547,14 @@ def parse_shape_hint(text, var: str):
         cur += c
     if cur.strip():
         parts.append(cur)
-    dims = []
-    for axis, part in enumerate(parts):
-        d = parse_dim(part.strip().rstrip("L"))
-        dims.append(anonymous_dim(var, axis) if isinstance(d, int) and d <= 0 else d)
-    return tuple(dims)
+    return tuple(parse_dim(part.strip().rstrip("L")) for part in parts)
+
+
+def parse_shape_hint(text, var: str):
+    """A variable's ``__shape__`` hint -> tuple of dims: integers, symbol names or expressions, and MXNet's 0
+    (or -1) for a dim it does not know, which becomes the anonymous symbol of that axis."""
+    return tuple(anonymous_dim(var, axis) if isinstance(d, int) and d <= 0 else d
+                 for axis, d in enumerate(parse_shape(text)))
 
 
 def format_shape_hint(shape, *, mxnet: bool = False) -> str:
@@ -561,5 +563,5 @@ def format_shape_hint(shape, *, mxnet: bool = False) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-__all__ = ["lower_bound", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+__all__ = ["parse_shape", "lower_bound", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
            "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

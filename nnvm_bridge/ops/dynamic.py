@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.symbolic import parse_dim
+from ..ir.symbolic import parse_shape
 from .common import DTYPES
 from .registry import Attr, register
 
@@ -17,19 +17,7 @@ _OUT_SHAPE = Attr("str", None, optional=True, doc="the output shape as the impor
 
 
 def _declared(a, shapes):
-    if a.out_shape is None:
-        return [None]
-    body = a.out_shape.strip()[1:-1]  # "(N, 2*S, 0)": top-level commas split the dims
-    parts, depth, cur = [], 0, ""
-    for c in body:
-        depth += (c == "(") - (c == ")")
-        if c == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += c
-    parts += [cur] if cur.strip() else []
-    return [tuple(parse_dim(p.strip()) for p in parts)]
+    return [None if a.out_shape is None else parse_shape(a.out_shape)]
 
 
 def _onnx_reshape_dims(src, spec):
