@@ -18,7 +18,7 @@ from nnvm_bridge.ir.passes import infer_shape, infer_type
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import elementwise, nn, tensor  # noqa: F401  (they register the handlers)
+from .handlers import elementwise, nn, quantize, tensor  # noqa: F401  (they register the handlers)
 from .registry import MXNET_EXPORT
 
 MXNET_EXPORT.mark_loaded()
