@@ -584,7 +584,6 @@ XFAIL = {
     'test_max_uint32': 'mismatch: MXNet has no uint32 arrays',
     'test_max_uint64': 'mismatch: MXNet has no uint64 arrays',
     'test_maxpool_2d_dilations': 'unsupported: MaxPool (dilations)',
-    'test_maxpool_2d_uint8': 'MXNet: Traceback (most recent call last):',
     'test_maxpool_3d_dilations': 'unsupported: MaxPool (dilations)',
     'test_maxpool_3d_dilations_use_ref_impl': 'unsupported: MaxPool (dilations)',
     'test_maxpool_3d_dilations_use_ref_impl_large': 'unsupported: MaxPool (dilations)',
