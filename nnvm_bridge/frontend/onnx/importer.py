@@ -30,8 +30,9 @@ ONNX_IMPORT.mark_loaded()
 
 def register_onnx_op(op_type: str, fn, *, since=1, override: bool = False) -> None:
     """Plug-in hook: convert the default-domain ONNX op ``op_type`` from opset ``since`` (an int or a tuple of
-    schema versions) with ``fn(ctx, node, attrs, inputs)``; an existing (op, version) raises ValueError unless
-    ``override=True``."""
+    schema versions) with ``fn(ctx, node, attrs, inputs)``; an op of another domain is named
+    "<domain>.<op type>" ("com.microsoft.QLinearConcat") with that domain's opset versions.  An existing
+    (op, version) raises ValueError unless ``override=True``."""
     ONNX_IMPORT.add(op_type, fn, since=since, override=override)
 
 
