@@ -2,7 +2,10 @@
 
 * ``cnn_qdq``: a conv/bn/relu/pool/concat/global-pool/fc CNN, static QDQ per channel after ``quant_pre_process``;
 * ``cnn_qoperator``: the same CNN, static QOperator (QLinearConv, com.microsoft QLinearConcat, ...);
-* ``mlp_dynamic``: an MLP with a self-attention block, ``quantize_dynamic`` (DynamicQuantizeLinear, MatMulInteger).
+* ``mlp_dynamic``: an MLP with a self-attention block, ``quantize_dynamic`` (DynamicQuantizeLinear, MatMulInteger);
+* ``mobile_qoperator``: a MobileNet-style net (depthwise conv, ReLU6, residual add, squeeze-excite, LeakyReLU,
+  average pooling, hard swish), static QOperator (com.microsoft QLinearAdd / Mul / Sigmoid / LeakyRelu /
+  AveragePool).
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import numpy as np
 
 CNN_INPUT = (2, 3, 16, 16)
 MLP_INPUT = (2, 6, 16)
+MOBILE_INPUT = (2, 3, 32, 32)
 
 
 def _torch_cnn():
@@ -37,6 +41,37 @@ def _torch_cnn():
     with torch.no_grad():
         for _ in range(5):
             model(torch.randn(8, *CNN_INPUT[1:]))
+    return model.eval()
+
+
+def _torch_mobile():
+    import torch
+    from torch import nn
+
+    class Mobile(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU6())
+            self.dw = nn.Sequential(nn.Conv2d(16, 16, 3, 1, 1, groups=16), nn.BatchNorm2d(16), nn.ReLU6(),
+                                    nn.Conv2d(16, 16, 1))
+            self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 4, 1), nn.ReLU(), nn.Conv2d(4, 16, 1),
+                                    nn.Sigmoid())
+            self.tail = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1), nn.LeakyReLU(0.1), nn.AvgPool2d(2),
+                                      nn.Conv2d(24, 32, 1), nn.Hardswish())
+            self.fc = nn.Linear(32, 10)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = x + self.dw(x)
+            x = x * self.se(x)
+            return self.fc(self.tail(x).mean((2, 3)))
+
+    torch.manual_seed(2)
+    model = Mobile()
+    model.train()
+    with torch.no_grad():
+        for _ in range(5):
+            model(torch.randn(8, *MOBILE_INPUT[1:]))
     return model.eval()
 
 
@@ -100,6 +135,17 @@ def cnn_qoperator(tmp):
     quant_pre_process(str(cnn_float(tmp)), str(pre))
     quantize_static(str(pre), str(out), _Reader(CNN_INPUT), quant_format=QuantFormat.QOperator, per_channel=False,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8)
+    return out
+
+
+def mobile_qoperator(tmp):
+    from onnxruntime.quantization import QuantFormat, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    path, pre, out = tmp / "mobile.onnx", tmp / "mobile_pre.onnx", tmp / "mobile_qop.onnx"
+    _export(_torch_mobile(), MOBILE_INPUT, path)
+    quant_pre_process(str(path), str(pre))
+    quantize_static(str(pre), str(out), _Reader(MOBILE_INPUT, n=4), quant_format=QuantFormat.QOperator)
     return out
 
 

@@ -1,8 +1,9 @@
 """Quantized ONNX models (made with onnxruntime's quantizer) through every path, against onnxruntime.
 
 Models (tests/quantized_fixtures.py): a small CNN quantized static QDQ per channel and static QOperator
-(QLinearConv, com.microsoft QLinearConcat / QLinearGlobalAveragePool / QGemm), and an MLP with attention
-quantized dynamically (DynamicQuantizeLinear, MatMulInteger).  Bound: max|got - ref| <= 2e-2 * max(1,
+(QLinearConv, com.microsoft QLinearConcat / QLinearGlobalAveragePool / QGemm), an MLP with attention
+quantized dynamically (DynamicQuantizeLinear, MatMulInteger), and a MobileNet-style net in QOperator form
+(com.microsoft QLinearAdd / Mul / Sigmoid / LeakyRelu / AveragePool).  Bound: max|got - ref| <= 2e-2 * max(1,
 max|ref|) and the same top-1.  Then QuantizeLinear / DequantizeLinear alone at ties, saturation and per
 axis (round half to even), in TVM, MXNet and the ONNX export; and the domain-aware lookup's errors.
 """
@@ -22,7 +23,7 @@ from onnx import TensorProto, helper  # noqa: E402
 from nnvm_bridge.errors import UnsupportedOperatorError  # noqa: E402
 
 MODELS = {"cnn_qdq": (qf.cnn_qdq, qf.CNN_INPUT), "cnn_qoperator": (qf.cnn_qoperator, qf.CNN_INPUT),
-          "mlp_dynamic": (qf.mlp_dynamic, qf.MLP_INPUT)}
+          "mlp_dynamic": (qf.mlp_dynamic, qf.MLP_INPUT), "mobile_qoperator": (qf.mobile_qoperator, qf.MOBILE_INPUT)}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def test_the_models_use_the_quantized_ops(quantized):
     assert {("", "QLinearConv"), ("com.microsoft", "QLinearConcat"),
             ("com.microsoft", "QLinearGlobalAveragePool")} <= ops["cnn_qoperator"]
     assert {("", "DynamicQuantizeLinear"), ("", "MatMulInteger")} <= ops["mlp_dynamic"]
+    assert {("com.microsoft", op) for op in ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu",
+                                             "QLinearAveragePool", "QGemm")} <= ops["mobile_qoperator"]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

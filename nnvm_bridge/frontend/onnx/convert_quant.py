@@ -21,8 +21,11 @@ _Q_VERSIONS = (10, 13, 19, 21, 23, 24, 25, 28)
 
 
 def _float_op(ctx, node, op_type, attrs, operands):
-    """Convert ``op_type`` on IR entries with its own float converter (at the model's opset)."""
-    return ONNX_IMPORT.get(op_type, ctx.opset, node.name)(ctx, node, attrs, OnnxInputs(operands))
+    """Convert ``op_type`` on IR entries with its own float converter (at the model's opset); its first output."""
+    result = ONNX_IMPORT.get(op_type, ctx.opset, node.name)(ctx, node, attrs, OnnxInputs(operands))
+    if isinstance(result, (list, tuple)) and not isinstance(result, Entry):
+        return result[0]  # MaxPool / AveragePool also return their (unused) Indices output
+    return result
 
 
 def _qparam(ctx, value, what):
