@@ -21,7 +21,7 @@ def _literals(folder):
         if f.endswith(".py"):
             with open(os.path.join(folder, f), encoding="utf-8") as fh:
                 text += fh.read()
-    return set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', text))
+    return set(re.findall(r'"([A-Za-z_][A-Za-z0-9_.]*)"', text))  # dots: "com.microsoft.QLinearAdd"
 
 
 def _tables():

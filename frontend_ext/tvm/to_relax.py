@@ -16,7 +16,7 @@ from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
 from .registry import RELAX_EXPORT
-from .relax_emitters import elementwise, nn, rnn, transform  # noqa: F401  (they register the built-in emitters)
+from .relax_emitters import elementwise, nn, quantize, rnn, transform  # noqa: F401  (they register the built-in emitters)
 from .relax_emitters.context import Ctx
 
 RELAX_EXPORT.mark_loaded()

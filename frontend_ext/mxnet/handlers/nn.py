@@ -87,6 +87,15 @@ MXNET_EXPORT.add("conv3d_transpose", _deconv(3))
 
 def _pool(nsp, kind):
     def fn(ctx, node, attrs, inputs):
+        dtype = ctx.dtype(node.inputs[0])
+        if kind == "max" and dtype is not None and not _dt.is_float(dtype):
+            # MXNet pools floats only; the max of integers (int8/uint8 in quantized models) is exact in float32
+            x = ctx.add("Cast", node.name + "_float", [inputs[0]], {"dtype": "float32"})
+            y = ctx.add("Cast", node.name, [pool(ctx, node, attrs, [x])[0]], {"dtype": mx_dtype(dtype)})
+            return [y]
+        return pool(ctx, node, attrs, inputs)
+
+    def pool(ctx, node, attrs, inputs):
         b, e = expand_pads(attrs.padding, nsp)
         x = inputs[0]
         mx_attrs = dict(kernel=tuple(attrs.pool_size), stride=per_dim(attrs.strides, nsp), pool_type=kind,

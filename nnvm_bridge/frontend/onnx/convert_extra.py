@@ -1,11 +1,10 @@
 """Converters that decompose newer or rarer ONNX ops into IR ops: Trilu, Hardmax, LpNormalization,
-Swish, RMSNormalization, GatherElements, Shrink, DequantizeLinear."""
+Swish, RMSNormalization, GatherElements, Shrink."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...errors import ShapeError
-from ...ir import dtypes as _dt
 from ...ir.symbolic import is_static
 from .registry import ONNX_IMPORT
 
@@ -156,26 +155,6 @@ def shrink(ctx, node, attrs, inputs):
     up = ctx.emit1("broadcast_mul", [hi, ctx.emit1("__sub_scalar__", [x], {"scalar": bias})])
     down = ctx.emit1("broadcast_mul", [lo, ctx.emit1("__add_scalar__", [x], {"scalar": bias})])
     return ctx.emit1("broadcast_add", [up, down])
-
-
-# later versions add input dtypes (refused below), per-axis and blocked scales (refused) and output_dtype
-@ONNX_IMPORT.register("DequantizeLinear", since=(10, 13, 19, 21, 23, 24, 25, 28))
-def dequantize_linear(ctx, node, attrs, inputs):
-    x, scale, zp = inputs[0], inputs[1], inputs[2]
-    sv = ctx.require_const(scale, "DequantizeLinear scale")
-    if sv.size != 1 or attrs.get("block_size", 0):
-        raise ctx.unsupported("per-axis or blocked scales")
-    if ctx.dtype(x) not in ("int8", "uint8", "int32"):
-        raise ctx.unsupported(f"dtype {ctx.dtype(x)}")
-    xf = ctx.cast(x, "float32")
-    if zp is not None:
-        zv = ctx.require_const(zp, "DequantizeLinear zero point")
-        if zv.size != 1:
-            raise ctx.unsupported("per-axis zero points")
-        xf = ctx.emit1("__sub_scalar__", [xf], {"scalar": float(zv.reshape(-1)[0])})
-    y = ctx.emit1("__mul_scalar__", [xf], {"scalar": float(sv.reshape(-1)[0])})
-    output_dtype = attrs.get("output_dtype", 0)  # opset 23; 0: the scale's dtype
-    return ctx.cast(y, _dt.from_onnx(output_dtype) if output_dtype else sv.dtype)
 
 
 def _gather_class_scores(ctx, x, target, target_shape):

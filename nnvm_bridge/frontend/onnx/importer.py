@@ -19,8 +19,8 @@ from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
 from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
 from ...ops import num_visible_outputs
-from . import convert_extra, convert_math, convert_nn, convert_resize, convert_rnn, convert_tensor  # noqa: F401
-from . import shape_values
+from . import (convert_extra, convert_math, convert_nn, convert_quant, convert_resize, convert_rnn,  # noqa: F401
+               convert_tensor, shape_values)
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
@@ -31,8 +31,9 @@ ONNX_IMPORT.mark_loaded()
 
 def register_onnx_op(op_type: str, fn, *, since=1, override: bool = False) -> None:
     """Plug-in hook: convert the default-domain ONNX op ``op_type`` from opset ``since`` (an int or a tuple of
-    schema versions) with ``fn(ctx, node, attrs, inputs)``; an existing (op, version) raises ValueError unless
-    ``override=True``."""
+    schema versions) with ``fn(ctx, node, attrs, inputs)``; an op of another domain is named
+    "<domain>.<op type>" ("com.microsoft.QLinearConcat") with that domain's opset versions.  An existing
+    (op, version) raises ValueError unless ``override=True``."""
     ONNX_IMPORT.add(op_type, fn, since=since, override=override)
 
 
@@ -153,18 +154,29 @@ def _sort_nodes(nodes, known, file):
     return [nodes[i] for i in order]
 
 
-def _prescan(nodes, opset, file):
+def table_key(node) -> str:
+    """A node's key in the import table: the op type in the default domain, "<domain>.<op type>" in
+    another (``com.microsoft.QLinearConcat``), so no other domain's op can take a default-domain name."""
+    return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
+
+
+def domain_opsets(model, opset) -> dict:
+    """{domain: declared opset}, the default domains at ``opset``."""
+    versions = {imp.domain: int(imp.version) for imp in model.opset_import}
+    versions.update(dict.fromkeys(DEFAULT_DOMAINS, opset))
+    return versions
+
+
+def _prescan(nodes, opsets, file):
     """Every op without a converter, reported at once; then every op whose converters are all
-    newer than the model's opset."""
+    newer than the model's opset of its domain."""
     missing = OpTally()
     for n in nodes:
-        if n.domain not in DEFAULT_DOMAINS:
-            missing.add(f"{n.domain}:{n.op_type}", n.name)
-        elif n.op_type not in ONNX_IMPORT:
-            missing.add(n.op_type, n.name)
-    missing.raise_if_any(direction=f"ONNX import (opset {opset})", file=file)
+        if table_key(n) not in ONNX_IMPORT:
+            missing.add(n.op_type if n.domain in DEFAULT_DOMAINS else f"{n.domain}:{n.op_type}", n.name)
+    missing.raise_if_any(direction=f"ONNX import (opset {opsets['']})", file=file)
     for n in nodes:
-        ONNX_IMPORT.get(n.op_type, opset, n.name)
+        ONNX_IMPORT.get(table_key(n), opsets.get(n.domain, 1), n.name)
 
 
 def from_onnx(model, shape=None, dtype=None):
@@ -184,7 +196,8 @@ def from_onnx(model, shape=None, dtype=None):
     common_dtype = None if (dtype is None or isinstance(dtype, dict)) else _dt.canonical(dtype)
 
     nodes = [OnnxNode(p, i) for i, p in enumerate(g.node)]
-    _prescan(nodes, opset, file)
+    opsets = domain_opsets(model, opset)
+    _prescan(nodes, opsets, file)
 
     # initializers first: a graph input with an initializer is an overridable parameter
     for t in g.initializer:
@@ -219,7 +232,7 @@ def from_onnx(model, shape=None, dtype=None):
     consumers = {x for n in nodes for x in n.inputs if x} | {o.name for o in g.output}
     ctx.consumers = consumers
     for n in nodes:
-        _convert_node(ctx, n, opset)
+        _convert_node(ctx, n, opsets.get(n.domain, 1))
 
     outputs = _named_outputs(ctx, g, set(inputs) | ctx.initializer_names)
     graph = Graph(outputs)
@@ -267,7 +280,7 @@ def _named_outputs(ctx, g, variable_names):
 
 
 def _convert_node(ctx, n, opset):
-    converter = ONNX_IMPORT.get(n.op_type, opset, n.name)
+    converter = ONNX_IMPORT.get(table_key(n), opset, n.name)
     ctx.node = n
     for x in n.inputs:
         if x and x not in ctx.vals:
