@@ -4,19 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import CompileError
+from nnvm_bridge.ir.symbolic import Dim
 
 from .. import compat
+from .symbols import SymbolTable
 
 
 class Ctx:
-    """What an emitter may use: the block builder, and static facts about the current node (``node``
-    is the same node the emitter receives; ``fail`` names it)."""
+    """What an emitter may use: the block builder, and the inferred facts about the current node (``node``
+    is the same node the emitter receives; ``fail`` names it). Shapes hold ints and symbolic Dims: turn
+    them into Relax shapes with ``shape``/``prim``."""
 
-    def __init__(self, bb, graph, params, bind_params):
+    def __init__(self, bb, graph, params, bind_params, symbols=None):
         self.bb = bb
         self.graph = graph
         self.params = params
         self.bind_params = bind_params
+        self.symbols = symbols or SymbolTable()
         self.node = None
         self.in_shapes = []
         self.in_dtypes = []
@@ -37,8 +41,30 @@ class Ctx:
         rx = compat.relax()
         return rx.const(np.asarray(value).astype(dtype), dtype)
 
+    def shape(self, shape):
+        """A shape for Relax ops (ints, and tir expressions of the symbols)."""
+        return self.symbols.shape(shape)
+
+    def prim(self, d):
+        return self.symbols.prim(d)
+
+    def dim_tensor(self, d, dtype):
+        """A 0-d tensor holding the dim ``d`` (a constant when it is an int)."""
+        if not isinstance(d, Dim):
+            return self.scalar(d, dtype)
+        op = _op()
+        t = self.emit(op.shape_to_tensor(compat.relax().ShapeExpr([self.prim(d)])))
+        return self.emit(op.astype(op.reshape(t, []), dtype))
+
     def fail(self, message):
         raise CompileError(message, node=self.node.name, op=self.node.op)
+
+    def need_static(self, what, *dims):
+        """CompileError unless every one of ``dims`` is an int: Relax cannot take a symbolic ``what`` here."""
+        names = sorted({n for d in dims if isinstance(d, Dim) for n in d.symbols()})
+        if names:
+            self.fail(f"{what} depends on the symbolic dim(s) {', '.join(names)}, which this op cannot take in "
+                      f"Relax; pass shape={{input: dims}} to fix them")
 
 
 def _op():

@@ -5,6 +5,9 @@ import math
 
 import numpy as np
 
+from nnvm_bridge.ir.symbolic import is_static
+
+from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import _op
 
@@ -273,13 +276,19 @@ def _scalar_op(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("full", "zeros", "ones")
 def _full(ctx, node, attrs, inputs):
     value = {"zeros": 0, "ones": 1}.get(node.op, attrs.get("fill_value"))
-    return ctx.const(np.full(ctx.out_shapes[0], value, dtype=ctx.out_dtypes[0]))
+    shape, dtype = ctx.out_shapes[0], ctx.out_dtypes[0]
+    if not is_static(shape):
+        return _op().full(ctx.shape(shape), ctx.scalar(value, dtype), dtype)
+    return ctx.const(np.full(shape, value, dtype=dtype))
 
 
 @RELAX_EXPORT.register("full_like", "zeros_like", "ones_like")
 def _full_like(ctx, node, attrs, inputs):
     value = {"zeros_like": 0, "ones_like": 1}.get(node.op, attrs.get("fill_value"))
-    return ctx.const(np.full(ctx.in_shapes[0], value, dtype=ctx.in_dtypes[0]))
+    shape, dtype = ctx.in_shapes[0], ctx.in_dtypes[0]
+    if not is_static(shape):
+        return _op().full_like(inputs[0], ctx.scalar(value, dtype), dtype)
+    return ctx.const(np.full(shape, value, dtype=dtype))
 
 
 @RELAX_EXPORT.register("arange")
@@ -289,4 +298,8 @@ def _arange(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("shape_of")
 def _shape_of(ctx, node, attrs, inputs):
-    return ctx.const(np.array(ctx.in_shapes[0], dtype=attrs.dtype))
+    shape = ctx.in_shapes[0]
+    if not is_static(shape):  # the sizes the function was called with
+        op = _op()
+        return op.astype(op.shape_to_tensor(compat.relax().ShapeExpr(ctx.shape(shape))), attrs.dtype)
+    return ctx.const(np.array(shape, dtype=attrs.dtype))
