@@ -172,6 +172,18 @@ def test_rnn_over_a_symbolic_sequence_names_the_symbol():
         compile_model(Graph([r[0]]), params=params, offload=False)
 
 
+def test_broadcasting_a_symbol_against_a_size_or_another_symbol():
+    a, b, c = var("a", "(N, S)"), var("b", "(1, 4)"), var("c", "(N, T)")
+    cm = compile_model(Graph([node("broadcast_add", "y", [a[0], b[0]])[0]]), offload=False)
+    assert cm.output_shapes == [("N", 4)]
+    A, B = rand(3, 4), rand(1, 4)
+    close(cm.run({"a": A, "b": B})[0], A + B)
+    with pytest.raises(Exception, match="match_cast"):  # S must be 4 here: checked when it runs, never misread
+        cm.run({"a": rand(3, 1), "b": B})
+    with pytest.raises(CompileError, match="symbolic dims S and T"):
+        compile_model(Graph([node("broadcast_mul", "z", [a[0], c[0]])[0]]), offload=False)
+
+
 # ---- item 7: the source model's signature ---------------------------------------------------------------
 def declared_order_graph():
     """Uses ``mask`` then ``ids``; the source declared ids, unused, mask (``unused`` was folded away)."""

@@ -1,10 +1,13 @@
 """NNVM graph -> TVM Relax IRModule, one small emitter per NNVM op.
 
-Shapes and dtypes are inferred on the NNVM graph first, so every emitter sees static shapes:
-reshape special values, slice bounds and similar are resolved here rather than left to Relax.
-After each node the emitted value is checked against the inferred shape/dtype and fixed with a
-reshape or cast where Relax's convention differs from NNVM's (e.g. reductions to (1,), 0/1
-comparisons in the input dtype).
+Shapes and dtypes are inferred on the NNVM graph first, so every emitter sees the inferred shapes:
+reshape special values, slice bounds and similar are resolved here rather than left to Relax. A
+symbolic dim (a dynamic batch or sequence) is a ``tir.Var`` of the function's signature, and every
+shape an emitter computes is an expression of those variables (``relax_emitters/symbols.py``), so one
+library serves every size. After each node the emitted value is checked against the inferred
+shape/dtype and fixed with a reshape or cast where Relax's convention differs from NNVM's (e.g.
+reductions to (1,), 0/1 comparisons in the input dtype), or a ``match_cast`` where Relax cannot prove
+a symbolic shape equal.
 """
 from __future__ import annotations
 
@@ -136,7 +139,7 @@ def data_inputs(g, params):
     in graph order; a declared name the graph no longer holds stays in the list as the bare name."""
     by_name = {n.name: n for n in g.variables if n.name not in params}
     declared = [name for name in g.attrs.get("input_order", ()) if name not in params]
-    rest = [n for name, n in by_name.items() if name not in set(declared)]
+    rest = [n for name, n in by_name.items() if name not in declared]
     return [by_name.get(name, name) for name in declared] + rest
 
 

@@ -56,6 +56,36 @@ class Ctx:
         t = self.emit(op.shape_to_tensor(compat.relax().ShapeExpr([self.prim(d)])))
         return self.emit(op.astype(op.reshape(t, []), dtype))
 
+    def broadcast_operands(self, inputs, shapes=None):
+        """The inputs of a broadcasting op (IR ``shapes``, default the node's) made safe for TVM 0.27.
+
+        A symbol meeting a fixed size > 1 is cast to that size by a ``match_cast`` (checked when it runs:
+        LegalizeOps cannot lower the broadcast otherwise). Two different symbols on one axis (the IR says
+        ``max(S, T)``, either may be 1) are refused: CanonicalizeBindings drops the ``match_cast`` that would
+        check ``S == T``, and ``broadcast_to``/``reshape`` to the other symbol skip the check.
+        """
+        shapes = shapes or self.in_shapes[:len(inputs)]
+        out_shape = self.out_shapes[0]
+        ndim = len(out_shape)
+        seen = [None] * ndim  # per axis (aligned right): the first symbolic dim
+        for s in shapes:
+            for k, d in enumerate(s):
+                axis = ndim - len(s) + k
+                if isinstance(d, Dim) and seen[axis] is not None and d != seen[axis]:
+                    self.fail(f"broadcasting the symbolic dims {seen[axis]} and {d} against each other (axis "
+                              f"{axis}; either may be 1) cannot be compiled; give both the same symbol, or pass "
+                              "shape={input: dims}")
+                if isinstance(d, Dim) and seen[axis] is None:
+                    seen[axis] = d
+        out = []
+        for x, s, dtype in zip(inputs, shapes, self.in_dtypes):
+            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d
+                    for d, w in zip(s, out_shape[ndim - len(s):])]
+            if want != list(s):
+                x = self.bb.match_cast(x, compat.tensor_type(self.shape(want), dtype))
+            out.append(x)
+        return out
+
     def fail(self, message):
         raise CompileError(message, node=self.node.name, op=self.node.op)
 

@@ -201,6 +201,7 @@ def _div(ctx, lhs, rhs):
 @RELAX_EXPORT.register(*_BINARY)
 def _binary(ctx, node, attrs, inputs):
     name = _BINARY[node.op]
+    inputs = ctx.broadcast_operands(inputs)
     if name == "divide":
         return _div(ctx, inputs[0], inputs[1])
     if name == "power" and not _is_float(ctx.in_dtypes[0]):
@@ -230,6 +231,7 @@ def _truth(ctx, x, dtype):
 def _logical(ctx, node, attrs, inputs):
     op = _op()
     fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[node.op.rsplit("_", 1)[1]]
+    inputs = ctx.broadcast_operands(inputs)
     return fn(_truth(ctx, inputs[0], ctx.in_dtypes[0]), _truth(ctx, inputs[1], ctx.in_dtypes[1]))
 
 

@@ -66,6 +66,10 @@ def _broadcast_to(ctx, node, attrs, inputs):
         if attrs.exclude:
             axes = set(range(n)) - axes
         src = op.reshape(src, ctx.shape([1 if i in axes else d for i, d in enumerate(out)]))
+    else:  # TOPI's broadcast_to takes a symbolic source dim to be the target one (a size 1 there is misread)
+        src_shape = ctx.in_shapes[0]
+        ctx.need_static("broadcasting a symbolic dim to another size",
+                        *(d for d, t in zip(src_shape, out[len(out) - len(src_shape):]) if d != t))
     return op.broadcast_to(src, ctx.shape(out))
 
 
@@ -184,8 +188,10 @@ def _where(ctx, node, attrs, inputs):
     cond, cshape = inputs[0], ctx.in_shapes[0]
     xshape = ctx.in_shapes[1]
     if len(cshape) == 1 and len(xshape) > 1 and cshape[0] == xshape[0]:
-        cond = ctx.emit(op.reshape(cond, ctx.shape([cshape[0]] + [1] * (len(xshape) - 1))))  # 1-D cond picks rows
-    return op.where(_truth(ctx, cond, ctx.in_dtypes[0]), inputs[1], inputs[2])
+        cshape = [cshape[0]] + [1] * (len(xshape) - 1)  # MXNet: a 1-D cond picks rows
+        cond = ctx.emit(op.reshape(cond, ctx.shape(cshape)))
+    cond, x, y = ctx.broadcast_operands([cond, inputs[1], inputs[2]], [cshape] + ctx.in_shapes[1:3])
+    return op.where(_truth(ctx, cond, ctx.in_dtypes[0]), x, y)
 
 
 @RELAX_EXPORT.register("tile")
