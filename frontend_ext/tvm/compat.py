@@ -44,26 +44,36 @@ def relax():
     return _relax
 
 
+def tir():
+    """TIR expressions (``tvm.tirx`` in 0.27, ``tvm.tir`` before)."""
+    t = tvm()
+    return t.tirx if hasattr(t, "tirx") else t.tir
+
+
+def analyzer():
+    """An arithmetic analyzer (``tvm.sym.Analyzer`` in 0.27, ``tvm.arith.Analyzer`` before)."""
+    t = tvm()
+    return (t.sym if hasattr(getattr(t, "sym", None), "Analyzer") else t.arith).Analyzer()
+
+
 def tensor_type(shape, dtype):
-    """A Relax tensor type (``relax.TensorType`` from 0.26; ``TensorStructInfo`` before)."""
+    """A Relax tensor type (``relax.TensorType`` from 0.26; ``TensorStructInfo`` before). ``shape``: ints and
+    tir PrimExprs (symbolic dims), or None for a tensor of any shape; ``dtype`` "" for any dtype."""
     rx = relax()
-    if hasattr(rx, "TensorType"):
-        return rx.TensorType(tuple(int(d) for d in shape), dtype)
-    return rx.TensorStructInfo(tuple(int(d) for d in shape), dtype)  # pragma: no cover - TVM < 0.26
+    dims = None if shape is None else tuple(int(d) if isinstance(d, (int, np.integer)) else d for d in shape)
+    cls = rx.TensorType if hasattr(rx, "TensorType") else rx.TensorStructInfo  # TVM < 0.26: StructInfo
+    return cls(dims, dtype) if dims is not None else cls(None, dtype, ndim=-1)
 
 
 def shape_dtype_of(expr):
-    """(shape tuple or None, dtype str) of an emitted Relax expression."""
+    """(tuple of PrimExprs or None, dtype str or None) of an emitted Relax expression."""
     info = getattr(expr, "ty", None)
     if info is None:
         info = getattr(expr, "struct_info", None)  # pragma: no cover - TVM < 0.26
     shape = getattr(info, "shape", None)
     dtype = str(getattr(info, "dtype", "")) or None
-    try:
-        shape = None if shape is None else tuple(int(d) for d in shape.values)
-    except (AttributeError, TypeError):
-        shape = None
-    return shape, dtype
+    values = getattr(shape, "values", None)
+    return (None if values is None else tuple(values)), dtype
 
 
 def to_device_tensor(array, dev):

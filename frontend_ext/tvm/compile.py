@@ -4,6 +4,9 @@
 emits Relax with ``to_relax`` and builds it for ``llvm`` or ``cuda``. A small JSON file next to an exported library
 (``<lib>.meta.json``) records the input/output names, shapes and dtypes and the target kind, so
 ``load_compiled`` needs only TVM's runtime and the library.
+
+Shapes with symbolic dims (a dynamic batch or sequence) build into one library for every size: the signature
+reports them as text ("N", "2*S") and ``run`` checks the given arrays against them with ``match_dims``.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import numpy as np
 
 from nnvm_bridge.errors import (BridgeError, CompileError, DTypeError, InvalidModelError, MissingDependencyError,
                                  ShapeError)
+from nnvm_bridge.ir.symbolic import match_dims, parse_dim
 
 from . import compat
 from .to_relax import to_relax
@@ -70,15 +74,17 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     searching (see ``tuning.py``).
     ``offload``: "auto" (default: for llvm without tuning, when torch is installed), True or False --
     run conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see
-    ``offload.py``); False gives a pure-TVM library that loads with TVM alone.
+    ``offload.py``); False gives a pure-TVM library that loads with TVM alone. Offload needs static input
+    shapes: "auto" does not offload a model with symbolic dims, True refuses it.
     """
     t0 = time.perf_counter()
     params = dict(params or {})
     tgt = compat.make_target(target)
     use_offload = _want_offload(offload, tgt, tuning, bind_params)
+    if use_offload and offload == "auto":
+        use_offload = "auto"  # to_relax offloads only when every input shape is static
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
-    info["offload"] = ["torch"] if use_offload else []
     offloaded = info.pop("offloaded")
     ex = build(mod, tgt, tuning=tuning)
     kept = {name: params[name] for name, _, _ in info["params"]}
@@ -102,12 +108,16 @@ def _want_offload(choice, target, tuning, bind_params):
 
 # ---- running ------------------------------------------------------------------------------------
 class CompiledModel:
-    """A built model: ``run({name: array}) -> [np.ndarray]`` plus its input/output signature."""
+    """A built model: ``run({name: array}) -> [np.ndarray]`` plus its input/output signature.
+
+    ``info["inputs"]``/``["outputs"]`` hold ``(name, shape, dtype)`` with ints and symbolic dims as text
+    ("N"); an input that the graph does not use (folded away) has shape and dtype None: any array is
+    accepted for it and ignored."""
 
     def __init__(self, module, target_kind, info, kept_params=None, library_path=None):
         self._module = module  # relax.VMExecutable, or a loaded runtime.Module
         self.target_kind = target_kind
-        self.info = {k: [tuple(x) for x in v] if k != "offload" else list(v) for k, v in info.items()}
+        self.info = {k: [_signature_entry(x) for x in v] if k != "offload" else list(v) for k, v in info.items()}
         self.info.setdefault("offload", [])
         self._kept = dict(kept_params or {})
         self.library_path = library_path
@@ -122,7 +132,7 @@ class CompiledModel:
 
     @property
     def input_shapes(self):
-        return {n: tuple(s) for n, s, _ in self.info["inputs"]}
+        return {n: s for n, s, _ in self.info["inputs"]}
 
     @property
     def input_dtypes(self):
@@ -134,7 +144,7 @@ class CompiledModel:
 
     @property
     def output_shapes(self):
-        return [tuple(s) for _, s, _ in self.info["outputs"]]
+        return [s for _, s, _ in self.info["outputs"]]
 
     @property
     def output_dtypes(self):
@@ -181,12 +191,17 @@ class CompiledModel:
         if unknown or missing:
             raise BridgeError(f"inputs must be exactly {self.input_names}: missing {missing}, unknown {unknown}")
         dev = self.device
-        args = []
+        args, sizes = [], {}  # sizes: symbol -> value, bound by the first input that has it as a dim
         for name, shape, dtype in self.info["inputs"]:
             arr = np.asarray(inputs[name].asnumpy() if hasattr(inputs[name], "asnumpy") else inputs[name])
-            if tuple(arr.shape) != tuple(shape):
-                raise ShapeError(f"input {name!r} has shape {tuple(arr.shape)}, the model was compiled for "
-                                 f"{tuple(shape)}")
+            if shape is None:  # unused by the graph: any array, passed on and ignored
+                args.append(compat.to_device_tensor(arr, dev))
+                continue
+            try:
+                match_dims([parse_dim(d) for d in shape], arr.shape, sizes, what=f"input {name!r}")
+            except ShapeError as exc:
+                raise ShapeError(f"{exc.bare_message}; the model takes {_show_shape(shape)}, got "
+                                 f"{tuple(arr.shape)}") from None
             if str(arr.dtype) != dtype:
                 if arr.dtype.kind != np.dtype(dtype).kind and not (arr.dtype.kind in "iu" and np.dtype(
                         dtype).kind in "iu"):
@@ -223,12 +238,22 @@ class CompiledModel:
         except Exception as exc:
             raise CompileError(f"could not write the library: {type(exc).__name__}: {exc}", file=path) from exc
         meta = {"format": "nnvm_bridge.tvm/1", "target": self.target_kind, "offload": self.info["offload"],
-                "inputs": [[n, list(s), d] for n, s, d in self.info["inputs"]],
+                "inputs": [[n, None if s is None else list(s), d] for n, s, d in self.info["inputs"]],
                 "outputs": [[n, list(s), d] for n, s, d in self.info["outputs"]]}
         with open(path + META_SUFFIX, "w") as f:
             json.dump(meta, f, indent=1)
         self.library_path = path
         return path
+
+
+def _signature_entry(entry):
+    """(name, shape, dtype) with the shape a tuple of ints and dim texts, or None (an unused input)."""
+    name, shape, dtype = entry
+    return name, None if shape is None else tuple(d if isinstance(d, str) else int(d) for d in shape), dtype
+
+
+def _show_shape(shape):
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _flatten_outputs(out):
@@ -254,8 +279,8 @@ def load_compiled(path):
     try:
         with open(meta_path) as f:
             meta = json.load(f)
-        info = {"inputs": [(n, tuple(s), d) for n, s, d in meta["inputs"]], "params": [],
-                "outputs": [(n, tuple(s), d) for n, s, d in meta["outputs"]], "offload": list(meta.get("offload", []))}
+        info = {"inputs": [_signature_entry(x) for x in meta["inputs"]], "params": [],
+                "outputs": [_signature_entry(x) for x in meta["outputs"]], "offload": list(meta.get("offload", []))}
         kind = meta["target"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidModelError(f"unreadable library metadata: {exc}", file=meta_path) from None

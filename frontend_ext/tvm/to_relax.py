@@ -1,10 +1,13 @@
 """NNVM graph -> TVM Relax IRModule, one small emitter per NNVM op.
 
-Shapes and dtypes are inferred on the NNVM graph first, so every emitter sees static shapes:
-reshape special values, slice bounds and similar are resolved here rather than left to Relax.
-After each node the emitted value is checked against the inferred shape/dtype and fixed with a
-reshape or cast where Relax's convention differs from NNVM's (e.g. reductions to (1,), 0/1
-comparisons in the input dtype).
+Shapes and dtypes are inferred on the NNVM graph first, so every emitter sees the inferred shapes:
+reshape special values, slice bounds and similar are resolved here rather than left to Relax. A
+symbolic dim (a dynamic batch or sequence) is a ``tir.Var`` of the function's signature, and every
+shape an emitter computes is an expression of those variables (``relax_emitters/symbols.py``), so one
+library serves every size. After each node the emitted value is checked against the inferred
+shape/dtype and fixed with a reshape or cast where Relax's convention differs from NNVM's (e.g.
+reductions to (1,), 0/1 comparisons in the input dtype), or a ``match_cast`` where Relax cannot prove
+a symbolic shape equal.
 """
 from __future__ import annotations
 
@@ -12,12 +15,15 @@ import numpy as np
 
 from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
 from nnvm_bridge.ir.passes import infer_shape, infer_type
+from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
 from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
 from .registry import RELAX_EXPORT
-from .relax_emitters import elementwise, nn, quantize, rnn, transform  # noqa: F401  (they register the built-in emitters)
+from .relax_emitters import (dynamic, elementwise, nn, quantize, rnn,  # noqa: F401  (they register the emitters)
+                             transform)
 from .relax_emitters.context import Ctx
+from .relax_emitters.symbols import SymbolTable
 
 RELAX_EXPORT.mark_loaded()
 
@@ -39,10 +45,14 @@ def check_supported(graph, file=None):
 def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, offload=False, func_name="main"):
     """Build a Relax IRModule whose ``main`` computes ``graph``.
 
-    Data inputs (variables not in ``params``) become function parameters, in graph order. With
-    ``bind_params`` (the default) parameters become constants; otherwise they follow the data
-    inputs as extra function parameters. Returns ``(mod, info)`` with ``info`` holding the input
-    and output names, shapes and dtypes, and the parameter names when they are kept as inputs.
+    Data inputs (variables not in ``params``) become function parameters, in the order the source model
+    declared them (``graph.attrs["input_order"]``, see ``data_inputs``); a declared input that the graph no
+    longer uses is still a parameter (of any shape) and ignored. Symbolic dims become int64 ``tir.Var``s in
+    the parameter annotations, so the function takes every size. With ``bind_params`` (the default)
+    parameters become constants; otherwise they follow the data inputs as extra function parameters.
+    ``offload``: False, True, or "auto" (offload only when every input shape is static).
+    Returns ``(mod, info)`` with ``info`` holding the input and output names, shapes (symbolic dims as
+    their text, e.g. "N") and dtypes, and the parameter names when they are kept as inputs.
     """
     rx = compat.relax()
     params = {k: np.asarray(v) for k, v in (params or {}).items()}
@@ -52,27 +62,37 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     ptr = g.node_row_ptr
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
 
-    inputs = [n for n in g.variables if n.name not in params]
-    for n in inputs:
+    inputs = data_inputs(g, params)
+    used_inputs = [n for n in inputs if not isinstance(n, str)]
+    for n in used_inputs:
         if shapes[ptr[g.node_id(n)]] is None:
             raise ShapeError("input shape is unknown; pass shape={name: dims}", node=n.name)
     kept = [] if bind_params else [n for n in g.variables if n.name in params]
+    symbols = SymbolTable()
+    _declare_symbols(symbols, [(n.name, shapes[ptr[g.node_id(n)]]) for n in used_inputs])
     fn_vars = {}
     for n in inputs + kept:
+        if isinstance(n, str):  # declared by the source model, unused after folding: any tensor, ignored
+            fn_vars[n] = rx.Var(n, compat.tensor_type(None, ""))
+            continue
         eid = ptr[g.node_id(n)]
-        fn_vars[n.name] = rx.Var(n.name, compat.tensor_type(shapes[eid], dtypes[eid]))
+        fn_vars[n.name] = rx.Var(n.name, compat.tensor_type(symbols.shape(shapes[eid]), dtypes[eid]))
 
+    static = all(is_static(shapes[ptr[g.node_id(n)]]) for n in used_inputs)
+    if offload is True and not static:
+        raise CompileError("offload to PyTorch needs static input shapes; pass shape={name: dims} or offload=False")
+    offload = bool(offload) and static and bind_params
     order, plans = range(len(g.nodes)), {}
-    if offload and bind_params:  # conv/dense chains run in PyTorch, grouped into segments (fusion.py)
+    if offload:  # conv/dense chains run in PyTorch, grouped into segments (fusion.py)
         from .fusion import emission_order, plan_offload
 
         plans = plan_offload(g, params)
         order = emission_order(g, plans)
     segments = [s for s in order if not isinstance(s, int)]
     bb = rx.BlockBuilder()
-    ctx = Ctx(bb, g, params, bind_params)
+    ctx = Ctx(bb, g, params, bind_params, symbols)
     values = {}  # entry id -> relax expr
-    with bb.function(func_name, [fn_vars[n.name] for n in inputs + kept]):
+    with bb.function(func_name, [fn_vars[_name(n)] for n in inputs + kept]):
         with bb.dataflow():
             for nid in order:
                 if not isinstance(nid, int):  # an offloaded segment
@@ -95,19 +115,61 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         bb.emit_func_output(out_var)
     mod = bb.get()
 
-    def meta(node_list):
-        return [(n.name, tuple(shapes[ptr[g.node_id(n)]]), dtypes[ptr[g.node_id(n)]]) for n in node_list]
+    def meta(n):
+        if isinstance(n, str):
+            return (n, None, None)
+        eid = ptr[g.node_id(n)]
+        return (n.name, signature_shape(shapes[eid]), dtypes[eid])
     info = {
-        "inputs": meta(inputs),
-        "params": meta(kept),
-        "outputs": [(name, tuple(shapes[ptr[g.node_id(e.node)] + e.index] or ()),
+        "inputs": [meta(n) for n in inputs],
+        "params": [meta(n) for n in kept],
+        "outputs": [(name, signature_shape(shapes[ptr[g.node_id(e.node)] + e.index] or ()),
                      dtypes[ptr[g.node_id(e.node)] + e.index]) for name, e in zip(g.output_names(), g.outputs)],
+        "offload": ["torch"] if offload else [],
         # what runs in PyTorch: packed calls, and the conv2d/dense chains and concats inside them
         "offloaded": {"segments": len(segments),
                       **{kind: sum(plans[m].kind == kind for s in segments for m in s.members)
                          for kind in ("conv2d", "dense", "concat")}},
     }
     return mod, info
+
+
+def data_inputs(g, params):
+    """The function's data inputs: the variable nodes not in ``params``, in the order of
+    ``g.attrs["input_order"]`` (the names of the source model's data inputs, as it declared them) and then
+    in graph order; a declared name the graph no longer holds stays in the list as the bare name."""
+    by_name = {n.name: n for n in g.variables if n.name not in params}
+    declared = [name for name in g.attrs.get("input_order", ()) if name not in params]
+    rest = [n for name, n in by_name.items() if name not in declared]
+    return [by_name.get(name, name) for name in declared] + rest
+
+
+def _name(n):
+    return n if isinstance(n, str) else n.name
+
+
+def signature_shape(shape):
+    """A shape as the compiled model reports it: ints, and symbolic dims as their text ("N", "2*S")."""
+    return tuple(format_dim(d) if is_symbolic(d) else int(d) for d in shape)
+
+
+def _declare_symbols(symbols, named_shapes):
+    """Make the tir.Var of every symbol that some input has as a whole dim; a symbol that appears only
+    inside expressions (an input of length 2*N, no input of length N) cannot be read from the inputs."""
+    plain = set()
+    for _, shape in named_shapes:
+        for d in shape:
+            if is_symbolic(d) and len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1 \
+                    and d.terms[0][0][0].op == "sym":
+                plain.add(d.terms[0][0][0].key)
+                symbols.var(d.terms[0][0][0].key)
+    for name, shape in named_shapes:
+        for d in shape:
+            missing = sorted(d.symbols() - plain) if is_symbolic(d) else []
+            if missing:
+                raise CompileError(f"input dim {format_dim(d)} uses the symbol(s) {', '.join(missing)}, which no "
+                                   "input has as a whole dim, so the compiled function could not bind them; pass "
+                                   "shape={name: dims}", node=name)
 
 
 def _emit_node(ctx, g, nid, node, values):
@@ -174,7 +236,9 @@ def _emit_segment(ctx, g, plans, seg, values):
 
 
 def _conform(ctx, expr, shape, dtype):
-    """Emit ``expr`` and reshape/cast it to the NNVM-inferred shape and dtype where they differ."""
+    """Emit ``expr`` and cast it to the IR-inferred dtype and shape where they differ: a reshape where Relax's
+    convention differs (reductions to (1,), ...), a ``match_cast`` where Relax cannot prove a symbolic shape
+    (a runtime check, which also binds the symbols of data-dependent shapes)."""
     rx = compat.relax()
     op = rx.op
     if not compat.is_leaf(expr):
@@ -182,9 +246,22 @@ def _conform(ctx, expr, shape, dtype):
     got_shape, got_dtype = compat.shape_dtype_of(expr)
     if dtype is not None and got_dtype is not None and got_dtype != dtype:
         expr = ctx.emit(op.astype(expr, dtype))
-    if shape is not None and got_shape is not None and tuple(got_shape) != tuple(shape):
-        if int(np.prod(got_shape)) != int(np.prod(shape)):
-            raise CompileError(f"Relax computed shape {got_shape}, NNVM inferred {tuple(shape)}",
-                               node=ctx.node.name, op=ctx.node.op)
-        expr = ctx.emit(op.reshape(expr, list(shape)))
-    return expr
+    if shape is None:
+        return expr
+    want = ctx.shape(shape)
+    symbols = ctx.symbols
+    if got_shape is not None and symbols.same_shape(got_shape, want):
+        return expr
+    if got_shape is not None and symbols.equal(_numel(got_shape), _numel(want)):
+        return ctx.emit(op.reshape(expr, want))
+    if (got_shape is None or len(got_shape) == len(want)) and not (is_static(shape) and symbols.is_static(got_shape)):
+        return ctx.bb.match_cast(expr, compat.tensor_type(want, dtype or got_dtype))
+    raise CompileError(f"Relax computed shape {symbols.show(got_shape)}, NNVM inferred {signature_shape(shape)}",
+                       node=ctx.node.name, op=ctx.node.op)
+
+
+def _numel(shape):
+    total = 1
+    for d in shape:
+        total = total * d
+    return total

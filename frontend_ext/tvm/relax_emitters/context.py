@@ -4,19 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import CompileError
+from nnvm_bridge.ir.symbolic import Dim
 
 from .. import compat
+from .symbols import SymbolTable
 
 
 class Ctx:
-    """What an emitter may use: the block builder, and static facts about the current node (``node``
-    is the same node the emitter receives; ``fail`` names it)."""
+    """What an emitter may use: the block builder, and the inferred facts about the current node (``node``
+    is the same node the emitter receives; ``fail`` names it). Shapes hold ints and symbolic Dims: turn
+    them into Relax shapes with ``shape``/``prim``."""
 
-    def __init__(self, bb, graph, params, bind_params):
+    def __init__(self, bb, graph, params, bind_params, symbols=None):
         self.bb = bb
         self.graph = graph
         self.params = params
         self.bind_params = bind_params
+        self.symbols = symbols or SymbolTable()
         self.node = None
         self.in_shapes = []
         self.in_dtypes = []
@@ -37,8 +41,60 @@ class Ctx:
         rx = compat.relax()
         return rx.const(np.asarray(value).astype(dtype), dtype)
 
+    def shape(self, shape):
+        """A shape for Relax ops (ints, and tir expressions of the symbols)."""
+        return self.symbols.shape(shape)
+
+    def prim(self, d):
+        return self.symbols.prim(d)
+
+    def dim_tensor(self, d, dtype):
+        """A 0-d tensor holding the dim ``d`` (a constant when it is an int)."""
+        if not isinstance(d, Dim):
+            return self.scalar(d, dtype)
+        op = _op()
+        t = self.emit(op.shape_to_tensor(compat.relax().ShapeExpr([self.prim(d)])))
+        return self.emit(op.astype(op.reshape(t, []), dtype))
+
+    def broadcast_operands(self, inputs, shapes=None):
+        """The inputs of a broadcasting op (IR ``shapes``, default the node's) made safe for TVM 0.27.
+
+        A symbol meeting a fixed size > 1 is cast to that size by a ``match_cast`` (checked when it runs:
+        LegalizeOps cannot lower the broadcast otherwise). Two different symbols on one axis (the IR says
+        ``max(S, T)``, either may be 1) are refused: CanonicalizeBindings drops the ``match_cast`` that would
+        check ``S == T``, and ``broadcast_to``/``reshape`` to the other symbol skip the check.
+        """
+        shapes = shapes or self.in_shapes[:len(inputs)]
+        out_shape = self.out_shapes[0]
+        ndim = len(out_shape)
+        seen = [None] * ndim  # per axis (aligned right): the first symbolic dim
+        for s in shapes:
+            for k, d in enumerate(s):
+                axis = ndim - len(s) + k
+                if isinstance(d, Dim) and seen[axis] is not None and d != seen[axis]:
+                    self.fail(f"broadcasting the symbolic dims {seen[axis]} and {d} against each other (axis "
+                              f"{axis}; either may be 1) cannot be compiled; give both the same symbol, or pass "
+                              "shape={input: dims}")
+                if isinstance(d, Dim) and seen[axis] is None:
+                    seen[axis] = d
+        out = []
+        for x, s, dtype in zip(inputs, shapes, self.in_dtypes):
+            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d
+                    for d, w in zip(s, out_shape[ndim - len(s):])]
+            if want != list(s):
+                x = self.bb.match_cast(x, compat.tensor_type(self.shape(want), dtype))
+            out.append(x)
+        return out
+
     def fail(self, message):
         raise CompileError(message, node=self.node.name, op=self.node.op)
+
+    def need_static(self, what, *dims):
+        """CompileError unless every one of ``dims`` is an int: Relax cannot take a symbolic ``what`` here."""
+        names = sorted({n for d in dims if isinstance(d, Dim) for n in d.symbols()})
+        if names:
+            self.fail(f"{what} depends on the symbolic dim(s) {', '.join(names)}, which this op cannot take in "
+                      f"Relax; pass shape={{input: dims}} to fix them")
 
 
 def _op():

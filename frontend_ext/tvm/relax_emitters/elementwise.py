@@ -5,6 +5,9 @@ import math
 
 import numpy as np
 
+from nnvm_bridge.ir.symbolic import is_static
+
+from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import _op
 
@@ -198,6 +201,7 @@ def _div(ctx, lhs, rhs):
 @RELAX_EXPORT.register(*_BINARY)
 def _binary(ctx, node, attrs, inputs):
     name = _BINARY[node.op]
+    inputs = ctx.broadcast_operands(inputs)
     if name == "divide":
         return _div(ctx, inputs[0], inputs[1])
     if name == "power" and not _is_float(ctx.in_dtypes[0]):
@@ -227,6 +231,7 @@ def _truth(ctx, x, dtype):
 def _logical(ctx, node, attrs, inputs):
     op = _op()
     fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[node.op.rsplit("_", 1)[1]]
+    inputs = ctx.broadcast_operands(inputs)
     return fn(_truth(ctx, inputs[0], ctx.in_dtypes[0]), _truth(ctx, inputs[1], ctx.in_dtypes[1]))
 
 
@@ -273,13 +278,19 @@ def _scalar_op(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("full", "zeros", "ones")
 def _full(ctx, node, attrs, inputs):
     value = {"zeros": 0, "ones": 1}.get(node.op, attrs.get("fill_value"))
-    return ctx.const(np.full(ctx.out_shapes[0], value, dtype=ctx.out_dtypes[0]))
+    shape, dtype = ctx.out_shapes[0], ctx.out_dtypes[0]
+    if not is_static(shape):
+        return _op().full(ctx.shape(shape), ctx.scalar(value, dtype), dtype)
+    return ctx.const(np.full(shape, value, dtype=dtype))
 
 
 @RELAX_EXPORT.register("full_like", "zeros_like", "ones_like")
 def _full_like(ctx, node, attrs, inputs):
     value = {"zeros_like": 0, "ones_like": 1}.get(node.op, attrs.get("fill_value"))
-    return ctx.const(np.full(ctx.in_shapes[0], value, dtype=ctx.in_dtypes[0]))
+    shape, dtype = ctx.in_shapes[0], ctx.in_dtypes[0]
+    if not is_static(shape):
+        return _op().full_like(inputs[0], ctx.scalar(value, dtype), dtype)
+    return ctx.const(np.full(shape, value, dtype=dtype))
 
 
 @RELAX_EXPORT.register("arange")
@@ -289,4 +300,8 @@ def _arange(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("shape_of")
 def _shape_of(ctx, node, attrs, inputs):
-    return ctx.const(np.array(ctx.in_shapes[0], dtype=attrs.dtype))
+    shape = ctx.in_shapes[0]
+    if not is_static(shape):  # the sizes the function was called with
+        op = _op()
+        return op.astype(op.shape_to_tensor(compat.relax().ShapeExpr(ctx.shape(shape))), attrs.dtype)
+    return ctx.const(np.array(shape, dtype=attrs.dtype))

@@ -6,6 +6,8 @@ import numpy as np
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
 
+from nnvm_bridge.ir.symbolic import is_static
+
 from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import _op
@@ -68,6 +70,12 @@ def _ceil_tails(sizes, kernel, strides, begins, ends):
     return floor_mode_tails(sizes, kernel, strides, begins, ends, lengths)
 
 
+def _static_tails(ctx, tails):
+    if tails is not None:
+        ctx.need_static("the end padding that ceil-mode pooling needs over this input length", *tails)
+    return tails
+
+
 @RELAX_EXPORT.register("max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d")
 def _pool(ctx, node, attrs, inputs):
     op = _op()
@@ -77,7 +85,7 @@ def _pool(ctx, node, attrs, inputs):
     k, st = per_dim(attrs.pool_size, nsp), per_dim(attrs.strides, nsp)
     begins, ends = (list(p) for p in expand_pads(attrs.padding, nsp))
     data, ceil, include_pad = inputs[0], attrs.ceil_mode, kind == "avg" and attrs.count_include_pad
-    tails = _ceil_tails(ctx.in_shapes[0][2:], k, st, begins, ends) if ceil else None
+    tails = _static_tails(ctx, _ceil_tails(ctx.in_shapes[0][2:], k, st, begins, ends)) if ceil else None
     if tails is not None:  # Relax would drop the IR's last window: floor mode over an explicit tail
         ceil = False
         if include_pad:  # the declared padding counts and the tail must not: make the former real zeros
@@ -129,6 +137,8 @@ def _matmul(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("dropout")
 def _dropout(ctx, node, attrs, inputs):
+    if not is_static(ctx.in_shapes[0]):
+        return [inputs[0], _op().ones_like(inputs[0])]
     mask = ctx.const(np.ones(ctx.in_shapes[0], dtype=ctx.in_dtypes[0]), ctx.in_dtypes[0])
     return [inputs[0], mask]
 
@@ -185,7 +195,7 @@ def _lrn(ctx, node, attrs, inputs):
     n = shape[axis]
     total = None
     for k in range(attrs.size):
-        part = ctx.emit(op.strided_slice(padded, [axis], [k], [k + n]))
+        part = ctx.emit(op.strided_slice(padded, [axis], [k], [ctx.prim(k + n)]))
         total = part if total is None else ctx.emit(op.add(total, part))
     denom = op.power(op.add(ctx.scalar(attrs.bias, d), op.multiply(total, ctx.scalar(attrs.alpha / attrs.size, d))),
                      ctx.scalar(attrs.beta, d))
@@ -211,7 +221,7 @@ def _resize(ctx, x, size, method, align_corners=False):
 
 @RELAX_EXPORT.register("upsampling")
 def _upsampling(ctx, node, attrs, inputs):
-    return _resize(ctx, inputs[0], tuple(ctx.out_shapes[0][2:]), attrs.method)
+    return _resize(ctx, inputs[0], tuple(ctx.shape(ctx.out_shapes[0][2:])), attrs.method)
 
 
 @RELAX_EXPORT.register("resize")

@@ -15,6 +15,7 @@ _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 def _rnn(ctx, node, attrs, inputs):
     op = _op()
     T, N, I = ctx.in_shapes[0]
+    ctx.need_static("the sequence length (the RNN is unrolled over it)", T)
     H, L, g = attrs.state_size, attrs.num_layers, _RNN_GATES[attrs.mode]
     D = 2 if attrs.bidirectional else 1
     flat = inputs[1]
@@ -34,7 +35,7 @@ def _rnn(ctx, node, attrs, inputs):
     c0 = inputs[3] if attrs.mode == "lstm" else None
 
     def state_at(s, k):
-        return ctx.emit(op.reshape(op.strided_slice(s, [0], [k], [k + 1], assume_inbound=True), [N, H]))
+        return ctx.emit(op.reshape(op.strided_slice(s, [0], [k], [k + 1], assume_inbound=True), ctx.shape([N, H])))
 
     def split(v):
         parts = ctx.emit(op.split(v, g, axis=1)) if g > 1 else None
@@ -47,12 +48,13 @@ def _rnn(ctx, node, attrs, inputs):
         for d in range(D):
             k = layer * D + d
             (wi, wh), (bi, bh) = weights[k], biases[k]
-            xs = ctx.emit(op.reshape(seq, [T * N, in_size]))
-            proj = ctx.emit(op.reshape(op.linear(xs, wi, bi), [T, N, g * H]))
+            xs = ctx.emit(op.reshape(seq, ctx.shape([T * N, in_size])))
+            proj = ctx.emit(op.reshape(op.linear(xs, wi, bi), ctx.shape([T, N, g * H])))
             h, c = state_at(h0, k), (state_at(c0, k) if c0 is not None else None)
             steps = [None] * T
             for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
-                xt = ctx.emit(op.reshape(op.strided_slice(proj, [0], [t], [t + 1], assume_inbound=True), [N, g * H]))
+                xt = ctx.emit(op.reshape(op.strided_slice(proj, [0], [t], [t + 1], assume_inbound=True),
+                                         ctx.shape([N, g * H])))
                 hh = ctx.emit(op.linear(h, wh, bh))
                 h, c = _rnn_cell(ctx, attrs.mode, split(xt), split(hh), xt, hh, h, c)
                 steps[t] = h

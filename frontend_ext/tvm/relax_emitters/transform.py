@@ -1,7 +1,8 @@
-"""Reductions and shape manipulation -> Relax (static shapes from NNVM inference)."""
+"""Reductions and shape manipulation -> Relax (shapes from NNVM inference, symbolic dims as tir expressions)."""
 from __future__ import annotations
 
-import numpy as np
+from nnvm_bridge.ir.symbolic import dim_max, is_static
+from nnvm_bridge.ops.common import prod
 
 from .. import compat
 from ..registry import RELAX_EXPORT
@@ -51,7 +52,7 @@ def _collapse_sum(ctx, node, attrs, inputs):
 # shape manipulation: the inferred output shape makes most of these a static reshape
 @RELAX_EXPORT.register("flatten", "reshape", "reshape_like")
 def _reshape(ctx, node, attrs, inputs):
-    return _op().reshape(inputs[0], list(ctx.out_shapes[0]))
+    return _op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
 
 
 @RELAX_EXPORT.register("broadcast_to", "expand_like")
@@ -64,13 +65,17 @@ def _broadcast_to(ctx, node, attrs, inputs):
         axes = {v % n for v in attrs.axis}
         if attrs.exclude:
             axes = set(range(n)) - axes
-        src = op.reshape(src, [1 if i in axes else d for i, d in enumerate(out)])
-    return op.broadcast_to(src, out)
+        src = op.reshape(src, ctx.shape([1 if i in axes else d for i, d in enumerate(out)]))
+    else:  # TOPI's broadcast_to takes a symbolic source dim to be the target one (a size 1 there is misread)
+        src_shape = ctx.in_shapes[0]
+        ctx.need_static("broadcasting a symbolic dim to another size",
+                        *(d for d, t in zip(src_shape, out[len(out) - len(src_shape):]) if d != t))
+    return op.broadcast_to(src, ctx.shape(out))
 
 
 @RELAX_EXPORT.register("expand_dims", "squeeze")
 def _expand_squeeze(ctx, node, attrs, inputs):
-    return _op().reshape(inputs[0], list(ctx.out_shapes[0]))
+    return _op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
 
 
 @RELAX_EXPORT.register("concatenate")
@@ -93,10 +98,10 @@ def _split(ctx, node, attrs, inputs):
     dim = ctx.in_shapes[0][axis]
     pts = split_points(attrs, dim)
     bounds = [0] + list(pts) + [dim]
-    if any(b >= e for b, e in zip(bounds[:-1], bounds[1:])):
-        # empty pieces: Relax's split wants strictly increasing indices, so slice each piece
-        return [op.strided_slice(inputs[0], [axis], [b], [e], assume_inbound=True) for b, e in zip(bounds[:-1],
-                                                                                               bounds[1:])]
+    if not is_static(bounds) or any(b >= e for b, e in zip(bounds[:-1], bounds[1:])):
+        # empty pieces (Relax's split wants strictly increasing indices) or symbolic ones: slice each piece
+        return [op.strided_slice(inputs[0], [axis], [ctx.prim(b)], [ctx.prim(e)], assume_inbound=True)
+                for b, e in zip(bounds[:-1], bounds[1:])]
     res = ctx.emit(op.split(inputs[0], pts if pts else 1, axis=axis))
     rx = compat.relax()
     return [rx.TupleGetItem(res, i) for i in range(len(pts) + 1)]
@@ -114,36 +119,27 @@ def _transpose(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("strided_slice")
 def _strided_slice(ctx, node, attrs, inputs):
+    from nnvm_bridge.ops.transform import slice_bounds
+
     op = _op()
     shape = ctx.in_shapes[0]
-    n = len(attrs.begin)
-    strides = list(attrs.stride) if attrs.stride else [1] * n
-    strides += [1] * (n - len(strides))
-    axes, begins, ends, steps, gathers = [], [], [], [], []
-    for ax in range(n):
-        b, e, s = attrs.begin[ax], attrs.end[ax], strides[ax]
-        if s == 0:
-            ctx.fail("strided_slice stride must not be 0")
-        start, stop, step = slice(b, e, s).indices(shape[ax])
-        if step > 0:
-            axes.append(ax)
-            begins.append(start)
-            ends.append(max(stop, start))
-            steps.append(step)
-        else:
-            gathers.append((ax, np.arange(shape[ax])[slice(b, e, s)]))
     y = inputs[0]
-    if axes:
-        y = ctx.emit(op.strided_slice(y, axes, begins, ends, steps, assume_inbound=True))
-    for ax, idx in gathers:  # negative strides: a gather of the exact indices is unambiguous
-        y = ctx.emit(op.take(y, ctx.const(idx.astype("int64"), "int64"), axis=ax))
-    return y
+    axes, begins, ends, steps = [], [], [], []
+    for ax, (start, stop, step) in enumerate(slice_bounds(attrs, shape)[:len(attrs.begin)]):
+        if step < 0:  # a negative stride is a positive one over the flipped axis (unambiguous in Relax)
+            y = ctx.emit(op.flip(y, ax))
+            start, stop, step = shape[ax] - 1 - start, shape[ax] - 1 - stop, -step
+        axes.append(ax)
+        begins.append(ctx.prim(start))
+        ends.append(ctx.prim(dim_max(stop, start)))
+        steps.append(step)
+    return op.strided_slice(y, axes, begins, ends, steps, assume_inbound=True)
 
 
 @RELAX_EXPORT.register("slice_like")
 def _slice_like(ctx, node, attrs, inputs):
     out = ctx.out_shapes[0]
-    return _op().strided_slice(inputs[0], list(range(len(out))), [0] * len(out), list(out), assume_inbound=True)
+    return _op().strided_slice(inputs[0], list(range(len(out))), [0] * len(out), ctx.shape(out), assume_inbound=True)
 
 
 @RELAX_EXPORT.register("flip")
@@ -158,7 +154,7 @@ def _index(ctx, e, dtype, dim=None):
         e = ctx.emit(op.astype(e, "int64"))
     if dim is not None:
         zero = ctx.scalar(0, "int64")
-        e = ctx.emit(op.where(op.less(e, zero), op.add(e, ctx.scalar(dim, "int64")), e))
+        e = ctx.emit(op.where(op.less(e, zero), op.add(e, ctx.dim_tensor(dim, "int64")), e))
     return e
 
 
@@ -168,7 +164,7 @@ def _take(ctx, node, attrs, inputs):
     data = inputs[0]
     if attrs.axis is None:
         data = ctx.emit(op.reshape(data, [-1]))
-        dim = int(np.prod(ctx.in_shapes[0]))
+        dim = prod(ctx.in_shapes[0])
         axis = 0
     else:
         axis = attrs.axis % len(ctx.in_shapes[0])
@@ -192,8 +188,10 @@ def _where(ctx, node, attrs, inputs):
     cond, cshape = inputs[0], ctx.in_shapes[0]
     xshape = ctx.in_shapes[1]
     if len(cshape) == 1 and len(xshape) > 1 and cshape[0] == xshape[0]:
-        cond = ctx.emit(op.reshape(cond, [cshape[0]] + [1] * (len(xshape) - 1)))  # MXNet: 1-D cond picks rows
-    return op.where(_truth(ctx, cond, ctx.in_dtypes[0]), inputs[1], inputs[2])
+        cshape = [cshape[0]] + [1] * (len(xshape) - 1)  # MXNet: a 1-D cond picks rows
+        cond = ctx.emit(op.reshape(cond, ctx.shape(cshape)))
+    cond, x, y = ctx.broadcast_operands([cond, inputs[1], inputs[2]], [cshape] + ctx.in_shapes[1:3])
+    return op.where(_truth(ctx, cond, ctx.in_dtypes[0]), x, y)
 
 
 @RELAX_EXPORT.register("tile")
@@ -208,9 +206,9 @@ def _tile(ctx, node, attrs, inputs):
     reps = [1] * (n - len(reps)) + reps
     inter = [v for d in shape for v in (1, d)]
     wide = [v for r, d in zip(reps, shape) for v in (r, d)]
-    y = ctx.emit(op.reshape(inputs[0], inter))
-    y = ctx.emit(op.broadcast_to(y, wide))
-    return op.reshape(y, [r * d for r, d in zip(reps, shape)])
+    y = ctx.emit(op.reshape(inputs[0], ctx.shape(inter)))
+    y = ctx.emit(op.broadcast_to(y, ctx.shape(wide)))
+    return op.reshape(y, ctx.shape([r * d for r, d in zip(reps, shape)]))
 
 
 @RELAX_EXPORT.register("repeat")
@@ -233,6 +231,7 @@ def _topk(ctx, node, attrs, inputs):
     rx = compat.relax()
     axis = attrs.axis % len(ctx.in_shapes[0])
     k = attrs.k if attrs.k > 0 else ctx.in_shapes[0][axis]
+    ctx.need_static("k (the whole axis)", k)
     res = ctx.emit(op.topk(inputs[0], k=k, axis=axis, ret_type=attrs.ret_type, largest=not attrs.is_ascend,
                            dtype=attrs.dtype))
     if attrs.ret_type == "both":
@@ -246,12 +245,12 @@ def _depth_to_space(ctx, node, attrs, inputs):
     n, c, h, w = ctx.in_shapes[0]
     b = attrs.block_size
     if attrs.mode == "DCR":
-        y = ctx.emit(op.reshape(inputs[0], [n, b, b, c // (b * b), h, w]))
+        y = ctx.emit(op.reshape(inputs[0], ctx.shape([n, b, b, c // (b * b), h, w])))
         y = ctx.emit(op.permute_dims(y, [0, 3, 4, 1, 5, 2]))
     else:
-        y = ctx.emit(op.reshape(inputs[0], [n, c // (b * b), b, b, h, w]))
+        y = ctx.emit(op.reshape(inputs[0], ctx.shape([n, c // (b * b), b, b, h, w])))
         y = ctx.emit(op.permute_dims(y, [0, 1, 4, 2, 5, 3]))
-    return op.reshape(y, [n, c // (b * b), h * b, w * b])
+    return op.reshape(y, ctx.shape([n, c // (b * b), h * b, w * b]))
 
 
 @RELAX_EXPORT.register("space_to_depth")
@@ -259,9 +258,9 @@ def _space_to_depth(ctx, node, attrs, inputs):
     op = _op()
     n, c, h, w = ctx.in_shapes[0]
     b = attrs.block_size
-    y = ctx.emit(op.reshape(inputs[0], [n, c, h // b, b, w // b, b]))
+    y = ctx.emit(op.reshape(inputs[0], ctx.shape([n, c, h // b, b, w // b, b])))
     y = ctx.emit(op.permute_dims(y, [0, 3, 5, 1, 2, 4]))
-    return op.reshape(y, [n, c * b * b, h // b, w // b])
+    return op.reshape(y, ctx.shape([n, c * b * b, h // b, w // b]))
 
 
 @RELAX_EXPORT.register("cumsum")
