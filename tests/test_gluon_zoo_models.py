@@ -52,6 +52,10 @@ def check_symbol(sym, feeds, params=None, tvm=True):
     shapes = {k: v.shape for k, v in feeds.items()}
     model = nb.export_model(sym, dict(params), shapes, input_type={k: v.dtype for k, v in feeds.items()})
     assert_close(onnx_outputs(model, feeds), ref, "onnxruntime")
+    # the round trip MXNet -> ONNX -> MXNet holds too
+    back, back_params = nb.import_model(model)
+    assert_close(mxnet_outputs(back, {k: v for k, v in feeds.items() if k in back.list_arguments()},
+                               {k: v.asnumpy() for k, v in back_params.items()}), ref, "MXNet round trip")
     if tvm:
         cm = nb.compile_model(sym, shape=shapes, params=dict(params), dtype={k: str(v.dtype) for k, v in feeds.items()})
         assert_close(cm.run({k: feeds[k] for k in cm.input_names}), ref, "tvm")  # shape-only inputs go
