@@ -150,3 +150,65 @@ def reshape_like(ctx, node, attrs, inputs):
     if int(np.prod(target)) != int(np.prod(lhs)):
         raise ctx.fail(f"reshape_like: {lhs} cannot take shape {target}")
     return ctx.out("reshape", inputs[:1], dict(shape=target), name=node.name)
+
+
+def _steps_rows(ctx, data, lengths, axis, source_step):
+    """Rows of ``data`` with its (S, B) or (B, S) axes flattened, picked by ``source_step(t, len)`` per batch."""
+    shape = ctx.need_shape(data, "SequenceLast/SequenceReverse")
+    if axis not in (0, 1) or len(shape) < 2:
+        raise ctx.fail(f"needs axis 0 or 1 of an input of rank >= 2, got axis {axis} of {shape}")
+    seq, batch = (shape[0], shape[1]) if axis == 0 else (shape[1], shape[0])
+    lens = ctx.aux("cast", [lengths], dict(dtype="float32"), suffix="len")
+    lens = ctx.aux("reshape", [lens], dict(shape=(1, batch)), suffix="len_row")
+    steps = ctx.const("steps", np.arange(seq, dtype=np.float32).reshape(seq, 1))
+    src = source_step(steps, lens)  # (S or 1, B): the step each output row reads, per batch
+    b = ctx.const("batch", np.arange(batch, dtype=np.float32).reshape(1, batch))
+    flat = (ctx.aux("broadcast_add", [ctx.aux("__mul_scalar__", [src], dict(scalar=batch), suffix="row"), b],
+                    suffix="index") if axis == 0 else
+            ctx.aux("broadcast_add", [src, ctx.aux("__mul_scalar__", [b], dict(scalar=seq), suffix="row")],
+                    suffix="index"))
+    flat = ctx.aux("cast", [flat], dict(dtype="int64"), suffix="index_int")
+    rows = ctx.aux("reshape", [data], dict(shape=(seq * batch,) + tuple(shape[2:])), suffix="rows")
+    return rows, flat, shape
+
+
+@MXNET_IMPORT.register("SequenceLast", attrs=SEQUENCE_MASK)
+def sequence_last(ctx, node, attrs, inputs):
+    data, axis = inputs[0], attrs["axis"]
+    shape = ctx.need_shape(data, "SequenceLast")
+    if not attrs["use_sequence_length"]:
+        end = list(shape)
+        begin = [0] * len(shape)
+        begin[axis] = shape[axis] - 1
+        last = ctx.aux("strided_slice", [data], dict(begin=tuple(begin), end=tuple(end)), suffix="last")
+        return ctx.out("squeeze", [last], dict(axis=(axis,)), name=node.name)
+    need_inputs(inputs, 2, ctx)
+
+    def last_step(steps, lens):
+        return ctx.aux("__add_scalar__", [lens], dict(scalar=-1.0), suffix="last_step")
+    rows, index, shape = _steps_rows(ctx, data, inputs[1], axis, last_step)
+    index = ctx.aux("reshape", [index], dict(shape=(-1,)), suffix="index_1d")
+    return ctx.out("take", [rows, index], dict(axis=0), name=node.name)
+
+
+@MXNET_IMPORT.register("SequenceReverse", attrs=SEQUENCE_MASK)
+def sequence_reverse(ctx, node, attrs, inputs):
+    data, axis = inputs[0], attrs["axis"]
+    if axis != 0:
+        raise ctx.fail(f"SequenceReverse supports axis 0 only (as MXNet), got {axis}")
+    if not attrs["use_sequence_length"]:
+        return ctx.out("flip", [data], dict(axis=0), name=node.name)
+    need_inputs(inputs, 2, ctx)
+
+    def reversed_step(steps, lens):
+        # t < len: len - 1 - t, else t (steps past the length stay where they are)
+        inside = ctx.aux("broadcast_less", [steps, lens], suffix="inside")
+        mirror = ctx.aux("broadcast_sub", [ctx.aux("__add_scalar__", [lens], dict(scalar=-1.0), suffix="last"),
+                                           steps], suffix="mirror")
+        moved = ctx.aux("broadcast_sub", [mirror, steps], suffix="moved")
+        return ctx.aux("broadcast_add", [steps, ctx.aux("broadcast_mul", [inside, moved], suffix="shift")],
+                       suffix="source")
+    rows, index, shape = _steps_rows(ctx, data, inputs[1], axis, reversed_step)
+    picked = ctx.aux("take", [rows, ctx.aux("reshape", [index], dict(shape=(-1,)), suffix="index_1d")],
+                     dict(axis=0), suffix="picked")
+    return ctx.out("reshape", [picked], dict(shape=tuple(shape)), name=node.name)
