@@ -30,7 +30,8 @@ EXTRAS = {
             "cloudpickle"],
     "ort": ["onnxruntime"],
     # torch is a reference implementation in some op tests; constraints.txt pins the CPU build 2.13.0.
-    "test": ["pytest", "hypothesis", "psutil", "torch"],
+    # gluoncv / gluonnlp: the model zoos of tests/test_gluon_zoo_models.py (gluonnlp builds with Cython).
+    "test": ["pytest", "hypothesis", "psutil", "torch", "gluoncv==0.10.5.post0", "gluonnlp==0.10.0", "cython"],
 }
 EXTRAS["all"] = sorted({req for name in ("mxnet", "tvm", "ort") for req in EXTRAS[name]})
 

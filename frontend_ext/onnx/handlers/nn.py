@@ -141,24 +141,28 @@ def _global_avg_pool(ctx, node, attrs, inputs):
     return ctx.b.op("GlobalAveragePool", [inputs[0]])
 
 
-def _adaptive_check(ctx, node, attrs, inputs):
-    if ctx.in_shapes[0] is None:
-        return None
-    h, w = ctx.in_shapes[0][2:]
-    oh, ow = ctx.out_shapes[0][2:]
-    if h % oh or w % ow:
-        return f"output size {(oh, ow)} does not divide input {(h, w)}"
-    return None
+def _adaptive_weights(n, out):
+    """(out, n) averaging matrix of adaptive pooling's bins [floor(i*n/out), ceil((i+1)*n/out))."""
+    m = np.zeros((out, n), dtype=np.float32)
+    for i in range(out):
+        lo, hi = (i * n) // out, -((-(i + 1) * n) // out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
 
 
-@ONNX_EXPORT.register("adaptive_avg_pool2d", since=11, check=_adaptive_check)
+@ONNX_EXPORT.register("adaptive_avg_pool2d", since=11)
 def _adaptive_avg_pool2d(ctx, node, attrs, inputs):
     h, w = ctx.shape(0)[2:]
     oh, ow = ctx.out_shape(0)[2:]
     if (oh, ow) == (1, 1):
         return ctx.b.op("GlobalAveragePool", [inputs[0]])
-    kh, kw = h // oh, w // ow
-    return ctx.b.op("AveragePool", [inputs[0]], kernel_shape=[kh, kw], strides=[kh, kw])
+    if h % oh == 0 and w % ow == 0:
+        kh, kw = h // oh, w // ow
+        return ctx.b.op("AveragePool", [inputs[0]], kernel_shape=[kh, kw], strides=[kh, kw])
+    # uneven bins: the mean over each bin is separable, rows then columns, as two matrix products
+    dt = ctx.dtype(0)
+    rows = ctx.b.op("MatMul", [ctx.b.const(_adaptive_weights(h, oh), dt), inputs[0]])
+    return ctx.b.op("MatMul", [rows, ctx.b.const(_adaptive_weights(w, ow).T, dt)])
 
 
 # ---- softmax ------------------------------------------------------------------------------------------

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...errors import InvalidModelError, ShapeError
-from ...ops.common import DATA_LAYOUTS, prod
+from ...ir import dtypes as _dt
+from ...ops.common import DATA_LAYOUTS, norm_axis, prod
 from . import defaults
 from .registry import MXNET_IMPORT
 
@@ -317,9 +320,19 @@ def hard_sigmoid(ctx, node, attrs, inputs):
     return ctx.out("hard_sigmoid", inputs[:1], dict(alpha=attrs["alpha"], beta=attrs["beta"]), name=node.name)
 
 
+def _length_mask(ctx, x, length, axis):
+    """1 where the position along ``axis`` is below ``length`` (data's shape without that axis), else 0."""
+    shape = ctx.need_shape(x, "softmax with use_length=True")
+    axis = norm_axis(axis, len(shape))
+    steps = np.arange(shape[axis], dtype=_dt.to_numpy(ctx.dtype(x) or "float32"))
+    steps = steps.reshape([-1 if i == axis else 1 for i in range(len(shape))])
+    length = ctx.aux("cast", [length], dict(dtype=ctx.dtype(x) or "float32"), suffix="length")
+    length = ctx.aux("expand_dims", [length], dict(axis=axis), suffix="length_nd")
+    keep = ctx.aux("broadcast_less", [ctx.const("steps", steps), length], {}, suffix="keep")
+    return ctx.aux("broadcast_to", [keep], dict(shape=tuple(shape)), suffix="keep_full")
+
+
 def _softmax_like(op, node, attrs, inputs, ctx, negate=False):
-    if attrs["use_length"]:
-        raise attrs.error("use_length=True is not supported")
     x = inputs[0]
     if attrs["dtype"] not in (None, "None"):
         x = ctx.aux("cast", [x], dict(dtype=attrs["dtype"]))
@@ -328,7 +341,15 @@ def _softmax_like(op, node, attrs, inputs, ctx, negate=False):
     t = attrs["temperature"]
     if t is not None and t != 1.0:
         x = ctx.aux("__div_scalar__", [x], dict(scalar=t), suffix="temperature")
-    return ctx.out(op, [x], dict(axis=attrs["axis"]), name=node.name)
+    if not attrs["use_length"]:
+        return ctx.out(op, [x], dict(axis=attrs["axis"]), name=node.name)
+    # MXNet normalises over the first length[...] positions of the axis only and writes 0 at the others
+    need_inputs(inputs, 2, ctx)
+    keep = _length_mask(ctx, x, inputs[1], attrs["axis"])
+    x = ctx.aux("where", [keep, x, ctx.aux("full_like", [x], dict(fill_value=-math.inf), suffix="ninf")],
+                suffix="masked")
+    y = ctx.aux(op, [x], dict(axis=attrs["axis"]))
+    return ctx.out("where", [keep, y, ctx.aux("zeros_like", [y], suffix="zeros")], name=node.name)
 
 
 @MXNET_IMPORT.register("softmax", attrs=defaults.SOFTMAX)
