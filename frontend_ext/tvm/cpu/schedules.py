@@ -1,0 +1,422 @@
+"""Fixed TIR schedules for the fused PrimFuncs of a CPU build: one rule per kind of kernel.
+
+Rules, tried in this order on each PrimFunc (the first that applies wins; any failure falls back to the
+next, and at worst to the unscheduled PrimFunc, which is slow but correct):
+
+* ``conv``: the ``conv2d_nchwc`` / ``dwconv2d_nchwc`` blocks of ``conv2d.py``. Register tile ``rw`` output
+  columns x ``oi`` output-channel blocks x one vector of channels; loop order
+  ``(n, oc, oh) parallel / ow_o / reduce (icc, kh, kw, icb) / ow_i unrolled / oi / ob vectorized``; the fused
+  epilogue (bias, relu, residual add, relu6) computed at ``ow_o`` while the tile is in registers.
+* ``matmul``: any block ``C[.., i, j] += A[.., i, k] * B[.., k, j]`` (dense, matmul, batch_matmul: the
+  transformer path). Tile ``ib`` rows x ``jb`` columns (whole vectors), order
+  ``(batch, j_o, i_o) parallel / k / i_i unrolled / j_i vectorized``, epilogue at ``i_o``.
+* ``reduction``: dlight's CPU rule for row reductions with injective neighbours (softmax, layer norm).
+* ``generic``: everything else, block by block: pads inlined, reductions with their contiguous spatial axis
+  moved inside and vectorized (pools, means in NCHWc), injective loops fused, parallel and vectorized.
+
+Tile sizes come from the target (``CpuFacts``: vector lanes, register count); ``candidates`` lists a few
+alternatives per kernel that ``pick.py`` times at compile time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .conv2d import CONV_BLOCK, DW_BLOCK, PAD_BLOCK
+
+PARALLEL_MIN_ELEMS = 4096  # loops over fewer output elements stay serial: a parallel launch costs a few us
+
+
+@dataclass(frozen=True)
+class ConvChoice:
+    rw: int  # output columns per register tile
+    oi: int = 1  # output-channel blocks per register tile
+
+
+@dataclass(frozen=True)
+class MatmulChoice:
+    ib: int
+    jb: int
+
+
+# ---- small helpers ----------------------------------------------------------------------------------
+def _int(x):
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        v = getattr(x, "value", None)
+        return int(v) if v is not None else None
+
+
+def _extent(sch, loop):
+    return _int(sch.get(loop).extent)
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _largest_div(n, cap):
+    return max(d for d in _divisors(n) if d <= max(1, cap))
+
+
+def _blocks(sch):
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def _name(sch, b):
+    return sch.get(b).name_hint
+
+
+def _iter_kinds(sch, b):
+    return [int(iv.iter_type) for iv in sch.get(b).iter_vars]  # 0 spatial, 2 reduce
+
+
+def _out_elems(sch, b):
+    n = 1
+    for iv in sch.get(b).iter_vars:
+        if int(iv.iter_type) == 0:
+            e = _int(iv.dom.extent)
+            if e is None:
+                return None
+            n *= e
+    return n
+
+
+def _vec_regs(facts, ob):
+    """Vector registers one ``ob``-wide channel block takes."""
+    return max(1, -(-ob // facts.lanes(32)))
+
+
+def _acc_budget(facts):
+    return facts.registers - 3  # accumulators; the rest hold the weight vector and broadcasts
+
+
+# ---- conv -------------------------------------------------------------------------------------------
+def conv_info(func):
+    """(block kind, dict of extents) of a conv PrimFunc, or None."""
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    for b in _blocks(sch):
+        nm = _name(sch, b)
+        if nm.startswith((CONV_BLOCK, DW_BLOCK)):
+            loops = sch.get_loops(b)
+            ext = [_extent(sch, lp) for lp in loops]
+            if None in ext:
+                return None
+            return ("dw" if nm.startswith(DW_BLOCK) else "conv"), ext
+    return None
+
+
+def conv_candidates(func, facts):
+    info = conv_info(func)
+    if info is None:
+        return []
+    kind, ext = info
+    _, kc, _, ow, ob = ext[:5]
+    budget = _acc_budget(facts)
+    vr = _vec_regs(facts, ob)
+    out = []
+    cap = max(1, budget // vr)
+    for c in (cap, min(cap, 16), min(cap, 8)):
+        rw = _largest_div(ow, c)
+        if rw < 4 and ow > c:  # few divisors (e.g. 55): a non-dividing tile with a short tail
+            rw = c
+        out.append(ConvChoice(rw, 1))
+    if kind == "conv" and kc % 2 == 0:
+        c2 = max(1, budget // (2 * vr))
+        rw = _largest_div(ow, c2)
+        if rw < 4 and ow > c2:
+            rw = c2
+        out.append(ConvChoice(rw, 2))
+    seen, uniq = set(), []
+    for c in out:
+        if c not in seen:
+            seen.add(c)
+            uniq.append(c)
+    return uniq
+
+
+def schedule_conv(func, facts, choice=None):
+    import tvm
+
+    cands = conv_candidates(func, facts)
+    if not cands:
+        return None
+    choice = choice or cands[0]
+    sch = tvm.s_tir.Schedule(func)
+    blks = _blocks(sch)
+    names = [_name(sch, b) for b in blks]
+    idx = next(i for i, n in enumerate(names) if n.startswith((CONV_BLOCK, DW_BLOCK)))
+    conv = blks[idx]
+    is_dw = names[idx].startswith(DW_BLOCK)
+    before, after = blks[:idx], blks[idx + 1:]
+    loops = sch.get_loops(conv)
+    n, o, oh, ow, ob = loops[:5]
+    red = loops[5:]
+    wo, wi = sch.split(ow, [None, choice.rw])
+    if choice.oi > 1:
+        oo, oi = sch.split(o, [None, choice.oi])
+        sch.reorder(n, oo, oh, wo, *red, wi, oi, ob)
+        outer = sch.fuse(n, oo, oh)
+    else:
+        sch.reorder(n, o, oh, wo, *red, wi, ob)
+        outer = sch.fuse(n, o, oh)
+    # epilogue: inline the chain, compute the last block at ow_o when it keeps the blocked layout
+    for b in after[:-1]:
+        sch.compute_inline(b)
+    tail_generic = None
+    if after:
+        last = after[-1]
+        if len(sch.get(last).iter_vars) == 5 and all(k == 0 for k in _iter_kinds(sch, last)):
+            sch.reverse_compute_at(last, wo)
+            el = sch.get_loops(last)
+            sch.vectorize(el[-1])
+        else:
+            tail_generic = last
+    sch.parallel(outer)
+    if is_dw:
+        for r in red:
+            sch.unroll(r)
+    sch.unroll(wi)
+    if choice.oi > 1:
+        sch.unroll(oi)
+    sch.vectorize(ob)
+    sch.decompose_reduction(conv, red[0])
+    for b in before:
+        if _name(sch, b).startswith(PAD_BLOCK) or True:
+            _generic_block(sch, b, facts)
+    if tail_generic is not None:
+        _generic_block(sch, tail_generic, facts)
+    return sch.mod["main"]
+
+
+# ---- matmul -----------------------------------------------------------------------------------------
+def _matmul_block(sch):
+    """(block, batch loops, i, j, k, (M, N, K)) of the first block shaped like C[.., i, j] += A[.., i, k] *
+    B[.., k, j], or None."""
+    for b in _blocks(sch):
+        st = sch.get(b)
+        kinds = _iter_kinds(sch, b)
+        if len(kinds) < 3 or kinds[-1] != 2 or kinds.count(2) != 1 or any(k not in (0, 2) for k in kinds):
+            continue
+        if len(st.reads) != 2 or len(st.writes) != 1:
+            continue
+        ivs = [iv.var for iv in st.iter_vars]
+        i_v, j_v, k_v = ivs[-3], ivs[-2], ivs[-1]
+
+        def last2(region):
+            r = region.region
+            if len(r) < 2:
+                return None
+            return [r[-2].min, r[-1].min]
+
+        a, bb = (last2(r) for r in st.reads)
+        if a is None or bb is None:
+            continue
+        if not (a[0].same_as(i_v) and a[1].same_as(k_v)):
+            a, bb = bb, a
+        if not (a[0].same_as(i_v) and a[1].same_as(k_v) and bb[0].same_as(k_v) and bb[1].same_as(j_v)):
+            continue
+        ext = [_int(iv.dom.extent) for iv in st.iter_vars]
+        if None in ext:
+            continue
+        loops = sch.get_loops(b)
+        if len(loops) != len(kinds):
+            continue
+        return b, loops[:-3], loops[-3], loops[-2], loops[-1], tuple(ext[-3:])
+    return None
+
+
+def matmul_candidates(func, facts):
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    found = _matmul_block(sch)
+    if found is None:
+        return []
+    M, N, _ = found[-1]
+    lanes = facts.lanes(32)
+    budget = _acc_budget(facts)
+    out = []
+    for vecs in (4, 2, 1, 8):
+        jb = lanes * vecs
+        if N % jb:
+            divs = [d for d in _divisors(N) if d <= jb]
+            jb = max(divs)
+        ib_cap = max(1, budget // max(1, -(-jb // lanes)))
+        ib = _largest_div(M, min(ib_cap, 8))
+        c = MatmulChoice(ib, jb)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def schedule_matmul(func, facts, choice=None):
+    import tvm
+
+    cands = matmul_candidates(func, facts)
+    if not cands:
+        return None
+    choice = choice or cands[0]
+    sch = tvm.s_tir.Schedule(func)
+    blk, batch, i, j, k, (M, N, K) = _matmul_block(sch)
+    blks = _blocks(sch)
+    pos = [x.same_as(blk) for x in blks].index(True)
+    before, after = blks[:pos], blks[pos + 1:]
+    io, ii = sch.split(i, [None, choice.ib])
+    jo, ji = sch.split(j, [None, choice.jb])
+    sch.reorder(*batch, jo, io, k, ii, ji)
+    outer = sch.fuse(*batch, jo, io) if (batch or True) else None
+    for b in after[:-1]:
+        sch.compute_inline(b)
+    tail_generic = None
+    if after:
+        last = after[-1]
+        try:
+            sch.reverse_compute_at(last, outer)
+            el = sch.get_loops(last)
+            sch.vectorize(el[-1]) if _extent(sch, el[-1]) and _extent(sch, el[-1]) <= 256 else None
+        except Exception:  # an epilogue that reshapes: its own loop nest
+            tail_generic = last
+    if M * N >= PARALLEL_MIN_ELEMS // 4 and _extent(sch, outer) and _extent(sch, outer) > 1:
+        sch.parallel(outer)
+    sch.unroll(ii)
+    sch.vectorize(ji)
+    sch.decompose_reduction(blk, k)
+    for b in before:
+        _generic_block(sch, b, facts)
+    if tail_generic is not None:
+        _generic_block(sch, tail_generic, facts)
+    return sch.mod["main"]
+
+
+# ---- reductions with neighbours (softmax, layer norm) --------------------------------------------------
+def schedule_reduction(func, target):
+    from tvm.s_tir.dlight.cpu import Reduction
+
+    sch = Reduction().apply(func, target, False)
+    return None if sch is None else sch.mod["main"]
+
+
+# ---- generic ----------------------------------------------------------------------------------------
+def _generic_block(sch, blk, facts):
+    """Parallel outer loops, vectorized contiguous inner loop; reductions keep their spatial inner axis
+    inside. Applies what it can and returns quietly."""
+    try:
+        loops = sch.get_loops(blk)
+        kinds = _iter_kinds(sch, blk)
+        if len(loops) != len(kinds) or not loops:
+            return
+        lanes = facts.lanes(32)
+        elems = _out_elems(sch, blk)
+        nsp = len(kinds) - len([k for k in kinds if k != 0])
+        spatial = [lp for lp, k in zip(loops, kinds) if k == 0]
+        reduce = [lp for lp, k in zip(loops, kinds) if k != 0]
+        if any(k not in (0, 2) for k in kinds):
+            return
+        inner = None
+        if spatial:
+            last = spatial[-1]
+            e = _extent(sch, last)
+            # the innermost spatial axis is the contiguous one of the output
+            if e is not None and e > 1:
+                if e % lanes == 0 and e > lanes:
+                    spatial_outer, inner = sch.split(last, [None, lanes])
+                    spatial = spatial[:-1] + [spatial_outer]
+                elif e <= 64:
+                    inner = last
+                    spatial = spatial[:-1]
+        if reduce:
+            if inner is not None:
+                sch.reorder(*spatial, *reduce, inner)
+                # a reduction's init and update each get the vector loop
+                if spatial:
+                    sch.decompose_reduction(blk, reduce[0])
+                else:
+                    inner = None
+        if spatial and (elems is None or elems >= PARALLEL_MIN_ELEMS):
+            fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
+            sch.parallel(fused)
+        if inner is not None:
+            if reduce:
+                init = sch.get_sblock(_name(sch, blk) + "_init")
+                sch.vectorize(sch.get_loops(init)[-1])
+            sch.vectorize(inner)
+        del nsp
+    except Exception as exc:  # keep whatever applied
+        _debug("generic", exc)
+
+
+def schedule_generic(func, facts):
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    blks = _blocks(sch)
+    rest = []
+    for b in blks:
+        nm = _name(sch, b)
+        if len(blks) > 1 and (nm.startswith(("pad_temp", PAD_BLOCK)) or _is_inlinable_injective(sch, b, blks)):
+            try:
+                sch.compute_inline(b)
+                continue
+            except Exception:
+                pass
+        rest.append(b)
+    for b in rest:
+        _generic_block(sch, b, facts)
+    return sch.mod["main"]
+
+
+def _is_inlinable_injective(sch, b, blks):
+    """Elementwise producers before a reduction in the same PrimFunc (e.g. a pad or a cast before a pool)."""
+    return False
+
+
+# ---- dispatch ---------------------------------------------------------------------------------------
+def schedule_primfunc(func, facts, target, choice=None):
+    """The scheduled PrimFunc (named ``main`` in the schedule's module), or None when nothing applied."""
+    rules = []
+    if choice is None or isinstance(choice, ConvChoice):
+        rules.append(lambda f: schedule_conv(f, facts, choice))
+    if choice is None or isinstance(choice, MatmulChoice):
+        rules.append(lambda f: schedule_matmul(f, facts, choice))
+    rules += [lambda f: schedule_reduction(f, target), lambda f: schedule_generic(f, facts)]
+    for rule in rules:
+        try:
+            out = rule(func)
+        except Exception as exc:
+            _debug(getattr(rule, "__name__", "rule"), exc)
+            continue
+        if out is not None:
+            return out
+    return None
+
+
+def kernel_kind(func, facts):
+    """"conv", "matmul" or None: the kernels that ``pick.py`` times."""
+    try:
+        if conv_candidates(func, facts):
+            return "conv"
+        if matmul_candidates(func, facts):
+            return "matmul"
+    except Exception as exc:
+        _debug("kind", exc)
+    return None
+
+
+def candidates(func, facts):
+    kind = kernel_kind(func, facts)
+    if kind == "conv":
+        return conv_candidates(func, facts)
+    if kind == "matmul":
+        return matmul_candidates(func, facts)
+    return []
+
+
+def _debug(where, exc):
+    import os
+
+    if os.environ.get("NNVM_BRIDGE_SCHEDULE_DEBUG"):
+        msg = str(exc).strip().splitlines()
+        print(f"[cpu schedules] {where}: {type(exc).__name__}: {(msg[-1] if msg else '')[:300]}")
