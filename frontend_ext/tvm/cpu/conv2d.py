@@ -42,10 +42,9 @@ def _default(bb, call):
 
 
 def _const_array(expr):
-    data = getattr(expr, "data", None)
-    if data is None or not hasattr(data, "numpy"):
-        return None
-    return data.numpy()
+    from .fold import const_value
+
+    return const_value(expr)
 
 
 def _pack_weight_np(w, kind, groups, cb, ob, kc):

@@ -30,7 +30,7 @@ def _args_for(func, dev):
     rng = np.random.default_rng(0)
     out = []
     for p in func.params:
-        buf = func.buffer_map[p]
+        buf = param_buffer(func, p)
         shape = [int(d) for d in buf.shape]
         dtype = str(buf.dtype)
         if dtype.startswith("float"):
@@ -39,6 +39,14 @@ def _args_for(func, dev):
             arr = np.zeros(shape, dtype)
         out.append(tvm.runtime.tensor(arr, dev))
     return out
+
+
+def param_buffer(func, param):
+    """A PrimFunc parameter's buffer type (shape, dtype): ``param.ty`` in TVM 0.27, ``buffer_map`` before."""
+    bm = getattr(func, "buffer_map", None)
+    if bm is not None and param in bm:
+        return bm[param]
+    return param.ty
 
 
 def time_primfunc(func, target, number=None, repeat=3):
@@ -55,7 +63,8 @@ def time_primfunc(func, target, number=None, repeat=3):
         f(*args)
         one = max(time.perf_counter() - t0, 1e-6)
         number = int(min(50, max(1, 2e-3 / one)))
-    res = lib.time_evaluator("main", dev, number=number, repeat=repeat)(*args).results
+    rt = lib if hasattr(lib, "time_evaluator") else lib.mod
+    res = rt.time_evaluator("main", dev, number=number, repeat=repeat)(*args).results
     return min(res)
 
 
