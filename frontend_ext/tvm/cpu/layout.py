@@ -26,7 +26,7 @@ def _static(shape):
         return None
 
 
-def conv_layouts(call, facts: CpuFacts):
+def conv_layouts(call, facts: CpuFacts, forced=None):
     """(data_layout, kernel_layout, out_layout) for one relax.nn.conv2d call."""
     keep = ["NCHW", "OIHW"]
     a = call.attrs
@@ -39,6 +39,8 @@ def conv_layouts(call, facts: CpuFacts):
         return keep
     C, K, groups = dshape[1], wshape[0], int(a.groups)
     cb, kb = channel_block(C, facts), channel_block(K, facts)
+    if forced is not None:
+        kb = _forced_block(forced, call.args[1], kb)
     if groups == 1:
         data = cb
     elif groups == C == K:  # depthwise: data and output share the block
@@ -49,13 +51,87 @@ def conv_layouts(call, facts: CpuFacts):
     return [f"NCHW{data}c" if data else "NCHW", "OIHW", f"NCHW{kb}c" if kb else "NCHW"]
 
 
+def _forced_block(forced, weight, kb):
+    """The output block of a conv that feeds concats: the smallest any of them allows (None: NCHW)."""
+    for w, b in forced:
+        if w.same_as(weight):
+            if b is None or kb is None:
+                return None
+            kb = min(kb, b)
+    return kb
+
+
+def _concat_blocks(mod, facts):
+    """[(conv weight, block)]: the output block of every conv that feeds a concat (through pools,
+    activations, adds, other concats), so that all inputs of a concat share one block (ConvertLayout
+    fails on a concat of NCHW8c and NCHW16c inputs). The block is the largest that divides every
+    input's channel count, or None (NCHW) when there is none."""
+    from tvm import relax
+
+    forced = []
+    for _, func in mod.functions.items():
+        if not isinstance(func, relax.Function):
+            continue
+        bindings = {}
+        for block in getattr(func.body, "blocks", []):
+            for b in block.bindings:
+                bindings[b.var] = b.value
+
+        def producers(expr, seen):
+            """conv weights reached backwards from expr."""
+            out = []
+            stack = [expr]
+            while stack:
+                e = stack.pop()
+                if isinstance(e, relax.Var) and e in bindings and e not in seen:
+                    seen.add(e)
+                    stack.append(bindings[e])
+                elif isinstance(e, relax.Call):
+                    if getattr(e.op, "name", "") == "relax.nn.conv2d":
+                        out.append(e.args[1])
+                        continue
+                    for a in e.args:
+                        if isinstance(a, relax.Tuple):
+                            stack.extend(a.fields)
+                        else:
+                            stack.append(a)
+                elif isinstance(e, relax.Tuple):
+                    stack.extend(e.fields)
+            return out
+
+        for value in bindings.values():
+            if not (isinstance(value, relax.Call) and getattr(value.op, "name", "") == "relax.concat"):
+                continue
+            if int(value.attrs.axis) not in (1, -3) or not isinstance(value.args[0], relax.Tuple):
+                continue
+            chans = []
+            for f in value.args[0].fields:
+                shp = _static(f.ty.shape) if getattr(f.ty, "shape", None) is not None else None
+                if shp is None or len(shp) != 4:
+                    chans = None
+                    break
+                chans.append(shp[1])
+            if not chans:
+                continue
+            block = None
+            for cand in (facts.block(32), facts.block(32) // 2):
+                if cand >= 4 and all(c % cand == 0 for c in chans):
+                    block = cand
+                    break
+            for w in producers(value, set()):
+                forced.append((w, block))
+    return forced
+
+
 def convert_layout(mod, facts: CpuFacts):
     from tvm import relax
+
+    forced = _concat_blocks(mod, facts)
 
     def cb(call):
         if getattr(call.op, "name", "") != "relax.nn.conv2d":
             return {}
-        lay = conv_layouts(call, facts)
+        lay = conv_layouts(call, facts, forced)
         return {"relax.nn.conv2d": lay if lay else ["NCHW", "OIHW"]}
 
     return relax.transform.ConvertLayout({}, layout_cb=cb)(mod)
@@ -64,7 +140,7 @@ def convert_layout(mod, facts: CpuFacts):
 def clip_to_min_max(mod):
     """``R.clip(x, lo, hi)`` on floats -> ``minimum(maximum(x, lo), hi)``: clip has no layout inference, so
     a ReLU6 would force NCHW round trips around every MobileNet conv."""
-    from tvm import relax, tirx
+    from tvm import relax
 
     clip = tvm_op("relax.clip")
 
@@ -80,10 +156,11 @@ def clip_to_min_max(mod):
                 return call
             bounds = []
             for v in call.args[1:]:
-                val = getattr(v, "value", None)
-                if not isinstance(val, (tirx.FloatImm, tirx.IntImm)):
+                while not isinstance(v, (int, float)) and hasattr(v, "value"):  # PrimValue -> FloatImm -> float
+                    v = v.value
+                if not isinstance(v, (int, float)):
                     return call
-                bounds.append(float(val.value))
+                bounds.append(float(v))
             op = relax.op
             y = op.maximum(call.args[0], relax.const(bounds[0], dtype))
             return op.minimum(y, relax.const(bounds[1], dtype))

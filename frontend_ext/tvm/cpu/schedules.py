@@ -328,20 +328,20 @@ def _generic_block(sch, blk, facts):
                 elif e <= 64:
                     inner = last
                     spatial = spatial[:-1]
+        init = None
         if reduce:
             if inner is not None:
                 sch.reorder(*spatial, *reduce, inner)
                 # a reduction's init and update each get the vector loop
                 if spatial:
-                    sch.decompose_reduction(blk, reduce[0])
+                    init = sch.decompose_reduction(blk, reduce[0])
                 else:
                     inner = None
         if spatial and (elems is None or elems >= PARALLEL_MIN_ELEMS):
             fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
             sch.parallel(fused)
         if inner is not None:
-            if reduce:
-                init = sch.get_sblock(_name(sch, blk) + "_init")
+            if init is not None:
                 sch.vectorize(sch.get_loops(init)[-1])
             sch.vectorize(inner)
         del nsp
