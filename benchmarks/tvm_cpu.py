@@ -13,7 +13,7 @@ default session options with intra_op_num_threads = the number of cores; nnvm_br
 own defaults (``compile_model(path, "llvm")``), unless ``--env`` sets variables for our processes only.
 
 Variants: ``default`` (conv/dense offloaded to PyTorch kernels, the rest TVM), ``pure``
-(cpu_offload=False: TVM code only, unscheduled -- slow, use a small --repeat), ``tuned:DIR``
+(offload=False: TVM code only, unscheduled -- slow, use a small --repeat), ``tuned:DIR``
 (re-apply a MetaSchedule database from DIR); ``VARIANT@NAME=VALUE,...`` runs a variant with extra
 environment variables (e.g. ``default@NNVM_BRIDGE_OFFLOAD_THREADS=1``). Prints one JSON line per
 model, with the load average before and after; ``--out`` appends the lines to a file.
@@ -60,7 +60,7 @@ def _worker(engine, path, repeat, save, threads):
 
         kw = {}
         if engine == "pure":
-            kw["cpu_offload"] = False
+            kw["offload"] = False
         elif engine.startswith("tuned:"):
             kw["tuning"] = {"trials": 0, "database": engine.split(":", 1)[1]}
         cm = compile_model(path, target="llvm", **kw)

@@ -87,14 +87,14 @@ def _onnx_data_inputs(model):
 def _bind_symbolic_dims(model, shape):
     """{input: shape} with every symbolic (unknown) dim of the data inputs set to 1, or None when the
     model has no symbolic dims to bind."""
-    from .frontend.onnx.importer import _value_info_hint
+    from .frontend.onnx.importer import declared_shape_dtype
 
     shape = dict(shape or {})
     changed = False
     for vi in _onnx_data_inputs(model):
         dims = shape.get(vi.name)
         if dims is None:
-            dims, _ = _value_info_hint(vi)
+            dims, _ = declared_shape_dtype(vi)
         if dims is None:
             continue
         fixed = tuple(1 if (d is None or int(d) <= 0) else int(d) for d in dims)

@@ -31,6 +31,9 @@ examples:
 
 
 # ---- argument types -------------------------------------------------------------------
+OFFLOAD_CHOICES = {"auto": "auto", "on": True, "off": False}  # --offload -> compile_model(offload=...)
+
+
 def _parse_dims(text: str):
     text = text.strip().strip("()[]")
     if not text:
@@ -222,8 +225,8 @@ def cmd_compile(args, rep):
     rep.say(f"reading {args.src} ({mf.detect_format(args.src)})")
     graph, params, _, _ = mf.load_model(args.src, args.params, _shapes(args.input_shape), _dtypes(args.input_type))
     rep.say(f"compiling for {args.target}" + (" with tuning" if _tuning(args) else ""))
-    offload = {"auto": "auto", "on": True, "off": False}[args.offload]
-    cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args), offload=offload)
+    cm = api.compile_model(graph, target=args.target, params=params, tuning=_tuning(args),
+                           offload=OFFLOAD_CHOICES[args.offload])
     done = cm.offloaded or {}
     if done.get("segments"):
         concats = f" (and {done['concat']} concats)" if done.get("concat") else ""
@@ -279,13 +282,18 @@ def cmd_run(args, rep):
 
 
 def cmd_bench(args, rep):
-    # Options after `bench` belong to the benchmark (frontend_ext/tvm/bench.py); it parses them itself.
-    try:
-        from frontend_ext.tvm import bench
-    except ImportError as exc:
-        raise BridgeError(f"the TVM benchmark module is not available: {exc}") from None
-    quiet = ["--quiet"] if rep.quiet else []  # -q after `bench` is taken by our own parser: hand it on
-    return int(bench.main(list(args.bench_args) + quiet) or 0)
+    from .bench import bench
+
+    res = bench(args.src, params=args.params, shape=_shapes(args.input_shape), dtype=_dtypes(args.input_type),
+                target=args.target, repeat=args.repeat, tuning=_tuning(args), offload=OFFLOAD_CHOICES[args.offload],
+                plot=args.plot, threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds,
+                warmup=args.warmup, quiet=rep.quiet, save_dir=args.save_dir)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        for key, value in res.items():
+            print(f"{key:>24}: {value}")
+    return 0
 
 
 # ---- parser ---------------------------------------------------------------------------
@@ -304,6 +312,19 @@ def _model_args(p):
                    help="shape of a data input (repeat for several inputs; without NAME: inputs in order)")
     p.add_argument("--input-type", action="append", type=input_type_arg, metavar="[NAME:]float32",
                    help="dtype of the data inputs (default float32)")
+
+
+def _build_args(p):
+    """The model and TVM build arguments of `compile` and `bench`."""
+    p.add_argument("src", help="model file (.onnx, prefix-symbol.json)")
+    p.add_argument("--target", default="llvm", choices=("llvm", "cuda"), help="llvm (CPU) or cuda (GPU)")
+    _model_args(p)
+    p.add_argument("--tune-trials", type=int, metavar="N", help="MetaSchedule trials in total (with --tuning-db)")
+    p.add_argument("--tuning-db", metavar="DIR", help="tuning database folder (reused when it has records)")
+    p.add_argument("--offload", choices=tuple(OFFLOAD_CHOICES), default="auto",
+                   help="run conv/dense chains in PyTorch (oneDNN/cuDNN) through packed calls; auto: on for "
+                        "llvm without tuning when torch is installed; off: a pure-TVM library that loads "
+                        "without torch (default: auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,16 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  nnvm-bridge compile net.onnx --target llvm -o net.so\n"
                               "  nnvm-bridge compile net.onnx -o net.so --tune-trials 64 --tuning-db tune_db/\n"
                               "  nnvm-bridge compile net.onnx -o net.so --offload off      # loads without torch\n")
-    p.add_argument("src", help="model file (.onnx, prefix-symbol.json)")
-    p.add_argument("--target", default="llvm", choices=("llvm", "cuda"), help="llvm (CPU) or cuda (GPU)")
+    _build_args(p)
     p.add_argument("-o", "--output", required=True, metavar="model.so", help="library to write")
-    _model_args(p)
-    p.add_argument("--tune-trials", type=int, metavar="N", help="MetaSchedule trials in total (with --tuning-db)")
-    p.add_argument("--tuning-db", metavar="DIR", help="tuning database folder (reused when it has records)")
-    p.add_argument("--offload", choices=("auto", "on", "off"), default="auto",
-                   help="run conv/dense chains in PyTorch (oneDNN/cuDNN) through packed calls; auto: on for "
-                        "llvm without tuning when torch is installed; off: a pure-TVM library that loads "
-                        "without torch (default: auto)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", parents=[common], help="run a compiled library on .npy inputs",
@@ -364,10 +377,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write outputs: .npy (one output; several get _0, _1, ...) or .npz")
     p.set_defaults(func=cmd_run)
 
-    # No options of our own (besides -v/-q): `nnvm-bridge bench --help` shows the benchmark's.
-    p = sub.add_parser("bench", parents=[common], add_help=False, help="time a model with TVM against onnxruntime "
-                       "(nnvm-bridge bench --help for its options)")
-    p.set_defaults(func=cmd_bench, bench_args=[])
+    p = sub.add_parser("bench", parents=[common], formatter_class=fmt,
+                       help="time a model with TVM against onnxruntime (and MXNet for MXNet models)",
+                       description="Compile the model once, then time TVM, onnxruntime (and MXNet) each in its own\n"
+                                   "fresh process, one at a time, rounds alternating; the outputs are compared.",
+                       epilog="examples:\n  nnvm-bridge bench net.onnx --json\n"
+                              "  nnvm-bridge bench net-symbol.json --input-shape data:1,3,224,224 --rounds 5\n"
+                              "  nnvm-bridge bench net.onnx --offload off --plot bench.png   # pure TVM\n")
+    _build_args(p)
+    p.add_argument("--repeat", type=int, default=30, help="timed runs per process (default 30)")
+    p.add_argument("--rounds", type=int, default=3, help="fresh processes per engine, alternating (default 3)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per process before timing (default 3)")
+    p.add_argument("--threads", type=int, help="threads for every engine (default: onnxruntime gets one per core, "
+                   "the others their own defaults)")
+    p.add_argument("--no-mxnet", action="store_true", help="do not time MXNet for an MXNet model")
+    p.add_argument("--save-dir", metavar="DIR", help="keep the inputs and each engine's outputs (.npz) here")
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart here (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -376,12 +403,7 @@ def _one_line(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)  # usage errors exit 2 (argparse)
-    if args.command == "bench":
-        args.bench_args = extra
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = build_parser().parse_args(argv)  # usage errors exit 2 (argparse)
     verbose = getattr(args, "verbose", False)
     rep = _Reporter(getattr(args, "quiet", False))
     try:

@@ -517,19 +517,51 @@ def test_input_hints_and_dtype():
     assert graph.dtype_of(graph.outputs[0]) == "float16"
 
 
-def test_plugin_handler():
-    from nnvm_bridge.frontend import from_mxnet
-    from nnvm_bridge.frontend.mxnet.op_map import HANDLERS, register_mxnet_op
+@pytest.fixture
+def mxnet_import_table(monkeypatch):
+    """The MXNet import table, restored after the test (plug-in registrations are process-wide)."""
+    from nnvm_bridge.frontend.mxnet.registry import MXNET_IMPORT
 
-    def gammaln_as_log(node, attrs, inputs, ctx):  # a deliberately wrong plug-in, just to see it used
+    monkeypatch.setattr(MXNET_IMPORT, "_table", {k: dict(v) for k, v in MXNET_IMPORT._table.items()})
+    return MXNET_IMPORT
+
+
+def test_plugin_handler(mxnet_import_table):
+    from nnvm_bridge.frontend import from_mxnet
+    from nnvm_bridge.frontend.mxnet import register_mxnet_op
+
+    def gammaln_as_log(ctx, node, attrs, inputs):  # a deliberately wrong plug-in, just to see it used
         return ctx.out("log", inputs[:1], {}, name=node.name)
 
     register_mxnet_op("gammaln", gammaln_as_log)
-    try:
-        graph, _ = from_mxnet(S.gammaln(x, name="gl"), shape={"data": (2,)})
-        assert [n.op for n in graph.op_nodes()] == ["log"]
-    finally:
-        HANDLERS.pop("gammaln")
+    graph, _ = from_mxnet(S.gammaln(x, name="gl"), shape={"data": (2,)})
+    assert [n.op for n in graph.op_nodes()] == ["log"]
+    with pytest.raises(ValueError, match="'gammaln' is already registered"):
+        register_mxnet_op("gammaln", gammaln_as_log)
+    with pytest.raises(ValueError, match="'Convolution' is already registered"):
+        register_mxnet_op("Convolution", gammaln_as_log)
+
+
+def test_plugin_attribute_spec_and_override(mxnet_import_table):
+    import json
+
+    from nnvm_bridge.errors import AttributeParseError
+    from nnvm_bridge.frontend import from_mxnet
+    from nnvm_bridge.frontend.mxnet import register_mxnet_op
+    from nnvm_bridge.ops.registry import Attr
+
+    def relu_plus(ctx, node, attrs, inputs):  # reads its attribute through the spec, with its default
+        return ctx.out("__add_scalar__", [ctx.aux("relu", inputs[:1])], dict(scalar=attrs["bias"]), name=node.name)
+
+    with pytest.raises(TypeError, match="Attr"):
+        register_mxnet_op("relu", relu_plus, attrs={"bias": ("float", 0.5)}, override=True)
+    register_mxnet_op("relu", relu_plus, attrs={"bias": Attr("float", 0.5, min=0)}, override=True)
+    graph, _ = from_mxnet(S.relu(x, name="r"), shape={"data": (2,)})
+    assert [(n.op, dict(n.attrs)) for n in graph.op_nodes()] == [("relu", {}), ("__add_scalar__", {"scalar": "0.5"})]
+    sym = json.loads(S.relu(x, name="r").tojson())
+    sym["nodes"][-1]["attrs"] = {"bias": "-1"}
+    with pytest.raises(AttributeParseError, match="'bias'='-1': must not be negative"):
+        from_mxnet(sym, shape={"data": (2,)})
 
 
 def test_gluon_two_inputs_two_outputs():

@@ -78,6 +78,11 @@ def test_setup_extras_and_entry_point():
     assert {"nnvm_bridge", "nnvm_bridge.ir", "nnvm_bridge.frontend", "frontend_ext"} <= set(kw["packages"])
 
 
+def test_exactly_two_top_level_packages():
+    # docs/architecture.md says why frontend_ext installs under its own name; nothing else may.
+    assert {p.split(".")[0] for p in _setup_kwargs()["packages"]} == {"nnvm_bridge", "frontend_ext"}
+
+
 def test_makefile_and_ci_agree_with_readme():
     with open(os.path.join(ROOT, "Makefile")) as f:
         make = f.read()

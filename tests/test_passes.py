@@ -1,4 +1,5 @@
-"""IR passes: inference simplification, dead-node elimination, constant folding, reshape resolution.
+"""IR passes: inference simplification, dead-node elimination, constant folding, reshape resolution,
+batch-norm folding.
 
 Equivalence is checked by running graphs before and after with the numpy interpreter, whose op
 rules are checked against MXNet in test_ir_compute.py.
@@ -11,8 +12,9 @@ import pytest
 from nnvm_bridge.errors import BridgeError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir import Graph, Node, load_json, save_json
 from nnvm_bridge.ir.interpreter import run_graph
-from nnvm_bridge.ir.passes import (eliminate_dead_nodes, fold_constants, infer_shape, infer_type, resolve_reshape,
-                                   run_passes, simplify_inference)
+from nnvm_bridge.ir.passes import (eliminate_dead_nodes, fold_batch_norm, fold_constants, infer_shape, infer_type,
+                                   resolve_reshape, run_passes, simplify_inference)
+from nnvm_bridge.ir.passes.pipeline import DEFAULT_PASSES
 from nnvm_bridge.ops import node_attrs
 
 RNG = np.random.default_rng(3)
@@ -247,6 +249,159 @@ def test_resolve_reshape_unknown_shape_left_alone():
     with pytest.raises(ShapeError) as info:
         resolve_reshape(Graph([r[0]]), shape={"x": (2,)})
     assert info.value.node == "r"
+
+
+# ---- fold_batch_norm ----------------------------------------------------------------------------
+def _bn_after(x_entry, name, channels, axis=None, **attrs):
+    """A batch_norm node over ``x_entry`` and its (constant) statistics."""
+    stats = [_var(f"{name}_{k}") for k in ("gamma", "beta", "moving_mean", "moving_var")]
+    if axis is not None:
+        attrs["axis"] = str(axis)
+    bn = Node("batch_norm", name, [x_entry] + [s[0] for s in stats], {"epsilon": "1e-3", **attrs})
+    params = {f"{name}_gamma": _rand(channels), f"{name}_beta": _rand(channels),
+              f"{name}_moving_mean": _rand(channels), f"{name}_moving_var": np.abs(_rand(channels)) + 0.5}
+    return bn, params
+
+
+def _assert_same_results(g, params, g2, p2, feeds):
+    before = run_graph(g, feeds, params)
+    after = run_graph(g2, feeds, p2)
+    assert len(after) == len(before)
+    for a, b in zip(after, before):
+        # float32 sums of many products: near-zero outputs are compared at the tensor's scale
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(np.max(np.abs(b)))))
+        assert a.dtype == b.dtype
+    # the folded graph passes shape inference, with the same output shapes
+    shapes = {k: v.shape for k, v in feeds.items()}
+    s1 = infer_shape(g, shape=shapes, params=params, strict=True)
+    s2 = infer_shape(g2, shape=shapes, params=p2, strict=True)
+    assert [s2.shape_of(e) for e in g2.outputs] == [s1.shape_of(e) for e in g.outputs]
+    assert set(p2) == {n.name for n in g2.variables} - set(feeds)
+
+
+@pytest.mark.parametrize("nsp,use_bias,groups", [(2, True, 1), (2, False, 1), (2, True, 2), (2, False, 3),
+                                                 (1, True, 1), (3, False, 1)])
+def test_fold_batch_norm_into_conv(nsp, use_bias, groups):
+    cin, cout, spatial = 6, 6, (7, 6, 5)[:nsp]
+    x, w = _var("x", (2, cin) + spatial), _var("conv_weight")
+    inputs = [x[0], w[0]]
+    params = {"conv_weight": _rand(cout, cin // groups, *(3,) * nsp)}
+    if use_bias:
+        inputs.append(_var("conv_bias")[0])
+        params["conv_bias"] = _rand(cout)
+    conv = Node(f"conv{nsp}d", "conv", inputs, {"channels": str(cout), "kernel_size": str((3,) * nsp),
+                                                "padding": str((1,) * nsp), "groups": str(groups),
+                                                "use_bias": str(use_bias)})
+    bn, bn_params = _bn_after(conv[0], "bn", cout, axis=1 if nsp != 2 else None)
+    relu = Node("relu", "relu", [bn[0]])
+    g = Graph([relu[0]])
+    params.update(bn_params)
+    before_json, before_params = save_json(g), dict(params)
+    g2, p2 = fold_batch_norm(g, params)
+    assert save_json(g) == before_json and params.keys() == before_params.keys()  # inputs untouched
+    assert _ops(g2) == [f"conv{nsp}d", "relu"]
+    assert set(p2) == {"conv_weight", "conv_bias"}  # the weight (and bias) keep their names; stats are gone
+    assert node_attrs(g2.nodes[-2]).use_bias and "use_bias" not in g2.nodes[-2].attrs
+    assert p2["conv_weight"].dtype == np.float32 and p2["conv_bias"].dtype == np.float32
+    _assert_same_results(g, params, g2, p2, {"x": _rand(2, cin, *spatial)})
+
+
+@pytest.mark.parametrize("data_shape,axis,use_bias", [((4, 5), 1, True), ((4, 5), -1, False), ((2, 3, 5), -1, True),
+                                                  ((2, 3, 5), 2, False)])
+def test_fold_batch_norm_into_dense(data_shape, axis, use_bias):
+    x, w = _var("x", data_shape), _var("fc_weight")
+    params = {"fc_weight": _rand(3, 5)}
+    inputs = [x[0], w[0]]
+    if use_bias:
+        inputs.append(_var("fc_bias")[0])
+        params["fc_bias"] = _rand(3)
+    fc = Node("dense", "fc", inputs, {"units": "3", "use_bias": str(use_bias)})
+    bn, bn_params = _bn_after(fc[0], "bn", 3, axis=axis)
+    g = Graph([bn[0]])
+    params.update(bn_params)
+    g2, p2 = fold_batch_norm(g, params)
+    assert _ops(g2) == ["dense"] and set(p2) == {"fc_weight", "fc_bias"}
+    _assert_same_results(g, params, g2, p2, {"x": _rand(*data_shape)})
+
+
+def test_fold_batch_norm_shared_conv_output_is_not_folded_into_the_conv():
+    x, w = _var("x", (1, 4, 5, 5)), _var("w")
+    conv = Node("conv2d", "conv", [x[0], w[0]], {"channels": "4", "kernel_size": "(1, 1)", "use_bias": "0"})
+    bn, params = _bn_after(conv[0], "bn", 4)
+    other = Node("relu", "other", [conv[0]])  # a second reader of the conv output
+    g = Graph([bn[0], other[0]])
+    params["w"] = _rand(4, 4, 1, 1)
+    g2, p2 = fold_batch_norm(g, params)
+    assert sorted(_ops(g2)) == ["broadcast_add", "broadcast_mul", "conv2d", "relu"]
+    np.testing.assert_array_equal(p2["w"], params["w"])
+    assert g2.outputs[0].node.name == "bn"  # the add takes the batch_norm's name
+    assert p2["bn_scale"].shape == (4, 1, 1) and p2["bn_scale"].dtype == np.float32
+    _assert_same_results(g, params, g2, p2, {"x": _rand(1, 4, 5, 5)})
+
+
+@pytest.mark.parametrize("axis,data_shape", [(1, (2, 3, 4)), (-2, (2, 3, 4)), (2, (2, 4, 3))])
+def test_fold_batch_norm_elsewhere_becomes_multiply_add(axis, data_shape):
+    # after an op with no weight, and after a conv whose channel axis is not the batch_norm's
+    x = _var("x", data_shape)
+    act = Node("tanh", "act", [x[0]])
+    bn, params = _bn_after(act[0], "bn", 3, axis=axis, center="0")
+    g = Graph([bn[0], bn[1], bn[2]])  # mean/var outputs are the moving statistics at inference
+    g2, p2 = fold_batch_norm(g, params)
+    assert _ops(g2) == ["tanh", "broadcast_mul", "broadcast_add"]
+    assert [e.node.name for e in g2.outputs] == ["bn", "bn_moving_mean", "bn_moving_var"]
+    _assert_same_results(g, params, g2, p2, {"x": _rand(*data_shape)})
+
+
+def test_fold_batch_norm_conv_channel_axis_mismatch():
+    x, w = _var("x", (1, 2, 3, 3)), _var("w")
+    conv = Node("conv2d", "conv", [x[0], w[0]], {"channels": "3", "kernel_size": "(1, 1)", "use_bias": "0"})
+    bn, params = _bn_after(conv[0], "bn", 3, axis=2)
+    g = Graph([bn[0]])
+    params["w"] = _rand(3, 2, 1, 1)
+    g2, p2 = fold_batch_norm(g, params)
+    assert _ops(g2) == ["conv2d", "broadcast_mul", "broadcast_add"]
+    _assert_same_results(g, params, g2, p2, {"x": _rand(1, 2, 3, 3)})
+
+
+def test_fold_batch_norm_shared_weight_gets_a_new_name():
+    x, w = _var("x", (1, 2, 4, 4)), _var("w")
+    attrs = {"channels": "2", "kernel_size": "(3, 3)", "padding": "(1, 1)", "use_bias": "0"}
+    c1 = Node("conv2d", "c1", [x[0], w[0]], attrs)
+    bn1, p1 = _bn_after(c1[0], "bn1", 2)
+    c2 = Node("conv2d", "c2", [bn1[0], w[0]], attrs)
+    bn2, p2_ = _bn_after(c2[0], "bn2", 2)
+    g = Graph([bn2[0]])
+    params = {"w": _rand(2, 2, 3, 3), **p1, **p2_}
+    g2, p2 = fold_batch_norm(g, params)
+    assert _ops(g2) == ["conv2d", "conv2d"]
+    assert set(p2) == {"c1_weight", "c1_bias", "c2_weight", "c2_bias"}  # w itself is no longer used
+    _assert_same_results(g, params, g2, p2, {"x": _rand(1, 2, 4, 4)})
+
+
+def test_fold_batch_norm_leaves_non_constant_statistics_alone():
+    x, w = _var("x", (1, 2, 3, 3)), _var("w")
+    conv = Node("conv2d", "conv", [x[0], w[0]], {"channels": "2", "kernel_size": "(1, 1)", "use_bias": "0"})
+    bn, params = _bn_after(conv[0], "bn", 2)
+    params["w"] = _rand(2, 2, 1, 1)
+    del params["bn_moving_var"]  # a graph input: not a constant
+    g = Graph([bn[0]])
+    g2, p2 = fold_batch_norm(g, params)
+    assert save_json(g2) == save_json(g) and p2.keys() == params.keys()
+    feeds = {"x": _rand(1, 2, 3, 3), "bn_moving_var": np.abs(_rand(2)) + 0.5}
+    np.testing.assert_array_equal(run_graph(g2, feeds, p2)[0], run_graph(g, feeds, params)[0])
+
+
+def test_run_passes_accepts_fold_batch_norm():
+    x, w = _var("x", (1, 2, 3, 3)), _var("w")
+    conv = Node("conv2d", "conv", [x[0], w[0]], {"channels": "2", "kernel_size": "(1, 1)", "use_bias": "0"})
+    bn, params = _bn_after(conv[0], "bn", 2)
+    drop = Node("dropout", "drop", [bn[0]])
+    g = Graph([drop[0]])
+    params["w"] = _rand(2, 2, 1, 1)
+    assert "fold_batch_norm" not in DEFAULT_PASSES
+    g2, p2 = run_passes(g, params, passes=DEFAULT_PASSES + ("fold_batch_norm",))
+    assert _ops(g2) == ["conv2d"] and set(p2) == {"w", "conv_bias"}
+    _assert_same_results(g, params, g2, p2, {"x": _rand(1, 2, 3, 3)})
 
 
 # ---- run_passes and whole models ----------------------------------------------------------------

@@ -5,6 +5,7 @@ import pytest
 
 from nnvm_bridge.errors import ShapeError
 from nnvm_bridge.ir import Graph, Node
+from nnvm_bridge.ir.symbolic import sym
 from nnvm_bridge.ir.passes import infer_shape, infer_type
 from nnvm_bridge.ops import OPS, get_op, node_attrs
 
@@ -208,7 +209,10 @@ def test_shape_hints_and_priorities():
     y = Node("null", "y", attrs={"__shape__": "(2, 3)"})
     add = Node("broadcast_add", "a", [x[0], y[0]])
     g = Graph([add[0]])
-    assert infer_shape(g).shape_of(g.outputs[0]) is None  # 0 = unknown in MXNet hints
+    # 0 = unknown in MXNet hints: a symbolic dim, which broadcasting against 2 resolves
+    assert infer_shape(g).shape_of(x[0]) == (sym("x_dim0"), 3)
+    assert infer_shape(g).shape_of(g.outputs[0]) == (2, 3)
+    assert infer_shape(g, shape={"y": (1, 3)}).shape_of(g.outputs[0]) == (sym("x_dim0"), 3)
     assert infer_shape(g, shape={"x": (4, 1, 3)}).shape_of(g.outputs[0]) == (4, 2, 3)
     params = {"x": np.zeros((2, 1), np.float32)}
     assert infer_shape(g, params=params).shape_of(g.outputs[0]) == (2, 3)

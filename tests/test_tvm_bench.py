@@ -15,7 +15,7 @@ from nnvm_bridge.errors import BridgeError
 from tolerance import assert_close
 
 pytest.importorskip("tvm")
-bench_mod = pytest.importorskip("frontend_ext.tvm.bench")
+bench_mod = pytest.importorskip("nnvm_bridge.bench")
 onnx = pytest.importorskip("onnx")
 
 FAST = dict(repeat=2, warmup=1, quiet=True)
@@ -190,3 +190,17 @@ def test_missing_engine_is_skipped_not_a_crash(two_output_onnx, tmp_path, monkey
 def test_bad_counts_are_rejected_before_compiling(two_output_onnx, kwargs, word):
     with pytest.raises(BridgeError, match=word):
         bench_mod.bench(two_output_onnx, **kwargs)
+
+
+def test_bench_takes_the_model_arguments_of_compile(monkeypatch, capsys):
+    """`bench` is an ordinary subcommand: positional shapes, --input-type and one --offload, as for `compile`."""
+    seen = {}
+    monkeypatch.setattr(bench_mod, "bench", lambda src, **kw: seen.update(kw, src=src) or {"tvm_ms": 1.0})
+    rc = cli_main(["-q", "bench", "m.onnx", "--input-shape", "1,3,8,8", "--input-type", "float16", "--offload", "off",
+                   "--json"])
+    assert rc == 0 and json.loads(capsys.readouterr().out) == {"tvm_ms": 1.0}
+    assert seen["src"] == "m.onnx" and seen["shape"] == [(1, 3, 8, 8)] and seen["dtype"] == "float16"
+    assert seen["offload"] is False and seen["quiet"] is True
+    with pytest.raises(SystemExit) as exc:  # --offload off is the one spelling
+        cli_main(["bench", "m.onnx", "--no-offload"])
+    assert exc.value.code == 2

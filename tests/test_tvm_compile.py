@@ -55,7 +55,7 @@ def test_onnx_path_compiles_and_matches_onnxruntime(small_onnx):
     x = RNG.standard_normal((2, 3, 16, 16)).astype(np.float32)
     refs = ort_run(small_onnx, {"data": x})
     for offload in (True, False):  # PyTorch-offloaded default and pure TVM agree with onnxruntime
-        cm = compile_model(small_onnx, target="llvm", cpu_offload=offload)
+        cm = compile_model(small_onnx, target="llvm", offload=offload)
         assert cm.input_names == ["data"] and cm.input_shapes == {"data": (2, 3, 16, 16)}
         assert cm.output_shapes == [(2, 5), (2, 8, 8, 8)] and cm.output_dtypes == ["float32", "float32"]
         outs = cm.run({"data": x})
@@ -77,7 +77,7 @@ def test_export_library_and_load_compiled_roundtrip(small_onnx, tmp_path):
     refs = ort_run(small_onnx, {"data": x})
     for offload in (False, True):
         lib = str(tmp_path / f"small_{offload}.so")
-        compile_model(small_onnx, cpu_offload=offload).export_library(lib)
+        compile_model(small_onnx, offload=offload).export_library(lib)
         meta = json.load(open(lib + ".meta.json"))
         assert meta["target"] == "llvm" and meta["inputs"][0][0] == "data"
         cm = load_compiled(lib)
@@ -93,7 +93,7 @@ def test_offload_library_without_torch_says_what_to_do(small_onnx, tmp_path):
     import sys
 
     for offload in (True, False):
-        compile_model(small_onnx, cpu_offload=offload).export_library(str(tmp_path / f"m_{offload}.so"))
+        compile_model(small_onnx, offload=offload).export_library(str(tmp_path / f"m_{offload}.so"))
     code = ("import sys; sys.modules['torch'] = None\n"
             "import numpy as np, nnvm_bridge as nb\n"
             "for name in sys.argv[1:]:\n"
@@ -111,7 +111,7 @@ def test_offload_library_without_torch_says_what_to_do(small_onnx, tmp_path):
 
 
 def test_run_rejects_wrong_inputs(small_onnx):
-    cm = compile_model(small_onnx, cpu_offload=False)
+    cm = compile_model(small_onnx, offload=False)
     with pytest.raises(ShapeError, match="data"):
         cm.run({"data": np.zeros((1, 3, 16, 16), np.float32)})
     with pytest.raises(DTypeError, match="data"):

@@ -13,7 +13,7 @@ from nnvm_bridge.errors import CompileError, ShapeError, UnsupportedOperatorErro
 from nnvm_bridge.ir import Graph, Node, variable  # noqa: E402
 from nnvm_bridge.ops import get_op  # noqa: E402
 from nnvm_bridge import compile_model  # noqa: E402
-from frontend_ext.tvm.to_relax import EMITTERS, to_relax  # noqa: E402
+from frontend_ext.tvm.to_relax import supported_ops, to_relax  # noqa: E402
 
 RNG = np.random.default_rng(42)
 F = torch.nn.functional
@@ -32,7 +32,7 @@ def var(name, shape, dtype="float32"):
 def check(outputs, feeds, refs, params=None, rtol=1e-4, **kw):
     """Compile a graph of ``outputs`` (entries), run it on ``feeds`` and compare with ``refs``."""
     graph = Graph(outputs)
-    cm = compile_model(graph, params=params or {}, cpu_offload=False, **kw)
+    cm = compile_model(graph, params=params or {}, offload=False, **kw)
     got = cm.run(feeds)
     assert len(got) == len(refs)
     for name, g, r in zip(graph.output_names(), got, refs):
@@ -56,7 +56,8 @@ UNARY_DOMAIN = {  # op -> input range, so each function is evaluated where it is
 def test_unary_ops_match_the_op_table_numpy_rules():
     from nnvm_bridge.ops import OPS
 
-    names = [n for n, op in OPS.items() if op.compute is not None and n in EMITTERS and op.inputs == ("data",)
+    emitted = set(supported_ops())
+    names = [n for n, op in OPS.items() if op.compute is not None and n in emitted and op.inputs == ("data",)
              and not op.attrs and n not in ("copy", "block_grad", "shape_of")]
     assert len(names) > 30
     outs, feeds, refs = [], {}, []
@@ -370,10 +371,31 @@ def test_relax_module_keeps_params_as_inputs_on_request():
     assert [str(getattr(p, "name", None) or p.name_hint) for p in mod["main"].params] == ["x"]
 
 
+def test_register_relax_emitter_plugs_in_and_rejects_duplicates():
+    from frontend_ext.tvm import register_relax_emitter
+    from frontend_ext.tvm.to_relax import RELAX_EXPORT
+
+    builtin = RELAX_EXPORT.get("relu").fn
+    with pytest.raises(ValueError, match="'relu' is already registered"):
+        register_relax_emitter("relu", builtin)
+
+    def relu_plus_one(ctx, node, attrs, inputs):  # visibly not the built-in one
+        op = tvm.relax.op
+        return op.add(op.nn.relu(inputs[0]), ctx.scalar(1, ctx.in_dtypes[0]))
+    register_relax_emitter("relu", relu_plus_one, override=True)
+    try:
+        x = RNG.standard_normal((2, 3)).astype(np.float32)
+        v = var("x", x.shape)
+        check([Node("relu", "r", [v[0]])[0]], {"x": x}, [np.maximum(x, 0) + 1])
+    finally:
+        register_relax_emitter("relu", builtin, override=True)
+
+
 def test_every_table_op_has_an_emitter_or_is_reported():
     from nnvm_bridge.ops import OPS
 
-    missing = sorted(n for n, op in OPS.items() if n not in EMITTERS and not op.internal)
+    emitted = set(supported_ops())
+    missing = sorted(n for n, op in OPS.items() if n not in emitted and not op.internal)
     # vision ops and Darknet's reorg have no Relax equivalent; they are reported as unsupported
     assert missing == ["multibox_prior", "multibox_transform_loc", "non_max_suppression", "yolo_reorg"], missing
 

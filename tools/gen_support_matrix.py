@@ -55,19 +55,15 @@ def mxnet_export_ops():
 
 
 def relax_ops():
-    return _try("frontend_ext.tvm.to_relax", lambda m: set(m.EMITTERS))
+    return _try("frontend_ext.tvm.to_relax", lambda m: set(m.supported_ops()))
 
 
 def mxnet_import_ops():
-    return _try("nnvm_bridge.frontend.mxnet.op_map", lambda m: list(m.supported_ops()))
+    return _try("nnvm_bridge.frontend.mxnet.importer", lambda m: list(m.supported_ops()))
 
 
 def onnx_import_versions():
-    def get(m):
-        importer = importlib.import_module("nnvm_bridge.frontend.onnx.importer")
-        importer._import_converters()
-        return {op: sorted(v) for op, v in sorted(m.CONVERTERS.items())}
-    return _try("nnvm_bridge.frontend.onnx.registry", get)
+    return _try("nnvm_bridge.frontend.onnx.importer", lambda m: m.supported_ops())
 
 
 def _cell(value):

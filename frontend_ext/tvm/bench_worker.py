@@ -2,9 +2,10 @@
 
     python -m frontend_ext.tvm.bench_worker SPEC.json
 
-The parent (``bench.py``) starts a fresh process per engine and round so that no two engines share a
-process or run at the same time: PyTorch's OpenMP workers (behind the TVM offload) and onnxruntime's
-pool both spin after each call and slowed each other 3x when they shared one. SPEC holds
+The parent (``nnvm_bridge/bench.py``) starts a fresh process per engine and round so that no two
+engines share a process or run at the same time: PyTorch's OpenMP workers (behind the TVM offload) and
+onnxruntime's pool both spin after each call and slowed each other 3x when they shared one. It runs
+files only (no model import), so it sits with the TVM emitter whose libraries it loads. SPEC holds
 
     engine       "tvm" (a library from CompiledModel.export_library), "onnxruntime" (an ONNX file)
                  or "mxnet" (symbol JSON + .params)

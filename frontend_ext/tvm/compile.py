@@ -62,7 +62,7 @@ def build(mod, target, tuning=None):
 
 
 def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *, dtype=None, bind_params=True,
-                  offload="auto", cpu_offload=None):
+                  offload="auto"):
     """Compile an IR graph and its params (numpy arrays) with TVM; returns a CompiledModel.
 
     ``tuning``: None (no search), or ``{"trials": N, "database": DIR}`` to run MetaSchedule for N
@@ -70,11 +70,8 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     searching (see ``tuning.py``).
     ``offload``: "auto" (default: for llvm without tuning, when torch is installed), True or False --
     run conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see
-    ``offload.py``); False gives a pure-TVM library that loads with TVM alone. ``cpu_offload`` is
-    an alias of ``offload``.
+    ``offload.py``); False gives a pure-TVM library that loads with TVM alone.
     """
-    if cpu_offload is not None:
-        offload = cpu_offload
     t0 = time.perf_counter()
     params = dict(params or {})
     tgt = compat.make_target(target)

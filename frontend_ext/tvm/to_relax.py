@@ -10,28 +10,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnvm_bridge.errors import BridgeError, CompileError, ShapeError, UnsupportedOperatorError
+from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
 from nnvm_bridge.ir.passes import infer_shape, infer_type
-from nnvm_bridge.ops import node_attrs
+from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
-from .relax_emitters import EMITTERS, Ctx
+from .registry import RELAX_EXPORT
+from .relax_emitters import elementwise, nn, rnn, transform  # noqa: F401  (they register the built-in emitters)
+from .relax_emitters.context import Ctx
+
+RELAX_EXPORT.mark_loaded()
 
 
 # ---------------------------------------------------------------------------------------------
 def supported_ops() -> list:
-    return sorted(EMITTERS)
+    return RELAX_EXPORT.supported()
 
 
 def check_supported(graph, file=None):
-    missing = {}
+    """One UnsupportedOperatorError listing every op of ``graph`` that has no Relax emitter."""
+    missing = OpTally()
     for node in graph.op_nodes():
-        from nnvm_bridge.ops import canonical_name
-
-        if canonical_name(node.op) not in EMITTERS:
-            missing.setdefault(node.op, []).append(node.name)
-    if missing:
-        raise UnsupportedOperatorError(missing, direction="TVM Relax (to_relax)", file=file)
+        if canonical_name(node.op) not in RELAX_EXPORT:
+            missing.add(node.op, node.name)
+    missing.raise_if_any(direction="TVM Relax (to_relax)", file=file)
 
 
 def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, offload=False, func_name="main"):
@@ -42,8 +44,6 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     inputs as extra function parameters. Returns ``(mod, info)`` with ``info`` holding the input
     and output names, shapes and dtypes, and the parameter names when they are kept as inputs.
     """
-    from nnvm_bridge.ops import canonical_name
-
     rx = compat.relax()
     params = {k: np.asarray(v) for k, v in (params or {}).items()}
     check_supported(graph)
@@ -70,13 +70,13 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         order = emission_order(g, plans)
     segments = [s for s in order if not isinstance(s, int)]
     bb = rx.BlockBuilder()
-    cx = Ctx(bb, g, params, bind_params)
+    ctx = Ctx(bb, g, params, bind_params)
     values = {}  # entry id -> relax expr
     with bb.function(func_name, [fn_vars[n.name] for n in inputs + kept]):
         with bb.dataflow():
             for nid in order:
                 if not isinstance(nid, int):  # an offloaded segment
-                    _emit_segment(cx, g, plans, nid, values)
+                    _emit_segment(ctx, g, plans, nid, values)
                     continue
                 node = g.nodes[nid]
                 if node.is_variable:
@@ -86,7 +86,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
                         arr = params[node.name]
                         values[ptr[nid]] = rx.const(arr, str(arr.dtype))
                     continue
-                _emit_node(cx, g, nid, node, values, canonical_name)
+                _emit_node(ctx, g, nid, node, values)
             outs = []
             for e in g.outputs:
                 outs.append(values[ptr[g.node_id(e.node)] + e.index])
@@ -110,24 +110,24 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     return mod, info
 
 
-def _emit_node(cx, g, nid, node, values, canonical_name):
+def _emit_node(ctx, g, nid, node, values):
     ptr = g.node_row_ptr
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
     in_ids = [ptr[g.node_id(e.node)] + e.index for e in node.inputs]
-    cx.node = node
-    cx.in_shapes = [shapes[i] for i in in_ids]
-    cx.in_dtypes = [dtypes[i] for i in in_ids]
+    ctx.node = node
+    ctx.in_shapes = [shapes[i] for i in in_ids]
+    ctx.in_dtypes = [dtypes[i] for i in in_ids]
     n_out = ptr[nid + 1] - ptr[nid]
-    cx.out_shapes = shapes[ptr[nid]:ptr[nid] + n_out]
-    cx.out_dtypes = dtypes[ptr[nid]:ptr[nid] + n_out]
-    cx.const_inputs = [cx.params.get(e.node.name) if (e.node.is_variable and cx.bind_params) else None
+    ctx.out_shapes = shapes[ptr[nid]:ptr[nid] + n_out]
+    ctx.out_dtypes = dtypes[ptr[nid]:ptr[nid] + n_out]
+    ctx.const_inputs = [ctx.params.get(e.node.name) if (e.node.is_variable and ctx.bind_params) else None
                        for e in node.inputs]
-    if any(s is None for s in cx.in_shapes) or any(s is None for s in cx.out_shapes):
+    if any(s is None for s in ctx.in_shapes) or any(s is None for s in ctx.out_shapes):
         raise ShapeError("shape could not be inferred; give the model's input shapes", node=node.name, op=node.op)
     attrs = node_attrs(node)
-    fn = EMITTERS[canonical_name(node.op)]
+    emitter = RELAX_EXPORT.get(canonical_name(node.op))
     try:
-        res = fn(cx, attrs, [values[i] for i in in_ids])
+        res = emitter(ctx, node, attrs, [values[i] for i in in_ids])
     except BridgeError as exc:
         if exc.node is None:
             raise CompileError(exc.bare_message, node=node.name, op=node.op) from None
@@ -137,11 +137,11 @@ def _emit_node(cx, g, nid, node, values, canonical_name):
                            node=node.name, op=node.op) from None
     res = list(res) if isinstance(res, (list, tuple)) else [res]
     for k in range(n_out):
-        values[ptr[nid] + k] = _conform(cx, res[k] if k < len(res) else res[-1], cx.out_shapes[k],
-                                        cx.out_dtypes[k])
+        values[ptr[nid] + k] = _conform(ctx, res[k] if k < len(res) else res[-1], ctx.out_shapes[k],
+                                        ctx.out_dtypes[k])
 
 
-def _emit_segment(cx, g, plans, seg, values):
+def _emit_segment(ctx, g, plans, seg, values):
     """One ``call_dps_packed`` of offload.SEGMENT running every chain of ``seg`` (see fusion.py)."""
     from . import offload as off
 
@@ -168,23 +168,23 @@ def _emit_segment(cx, g, plans, seg, values):
     program = off.encode_program(len(seg.inputs), steps, [slots[(fid, 0)] for fid in seg.outputs])
     args = [values[ptr[g.node_id(e.node)] + e.index] for e in seg.inputs] + consts + [rx.ShapeExpr(program)]
     out_types = [compat.tensor_type(g.attrs["shape"][ptr[fid]], "float32") for fid in seg.outputs]
-    call = cx.emit(rx.op.call_dps_packed(off.SEGMENT, args, out_types if len(out_types) > 1 else out_types[0]))
+    call = ctx.emit(rx.op.call_dps_packed(off.SEGMENT, args, out_types if len(out_types) > 1 else out_types[0]))
     for k, fid in enumerate(seg.outputs):
-        values[ptr[fid]] = cx.emit(rx.TupleGetItem(call, k)) if len(out_types) > 1 else call
+        values[ptr[fid]] = ctx.emit(rx.TupleGetItem(call, k)) if len(out_types) > 1 else call
 
 
-def _conform(cx, expr, shape, dtype):
+def _conform(ctx, expr, shape, dtype):
     """Emit ``expr`` and reshape/cast it to the NNVM-inferred shape and dtype where they differ."""
     rx = compat.relax()
     op = rx.op
     if not compat.is_leaf(expr):
-        expr = cx.emit(expr)
+        expr = ctx.emit(expr)
     got_shape, got_dtype = compat.shape_dtype_of(expr)
     if dtype is not None and got_dtype is not None and got_dtype != dtype:
-        expr = cx.emit(op.astype(expr, dtype))
+        expr = ctx.emit(op.astype(expr, dtype))
     if shape is not None and got_shape is not None and tuple(got_shape) != tuple(shape):
         if int(np.prod(got_shape)) != int(np.prod(shape)):
             raise CompileError(f"Relax computed shape {got_shape}, NNVM inferred {tuple(shape)}",
-                               node=cx.node.name, op=cx.node.op)
-        expr = cx.emit(op.reshape(expr, list(shape)))
+                               node=ctx.node.name, op=ctx.node.op)
+        expr = ctx.emit(op.reshape(expr, list(shape)))
     return expr

@@ -10,16 +10,14 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import AttributeParseError
-
 _TRUE = {"true", "1", "t", "y", "yes"}
 _FALSE = {"false", "0", "f", "n", "no"}
 _NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[lL]?$")
 _MAX_DEPTH = 4
 
 
-class _Bad(Exception):
-    pass
+class BadValue(Exception):
+    """A value that does not parse as its kind; the op table turns it into AttributeParseError."""
 
 
 def parse_bool(text) -> bool:
@@ -32,7 +30,7 @@ def parse_bool(text) -> bool:
         return True
     if s in _FALSE:
         return False
-    raise _Bad(f"expected a boolean, got {text!r}")
+    raise BadValue(f"expected a boolean, got {text!r}")
 
 
 def parse_int(text) -> int:
@@ -42,7 +40,7 @@ def parse_int(text) -> int:
         return text
     if isinstance(text, float):
         if text != int(text):
-            raise _Bad(f"expected an integer, got {text!r}")
+            raise BadValue(f"expected an integer, got {text!r}")
         return int(text)
     s = str(text).strip().rstrip("lL")
     if s.lower() in ("true", "false"):
@@ -54,16 +52,16 @@ def parse_int(text) -> int:
     try:
         f = float(s)
     except ValueError:
-        raise _Bad(f"expected an integer, got {text!r}") from None
+        raise BadValue(f"expected an integer, got {text!r}") from None
     if not math.isfinite(f) or f != int(f):
-        raise _Bad(f"expected an integer, got {text!r}")
+        raise BadValue(f"expected an integer, got {text!r}")
     return int(f)
 
 
 def parse_float(text) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text)
-    s = str(text).strip().rstrip("lL") if not str(text).strip().lower().endswith("inf") else str(text).strip()
+    s = str(text).strip().rstrip("lL")
     low = s.lower()
     if low in ("inf", "+inf", "infinity", "+infinity"):
         return math.inf
@@ -74,7 +72,7 @@ def parse_float(text) -> float:
     try:
         return float(s)
     except ValueError:
-        raise _Bad(f"expected a number, got {text!r}") from None
+        raise BadValue(f"expected a number, got {text!r}") from None
 
 
 def _scan_nested(text: str):
@@ -92,10 +90,10 @@ def _scan_nested(text: str):
         nonlocal pos
         skip()
         if pos >= n:
-            raise _Bad("unexpected end")
+            raise BadValue("unexpected end")
         if s[pos] in "([":
             if depth >= _MAX_DEPTH:
-                raise _Bad("tuple nested too deeply")
+                raise BadValue("tuple nested too deeply")
             close = ")" if s[pos] == "(" else "]"
             pos += 1
             items = []
@@ -116,24 +114,24 @@ def _scan_nested(text: str):
                 if pos < n and s[pos] == close:
                     pos += 1
                     return items
-                raise _Bad(f"expected ',' or '{close}' at position {pos}")
+                raise BadValue(f"expected ',' or '{close}' at position {pos}")
         start = pos
         while pos < n and s[pos] not in ",)] \t\r\n([":
             pos += 1
         tok = s[start:pos]
         if not tok:
-            raise _Bad(f"empty element at position {start}")
+            raise BadValue(f"empty element at position {start}")
         return tok
 
     if not s:
-        raise _Bad("empty value")
+        raise BadValue("empty value")
     item = parse_item(0)
     skip()
     if pos != n:
         # allow a bare comma-separated list "1, 2"
         if s[pos] == ",":
             return _scan_nested("(" + s + ")")
-        raise _Bad(f"unexpected text at position {pos}")
+        raise BadValue(f"unexpected text at position {pos}")
     return item
 
 
@@ -145,12 +143,12 @@ def _flat_tuple(text, conv):
     item = _scan_nested(str(text))
     if isinstance(item, str):
         if item.lower() == "none":
-            raise _Bad("expected a tuple, got None")
+            raise BadValue("expected a tuple, got None")
         return (conv(item),)
     out = []
     for x in item:
         if isinstance(x, list):
-            raise _Bad("expected a flat tuple")
+            raise BadValue("expected a flat tuple")
         out.append(conv(x))
     return tuple(out)
 
@@ -168,7 +166,7 @@ def parse_tuple_tuple_int(text) -> tuple:
         return tuple(tuple(parse_int(y) for y in x) for x in text)
     item = _scan_nested(str(text))
     if isinstance(item, str) or any(not isinstance(x, list) for x in item):
-        raise _Bad("expected a tuple of tuples")
+        raise BadValue("expected a tuple of tuples")
     return tuple(tuple(parse_int(y) for y in x if not isinstance(y, list)) for x in item)
 
 
@@ -177,21 +175,6 @@ def parse_str(text) -> str:
     if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
         s = s[1:-1]
     return s
-
-
-_PARSERS = {
-    "int": parse_int,
-    "float": parse_float,
-    "bool": parse_bool,
-    "str": parse_str,
-    "shape": parse_shape,
-    "tuple_float": parse_float_tuple,
-    "tuple_tuple_int": parse_tuple_tuple_int,
-    "dtype": parse_str,
-    "layout": parse_str,
-    "split": None,  # handled by parse_split
-}
-ATTR_TYPES = tuple(_PARSERS)
 
 
 def parse_split(text):
@@ -206,12 +189,25 @@ def parse_split(text):
     return parse_shape(s)
 
 
+_PARSERS = {
+    "int": parse_int,
+    "float": parse_float,
+    "bool": parse_bool,
+    "str": parse_str,
+    "shape": parse_shape,
+    "tuple_float": parse_float_tuple,
+    "tuple_tuple_int": parse_tuple_tuple_int,
+    "dtype": parse_str,
+    "layout": parse_str,
+    "split": parse_split,
+}
+ATTR_TYPES = tuple(_PARSERS)
+
+
 def parse_value(kind: str, text, *, optional: bool = False):
-    """Parse one attribute value of the given kind; raises ValueError-like _Bad."""
+    """Parse one attribute value of the given kind; raises BadValue."""
     if optional and (text is None or (isinstance(text, str) and text.strip().lower() in ("none", ""))):
         return None
-    if kind == "split":
-        return parse_split(text)
     return _PARSERS[kind](text)
 
 
@@ -225,7 +221,7 @@ def format_value(kind: str, value) -> str:
         return str(int(value))
     if kind == "float":
         return _fmt_float(value)
-    if kind in ("shape",):
+    if kind == "shape":
         return _fmt_tuple([int(v) for v in value])
     if kind == "tuple_float":
         return _fmt_tuple([_fmt_float(v) for v in value])
@@ -251,11 +247,4 @@ def _fmt_float(v) -> str:
         return "inf" if v > 0 else "-inf"
     if math.isnan(v):
         return "nan"
-    return repr(v) if v != int(v) or abs(v) >= 1e16 else repr(v)
-
-
-def raise_attr_error(exc, *, attr, op=None, node=None, file=None):
-    raise AttributeParseError(f"attribute {attr!r}: {exc}", op=op, node=node, file=file) from None
-
-
-BadValue = _Bad
+    return repr(v)

@@ -1,9 +1,9 @@
 """Shared shape and dtype rules used by the op definitions."""
 from __future__ import annotations
 
-import math
 
 from ..errors import ShapeError
+from ..ir.symbolic import as_dim, dim_max, dim_min, is_symbolic
 
 
 def known(shapes) -> bool:
@@ -29,23 +29,61 @@ def broadcast_shapes(a, b, op: str = ""):
             out.append(x)
         elif x == 1:
             out.append(y)
+        elif is_symbolic(x) or is_symbolic(y):
+            # a valid pair is equal or has a 1, so the result is the larger; the compiled code checks it
+            out.append(y if is_symbolic(x) and not is_symbolic(y) else x if not is_symbolic(x) else dim_max(x, y))
         else:
             raise ShapeError(f"cannot broadcast shapes {a} and {b}", op=op or None)
     return tuple(out)
+
+
+# dtype names an attribute of kind "dtype" may take.
+DTYPES = ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "int16", "uint16", "uint32",
+          "uint64", "bool", "bfloat16")
 
 
 def same_shape(attrs, shapes):
     return [shapes[0]]
 
 
-def same_type(attrs, dtypes, n=1):
-    return [dtypes[0]] * n
+def broadcast_shape(attrs, shapes):
+    """Shape rule of a numpy-broadcasting binary op."""
+    if not known(shapes):
+        return [None]
+    return [broadcast_shapes(shapes[0], shapes[1])]
 
 
-def first_type(n):
-    def rule(attrs, dtypes):
-        return [dtypes[0]] * n
-    return rule
+def pad_shape(attrs, shapes):
+    """Shape rule of pad and mirror_pad: ``pad_width`` holds (before, after) per axis."""
+    if not known(shapes):
+        return [None]
+    d = shapes[0]
+    if len(attrs.pad_width) != len(d):
+        raise ShapeError(f"pad_width has {len(attrs.pad_width)} entries for a {len(d)}-d tensor")
+    return [tuple(x + p[0] + p[1] for x, p in zip(d, attrs.pad_width))]
+
+
+def reduce_axes(attrs, ndim):
+    """The axes a reduction runs over, honouring NNVM's ``exclude`` flag (empty = all)."""
+    if not attrs.axis:
+        axes = set(range(ndim))
+        return tuple(sorted(axes)) if not attrs.exclude else ()
+    axes = {norm_axis(x, ndim) for x in attrs.axis}
+    if attrs.exclude:
+        axes = set(range(ndim)) - axes
+    return tuple(sorted(axes))
+
+
+def reduce_shape(attrs, shapes):
+    """Shape rule of a reduction over ``reduce_axes`` (a full reduction gives shape (1,))."""
+    if not known(shapes):
+        return [None]
+    d = shapes[0]
+    axes = reduce_axes(attrs, len(d))
+    if attrs.keepdims:
+        return [tuple(1 if i in axes else x for i, x in enumerate(d))]
+    out = tuple(x for i, x in enumerate(d) if i not in axes)
+    return [out if out else (1,)]
 
 
 # Layout names of channel-first data and kernels, by number of spatial dims.
@@ -61,15 +99,15 @@ def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
     if span < 0:
         raise ShapeError(f"window {eff} larger than padded input {size + pb + pe}")
     if ceil_mode:
-        return int(math.ceil(span / s)) + 1
+        return (span + s - 1) // s + 1
     return span // s + 1
 
 
 def pool_out_dropping_last(size, k, s, pb, pe):
     """Ceil-mode length as ONNX, onnxruntime, PyTorch and Relax give it: a last window that would
     start inside the end padding is dropped."""
-    out = -(-(size + pb + pe - k) // s) + 1
-    return out - 1 if (out - 1) * s >= size + pb else out
+    # the ceil-mode count, capped by the number of window starts before the end padding (exact for symbolic sizes)
+    return dim_min((size + pb + pe - k + s - 1) // s + 1, (size + pb + s - 1) // s)
 
 
 def floor_mode_tails(sizes, kernel, strides, begins, ends, lengths):
@@ -78,10 +116,11 @@ def floor_mode_tails(sizes, kernel, strides, begins, ends, lengths):
             for n, k, s, b, e, n_out in zip(sizes, kernel, strides, begins, ends, lengths)]
 
 
-def prod(xs) -> int:
+def prod(xs):
+    """The product of dims (an int, or a symbolic Dim when a dim is symbolic)."""
     p = 1
     for x in xs:
-        p *= int(x)
+        p *= as_dim(x)
     return p
 
 

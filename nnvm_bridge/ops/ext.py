@@ -10,20 +10,14 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
-from .common import known, norm_axis, same_shape
-from .registry import Attr, register
-from .tensor import _DTYPES, _np_unary
-
-
-def _erf(x):
-    v = np.vectorize(math.erf, otypes=[np.float64])
-    return v(x)
-
+from . import numpy_ref as ref
+from .common import DTYPES, broadcast_shape, known, norm_axis, pad_shape, prod, reduce_shape, same_shape
+from .registry import Attr, AttrDict, register
 
 _UNARY = {
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
     "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
-    "erf": _erf, "rsqrt": lambda x: 1 / np.sqrt(x), "sign": np.sign, "reciprocal": lambda x: 1 / x,
+    "erf": ref.erf, "rsqrt": lambda x: 1 / np.sqrt(x), "sign": np.sign, "reciprocal": lambda x: 1 / x,
     "square": np.square, "softplus": lambda x: np.logaddexp(0, x), "softsign": lambda x: x / (1 + np.abs(x)),
     "log_sigmoid": lambda x: -np.logaddexp(0, -x), "mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
     "silu": lambda x: x / (1 + np.exp(-x)), "hard_swish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
@@ -31,16 +25,17 @@ _UNARY = {
     "isnan": np.isnan, "isinf": np.isinf,
 }
 for _name, _fn in _UNARY.items():
-    register(_name, infer_shape=same_shape, compute=_np_unary(_fn), level=6, ext=True)
+    register(_name, infer_shape=same_shape, compute=ref.unary(_fn), level=6, ext=True)
 
 register("gelu", attrs={"approximation": Attr("str", "none", choices=("none", "tanh"))}, infer_shape=same_shape,
-         level=6, ext=True)
-register("elu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape, level=6, ext=True)
+         compute=ref.gelu, level=6, ext=True)
+register("elu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape, compute=ref.elu, level=6, ext=True)
 register("selu", attrs={"alpha": Attr("float", 1.6732632423543772), "gamma": Attr("float", 1.0507009873554805)},
-         infer_shape=same_shape, level=6, ext=True)
+         infer_shape=same_shape, compute=ref.selu, level=6, ext=True)
 register("hard_sigmoid", attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}, infer_shape=same_shape,
-         level=6, ext=True)
-register("thresholded_relu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape, level=6, ext=True)
+         compute=ref.hard_sigmoid, level=6, ext=True)
+register("thresholded_relu", attrs={"alpha": Attr("float", 1.0)}, infer_shape=same_shape,
+         compute=ref.thresholded_relu, level=6, ext=True)
 register("__max_scalar__", attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
          compute=lambda a, xs: [np.maximum(xs[0], a.scalar).astype(xs[0].dtype)])
 register("__min_scalar__", attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
@@ -52,12 +47,14 @@ for _name, _fn in _CMP.items():
     register(_name, attrs={"scalar": Attr("float")}, infer_shape=same_shape, level=6, ext=True,
              compute=(lambda f: lambda a, xs: [f(xs[0], a.scalar).astype(xs[0].dtype)])(_fn),
              doc="returns the input dtype (0/1), like NNVM comparisons")
-for _name in ("logical_xor",):
-    register(_name, inputs=("lhs", "rhs"), infer_shape=lambda a, s: [s[0]], level=6, ext=True)
-for _name in ("broadcast_logical_and", "broadcast_logical_or", "broadcast_logical_xor"):
-    from .tensor import _bcast_shape
-
-    register(_name, inputs=("lhs", "rhs"), infer_shape=_bcast_shape, level=6, ext=True)
+register("logical_xor", inputs=("lhs", "rhs"), infer_shape=lambda a, s: [s[0]], compute=ref.logical_xor, level=6,
+         ext=True)
+register("broadcast_logical_and", inputs=("lhs", "rhs"), infer_shape=broadcast_shape, compute=ref.logical_and,
+         level=6, ext=True)
+register("broadcast_logical_or", inputs=("lhs", "rhs"), infer_shape=broadcast_shape, compute=ref.logical_or,
+         level=6, ext=True)
+register("broadcast_logical_xor", inputs=("lhs", "rhs"), infer_shape=broadcast_shape, compute=ref.logical_xor,
+         level=6, ext=True)
 
 
 # ---- normalisation ---------------------------------------------------------------------------
@@ -67,14 +64,14 @@ def _norm_shape(a, shapes):
 
 register("layer_norm", inputs=("data", "gamma", "beta"),
          attrs={"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), "center": Attr("bool", True),
-                "scale": Attr("bool", True)}, infer_shape=_norm_shape, level=6, ext=True,
+                "scale": Attr("bool", True)}, infer_shape=_norm_shape, compute=ref.layer_norm, level=6, ext=True,
          doc="normalises over the single axis `axis`; gamma/beta have that axis' length")
 register("instance_norm", inputs=("data", "gamma", "beta"),
-         attrs={"epsilon": Attr("float", 1e-5), "axis": Attr("int", 1)}, infer_shape=_norm_shape, level=6,
-         ext=True)
+         attrs={"epsilon": Attr("float", 1e-5), "axis": Attr("int", 1)}, infer_shape=_norm_shape,
+         compute=ref.instance_norm, level=6, ext=True)
 register("group_norm", inputs=("data", "gamma", "beta"),
-         attrs={"num_groups": Attr("int"), "epsilon": Attr("float", 1e-5)}, infer_shape=_norm_shape, level=6,
-         ext=True)
+         attrs={"num_groups": Attr("int"), "epsilon": Attr("float", 1e-5)}, infer_shape=_norm_shape,
+         compute=ref.group_norm, level=6, ext=True)
 
 
 # ---- linear algebra --------------------------------------------------------------------------
@@ -121,7 +118,7 @@ def _repeat_shape(a, shapes):
         return [None]
     d = list(shapes[0])
     if a.axis is None:
-        return [(int(np.prod(d)) * a.repeats,)]
+        return [(prod(d) * a.repeats,)]
     ax = norm_axis(a.axis, len(d))
     d[ax] *= a.repeats
     return [tuple(d)]
@@ -185,12 +182,6 @@ def _depth_space_shape(to_depth):
     return rule
 
 
-def _mirror_pad_shape(a, shapes):
-    from .nn import _pad_shape
-
-    return _pad_shape(a, shapes)
-
-
 def _adaptive_pool_shape(a, shapes):
     if not known(shapes):
         return [None]
@@ -199,6 +190,10 @@ def _adaptive_pool_shape(a, shapes):
     if len(size) == 1:
         size = size * 2
     return [tuple(d[:2]) + size]
+
+
+def _lp_norm_shape(a, shapes):
+    return reduce_shape(AttrDict(a, exclude=False), shapes)
 
 
 register("tile", attrs={"reps": Attr("shape")}, infer_shape=_tile_shape, level=6, ext=True,
@@ -210,29 +205,28 @@ register("stack", inputs=(), variadic=True, attrs={"axis": Attr("int", 0), "num_
          infer_shape=_stack_shape, level=6, ext=True, compute=lambda a, xs: [np.stack(xs, axis=a.axis)])
 register("one_hot", inputs=("indices",), attrs={"depth": Attr("int"), "on_value": Attr("float", 1.0),
                                                "off_value": Attr("float", 0.0), "axis": Attr("int", -1),
-                                               "dtype": Attr("dtype", "float32", choices=_DTYPES)},
-         infer_shape=_one_hot_shape, infer_type=lambda a, d: [a.dtype], level=6, ext=True)
+                                               "dtype": Attr("dtype", "float32", choices=DTYPES)},
+         infer_shape=_one_hot_shape, infer_type=lambda a, d: [a.dtype], compute=ref.one_hot, level=6, ext=True)
 register("topk", attrs={"k": Attr("int", 1), "axis": Attr("int", -1),
                         "ret_type": Attr("str", "both", choices=("both", "values", "indices")),
-                        "is_ascend": Attr("bool", False), "dtype": Attr("dtype", "int64", choices=_DTYPES)},
+                        "is_ascend": Attr("bool", False), "dtype": Attr("dtype", "int64", choices=DTYPES)},
          num_outputs=_topk_outputs, output_names=("values", "indices"), infer_shape=_topk_shape,
-         infer_type=_topk_type, level=6, ext=True)
+         infer_type=_topk_type, compute=ref.topk, level=6, ext=True)
 register("arange", inputs=(), attrs={"start": Attr("float", 0.0), "stop": Attr("float"), "step": Attr("float", 1.0),
-                                     "dtype": Attr("dtype", "float32", choices=_DTYPES)},
+                                     "dtype": Attr("dtype", "float32", choices=DTYPES)},
          infer_shape=_arange_shape, infer_type=lambda a, d: [a.dtype], level=6, ext=True,
          compute=lambda a, xs: [np.arange(a.start, a.stop, a.step).astype(a.dtype)])
-register("shape_of", attrs={"dtype": Attr("dtype", "int64", choices=_DTYPES)},
+register("shape_of", attrs={"dtype": Attr("dtype", "int64", choices=DTYPES)},
          infer_shape=lambda a, s: [None if s[0] is None else (len(s[0]),)], infer_type=lambda a, d: [a.dtype],
          level=6, ext=True, compute=lambda a, xs: [np.array(xs[0].shape, dtype=a.dtype)])
 register("depth_to_space", attrs={"block_size": Attr("int"), "mode": Attr("str", "DCR", choices=("DCR", "CRD"))},
-         infer_shape=_depth_space_shape(False), level=6, ext=True)
-register("space_to_depth", attrs={"block_size": Attr("int")}, infer_shape=_depth_space_shape(True), level=6,
-         ext=True)
+         infer_shape=_depth_space_shape(False), compute=ref.depth_to_space, level=6, ext=True)
+register("space_to_depth", attrs={"block_size": Attr("int")}, infer_shape=_depth_space_shape(True),
+         compute=ref.space_to_depth, level=6, ext=True)
 register("mirror_pad", attrs={"pad_width": Attr("tuple_tuple_int"),
                               "mode": Attr("str", "reflect", choices=("reflect", "edge"))},
-         infer_shape=_mirror_pad_shape, level=6, ext=True)
-register("adaptive_avg_pool2d", attrs={"output_size": Attr("shape")}, infer_shape=_adaptive_pool_shape, level=6,
-         ext=True)
+         infer_shape=pad_shape, compute=ref.mirror_pad, level=6, ext=True)
+register("adaptive_avg_pool2d", attrs={"output_size": Attr("shape")}, infer_shape=_adaptive_pool_shape,
+         compute=ref.adaptive_avg_pool2d, level=6, ext=True)
 register("norm", attrs={"ord": Attr("int", 2), "axis": Attr("shape", ()), "keepdims": Attr("bool", False)},
-         infer_shape=lambda a, s: __import__("nnvm_bridge.ops.reduce", fromlist=["x"])._reduce_shape(
-             type(a)(a, exclude=False), s), level=6, ext=True, doc="Lp norm (p = 1 or 2) over axes")
+         infer_shape=_lp_norm_shape, compute=ref.norm, level=6, ext=True, doc="Lp norm (p = 1 or 2) over axes")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
-from .common import expand_pads, known, per_dim, pool_out, same_shape
+from . import numpy_ref as ref
+from .common import DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, known, pad_shape, per_dim, pool_out, same_shape
 from .registry import Attr, register
 
 _LAYOUTS = ("NCHW",)
@@ -68,8 +69,8 @@ def _conv_attrs(nsp, transpose=False):
         "padding": Attr("shape", (0,) * nsp, min=0),
         "dilation": Attr("shape", one, min=1),
         "groups": Attr("int", 1, min=1),
-        "layout": Attr("layout", {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]),
-        "kernel_layout": Attr("layout", {1: "OIW", 2: "OIHW", 3: "OIDHW"}[nsp]),
+        "layout": Attr("layout", DATA_LAYOUTS[nsp]),
+        "kernel_layout": Attr("layout", KERNEL_LAYOUTS[nsp]),
         "out_dtype": Attr("str", "same"),
         "use_bias": Attr("bool", True),
     }
@@ -102,7 +103,7 @@ def _pool_attrs(nsp, avg):
         "pool_size": Attr("shape", min=1),
         "strides": Attr("shape", (1,) * nsp, min=1),
         "padding": Attr("shape", (0,) * nsp, min=0),
-        "layout": Attr("layout", {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]),
+        "layout": Attr("layout", DATA_LAYOUTS[nsp]),
         "ceil_mode": Attr("bool", False),
     }
     if avg:
@@ -142,15 +143,6 @@ def _bn_shape(a, shapes):
     return [d, c, c]
 
 
-def _pad_shape(a, shapes):
-    if not known(shapes):
-        return [None]
-    d = shapes[0]
-    if len(a.pad_width) != len(d):
-        raise ShapeError(f"pad_width has {len(a.pad_width)} entries for a {len(d)}-d tensor")
-    return [tuple(x + p[0] + p[1] for x, p in zip(d, a.pad_width))]
-
-
 def _upsampling_shape(a, shapes):
     if not known(shapes):
         return [None]
@@ -173,53 +165,65 @@ def _dropout_shape(a, shapes):
     return [shapes[0], shapes[0]]
 
 
+_CONV_INPUTS = ("data", "weight", "bias")
+_EXT = {"level": 6, "ext": True}  # the 1-D and 3-D convolutions and poolings extend NNVM's table
+
 register("dense", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs,
          attrs={"units": Attr("int", min=1), "use_bias": Attr("bool", True)}, infer_shape=_dense_shape,
-         doc="y = x W^T + b over the last axis (no implicit flatten)")
-register("relu", infer_shape=same_shape)
+         compute=ref.dense, doc="y = x W^T + b over the last axis (no implicit flatten)")
+register("relu", infer_shape=same_shape, compute=ref.relu)
 register("dropout", attrs={"rate": Attr("float", 0.5)}, num_outputs=2, num_visible_outputs=1,
-         output_names=("output", "mask"), infer_shape=_dropout_shape)
+         output_names=("output", "mask"), infer_shape=_dropout_shape, compute=ref.dropout)
 register("batch_norm", inputs=("data", "gamma", "beta", "moving_mean", "moving_var"),
          attrs={"axis": Attr("int", 1), "epsilon": Attr("float", 1e-5), "center": Attr("bool", True),
                 "scale": Attr("bool", True)},
          num_outputs=3, num_visible_outputs=1, output_names=("output", "mean", "var"),
-         mutate_inputs=(3, 4), infer_shape=_bn_shape)
-register("softmax", attrs={"axis": Attr("int", -1)}, infer_shape=same_shape)
-register("log_softmax", attrs={"axis": Attr("int", -1)}, infer_shape=same_shape)
-register("leaky_relu", attrs={"alpha": Attr("float", 0.25)}, infer_shape=same_shape, level=3)
-register("prelu", inputs=("data", "alpha"), attrs={"axis": Attr("int", 1)}, infer_shape=_prelu_shape)
+         mutate_inputs=(3, 4), infer_shape=_bn_shape, compute=ref.batch_norm)
+register("softmax", attrs={"axis": Attr("int", -1)}, infer_shape=same_shape, compute=ref.softmax)
+register("log_softmax", attrs={"axis": Attr("int", -1)}, infer_shape=same_shape, compute=ref.log_softmax)
+register("leaky_relu", attrs={"alpha": Attr("float", 0.25)}, infer_shape=same_shape, compute=ref.leaky_relu, level=3)
+register("prelu", inputs=("data", "alpha"), attrs={"axis": Attr("int", 1)}, infer_shape=_prelu_shape,
+         compute=ref.prelu)
 register("pad", attrs={"pad_width": Attr("tuple_tuple_int"), "pad_value": Attr("float", 0.0)},
-         infer_shape=_pad_shape)
+         infer_shape=pad_shape, compute=ref.pad)
 register("lrn", attrs={"size": Attr("int"), "axis": Attr("int"), "alpha": Attr("float"), "beta": Attr("float"),
-                       "bias": Attr("float")}, infer_shape=same_shape)
-register("l2_normalize", attrs={"eps": Attr("float"), "axis": Attr("shape")}, infer_shape=same_shape)
+                       "bias": Attr("float")}, infer_shape=same_shape, compute=ref.lrn)
+register("l2_normalize", attrs={"eps": Attr("float"), "axis": Attr("shape")}, infer_shape=same_shape,
+         compute=ref.l2_normalize)
 register("upsampling", attrs={"scale": Attr("int"), "layout": Attr("layout", "NCHW", choices=_LAYOUTS),
                               "method": Attr("str", "NEAREST_NEIGHBOR", choices=("NEAREST_NEIGHBOR", "BILINEAR"))},
-         infer_shape=_upsampling_shape)
+         infer_shape=_upsampling_shape, compute=ref.upsampling)
 register("resize", attrs={"size": Attr("shape"), "layout": Attr("layout", "NCHW", choices=_LAYOUTS),
                           "method": Attr("str", "BILINEAR", choices=("BILINEAR", "NEAREST_NEIGHBOR")),
                           "align_corners": Attr("bool", False)}, infer_shape=_resize_shape)
 register("__layout_transform__", attrs={"src_layout": Attr("layout", "__undef__"),
                                         "dst_layout": Attr("layout", "__undef__")}, internal=True)
-register("conv2d", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs, attrs=_conv_attrs(2),
-         infer_shape=_conv_shape(2), level=2,
+register("conv2d", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs, attrs=_conv_attrs(2),
+         infer_shape=_conv_shape(2), compute=ref.conv(2), level=2,
          doc="padding is (ph, pw) symmetric or, as an extension, (top, left, bottom, right)")
-register("conv2d_transpose", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs,
-         attrs=_conv_attrs(2, transpose=True), infer_shape=_deconv_shape(2), level=2)
-register("max_pool2d", attrs=_pool_attrs(2, False), infer_shape=_pool_shape(2), level=2)
-register("avg_pool2d", attrs=_pool_attrs(2, True), infer_shape=_pool_shape(2), level=2)
+register("conv2d_transpose", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs,
+         attrs=_conv_attrs(2, transpose=True), infer_shape=_deconv_shape(2), compute=ref.conv_transpose(2), level=2)
+register("max_pool2d", attrs=_pool_attrs(2, False), infer_shape=_pool_shape(2), compute=ref.pool(2, "max"), level=2)
+register("avg_pool2d", attrs=_pool_attrs(2, True), infer_shape=_pool_shape(2), compute=ref.pool(2, "avg"), level=2)
 register("global_max_pool2d", attrs={"layout": Attr("layout", "NCHW", choices=_LAYOUTS)},
-         infer_shape=_global_pool_shape, level=2)
+         infer_shape=_global_pool_shape, compute=ref.global_pool("max"), level=2)
 register("global_avg_pool2d", attrs={"layout": Attr("layout", "NCHW", choices=_LAYOUTS)},
-         infer_shape=_global_pool_shape, level=2)
+         infer_shape=_global_pool_shape, compute=ref.global_pool("avg"), level=2)
 
 # ---- extensions: 1-D and 3-D convolution and pooling ---------------------------------------
-for _n in (1, 3):
-    register(f"conv{_n}d", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs,
-             attrs=_conv_attrs(_n), infer_shape=_conv_shape(_n), level=6, ext=True)
-    register(f"conv{_n}d_transpose", inputs=("data", "weight", "bias"), num_inputs=_use_bias_inputs,
-             attrs=_conv_attrs(_n, transpose=True), infer_shape=_deconv_shape(_n), level=6, ext=True)
-    register(f"max_pool{_n}d", attrs=_pool_attrs(_n, False), infer_shape=_pool_shape(_n), level=6, ext=True)
-    register(f"avg_pool{_n}d", attrs=_pool_attrs(_n, True), infer_shape=_pool_shape(_n), level=6, ext=True)
-    register(f"global_max_pool{_n}d", infer_shape=_global_pool_shape, level=6, ext=True)
-    register(f"global_avg_pool{_n}d", infer_shape=_global_pool_shape, level=6, ext=True)
+register("conv1d", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs, attrs=_conv_attrs(1),
+         infer_shape=_conv_shape(1), compute=ref.conv(1), **_EXT)
+register("conv1d_transpose", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs,
+         attrs=_conv_attrs(1, transpose=True), infer_shape=_deconv_shape(1), compute=ref.conv_transpose(1), **_EXT)
+register("max_pool1d", attrs=_pool_attrs(1, False), infer_shape=_pool_shape(1), compute=ref.pool(1, "max"), **_EXT)
+register("avg_pool1d", attrs=_pool_attrs(1, True), infer_shape=_pool_shape(1), compute=ref.pool(1, "avg"), **_EXT)
+register("global_max_pool1d", infer_shape=_global_pool_shape, compute=ref.global_pool("max"), **_EXT)
+register("global_avg_pool1d", infer_shape=_global_pool_shape, compute=ref.global_pool("avg"), **_EXT)
+register("conv3d", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs, attrs=_conv_attrs(3),
+         infer_shape=_conv_shape(3), compute=ref.conv(3), **_EXT)
+register("conv3d_transpose", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs,
+         attrs=_conv_attrs(3, transpose=True), infer_shape=_deconv_shape(3), compute=ref.conv_transpose(3), **_EXT)
+register("max_pool3d", attrs=_pool_attrs(3, False), infer_shape=_pool_shape(3), compute=ref.pool(3, "max"), **_EXT)
+register("avg_pool3d", attrs=_pool_attrs(3, True), infer_shape=_pool_shape(3), compute=ref.pool(3, "avg"), **_EXT)
+register("global_max_pool3d", infer_shape=_global_pool_shape, compute=ref.global_pool("max"), **_EXT)
+register("global_avg_pool3d", infer_shape=_global_pool_shape, compute=ref.global_pool("avg"), **_EXT)

@@ -1,8 +1,9 @@
-"""Numpy reference implementations (``compute``) for ops registered without one.
+"""Numpy reference implementations: the ``compute`` rules the op modules register.
 
-They serve constant folding and act as test oracles, so they favour plain, checkable numpy
-over speed.  Each is attached only where the op still has no ``compute``, so a rule written
-next to an op's registration wins.
+Each public name here is a rule ``(attrs, [np.ndarray]) -> [np.ndarray]`` or a factory of rules
+(``conv(nsp)``, ``unary(fn)`` ...), except the array function ``erf``; one-line rules stay next to
+their op's registration.  They serve constant folding and act as
+test oracles, so they favour plain, checkable numpy over speed.
 """
 from __future__ import annotations
 
@@ -12,40 +13,55 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
-from .common import expand_pads, norm_axis, per_dim, pool_out
-from .registry import OPS
+from .common import DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, norm_axis, per_dim, pool_out
+
+
+def unary(fn):
+    """The rule of an elementwise op: ``fn`` on the one input, in the input's dtype."""
+    return lambda a, xs: [np.asarray(fn(xs[0])).astype(xs[0].dtype, copy=False)]
 
 
 def _same_dtype(fn):
+    """``fn(attrs, *inputs)`` as a rule whose one output has the first input's dtype."""
     def compute(a, xs):
         return [np.asarray(fn(a, *xs)).astype(xs[0].dtype, copy=False)]
     return compute
 
 
-
-
-# ---- activations -----------------------------------------------------------------------------
-def _softmax(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _log_softmax(x, axis):
-    s = x - np.max(x, axis=axis, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
-
-
-def _erf(x):
+def erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
-def _gelu(a, x):
+# ---- activations -----------------------------------------------------------------------------
+relu = _same_dtype(lambda a, x: np.maximum(x, 0))
+leaky_relu = _same_dtype(lambda a, x: np.where(x > 0, x, x * a.alpha))
+elu = _same_dtype(lambda a, x: np.where(x > 0, x, a.alpha * np.expm1(np.minimum(x, 0))))
+selu = _same_dtype(lambda a, x: a.gamma * np.where(x > 0, x, a.alpha * np.expm1(np.minimum(x, 0))))
+hard_sigmoid = _same_dtype(lambda a, x: np.clip(a.alpha * x + a.beta, 0, 1))
+thresholded_relu = _same_dtype(lambda a, x: np.where(x > a.alpha, x, 0))
+
+
+@_same_dtype
+def softmax(a, x):
+    e = np.exp(x - np.max(x, axis=a.axis, keepdims=True))
+    return e / np.sum(e, axis=a.axis, keepdims=True)
+
+
+@_same_dtype
+def log_softmax(a, x):
+    s = x - np.max(x, axis=a.axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=a.axis, keepdims=True))
+
+
+@_same_dtype
+def gelu(a, x):
     if a.approximation == "tanh":
         return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
 
-def _prelu(a, x, alpha):
+@_same_dtype
+def prelu(a, x, alpha):
     ax = norm_axis(a.axis, x.ndim)
     shape = [1] * x.ndim
     shape[ax] = -1
@@ -53,8 +69,20 @@ def _prelu(a, x, alpha):
     return np.where(x > 0, x, x * al)
 
 
+def _logical(fn):
+    def compute(a, xs):
+        return [np.asarray(fn(xs[0] != 0, xs[1] != 0)).astype(xs[0].dtype)]
+    return compute
+
+
+logical_and = _logical(np.logical_and)
+logical_or = _logical(np.logical_or)
+logical_xor = _logical(np.logical_xor)
+
+
 # ---- dense / normalisation -------------------------------------------------------------------
-def _dense(a, x, w, b=None):
+@_same_dtype
+def dense(a, x, w, b=None):
     y = x @ w.T
     return y + b if (a.use_bias and b is not None) else y
 
@@ -65,7 +93,7 @@ def _channel_view(v, ndim, axis):
     return v.reshape(shape)
 
 
-def _batch_norm(a, xs):
+def batch_norm(a, xs):
     x, gamma, beta, mean, var = xs
     ax = norm_axis(a.axis, x.ndim)
     g = gamma if a.scale else np.ones_like(gamma)
@@ -75,7 +103,8 @@ def _batch_norm(a, xs):
     return [y.astype(x.dtype, copy=False), mean.copy(), var.copy()]
 
 
-def _layer_norm(a, x, gamma, beta):
+@_same_dtype
+def layer_norm(a, x, gamma, beta):
     ax = norm_axis(a.axis, x.ndim)
     mu = x.mean(axis=ax, keepdims=True)
     var = x.var(axis=ax, keepdims=True)
@@ -87,7 +116,8 @@ def _layer_norm(a, x, gamma, beta):
     return y
 
 
-def _instance_norm(a, x, gamma, beta):
+@_same_dtype
+def instance_norm(a, x, gamma, beta):
     ax = norm_axis(a.axis, x.ndim)
     red = tuple(i for i in range(x.ndim) if i not in (0, ax))
     mu = x.mean(axis=red, keepdims=True)
@@ -96,7 +126,8 @@ def _instance_norm(a, x, gamma, beta):
     return y * _channel_view(gamma, x.ndim, ax) + _channel_view(beta, x.ndim, ax)
 
 
-def _group_norm(a, x, gamma, beta):
+@_same_dtype
+def group_norm(a, x, gamma, beta):
     n, c = x.shape[:2]
     g = a.num_groups
     if g <= 0 or c % g:
@@ -108,7 +139,8 @@ def _group_norm(a, x, gamma, beta):
     return y * _channel_view(gamma, x.ndim, 1) + _channel_view(beta, x.ndim, 1)
 
 
-def _lrn(a, x):
+@_same_dtype
+def lrn(a, x):
     ax = norm_axis(a.axis, x.ndim)
     sq = np.moveaxis(x.astype(np.float64) ** 2, ax, -1)
     half = a.size // 2
@@ -118,13 +150,15 @@ def _lrn(a, x):
     return x / div
 
 
-def _l2_normalize(a, x):
+@_same_dtype
+def l2_normalize(a, x):
     axes = tuple(norm_axis(v, x.ndim) for v in a.axis)
     s = np.sum(x.astype(np.float64) ** 2, axis=axes, keepdims=True)
     return x / np.sqrt(np.maximum(s, a.eps))
 
 
-def _norm(a, x):
+@_same_dtype
+def norm(a, x):
     axes = tuple(norm_axis(v, x.ndim) for v in a.axis) if a.axis else None
     if a.ord == 1:
         r = np.sum(np.abs(x), axis=axes, keepdims=a.keepdims)
@@ -151,12 +185,12 @@ def _windows(x, kernel, strides, dilation):
 
 
 def _check_layout(a, nsp):
-    want = {1: ("NCW", "OIW"), 2: ("NCHW", "OIHW"), 3: ("NCDHW", "OIDHW")}[nsp]
+    want = DATA_LAYOUTS[nsp], KERNEL_LAYOUTS[nsp]
     if getattr(a, "layout", want[0]) != want[0] or getattr(a, "kernel_layout", want[1]) != want[1]:
         raise ValueError("numpy reference supports only the NC.../OI... layouts")
 
 
-def _conv(nsp):
+def conv(nsp):
     def compute(a, xs):
         _check_layout(a, nsp)
         x, w = xs[0], xs[1]
@@ -179,7 +213,7 @@ def _conv(nsp):
     return compute
 
 
-def _conv_transpose(nsp):
+def conv_transpose(nsp):
     def compute(a, xs):
         _check_layout(a, nsp)
         x, w = xs[0], xs[1]
@@ -210,10 +244,10 @@ def _conv_transpose(nsp):
     return compute
 
 
-def _pool(nsp, kind):
+def pool(nsp, kind):
     def compute(a, xs):
         x = xs[0]
-        if getattr(a, "layout", None) not in (None, {1: "NCW", 2: "NCHW", 3: "NCDHW"}[nsp]):
+        if getattr(a, "layout", None) not in (None, DATA_LAYOUTS[nsp]):
             raise ValueError("numpy reference supports only NC... layouts")
         k, st = per_dim(a.pool_size, nsp), per_dim(a.strides, nsp)
         pb, pe = expand_pads(a.padding, nsp)
@@ -243,7 +277,7 @@ def _pool(nsp, kind):
     return compute
 
 
-def _global_pool(kind):
+def global_pool(kind):
     def compute(a, xs):
         x = xs[0]
         axes = tuple(range(2, x.ndim))
@@ -252,7 +286,8 @@ def _global_pool(kind):
     return compute
 
 
-def _adaptive_avg_pool2d(a, x):
+@_same_dtype
+def adaptive_avg_pool2d(a, x):
     size = per_dim(a.output_size, 2)
     h, w = x.shape[2:]
     out = np.empty(x.shape[:2] + size, dtype=np.float64)
@@ -265,21 +300,25 @@ def _adaptive_avg_pool2d(a, x):
 
 
 # ---- shape and data movement -----------------------------------------------------------------
-def _pad(a, x):
+@_same_dtype
+def pad(a, x):
     return np.pad(x, [tuple(p) for p in a.pad_width], constant_values=a.pad_value)
 
 
-def _mirror_pad(a, x):
+@_same_dtype
+def mirror_pad(a, x):
     return np.pad(x, [tuple(p) for p in a.pad_width], mode="reflect" if a.mode == "reflect" else "edge")
 
 
-def _upsampling(a, x):
+@_same_dtype
+def upsampling(a, x):
     if a.method != "NEAREST_NEIGHBOR":
         raise ValueError("numpy reference implements nearest-neighbour upsampling only")
     return x.repeat(a.scale, axis=2).repeat(a.scale, axis=3)
 
 
-def _slice_like(a, x, like):
+@_same_dtype
+def slice_like(a, x, like):
     axes = [norm_axis(v, x.ndim) for v in a.axis] if a.axis else range(min(x.ndim, like.ndim))
     index = [slice(None)] * x.ndim
     for ax in axes:
@@ -287,7 +326,8 @@ def _slice_like(a, x, like):
     return x[tuple(index)]
 
 
-def _gather_nd(a, data, indices):
+@_same_dtype
+def gather_nd(a, data, indices):
     idx = indices.astype(np.int64)
     m = idx.shape[0]
     if m > data.ndim:
@@ -295,7 +335,8 @@ def _gather_nd(a, data, indices):
     return data[tuple(idx[i] for i in range(m))]
 
 
-def _expand_like(a, x, like):
+@_same_dtype
+def expand_like(a, x, like):
     nd = like.ndim
     axes = {norm_axis(v, nd) for v in a.axis}
     if a.exclude:
@@ -304,7 +345,8 @@ def _expand_like(a, x, like):
     return np.broadcast_to(x.reshape(shape), like.shape).copy()
 
 
-def _collapse_sum(a, x, like):
+@_same_dtype
+def collapse_sum(a, x, like):
     target = like.shape
     lead = x.ndim - len(target)
     y = x.sum(axis=tuple(range(lead))) if lead > 0 else x
@@ -312,7 +354,8 @@ def _collapse_sum(a, x, like):
     return y.sum(axis=axes, keepdims=True) if axes else y
 
 
-def _depth_to_space(a, x):
+@_same_dtype
+def depth_to_space(a, x):
     n, c, h, w = x.shape
     b = a.block_size
     if a.mode == "DCR":
@@ -322,14 +365,15 @@ def _depth_to_space(a, x):
     return y.reshape(n, c // (b * b), h * b, w * b)
 
 
-def _space_to_depth(a, x):
+@_same_dtype
+def space_to_depth(a, x):
     n, c, h, w = x.shape
     b = a.block_size
     y = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
     return y.reshape(n, c * b * b, h // b, w // b)
 
 
-def _one_hot(a, xs):
+def one_hot(a, xs):
     idx = xs[0].astype(np.int64)
     depth = a.depth
     hot = (idx[..., None] == np.arange(depth)) & (idx[..., None] >= 0)
@@ -338,7 +382,7 @@ def _one_hot(a, xs):
     return [np.moveaxis(y, -1, ax)]
 
 
-def _topk(a, xs):
+def topk(a, xs):
     x = xs[0]
     ax = norm_axis(a.axis, x.ndim)
     k = a.k if a.k > 0 else x.shape[ax]
@@ -349,62 +393,5 @@ def _topk(a, xs):
     return {"both": [vals, idx], "values": [vals], "indices": [idx]}[a.ret_type]
 
 
-def _dropout(a, xs):
+def dropout(a, xs):
     return [xs[0].copy(), np.ones_like(xs[0])]
-
-
-def _logical(fn):
-    def compute(a, xs):
-        return [np.asarray(fn(xs[0] != 0, xs[1] != 0)).astype(xs[0].dtype)]
-    return compute
-
-
-_RULES = {
-    "relu": _same_dtype(lambda a, x: np.maximum(x, 0)),
-    "softmax": _same_dtype(lambda a, x: _softmax(x, a.axis)),
-    "log_softmax": _same_dtype(lambda a, x: _log_softmax(x, a.axis)),
-    "leaky_relu": _same_dtype(lambda a, x: np.where(x > 0, x, x * a.alpha)),
-    "prelu": _same_dtype(_prelu),
-    "gelu": _same_dtype(_gelu),
-    "elu": _same_dtype(lambda a, x: np.where(x > 0, x, a.alpha * np.expm1(np.minimum(x, 0)))),
-    "selu": _same_dtype(lambda a, x: a.gamma * np.where(x > 0, x, a.alpha * np.expm1(np.minimum(x, 0)))),
-    "hard_sigmoid": _same_dtype(lambda a, x: np.clip(a.alpha * x + a.beta, 0, 1)),
-    "thresholded_relu": _same_dtype(lambda a, x: np.where(x > a.alpha, x, 0)),
-    "logical_xor": _logical(np.logical_xor),
-    "broadcast_logical_and": _logical(np.logical_and),
-    "broadcast_logical_or": _logical(np.logical_or),
-    "broadcast_logical_xor": _logical(np.logical_xor),
-    "dense": _same_dtype(_dense),
-    "dropout": _dropout,
-    "batch_norm": _batch_norm,
-    "layer_norm": _same_dtype(_layer_norm),
-    "instance_norm": _same_dtype(_instance_norm),
-    "group_norm": _same_dtype(_group_norm),
-    "lrn": _same_dtype(_lrn),
-    "l2_normalize": _same_dtype(_l2_normalize),
-    "norm": _same_dtype(_norm),
-    "pad": _same_dtype(_pad),
-    "mirror_pad": _same_dtype(_mirror_pad),
-    "upsampling": _same_dtype(_upsampling),
-    "slice_like": _same_dtype(_slice_like),
-    "gather_nd": _same_dtype(_gather_nd),
-    "expand_like": _same_dtype(_expand_like),
-    "collapse_sum": _same_dtype(_collapse_sum),
-    "depth_to_space": _same_dtype(_depth_to_space),
-    "space_to_depth": _same_dtype(_space_to_depth),
-    "one_hot": _one_hot,
-    "topk": _topk,
-    "adaptive_avg_pool2d": _same_dtype(_adaptive_avg_pool2d),
-}
-for _n in (1, 2, 3):
-    _RULES[f"conv{_n}d"] = _conv(_n)
-    _RULES[f"conv{_n}d_transpose"] = _conv_transpose(_n)
-    _RULES[f"max_pool{_n}d"] = _pool(_n, "max")
-    _RULES[f"avg_pool{_n}d"] = _pool(_n, "avg")
-    _RULES[f"global_max_pool{_n}d"] = _global_pool("max")
-    _RULES[f"global_avg_pool{_n}d"] = _global_pool("avg")
-
-for _name, _rule in _RULES.items():
-    _op = OPS.get(_name)
-    if _op is not None and _op.compute is None:
-        _op.compute = _rule

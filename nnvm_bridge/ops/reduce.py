@@ -3,31 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import known, norm_axis
+from . import numpy_ref as ref
+from .common import DTYPES, reduce_axes, reduce_shape
 from .registry import Attr, register
-from .tensor import _DTYPES
-
-
-def reduce_axes(a, ndim):
-    """The axes a reduction runs over, honouring NNVM's ``exclude`` flag (empty = all)."""
-    if not a.axis:
-        axes = set(range(ndim))
-        return tuple(sorted(axes)) if not a.exclude else ()
-    axes = {norm_axis(x, ndim) for x in a.axis}
-    if a.exclude:
-        axes = set(range(ndim)) - axes
-    return tuple(sorted(axes))
-
-
-def _reduce_shape(a, shapes):
-    if not known(shapes):
-        return [None]
-    d = shapes[0]
-    axes = reduce_axes(a, len(d))
-    if a.keepdims:
-        return [tuple(1 if i in axes else x for i, x in enumerate(d))]
-    out = tuple(x for i, x in enumerate(d) if i not in axes)
-    return [out if out else (1,)]
 
 
 def _reduce_compute(fn):
@@ -63,10 +41,12 @@ def _arg_compute(fn):
 
 
 _RED = dict(axis=Attr("shape", ()), keepdims=Attr("bool", False), exclude=Attr("bool", False))
-for _name, _fn in (("sum", np.sum), ("max", np.max), ("min", np.min), ("mean", np.mean), ("prod", np.prod)):
-    register(_name, attrs=dict(_RED), infer_shape=_reduce_shape, compute=_reduce_compute(_fn), level=4)
-for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
-    register(_name, attrs=dict(_RED, dtype=Attr("dtype", "int32", choices=_DTYPES)), infer_shape=_reduce_shape,
+_REDUCTIONS = {"sum": np.sum, "max": np.max, "min": np.min, "mean": np.mean, "prod": np.prod}
+for _name, _fn in _REDUCTIONS.items():
+    register(_name, attrs=dict(_RED), infer_shape=reduce_shape, compute=_reduce_compute(_fn), level=4)
+_ARG_REDUCTIONS = {"argmax": np.argmax, "argmin": np.argmin}
+for _name, _fn in _ARG_REDUCTIONS.items():
+    register(_name, attrs=dict(_RED, dtype=Attr("dtype", "int32", choices=DTYPES)), infer_shape=reduce_shape,
              infer_type=lambda a, d: [a.dtype], compute=_arg_compute(_fn), level=4)
 register("collapse_sum", inputs=("data", "as"), attrs=dict(_RED), infer_shape=lambda a, s: [s[1]], level=4,
-         internal=True)
+         internal=True, compute=ref.collapse_sum)

@@ -4,18 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .common import broadcast_shapes, known, same_shape
+from .common import DTYPES, broadcast_shape, known, same_shape
+from .numpy_ref import unary
 from .registry import Attr, register
-
-
-def _np_unary(fn):
-    return lambda a, xs: [np.asarray(fn(xs[0])).astype(xs[0].dtype, copy=False)]
-
-
-def _bcast_shape(a, shapes):
-    if not known(shapes):
-        return [None]
-    return [broadcast_shapes(shapes[0], shapes[1])]
 
 
 def _same_binary_shape(a, shapes):
@@ -53,7 +44,7 @@ _UNARY = {
     "block_grad": (np.copy, 4),
 }
 for _name, (_fn, _lvl) in _UNARY.items():
-    register(_name, infer_shape=same_shape, compute=_np_unary(_fn), level=_lvl)
+    register(_name, infer_shape=same_shape, compute=unary(_fn), level=_lvl)
 
 
 def _cast_like(fn):
@@ -62,14 +53,17 @@ def _cast_like(fn):
     return compute
 
 
-_BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply,
-    "div": lambda x, y: (np.floor_divide(x, y) if np.issubdtype(x.dtype, np.integer) else np.divide(x, y)),
-    "mod": np.mod, "pow": np.power,
+def _divide(x, y):
+    return np.floor_divide(x, y) if np.issubdtype(x.dtype, np.integer) else np.divide(x, y)
+
+
+_ELEMWISE = {
+    # name: (numpy fn, level)
+    "elemwise_add": (np.add, 1), "elemwise_sub": (np.subtract, 1), "elemwise_mul": (np.multiply, 1),
+    "elemwise_div": (_divide, 1), "elemwise_mod": (np.mod, 4), "elemwise_pow": (np.power, 4),
 }
-for _name, _fn in _BINARY.items():
-    register(f"elemwise_{_name}", inputs=("lhs", "rhs"), infer_shape=_same_binary_shape,
-             compute=_cast_like(_fn), level=1 if _name in ("add", "sub", "mul", "div") else 4)
+for _name, (_fn, _lvl) in _ELEMWISE.items():
+    register(_name, inputs=("lhs", "rhs"), infer_shape=_same_binary_shape, compute=_cast_like(_fn), level=_lvl)
 register("logical_and", inputs=("lhs", "rhs"), infer_shape=_same_binary_shape,
          compute=_cast_like(lambda x, y: (x != 0) & (y != 0)), level=4)
 register("logical_or", inputs=("lhs", "rhs"), infer_shape=_same_binary_shape,
@@ -81,17 +75,21 @@ register("elemwise_sum", inputs=(), variadic=True, attrs={"num_args": Attr("int"
          compute=lambda a, xs: [sum(xs[1:], xs[0]).astype(xs[0].dtype)], level=4)
 
 _BROADCAST = {
-    "add": (np.add, "add"), "sub": (np.subtract, "sub"), "mul": (np.multiply, "mul"),
-    "div": (_BINARY["div"], "div"), "mod": (np.mod, "mod"), "max": (np.maximum, "max"),
-    "min": (np.minimum, "min"), "pow": (np.power, "pow"), "left_shift": (np.left_shift, "left_shift"),
-    "right_shift": (np.right_shift, "right_shift"), "greater": (np.greater, "greater"),
-    "less": (np.less, "less"), "equal": (np.equal, "equal"), "not_equal": (np.not_equal, "not_equal"),
-    "greater_equal": (np.greater_equal, "greater_equal"), "less_equal": (np.less_equal, "less_equal"),
+    # name: (numpy fn, the MXNet symbol alias)
+    "broadcast_add": (np.add, "__add_symbol__"), "broadcast_sub": (np.subtract, "__sub_symbol__"),
+    "broadcast_mul": (np.multiply, "__mul_symbol__"), "broadcast_div": (_divide, "__div_symbol__"),
+    "broadcast_mod": (np.mod, "__mod_symbol__"), "broadcast_max": (np.maximum, "__max_symbol__"),
+    "broadcast_min": (np.minimum, "__min_symbol__"), "broadcast_pow": (np.power, "__pow_symbol__"),
+    "broadcast_left_shift": (np.left_shift, "__left_shift_symbol__"),
+    "broadcast_right_shift": (np.right_shift, "__right_shift_symbol__"),
+    "broadcast_greater": (np.greater, "__greater_symbol__"), "broadcast_less": (np.less, "__less_symbol__"),
+    "broadcast_equal": (np.equal, "__equal_symbol__"), "broadcast_not_equal": (np.not_equal, "__not_equal_symbol__"),
+    "broadcast_greater_equal": (np.greater_equal, "__greater_equal_symbol__"),
+    "broadcast_less_equal": (np.less_equal, "__less_equal_symbol__"),
 }
-for _name, (_fn, _sym) in _BROADCAST.items():
-    register(f"broadcast_{_name}", inputs=("lhs", "rhs"), infer_shape=_bcast_shape, compute=_cast_like(_fn),
-             aliases=(f"__{_sym}_symbol__",), level=4,
-             doc="comparisons return the input dtype (0/1), as in NNVM")
+for _name, (_fn, _alias) in _BROADCAST.items():
+    register(_name, inputs=("lhs", "rhs"), infer_shape=broadcast_shape, compute=_cast_like(_fn), aliases=(_alias,),
+             level=4, doc="comparisons return the input dtype (0/1), as in NNVM")
 
 _SCALAR = {
     "__add_scalar__": lambda x, s: x + s,
@@ -136,16 +134,14 @@ def _init_type(a, dtypes):
     return [a.dtype]
 
 
-_DTYPES = ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "int16", "uint16", "uint32",
-           "uint64", "bool", "bfloat16")
-register("full", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=_DTYPES),
+register("full", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=DTYPES),
                                    "fill_value": Attr("float")},
          infer_shape=_init_shape, infer_type=_init_type,
          compute=lambda a, xs: [np.full(a.shape, a.fill_value, dtype=a.dtype)], level=4)
-register("zeros", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=_DTYPES)},
+register("zeros", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=DTYPES)},
          infer_shape=_init_shape, infer_type=_init_type,
          compute=lambda a, xs: [np.zeros(a.shape, dtype=a.dtype)], level=4)
-register("ones", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=_DTYPES)},
+register("ones", inputs=(), attrs={"shape": Attr("shape", ()), "dtype": Attr("dtype", "float32", choices=DTYPES)},
          infer_shape=_init_shape, infer_type=_init_type,
          compute=lambda a, xs: [np.ones(a.shape, dtype=a.dtype)], level=4)
 register("full_like", attrs={"fill_value": Attr("float")}, infer_shape=same_shape,

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .common import broadcast_shapes, known, norm_axis, prod
+from . import numpy_ref as ref
+from .common import DTYPES, broadcast_shapes, known, norm_axis, prod
 from .registry import Attr, register
-from .tensor import _DTYPES
 
 
 def _flatten_shape(a, shapes):
@@ -92,8 +92,9 @@ def _split_compute(a, xs):
     return list(np.split(x, split_points(a, x.shape[ax]), axis=ax))
 
 
-def resolve_reshape(src, spec, op="reshape"):
-    """Apply NNVM/MXNet reshape special values (0, -1, -2, -3, -4) to a known input shape."""
+def reshape_output_shape(src, spec, op="reshape"):
+    """The output shape of reshaping a known input shape ``src`` by an NNVM/MXNet ``spec``, whose
+    special values (0, -1, -2, -3, -4) are resolved against ``src``."""
     src = list(src)
     out, i, j, infer = [], 0, 0, None
     spec = list(spec)
@@ -154,7 +155,7 @@ def resolve_reshape(src, spec, op="reshape"):
 def _reshape_shape(a, shapes):
     if not known(shapes):
         return [None]
-    return [resolve_reshape(shapes[0], a.shape)]
+    return [reshape_output_shape(shapes[0], a.shape)]
 
 
 def _transpose_axes(a, ndim):
@@ -313,10 +314,10 @@ register("squeeze", attrs={"axis": Attr("shape", ())}, infer_shape=_squeeze_shap
 register("split", attrs={"indices_or_sections": Attr("split"), "axis": Attr("int", 1)}, num_outputs=_split_outputs,
          infer_shape=_split_shape, compute=_split_compute, level=3,
          doc='indices_or_sections "2" = 2 equal sections; "(2,)" = split at index 2')
-register("cast", attrs={"dtype": Attr("dtype", choices=_DTYPES)}, infer_shape=lambda a, s: [s[0]],
+register("cast", attrs={"dtype": Attr("dtype", choices=DTYPES)}, infer_shape=lambda a, s: [s[0]],
          infer_type=_cast_type, compute=lambda a, xs: [xs[0].astype(a.dtype)])
 register("reshape", attrs={"shape": Attr("shape")}, infer_shape=_reshape_shape, level=3,
-         compute=lambda a, xs: [xs[0].reshape(resolve_reshape(xs[0].shape, a.shape))],
+         compute=lambda a, xs: [xs[0].reshape(reshape_output_shape(xs[0].shape, a.shape))],
          doc="special values 0 copy, -1 infer, -2 copy rest, -3 merge two, -4 split one")
 register("reshape_like", inputs=("data", "shape_like"), infer_shape=lambda a, s: [s[1]], level=4,
          compute=lambda a, xs: [xs[0].reshape(xs[1].shape)])
@@ -325,18 +326,18 @@ register("transpose", attrs={"axes": Attr("shape", ())}, infer_shape=_transpose_
 register("strided_slice", attrs={"begin": Attr("shape"), "end": Attr("shape"), "stride": Attr("shape", ())},
          infer_shape=_strided_slice_shape, compute=_strided_slice_compute)
 register("slice_like", inputs=("data", "slice_like"), attrs={"axis": Attr("shape", ())},
-         infer_shape=_slice_like_shape, level=4)
+         infer_shape=_slice_like_shape, compute=ref.slice_like, level=4)
 register("flip", attrs={"axis": Attr("int", 0)}, infer_shape=lambda a, s: [s[0]], level=4,
          compute=lambda a, xs: [np.flip(xs[0], a.axis).copy()])
 register("take", inputs=("data", "indices"), attrs={"axis": Attr("int", None, optional=True)},
          infer_shape=_take_shape, compute=_take_compute, level=3)
-register("gather_nd", inputs=("data", "indices"), infer_shape=_gather_nd_shape, level=3,
+register("gather_nd", inputs=("data", "indices"), infer_shape=_gather_nd_shape, compute=ref.gather_nd, level=3,
          doc="MXNet convention: indices' first dim indexes data dims")
 register("where", inputs=("condition", "x", "y"), infer_shape=_where_shape, compute=_where_compute, level=4,
          infer_type=lambda a, d: [d[1]])
 register("expand_like", inputs=("input", "shape_like"), attrs={"axis": Attr("shape", ()),
                                                               "exclude": Attr("bool", False)},
-         infer_shape=_expand_like_shape, level=4)
+         infer_shape=_expand_like_shape, compute=ref.expand_like, level=4)
 register("broadcast_to", attrs={"shape": Attr("shape", ())}, infer_shape=_broadcast_to_shape, level=4,
          compute=lambda a, xs: [np.broadcast_to(xs[0], _broadcast_to_shape(a, [xs[0].shape])[0]).copy()])
 register("matmul", inputs=("lhs", "rhs"), attrs={"transpose_a": Attr("bool", False),

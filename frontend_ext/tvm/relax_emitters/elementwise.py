@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-
-from .base import _op, emitter
+from ..registry import RELAX_EXPORT
+from .context import _op
 
 
 # ---------------------------------------------------------------------------------------------
@@ -20,185 +20,189 @@ _UNARY = {
 }
 
 
-@emitter(*_UNARY)
-def _unary(cx, a, x):
-    return getattr(_op(), _UNARY[cx.node.op])(x[0])
+@RELAX_EXPORT.register(*_UNARY)
+def _unary(ctx, node, attrs, inputs):
+    return getattr(_op(), _UNARY[node.op])(inputs[0])
 
 
-@emitter("copy", "block_grad")
-def _identity(cx, a, x):
-    return x[0]
+@RELAX_EXPORT.register("copy", "block_grad")
+def _identity(ctx, node, attrs, inputs):
+    return inputs[0]
 
 
-@emitter("relu")
-def _relu(cx, a, x):
-    return _op().nn.relu(x[0])
+@RELAX_EXPORT.register("relu")
+def _relu(ctx, node, attrs, inputs):
+    return _op().nn.relu(inputs[0])
 
 
-@emitter("reciprocal")
-def _reciprocal(cx, a, x):
-    return _op().divide(cx.scalar(1, cx.in_dtypes[0]), x[0])
+@RELAX_EXPORT.register("reciprocal")
+def _reciprocal(ctx, node, attrs, inputs):
+    return _op().divide(ctx.scalar(1, ctx.in_dtypes[0]), inputs[0])
 
 
-@emitter("softplus")
-def _softplus(cx, a, x):
-    return _op().nn.softplus(x[0])
+@RELAX_EXPORT.register("softplus")
+def _softplus(ctx, node, attrs, inputs):
+    return _op().nn.softplus(inputs[0])
 
 
-@emitter("softsign")
-def _softsign(cx, a, x):
+@RELAX_EXPORT.register("softsign")
+def _softsign(ctx, node, attrs, inputs):
     op = _op()
-    return op.divide(x[0], op.add(cx.scalar(1, cx.in_dtypes[0]), op.abs(x[0])))
+    return op.divide(inputs[0], op.add(ctx.scalar(1, ctx.in_dtypes[0]), op.abs(inputs[0])))
 
 
-@emitter("log_sigmoid")
-def _log_sigmoid(cx, a, x):
+@RELAX_EXPORT.register("log_sigmoid")
+def _log_sigmoid(ctx, node, attrs, inputs):
     op = _op()
-    return op.negative(op.nn.softplus(op.negative(x[0])))  # stable for large |x|
+    return op.negative(op.nn.softplus(op.negative(inputs[0])))  # stable for large |x|
 
 
-@emitter("mish")
-def _mish(cx, a, x):
+@RELAX_EXPORT.register("mish")
+def _mish(ctx, node, attrs, inputs):
     op = _op()
-    return op.multiply(x[0], op.tanh(op.nn.softplus(x[0])))
+    return op.multiply(inputs[0], op.tanh(op.nn.softplus(inputs[0])))
 
 
-@emitter("silu")
-def _silu(cx, a, x):
-    return _op().nn.silu(x[0])
+@RELAX_EXPORT.register("silu")
+def _silu(ctx, node, attrs, inputs):
+    return _op().nn.silu(inputs[0])
 
 
-@emitter("hard_swish")
-def _hard_swish(cx, a, x):
+@RELAX_EXPORT.register("hard_swish")
+def _hard_swish(ctx, node, attrs, inputs):
     op = _op()
-    d = cx.in_dtypes[0]
-    gate = op.clip(op.add(op.divide(x[0], cx.scalar(6, d)), cx.scalar(0.5, d)), 0.0, 1.0)
-    return op.multiply(x[0], gate)
+    d = ctx.in_dtypes[0]
+    gate = op.clip(op.add(op.divide(inputs[0], ctx.scalar(6, d)), ctx.scalar(0.5, d)), 0.0, 1.0)
+    return op.multiply(inputs[0], gate)
 
 
-@emitter("log2", "log10")
-def _log_base(cx, a, x):
+@RELAX_EXPORT.register("log2", "log10")
+def _log_base(ctx, node, attrs, inputs):
     op = _op()
-    base = 2.0 if cx.node.op == "log2" else 10.0
-    return op.divide(op.log(x[0]), cx.scalar(math.log(base), cx.in_dtypes[0]))
+    base = 2.0 if node.op == "log2" else 10.0
+    return op.divide(op.log(inputs[0]), ctx.scalar(math.log(base), ctx.in_dtypes[0]))
 
 
-@emitter("log1p")
-def _log1p(cx, a, x):
+@RELAX_EXPORT.register("log1p")
+def _log1p(ctx, node, attrs, inputs):
     op = _op()
-    return op.log(op.add(x[0], cx.scalar(1, cx.in_dtypes[0])))
+    return op.log(op.add(inputs[0], ctx.scalar(1, ctx.in_dtypes[0])))
 
 
-@emitter("expm1")
-def _expm1(cx, a, x):
+@RELAX_EXPORT.register("expm1")
+def _expm1(ctx, node, attrs, inputs):
     op = _op()
-    return op.subtract(op.exp(x[0]), cx.scalar(1, cx.in_dtypes[0]))
+    return op.subtract(op.exp(inputs[0]), ctx.scalar(1, ctx.in_dtypes[0]))
 
 
-@emitter("cbrt")
-def _cbrt(cx, a, x):
+@RELAX_EXPORT.register("cbrt")
+def _cbrt(ctx, node, attrs, inputs):
     op = _op()
-    d = cx.in_dtypes[0]
-    return op.multiply(op.sign(x[0]), op.power(op.abs(x[0]), cx.scalar(1.0 / 3.0, d)))
+    d = ctx.in_dtypes[0]
+    return op.multiply(op.sign(inputs[0]), op.power(op.abs(inputs[0]), ctx.scalar(1.0 / 3.0, d)))
 
 
-@emitter("logical_not")
-def _logical_not(cx, a, x):
+@RELAX_EXPORT.register("logical_not")
+def _logical_not(ctx, node, attrs, inputs):
     op = _op()
-    if cx.in_dtypes[0] == "bool":
-        return op.logical_not(x[0])
-    return op.equal(x[0], cx.scalar(0, cx.in_dtypes[0]))
+    if ctx.in_dtypes[0] == "bool":
+        return op.logical_not(inputs[0])
+    return op.equal(inputs[0], ctx.scalar(0, ctx.in_dtypes[0]))
 
 
-@emitter("gelu")
-def _gelu(cx, a, x):
+@RELAX_EXPORT.register("gelu")
+def _gelu(ctx, node, attrs, inputs):
     op = _op()
-    return op.nn.gelu_tanh(x[0]) if a.approximation == "tanh" else op.nn.gelu(x[0])
+    return op.nn.gelu_tanh(inputs[0]) if attrs.approximation == "tanh" else op.nn.gelu(inputs[0])
 
 
-def _elu_core(cx, x, alpha):
+def _elu_core(ctx, x, alpha):
     op = _op()
-    d = cx.in_dtypes[0]
-    neg = op.multiply(cx.scalar(alpha, d), op.subtract(op.exp(op.minimum(x, cx.scalar(0, d))), cx.scalar(1, d)))
-    return op.where(op.greater(x, cx.scalar(0, d)), x, neg)
+    d = ctx.in_dtypes[0]
+    neg = op.multiply(ctx.scalar(alpha, d), op.subtract(op.exp(op.minimum(x, ctx.scalar(0, d))), ctx.scalar(1, d)))
+    return op.where(op.greater(x, ctx.scalar(0, d)), x, neg)
 
 
-@emitter("elu")
-def _elu(cx, a, x):
-    return _elu_core(cx, x[0], a.alpha)
+@RELAX_EXPORT.register("elu")
+def _elu(ctx, node, attrs, inputs):
+    return _elu_core(ctx, inputs[0], attrs.alpha)
 
 
-@emitter("selu")
-def _selu(cx, a, x):
-    return _op().multiply(cx.scalar(a.gamma, cx.in_dtypes[0]), _elu_core(cx, x[0], a.alpha))
+@RELAX_EXPORT.register("selu")
+def _selu(ctx, node, attrs, inputs):
+    return _op().multiply(ctx.scalar(attrs.gamma, ctx.in_dtypes[0]), _elu_core(ctx, inputs[0], attrs.alpha))
 
 
-@emitter("hard_sigmoid")
-def _hard_sigmoid(cx, a, x):
+@RELAX_EXPORT.register("hard_sigmoid")
+def _hard_sigmoid(ctx, node, attrs, inputs):
     op = _op()
-    d = cx.in_dtypes[0]
-    return op.clip(op.add(op.multiply(x[0], cx.scalar(a.alpha, d)), cx.scalar(a.beta, d)), 0.0, 1.0)
+    d = ctx.in_dtypes[0]
+    scaled = op.multiply(inputs[0], ctx.scalar(attrs.alpha, d))
+    return op.clip(op.add(scaled, ctx.scalar(attrs.beta, d)), 0.0, 1.0)
 
 
-@emitter("thresholded_relu")
-def _thresholded_relu(cx, a, x):
+@RELAX_EXPORT.register("thresholded_relu")
+def _thresholded_relu(ctx, node, attrs, inputs):
     op = _op()
-    d = cx.in_dtypes[0]
-    return op.where(op.greater(x[0], cx.scalar(a.alpha, d)), x[0], op.zeros_like(x[0]))
+    d = ctx.in_dtypes[0]
+    return op.where(op.greater(inputs[0], ctx.scalar(attrs.alpha, d)), inputs[0], op.zeros_like(inputs[0]))
 
 
-@emitter("leaky_relu")
-def _leaky_relu(cx, a, x):
-    return _op().nn.leakyrelu(x[0], a.alpha)
+@RELAX_EXPORT.register("leaky_relu")
+def _leaky_relu(ctx, node, attrs, inputs):
+    return _op().nn.leakyrelu(inputs[0], attrs.alpha)
 
 
-@emitter("prelu")
-def _prelu(cx, a, x):
+@RELAX_EXPORT.register("prelu")
+def _prelu(ctx, node, attrs, inputs):
     op = _op()
-    ndim = len(cx.in_shapes[0])
-    axis = a.axis % ndim
-    slope = x[1]
-    if tuple(cx.in_shapes[1]) != (cx.in_shapes[0][axis],):
+    ndim = len(ctx.in_shapes[0])
+    axis = attrs.axis % ndim
+    slope = inputs[1]
+    if tuple(ctx.in_shapes[1]) != (ctx.in_shapes[0][axis],):
         # broadcastable slope (ONNX PRelu): max(x,0) + slope*min(x,0)
-        d = cx.in_dtypes[0]
-        zero = cx.scalar(0, d)
-        return op.add(op.maximum(x[0], zero), op.multiply(slope, op.minimum(x[0], zero)))
-    return op.nn.prelu(x[0], slope, axis)
+        d = ctx.in_dtypes[0]
+        zero = ctx.scalar(0, d)
+        return op.add(op.maximum(inputs[0], zero), op.multiply(slope, op.minimum(inputs[0], zero)))
+    return op.nn.prelu(inputs[0], slope, axis)
 
 
-@emitter("clip")
-def _clip(cx, a, x):
+@RELAX_EXPORT.register("clip")
+def _clip(ctx, node, attrs, inputs):
     op = _op()
-    d = cx.in_dtypes[0]
+    d = ctx.in_dtypes[0]
     if np.issubdtype(np.dtype(d), np.floating):
-        return op.clip(x[0], float(a.a_min), float(a.a_max))
-    return op.minimum(op.maximum(x[0], cx.scalar(a.a_min, d)), cx.scalar(a.a_max, d))
+        return op.clip(inputs[0], float(attrs.a_min), float(attrs.a_max))
+    return op.minimum(op.maximum(inputs[0], ctx.scalar(attrs.a_min, d)), ctx.scalar(attrs.a_max, d))
 
 
-_BINARY = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "mod": "floor_mod", "pow": "power", "max": "maximum",
-    "min": "minimum", "left_shift": "left_shift", "right_shift": "right_shift", "greater": "greater",
-    "less": "less", "equal": "equal", "not_equal": "not_equal", "greater_equal": "greater_equal",
-    "less_equal": "less_equal",
+_BINARY = {  # NNVM op -> Relax op; "divide" and "power" follow the op table's integer rules (below)
+    "elemwise_add": "add", "broadcast_add": "add", "elemwise_sub": "subtract", "broadcast_sub": "subtract",
+    "elemwise_mul": "multiply", "broadcast_mul": "multiply", "elemwise_div": "divide", "broadcast_div": "divide",
+    "elemwise_mod": "floor_mod", "broadcast_mod": "floor_mod", "elemwise_pow": "power", "broadcast_pow": "power",
+    "broadcast_max": "maximum", "broadcast_min": "minimum",
+    "broadcast_left_shift": "left_shift", "broadcast_right_shift": "right_shift",
+    "greater": "greater", "broadcast_greater": "greater", "less": "less", "broadcast_less": "less",
+    "broadcast_equal": "equal", "broadcast_not_equal": "not_equal",
+    "broadcast_greater_equal": "greater_equal", "broadcast_less_equal": "less_equal",
 }
 
 
-def _div(cx, lhs, rhs):
+def _div(ctx, lhs, rhs):
     op = _op()
-    if np.issubdtype(np.dtype(cx.in_dtypes[0]), np.integer):
+    if np.issubdtype(np.dtype(ctx.in_dtypes[0]), np.integer):
         return op.floor_divide(lhs, rhs)  # numpy semantics, as the op table's compute rule
     return op.divide(lhs, rhs)
 
 
-@emitter(*[f"elemwise_{k}" for k in ("add", "sub", "mul", "div", "mod", "pow")],
-         *[f"broadcast_{k}" for k in list(_BINARY) + ["div"] if k not in ("add_",)], "greater", "less")
-def _binary(cx, a, x):
-    kind = cx.node.op.split("_", 1)[1] if "_" in cx.node.op else cx.node.op
-    if kind == "div":
-        return _div(cx, x[0], x[1])
-    if kind == "pow" and not _is_float(cx.in_dtypes[0]):
-        return _int_power(x[0], x[1])
-    return getattr(_op(), _BINARY[kind])(x[0], x[1])
+@RELAX_EXPORT.register(*_BINARY)
+def _binary(ctx, node, attrs, inputs):
+    name = _BINARY[node.op]
+    if name == "divide":
+        return _div(ctx, inputs[0], inputs[1])
+    if name == "power" and not _is_float(ctx.in_dtypes[0]):
+        return _int_power(inputs[0], inputs[1])
+    return getattr(_op(), name)(inputs[0], inputs[1])
 
 
 def _is_float(dtype):
@@ -211,26 +215,26 @@ def _int_power(lhs, rhs):
     return op.power(op.astype(lhs, "float64"), op.astype(rhs, "float64"))
 
 
-def _truth(cx, x, dtype):
+def _truth(ctx, x, dtype):
     op = _op()
     if dtype == "bool":
         return x
-    return op.not_equal(x, cx.scalar(0, dtype))
+    return op.not_equal(x, ctx.scalar(0, dtype))
 
 
-@emitter("logical_and", "logical_or", "logical_xor", "broadcast_logical_and", "broadcast_logical_or",
-         "broadcast_logical_xor")
-def _logical(cx, a, x):
+@RELAX_EXPORT.register("logical_and", "logical_or", "logical_xor", "broadcast_logical_and",
+                       "broadcast_logical_or", "broadcast_logical_xor")
+def _logical(ctx, node, attrs, inputs):
     op = _op()
-    fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[cx.node.op.rsplit("_", 1)[1]]
-    return fn(_truth(cx, x[0], cx.in_dtypes[0]), _truth(cx, x[1], cx.in_dtypes[1]))
+    fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[node.op.rsplit("_", 1)[1]]
+    return fn(_truth(ctx, inputs[0], ctx.in_dtypes[0]), _truth(ctx, inputs[1], ctx.in_dtypes[1]))
 
 
-@emitter("elemwise_sum")
-def _elemwise_sum(cx, a, x):
-    out = x[0]
-    for y in x[1:]:
-        out = cx.emit(_op().add(out, y))
+@RELAX_EXPORT.register("elemwise_sum")
+def _elemwise_sum(ctx, node, attrs, inputs):
+    out = inputs[0]
+    for y in inputs[1:]:
+        out = ctx.emit(_op().add(out, y))
     return out
 
 
@@ -246,12 +250,12 @@ _SCALAR = {
 }
 
 
-@emitter(*_SCALAR)
-def _scalar_op(cx, a, x):
-    name, reverse = _SCALAR[cx.node.op]
-    d = cx.in_dtypes[0]
-    s = cx.scalar(a.scalar, d)
-    lhs, rhs = (s, x[0]) if reverse else (x[0], s)
+@RELAX_EXPORT.register(*_SCALAR)
+def _scalar_op(ctx, node, attrs, inputs):
+    name, reverse = _SCALAR[node.op]
+    d = ctx.in_dtypes[0]
+    s = ctx.scalar(attrs.scalar, d)
+    lhs, rhs = (s, inputs[0]) if reverse else (inputs[0], s)
     if name == "power" and not _is_float(d):
         return _int_power(lhs, rhs)
     if name == "div":
@@ -266,23 +270,23 @@ def _scalar_op(cx, a, x):
 
 # ---------------------------------------------------------------------------------------------
 # creation
-@emitter("full", "zeros", "ones")
-def _full(cx, a, x):
-    value = {"zeros": 0, "ones": 1}.get(cx.node.op, a.get("fill_value"))
-    return cx.const(np.full(cx.out_shapes[0], value, dtype=cx.out_dtypes[0]))
+@RELAX_EXPORT.register("full", "zeros", "ones")
+def _full(ctx, node, attrs, inputs):
+    value = {"zeros": 0, "ones": 1}.get(node.op, attrs.get("fill_value"))
+    return ctx.const(np.full(ctx.out_shapes[0], value, dtype=ctx.out_dtypes[0]))
 
 
-@emitter("full_like", "zeros_like", "ones_like")
-def _full_like(cx, a, x):
-    value = {"zeros_like": 0, "ones_like": 1}.get(cx.node.op, a.get("fill_value"))
-    return cx.const(np.full(cx.in_shapes[0], value, dtype=cx.in_dtypes[0]))
+@RELAX_EXPORT.register("full_like", "zeros_like", "ones_like")
+def _full_like(ctx, node, attrs, inputs):
+    value = {"zeros_like": 0, "ones_like": 1}.get(node.op, attrs.get("fill_value"))
+    return ctx.const(np.full(ctx.in_shapes[0], value, dtype=ctx.in_dtypes[0]))
 
 
-@emitter("arange")
-def _arange(cx, a, x):
-    return cx.const(np.arange(a.start, a.stop, a.step).astype(a.dtype))
+@RELAX_EXPORT.register("arange")
+def _arange(ctx, node, attrs, inputs):
+    return ctx.const(np.arange(attrs.start, attrs.stop, attrs.step).astype(attrs.dtype))
 
 
-@emitter("shape_of")
-def _shape_of(cx, a, x):
-    return cx.const(np.array(cx.in_shapes[0], dtype=a.dtype))
+@RELAX_EXPORT.register("shape_of")
+def _shape_of(ctx, node, attrs, inputs):
+    return ctx.const(np.array(ctx.in_shapes[0], dtype=attrs.dtype))

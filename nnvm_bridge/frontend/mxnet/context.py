@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import BridgeError, InvalidModelError, ParamsError, ShapeError
+from ...errors import AttributeParseError, BridgeError, InvalidModelError, ParamsError, ShapeError
 from ...ir import dtypes as _dt
 from ...ir.attrs import parse_shape
 from ...ir.graph import Entry, Node
+from ...ir.names import NameAllocator
 from ...ops import get_op
 
 # A stand-in for "to the end of the axis" in strided_slice ends.
@@ -29,23 +30,16 @@ class ConvertContext:
         self.op_name = None
         self._shape = {}  # (id(node), index) -> tuple | None
         self._dtype = {}
-        self._names = set()
+        self._names = NameAllocator()
         self.weight_vars = set()  # variable names used in a weight slot
 
     # ---- naming -------------------------------------------------------------------------------
-    def unique(self, name: str) -> str:
-        base, k = name, 1
-        while name in self._names:
-            name, k = f"{base}_{k}", k + 1
-        self._names.add(name)
-        return name
-
     def aux_name(self, suffix: str) -> str:
-        return self.unique(f"{self.node_name}_{suffix}")
+        return self._names.fresh(f"{self.node_name}_{suffix}")
 
     # ---- variables ----------------------------------------------------------------------------
     def variable(self, name: str, attrs: dict) -> Entry:
-        self._names.add(name)
+        self._names.reserve(name)
         node = Node("null", name, (), attrs)
         shape = self.user_shape.get(name)
         if shape is None and name in self.params:
@@ -88,7 +82,7 @@ class ConvertContext:
     def emit(self, op: str, inputs, attrs=None, name=None) -> Node:
         opdef = get_op(op, self.node_name)
         strs = opdef.format_attrs(attrs or {})
-        node = Node(op, self.unique(name or self.node_name), list(inputs), strs)
+        node = Node(op, self._names.fresh(name or self.node_name), list(inputs), strs)
         parsed = opdef.parse_attrs(strs, node=node.name)
         n_in = opdef.count_inputs(parsed)
         if n_in is not None and n_in != len(node.inputs):
@@ -178,6 +172,4 @@ class ConvertContext:
         return self.aux("ones_like", [like], suffix="gamma_ones")
 
     def fail(self, message: str, cls=None):
-        from ...errors import AttributeParseError
-
         return (cls or AttributeParseError)(message, node=self.node_name, op=self.op_name, file=self.file)

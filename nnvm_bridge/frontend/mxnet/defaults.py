@@ -1,101 +1,99 @@
-"""MXNet 1.9.1 operator attributes: kinds and defaults, and a typed reader over raw strings.
+"""MXNet 1.9.1 operator attributes: the specs (kinds and defaults) and a typed reader over raw strings.
 
 MXNet symbol JSON stores only the attributes a user set explicitly, so every handler reads
 through :class:`MxAttrs`, which applies *MXNet's* defaults (taken from the 1.9.1 op docs and
 ``src/operator/**``) -- e.g. BatchNorm ``eps=1e-3, fix_gamma=True``, Deconvolution
 ``no_bias=True``, Pooling ``count_include_pad=True`` -- never NNVM's.
+
+Specs use the op table's :class:`~nnvm_bridge.ops.registry.Attr` (``optional``: None allowed,
+``min``: smallest value of every element, ``choices``) and are handed to the registry with
+``attrs=``.  One kind is MXNet's own: ``"tuple_opt_int"``, an int tuple whose elements may be None
+(slice begin/end/step).
 """
 from __future__ import annotations
 
 from ...errors import AttributeParseError
 from ...ir import attrs as _attrs
+from ...ops.registry import Attr
 
-REQUIRED = object()
+_CONV_LIKE = dict(kernel=Attr("shape", min=1), stride=Attr("shape", (), min=1), dilate=Attr("shape", (), min=1),
+                  pad=Attr("shape", (), min=0), num_filter=Attr("int", min=1), num_group=Attr("int", 1, min=1),
+                  layout=Attr("str", None, optional=True))
+CONVOLUTION = dict(_CONV_LIKE, no_bias=Attr("bool", False))
+DECONVOLUTION = dict(_CONV_LIKE, no_bias=Attr("bool", True), adj=Attr("shape", (), min=0),
+                     target_shape=Attr("shape", (), min=0))
+POOLING = dict(kernel=Attr("shape", (), min=1), pool_type=Attr("str", "max", choices=("max", "avg", "sum", "lp")),
+               global_pool=Attr("bool", False),
+               pooling_convention=Attr("str", "valid", choices=("valid", "full", "same")),
+               stride=Attr("shape", (), min=1), pad=Attr("shape", (), min=0), p_value=Attr("int", None, optional=True),
+               count_include_pad=Attr("bool", None, optional=True), layout=Attr("str", None, optional=True))
+ADAPTIVE_AVG_POOLING = dict(output_size=Attr("shape", ()))
+BATCH_NORM = dict(eps=Attr("float", 1e-3), momentum=Attr("float", 0.9), fix_gamma=Attr("bool", True),
+                  use_global_stats=Attr("bool", False), output_mean_var=Attr("bool", False), axis=Attr("int", 1))
+INSTANCE_NORM = dict(eps=Attr("float", 1e-3))
+LAYER_NORM = dict(axis=Attr("int", -1), eps=Attr("float", 1e-5), output_mean_var=Attr("bool", False))
+GROUP_NORM = dict(num_groups=Attr("int", 1, min=1), eps=Attr("float", 1e-5), output_mean_var=Attr("bool", False))
+LRN = dict(alpha=Attr("float", 1e-4), beta=Attr("float", 0.75), knorm=Attr("float", 2.0), nsize=Attr("int", min=1))
+L2_NORMALIZATION = dict(eps=Attr("float", 1e-10),
+                        mode=Attr("str", "instance", choices=("instance", "channel", "spatial")))
+FULLY_CONNECTED = dict(num_hidden=Attr("int", min=1), no_bias=Attr("bool", False), flatten=Attr("bool", True))
+EMBEDDING = dict(input_dim=Attr("int", min=1), output_dim=Attr("int", min=1), dtype=Attr("str", "float32"))
+ACTIVATION = dict(act_type=Attr("str", choices=("relu", "sigmoid", "tanh", "softrelu", "softsign", "log_sigmoid",
+                                                "mish")))
+LEAKY_RELU = dict(act_type=Attr("str", "leaky", choices=("leaky", "prelu", "elu", "selu", "gelu", "rrelu")),
+                  slope=Attr("float", 0.25), lower_bound=Attr("float", 0.125), upper_bound=Attr("float", 0.334))
+HARD_SIGMOID = dict(alpha=Attr("float", 0.2), beta=Attr("float", 0.5))
+SOFTMAX = dict(axis=Attr("int", -1), temperature=Attr("float", None, optional=True),
+               dtype=Attr("str", None, optional=True), use_length=Attr("bool", False, optional=True))
+SOFTMAX_OUTPUT = dict(multi_output=Attr("bool", False), preserve_shape=Attr("bool", False))
+SOFTMAX_ACTIVATION = dict(mode=Attr("str", "instance", choices=("instance", "channel")))
+DROPOUT = dict(p=Attr("float", 0.5), mode=Attr("str", "training"))
+UPSAMPLING = dict(scale=Attr("int", min=1), num_filter=Attr("int", 0),
+                  sample_type=Attr("str", choices=("nearest", "bilinear")),
+                  multi_input_mode=Attr("str", "concat", choices=("concat", "sum")), num_args=Attr("int", 1))
+PAD = dict(mode=Attr("str", choices=("constant", "edge", "reflect")), pad_width=Attr("shape", min=0),
+           constant_value=Attr("float", 0.0))
 
-# kind names: int, float, bool, str, shape, opt_<kind> (None allowed), pos_<kind> (values > 0),
-# nonneg_<kind> (values >= 0), opt_int_tuple (None allowed per element)
-_CONV = dict(kernel=("pos_shape", REQUIRED), stride=("pos_shape", ()), dilate=("pos_shape", ()),
-             pad=("nonneg_shape", ()), num_filter=("pos_int", REQUIRED), num_group=("pos_int", 1),
-             no_bias=("bool", False), layout=("opt_str", None))
-_SOFTMAX = dict(axis=("int", -1), temperature=("opt_float", None), dtype=("opt_str", None),
-                use_length=("opt_bool", False))
-_REDUCE = dict(axis=("opt_shape", None), keepdims=("bool", False), exclude=("bool", False))
-_SCALAR = dict(scalar=("float", 1.0))
-
-TABLE = {
-    "Convolution": _CONV,
-    "Deconvolution": dict(_CONV, no_bias=("bool", True), adj=("nonneg_shape", ()),
-                          target_shape=("nonneg_shape", ())),
-    "Pooling": dict(kernel=("pos_shape", ()), pool_type=("str", "max"), global_pool=("bool", False),
-                    pooling_convention=("str", "valid"), stride=("pos_shape", ()), pad=("nonneg_shape", ()),
-                    p_value=("opt_int", None), count_include_pad=("opt_bool", None), layout=("opt_str", None)),
-    "BatchNorm": dict(eps=("float", 1e-3), momentum=("float", 0.9), fix_gamma=("bool", True),
-                      use_global_stats=("bool", False), output_mean_var=("bool", False), axis=("int", 1)),
-    "FullyConnected": dict(num_hidden=("pos_int", REQUIRED), no_bias=("bool", False), flatten=("bool", True)),
-    "Activation": dict(act_type=("str", REQUIRED)),
-    "LeakyReLU": dict(act_type=("str", "leaky"), slope=("float", 0.25), lower_bound=("float", 0.125),
-                      upper_bound=("float", 0.334)),
-    "softmax": _SOFTMAX, "log_softmax": _SOFTMAX, "softmin": _SOFTMAX,
-    "SoftmaxOutput": dict(multi_output=("bool", False), preserve_shape=("bool", False)),
-    "SoftmaxActivation": dict(mode=("str", "instance")),
-    "Dropout": dict(p=("float", 0.5), mode=("str", "training")),
-    "Reshape": dict(shape=("shape", ()), reverse=("bool", False), target_shape=("shape", ()),
-                    keep_highest=("bool", False)),
-    "transpose": dict(axes=("shape", ())),
-    "SwapAxis": dict(dim1=("int", 0), dim2=("int", 0)),
-    "expand_dims": dict(axis=("int", REQUIRED)),
-    "squeeze": dict(axis=("opt_shape", None)),
-    "Concat": dict(dim=("int", 1), num_args=("int", 0)),
-    "SliceChannel": dict(num_outputs=("pos_int", REQUIRED), axis=("int", 1), squeeze_axis=("bool", False)),
-    "_split_v2": dict(indices=("shape", ()), axis=("int", 1), squeeze_axis=("bool", False), sections=("int", 0)),
-    "slice": dict(begin=("opt_int_tuple", REQUIRED), end=("opt_int_tuple", REQUIRED), step=("opt_int_tuple", ())),
-    "slice_axis": dict(axis=("int", REQUIRED), begin=("int", REQUIRED), end=("opt_int", REQUIRED)),
-    "slice_like": dict(axes=("shape", ())),
-    "Crop": dict(num_args=("int", 1), offset=("nonneg_shape", (0, 0)), h_w=("nonneg_shape", (0, 0)),
-                 center_crop=("bool", False)),
-    "clip": dict(a_min=("float", REQUIRED), a_max=("float", REQUIRED)),
-    "Cast": dict(dtype=("str", REQUIRED)),
-    "dot": dict(transpose_a=("bool", False), transpose_b=("bool", False)),
-    "Embedding": dict(input_dim=("pos_int", REQUIRED), output_dim=("pos_int", REQUIRED), dtype=("str", "float32")),
-    "take": dict(axis=("int", 0), mode=("str", "clip")),
-    "UpSampling": dict(scale=("pos_int", REQUIRED), num_filter=("int", 0), sample_type=("str", REQUIRED),
-                       multi_input_mode=("str", "concat"), num_args=("int", 1)),
-    "Pad": dict(mode=("str", REQUIRED), pad_width=("nonneg_shape", REQUIRED), constant_value=("float", 0.0)),
-    "sum": _REDUCE,
-    "argmax": dict(axis=("opt_int", None), keepdims=("bool", False)),
-    "norm": dict(ord=("int", 2), axis=("opt_shape", None), keepdims=("bool", False)),
-    "tile": dict(reps=("nonneg_shape", REQUIRED)),
-    "repeat": dict(repeats=("nonneg_int", REQUIRED), axis=("opt_int", None)),
-    "stack": dict(axis=("int", 0), num_args=("int", 0)),
-    "InstanceNorm": dict(eps=("float", 1e-3)),
-    "LayerNorm": dict(axis=("int", -1), eps=("float", 1e-5), output_mean_var=("bool", False)),
-    "GroupNorm": dict(num_groups=("pos_int", 1), eps=("float", 1e-5), output_mean_var=("bool", False)),
-    "LRN": dict(alpha=("float", 1e-4), beta=("float", 0.75), knorm=("float", 2.0), nsize=("pos_int", REQUIRED)),
-    "L2Normalization": dict(eps=("float", 1e-10), mode=("str", "instance")),
-    "hard_sigmoid": dict(alpha=("float", 0.2), beta=("float", 0.5)),
-    "broadcast_to": dict(shape=("shape", ())),
-    "broadcast_axis": dict(axis=("shape", ()), size=("shape", ())),
-    "broadcast_like": dict(lhs_axes=("opt_shape", None), rhs_axes=("opt_shape", None)),
-    "reverse": dict(axis=("shape", REQUIRED)),
-    "topk": dict(axis=("opt_int", -1), k=("int", 1), ret_typ=("str", "indices"), is_ascend=("bool", False),
-                 dtype=("str", "float32")),
-    "one_hot": dict(depth=("pos_int", REQUIRED), on_value=("float", 1.0), off_value=("float", 0.0),
-                    dtype=("str", "float32")),
-    "_zeros": dict(shape=("nonneg_shape", ()), dtype=("str", "float32")),
-    "_full": dict(shape=("nonneg_shape", ()), dtype=("str", "float32"), value=("float", REQUIRED)),
-    "_arange": dict(start=("float", 0.0), stop=("opt_float", None), step=("float", 1.0), repeat=("int", 1),
-                    dtype=("str", "float32")),
-    "_contrib_AdaptiveAvgPooling2D": dict(output_size=("shape", ())),
-    "add_n": dict(num_args=("int", 0)),
-    "scalar": _SCALAR,
-}
-# ops sharing a table
-for _alias, _base in {"Convolution_v1": "Convolution", "Pooling_v1": "Pooling", "concat": "Concat",
-                      "split": "SliceChannel", "crop": "slice", "mean": "sum", "max": "sum", "min": "sum",
-                      "prod": "sum", "nansum": "sum", "nanprod": "sum", "argmin": "argmax", "swapaxes": "SwapAxis",
-                      "cast": "Cast", "amp_cast": "Cast", "ElementWiseSum": "add_n", "_ones": "_zeros",
-                      "flip": "reverse", "broadcast_axes": "broadcast_axis"}.items():
-    TABLE[_alias] = TABLE[_base]
+RESHAPE = dict(shape=Attr("shape", ()), reverse=Attr("bool", False), target_shape=Attr("shape", ()),
+               keep_highest=Attr("bool", False))
+TRANSPOSE = dict(axes=Attr("shape", ()))
+SWAP_AXIS = dict(dim1=Attr("int", 0), dim2=Attr("int", 0))
+EXPAND_DIMS = dict(axis=Attr("int"))
+SQUEEZE = dict(axis=Attr("shape", None, optional=True))
+CONCAT = dict(dim=Attr("int", 1), num_args=Attr("int", 0))
+STACK = dict(axis=Attr("int", 0), num_args=Attr("int", 0))
+SLICE_CHANNEL = dict(num_outputs=Attr("int", min=1), axis=Attr("int", 1), squeeze_axis=Attr("bool", False))
+SPLIT_V2 = dict(indices=Attr("shape", ()), axis=Attr("int", 1), squeeze_axis=Attr("bool", False),
+                sections=Attr("int", 0))
+SLICE = dict(begin=Attr("tuple_opt_int"), end=Attr("tuple_opt_int"), step=Attr("tuple_opt_int", ()))
+SLICE_AXIS = dict(axis=Attr("int"), begin=Attr("int"), end=Attr("int", optional=True))
+SLICE_LIKE = dict(axes=Attr("shape", ()))
+CROP = dict(num_args=Attr("int", 1), offset=Attr("shape", (0, 0), min=0), h_w=Attr("shape", (0, 0), min=0),
+            center_crop=Attr("bool", False))
+CLIP = dict(a_min=Attr("float"), a_max=Attr("float"))
+CAST = dict(dtype=Attr("str"))
+DOT = dict(transpose_a=Attr("bool", False), transpose_b=Attr("bool", False))
+TAKE = dict(axis=Attr("int", 0), mode=Attr("str", "clip", choices=("clip", "wrap", "raise")))
+ONE_HOT = dict(depth=Attr("int", min=1), on_value=Attr("float", 1.0), off_value=Attr("float", 0.0),
+               dtype=Attr("str", "float32"))
+TOPK = dict(axis=Attr("int", -1, optional=True), k=Attr("int", 1),
+            ret_typ=Attr("str", "indices", choices=("value", "indices", "both", "mask")), is_ascend=Attr("bool", False),
+            dtype=Attr("str", "float32"))
+REDUCE = dict(axis=Attr("shape", None, optional=True), keepdims=Attr("bool", False), exclude=Attr("bool", False))
+ARG_REDUCE = dict(axis=Attr("int", None, optional=True), keepdims=Attr("bool", False))
+NORM = dict(ord=Attr("int", 2), axis=Attr("shape", None, optional=True), keepdims=Attr("bool", False))
+BROADCAST_TO = dict(shape=Attr("shape", ()))
+BROADCAST_AXIS = dict(axis=Attr("shape", ()), size=Attr("shape", ()))
+BROADCAST_LIKE = dict(lhs_axes=Attr("shape", None, optional=True), rhs_axes=Attr("shape", None, optional=True))
+TILE = dict(reps=Attr("shape", min=0))
+REPEAT = dict(repeats=Attr("int", min=0), axis=Attr("int", None, optional=True))
+REVERSE = dict(axis=Attr("shape"))
+ZEROS = dict(shape=Attr("shape", (), min=0), dtype=Attr("str", "float32"))
+FULL = dict(shape=Attr("shape", (), min=0), dtype=Attr("str", "float32"), value=Attr("float"))
+ARANGE = dict(start=Attr("float", 0.0), stop=Attr("float", None, optional=True), step=Attr("float", 1.0),
+              repeat=Attr("int", 1), dtype=Attr("str", "float32"))
+ADD_N = dict(num_args=Attr("int", 0))
+SCALAR = dict(scalar=Attr("float", 1.0))
 
 
 def _parse_opt_int_tuple(text):
@@ -114,30 +112,28 @@ def _parse_opt_int_tuple(text):
     return tuple(out)
 
 
-def _parse(kind: str, text):
-    if kind == "opt_int_tuple":
+def _parse(spec: Attr, text):
+    if spec.kind == "tuple_opt_int":
         return _parse_opt_int_tuple(text)
-    optional = kind.startswith("opt_")
-    base = kind[4:] if optional else kind
-    low = None
-    if base.startswith("pos_"):
-        base, low = base[4:], 1
-    elif base.startswith("nonneg_"):
-        base, low = base[7:], 0
-    val = _attrs.parse_value(base, text, optional=optional)
-    if low is not None and val is not None:
+    val = _attrs.parse_value(spec.kind, text, optional=spec.optional)
+    if spec.min is not None and val is not None:
         items = val if isinstance(val, tuple) else (val,)
-        if any(v < low for v in items):
-            raise _attrs.BadValue("must be positive" if low else "must not be negative")
+        if any(v < spec.min for v in items):
+            raise _attrs.BadValue({0: "must not be negative", 1: "must be positive"}.get(
+                spec.min, f"must be >= {spec.min}"))
     return val
 
 
 class MxAttrs:
-    """Typed read access to one MXNet node's string attributes, with MXNet's defaults."""
+    """Typed read access to one MXNet node's string attributes, with MXNet's defaults.
 
-    def __init__(self, op: str, node: str, raw: dict, table: dict | None = None, file=None):
+    Values are parsed leniently when a handler reads them, so an attribute the handler never
+    reads cannot fail the conversion.
+    """
+
+    def __init__(self, op: str, node: str, raw: dict, spec: dict | None = None, file=None):
         self.op, self.node, self.raw, self.file = op, node, dict(raw), file
-        self.table = TABLE.get(op, {}) if table is None else table
+        self.spec = spec or {}
         self._cache = {}
 
     def __contains__(self, key):
@@ -146,38 +142,22 @@ class MxAttrs:
     def __getitem__(self, key):
         if key in self._cache:
             return self._cache[key]
-        kind, default = self.table.get(key, (None, REQUIRED))
-        if kind is None:
-            raise KeyError(f"no MXNet attribute table entry for {self.op}.{key}")  # programming error
+        spec = self.spec.get(key)
+        if spec is None:
+            raise KeyError(f"no MXNet attribute spec for {self.op}.{key}")  # programming error
         if key not in self.raw:
-            if default is REQUIRED:
-                raise AttributeParseError(f"missing required attribute {key!r}", node=self.node, op=self.op,
-                                          file=self.file)
-            val = default
+            if spec.required:
+                raise self.error(f"missing required attribute {key!r}")
+            val = spec.default
         else:
             try:
-                val = _parse(kind, self.raw[key])
+                val = _parse(spec, self.raw[key])
             except (_attrs.BadValue, ValueError, TypeError, OverflowError) as exc:
-                raise AttributeParseError(f"attribute {key!r}={self.raw[key]!r}: {exc}", node=self.node,
-                                          op=self.op, file=self.file) from None
+                raise self.error(f"attribute {key!r}={self.raw[key]!r}: {exc}") from None
+        if spec.choices is not None and val not in spec.choices:
+            raise self.error(f"attribute {key!r}={val!r} must be one of {list(spec.choices)}")
         self._cache[key] = val
         return val
 
-    def get(self, key, kind: str, default=None):
-        """Read an attribute outside the table (generic handlers)."""
-        if key not in self.raw:
-            return default
-        try:
-            return _parse(kind, self.raw[key])
-        except (_attrs.BadValue, ValueError, TypeError, OverflowError) as exc:
-            raise AttributeParseError(f"attribute {key!r}={self.raw[key]!r}: {exc}", node=self.node, op=self.op,
-                                      file=self.file) from None
-
     def error(self, message: str, cls=AttributeParseError):
         return cls(message, node=self.node, op=self.op, file=self.file)
-
-    def choice(self, key, choices):
-        val = self[key]
-        if val not in choices:
-            raise self.error(f"attribute {key!r}={val!r} must be one of {list(choices)}")
-        return val

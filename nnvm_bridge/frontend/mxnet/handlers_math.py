@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import math
 
+from . import defaults
 from .handlers_nn import need_inputs
-from .op_map import handler
+from .registry import MXNET_IMPORT
 
 
 def _simple(ir_op):
-    def fn(node, a, ins, ctx):
-        need_inputs(ins, 2, ctx)
-        return ctx.out(ir_op, ins[:2], {}, name=node.name)
+    def fn(ctx, node, attrs, inputs):
+        need_inputs(inputs, 2, ctx)
+        return ctx.out(ir_op, inputs[:2], {}, name=node.name)
     return fn
 
 
-def _hypot(node, a, ins, ctx):
-    need_inputs(ins, 2, ctx)
-    sq = [ctx.aux("square", [e], suffix=f"sq{i}") for i, e in enumerate(ins[:2])]
+def _hypot(ctx, node, attrs, inputs):
+    need_inputs(inputs, 2, ctx)
+    sq = [ctx.aux("square", [e], suffix=f"sq{i}") for i, e in enumerate(inputs[:2])]
     return ctx.out("sqrt", [ctx.aux("broadcast_add", sq)], {}, name=node.name)
 
 
@@ -59,8 +60,8 @@ _ELEMWISE = [  # (IR op, MXNet names)
     ("broadcast_logical_xor", ("broadcast_logical_xor",)),
 ]
 for _ir, _names in _ELEMWISE:
-    handler(*_names)(_simple(_ir))
-handler("_hypot", "_Hypot", "broadcast_hypot")(_hypot)
+    MXNET_IMPORT.register(*_names)(_simple(_ir))
+MXNET_IMPORT.register("_hypot", "_Hypot", "broadcast_hypot")(_hypot)
 
 # ---- tensor-scalar ops ----------------------------------------------------------------------------
 _SCALAR = {
@@ -84,38 +85,38 @@ _SCALAR = {
 
 
 def _scalar(ir_op):
-    def fn(node, a, ins, ctx):
-        need_inputs(ins, 1, ctx)
-        return ctx.out(ir_op, ins[:1], dict(scalar=a["scalar"]), name=node.name)
+    def fn(ctx, node, attrs, inputs):
+        need_inputs(inputs, 1, ctx)
+        return ctx.out(ir_op, inputs[:1], dict(scalar=attrs["scalar"]), name=node.name)
     return fn
 
 
 for _ir, _names in _SCALAR.items():
-    handler(*_names, table="scalar")(_scalar(_ir))
+    MXNET_IMPORT.register(*_names, attrs=defaults.SCALAR)(_scalar(_ir))
 
 
-@handler("_mod_scalar", "_ModScalar", table="scalar")
-def mod_scalar(node, a, ins, ctx):
-    c = ctx.scalar_const("scalar", a["scalar"], ins[0])
-    return ctx.out("broadcast_mod", [ins[0], c], {}, name=node.name)
+@MXNET_IMPORT.register("_mod_scalar", "_ModScalar", attrs=defaults.SCALAR)
+def mod_scalar(ctx, node, attrs, inputs):
+    c = ctx.scalar_const("scalar", attrs["scalar"], inputs[0])
+    return ctx.out("broadcast_mod", [inputs[0], c], {}, name=node.name)
 
 
-@handler("_rmod_scalar", "_RModScalar", table="scalar")
-def rmod_scalar(node, a, ins, ctx):
-    c = ctx.scalar_const("scalar", a["scalar"], ins[0])
-    return ctx.out("broadcast_mod", [c, ins[0]], {}, name=node.name)
+@MXNET_IMPORT.register("_rmod_scalar", "_RModScalar", attrs=defaults.SCALAR)
+def rmod_scalar(ctx, node, attrs, inputs):
+    c = ctx.scalar_const("scalar", attrs["scalar"], inputs[0])
+    return ctx.out("broadcast_mod", [c, inputs[0]], {}, name=node.name)
 
 
-@handler("_hypot_scalar", "_HypotScalar", table="scalar")
-def hypot_scalar(node, a, ins, ctx):
-    s = ctx.aux("__add_scalar__", [ctx.aux("square", ins[:1])], dict(scalar=a["scalar"] ** 2))
+@MXNET_IMPORT.register("_hypot_scalar", "_HypotScalar", attrs=defaults.SCALAR)
+def hypot_scalar(ctx, node, attrs, inputs):
+    s = ctx.aux("__add_scalar__", [ctx.aux("square", inputs[:1])], dict(scalar=attrs["scalar"] ** 2))
     return ctx.out("sqrt", [s], {}, name=node.name)
 
 
 def _logical_scalar(kind):
-    def fn(node, a, ins, ctx):
-        on = a["scalar"] != 0
-        x = ins[0]
+    def fn(ctx, node, attrs, inputs):
+        on = attrs["scalar"] != 0
+        x = inputs[0]
         if kind == "and" and not on:
             return ctx.out("zeros_like", [x], {}, name=node.name)
         if kind == "or" and on:
@@ -125,8 +126,9 @@ def _logical_scalar(kind):
     return fn
 
 
-for _kind in ("and", "or", "xor"):
-    handler(f"_logical_{_kind}_scalar", f"_Logical{_kind.capitalize()}Scalar", table="scalar")(_logical_scalar(_kind))
+MXNET_IMPORT.register("_logical_and_scalar", "_LogicalAndScalar", attrs=defaults.SCALAR)(_logical_scalar("and"))
+MXNET_IMPORT.register("_logical_or_scalar", "_LogicalOrScalar", attrs=defaults.SCALAR)(_logical_scalar("or"))
+MXNET_IMPORT.register("_logical_xor_scalar", "_LogicalXorScalar", attrs=defaults.SCALAR)(_logical_scalar("xor"))
 
 # ---- unary ops ------------------------------------------------------------------------------------
 _UNARY = {
@@ -141,49 +143,49 @@ _UNARY = {
 
 
 def _unary(ir_op):
-    def fn(node, a, ins, ctx):
-        need_inputs(ins, 1, ctx)
-        return ctx.out(ir_op, ins[:1], {}, name=node.name)
+    def fn(ctx, node, attrs, inputs):
+        need_inputs(inputs, 1, ctx)
+        return ctx.out(ir_op, inputs[:1], {}, name=node.name)
     return fn
 
 
 for _mx, _ir in _UNARY.items():
-    handler(_mx)(_unary(_ir))
+    MXNET_IMPORT.add(_mx, _unary(_ir))
 
 
-@handler("round")
-def round_(node, a, ins, ctx):
+@MXNET_IMPORT.register("round")
+def round_(ctx, node, attrs, inputs):
     # MXNet rounds half away from zero: sign(x) * floor(|x| + 0.5)
-    x = ins[0]
+    x = inputs[0]
     f = ctx.aux("floor", [ctx.aux("__add_scalar__", [ctx.aux("abs", [x])], dict(scalar=0.5))])
     return ctx.out("broadcast_mul", [ctx.aux("sign", [x]), f], {}, name=node.name)
 
 
-@handler("rint")
-def rint(node, a, ins, ctx):
+@MXNET_IMPORT.register("rint")
+def rint(ctx, node, attrs, inputs):
     # MXNet's rint picks floor on ties (mshadow_op::rint), i.e. ceil(x - 0.5)
-    x = ctx.aux("__sub_scalar__", ins[:1], dict(scalar=0.5))
+    x = ctx.aux("__sub_scalar__", inputs[:1], dict(scalar=0.5))
     return ctx.out("ceil", [x], {}, name=node.name)
 
 
-@handler("rcbrt")
-def rcbrt(node, a, ins, ctx):
-    return ctx.out("reciprocal", [ctx.aux("cbrt", ins[:1])], {}, name=node.name)
+@MXNET_IMPORT.register("rcbrt")
+def rcbrt(ctx, node, attrs, inputs):
+    return ctx.out("reciprocal", [ctx.aux("cbrt", inputs[:1])], {}, name=node.name)
 
 
-@handler("degrees")
-def degrees(node, a, ins, ctx):
-    return ctx.out("__mul_scalar__", ins[:1], dict(scalar=180.0 / math.pi), name=node.name)
+@MXNET_IMPORT.register("degrees")
+def degrees(ctx, node, attrs, inputs):
+    return ctx.out("__mul_scalar__", inputs[:1], dict(scalar=180.0 / math.pi), name=node.name)
 
 
-@handler("radians")
-def radians(node, a, ins, ctx):
-    return ctx.out("__mul_scalar__", ins[:1], dict(scalar=math.pi / 180.0), name=node.name)
+@MXNET_IMPORT.register("radians")
+def radians(ctx, node, attrs, inputs):
+    return ctx.out("__mul_scalar__", inputs[:1], dict(scalar=math.pi / 180.0), name=node.name)
 
 
-@handler("add_n", "ElementWiseSum")
-def add_n(node, a, ins, ctx):
-    need_inputs(ins, 1, ctx)
-    if len(ins) == 1:
-        return ins[0]
-    return ctx.out("elemwise_sum", ins, dict(num_args=len(ins)), name=node.name)
+@MXNET_IMPORT.register("add_n", "ElementWiseSum", attrs=defaults.ADD_N)
+def add_n(ctx, node, attrs, inputs):
+    need_inputs(inputs, 1, ctx)
+    if len(inputs) == 1:
+        return inputs[0]
+    return ctx.out("elemwise_sum", inputs, dict(num_args=len(inputs)), name=node.name)

@@ -4,21 +4,50 @@ Steps: read the symbol (JSON text/dict/path, ``mx.sym.Symbol``, Gluon block), no
 params (numpy, no "arg:"/"aux:" prefixes; ``.params`` files are read without MXNet), pre-scan for
 unsupported ops (all reported at once), find label inputs, convert node by node with the
 registered handlers (MXNet defaults applied, weights checked), then run shape/dtype inference.
+
+This is the driver of the MXNet import table: it loads the built-in handler modules and holds the
+plug-in hook :func:`register_mxnet_op`.
 """
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
-from ...errors import BridgeError, DTypeError, InvalidModelError, ParamsError, ShapeError, UnsupportedOperatorError
+from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, ParamsError, ShapeError,
+                       UnsupportedOperatorError)
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
 from ...ir.json_io import parse_json, parse_obj
 from ...ir.passes import infer_shape, infer_type
+from ...ops.registry import Attr
+from . import handlers_math, handlers_nn, handlers_tensor  # noqa: F401  (they register the built-in handlers)
 from .context import ConvertContext
-from .defaults import TABLE, MxAttrs
-from .op_map import get_handler
+from .defaults import MxAttrs
+from .registry import MXNET_IMPORT
+
+MXNET_IMPORT.mark_loaded()
+
+
+# ---- the op table -----------------------------------------------------------------------------------------
+def register_mxnet_op(name: str, fn: Callable, *, attrs: dict | None = None, labels=(), weights=(),
+                      override: bool = False) -> None:
+    """Plug-in hook: convert MXNet op ``name`` with ``fn(ctx, node, attrs, inputs)``.
+
+    ``attrs`` maps the op's attribute names to :class:`nnvm_bridge.ops.registry.Attr` specs with MXNet's
+    defaults (see :mod:`.defaults`); ``labels`` and ``weights`` list the input slots that are training
+    labels or parameters.  An op that already has a handler raises ValueError unless ``override=True``.
+    """
+    spec = None if attrs is None else dict(attrs)
+    if spec is not None and not all(isinstance(a, Attr) for a in spec.values()):
+        raise TypeError(f"register_mxnet_op({name!r}): attrs maps attribute names to nnvm_bridge.ops.registry.Attr")
+    MXNET_IMPORT.add(name, fn, attrs=spec, labels=tuple(labels), weights=tuple(weights), override=override)
+
+
+def supported_ops() -> list:
+    """Sorted names of the MXNet ops that have a handler."""
+    return MXNET_IMPORT.supported()
 
 
 # ---- inputs ---------------------------------------------------------------------------------------------
@@ -103,18 +132,12 @@ def _normalise_shape(shape, file=None) -> dict:
 
 # ---- the converter ----------------------------------------------------------------------------------------
 def _prescan(raw):
-    unsupported = {}
+    unsupported = OpTally()
     for rn in raw.nodes:
-        if rn.op == "null":
-            continue
-        if rn.subgraphs:
-            unsupported.setdefault(rn.op, []).append(rn.name)
-        elif get_handler(rn.op) is None:
-            unsupported.setdefault(rn.op, []).append(rn.name)
-    if unsupported:
-        raise UnsupportedOperatorError(unsupported, direction="from_mxnet", file=raw.source,
-                                       extra="register a handler with "
-                                             "nnvm_bridge.frontend.mxnet.op_map.register_mxnet_op")
+        if rn.op != "null" and (rn.subgraphs or rn.op not in MXNET_IMPORT):
+            unsupported.add(rn.op, rn.name)
+    unsupported.raise_if_any(direction="from_mxnet", file=raw.source,
+                             extra="register a handler with nnvm_bridge.frontend.mxnet.register_mxnet_op")
 
 
 def _label_variables(raw, params) -> set:
@@ -123,11 +146,11 @@ def _label_variables(raw, params) -> set:
     for rn in raw.nodes:
         if rn.op == "null":
             continue
-        h = get_handler(rn.op)
+        h = MXNET_IMPORT.get(rn.op)
         for slot, (nid, _, _) in enumerate(rn.inputs):
             if raw.nodes[nid].op != "null":
                 continue
-            (label_uses if slot in h.label_inputs else other_uses).add(nid)
+            (label_uses if slot in h.labels else other_uses).add(nid)
     for nid, _, _ in raw.heads:
         other_uses.add(nid)
     return {nid for nid in label_uses - other_uses if raw.nodes[nid].name not in params}
@@ -147,11 +170,11 @@ def data_input_names(symbol, params=()) -> list:
     for rn in raw.nodes:
         if rn.op == "null":
             continue
-        h = get_handler(rn.op)
+        h = MXNET_IMPORT.get(rn.op)
         for slot, (nid, _, _) in enumerate(rn.inputs):
-            if slot in h.weight_inputs:
+            if slot in h.weights:
                 weight_uses.add(nid)
-            elif slot not in h.label_inputs:
+            elif slot not in h.labels:
                 other_uses.add(nid)
     other_uses.update(nid for nid, _, _ in raw.heads)
     weights = weight_uses - other_uses
@@ -195,13 +218,13 @@ def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=Non
             hints = _input_hints(rn, shape, dtype) if rn.name not in params else dict(rn.attrs)
             results.append([ctx.variable(rn.name, hints)])
             continue
-        h = get_handler(rn.op)
+        h = MXNET_IMPORT.get(rn.op)
         ctx.node_name, ctx.op_name = rn.name, rn.op
         inputs = []
         for slot, (src, idx, _) in enumerate(rn.inputs):
             got = results[src]
             if got is None:
-                if slot in h.label_inputs:
+                if slot in h.labels:
                     continue  # a dropped label
                 raise InvalidModelError(f"input {slot} is a label variable used as data", node=rn.name, op=rn.op,
                                         file=raw.source)
@@ -210,9 +233,9 @@ def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=Non
                                         f"which has {len(got)} usable outputs at inference", node=rn.name,
                                         op=rn.op, file=raw.source)
             inputs.append(got[idx])
-        attrs = MxAttrs(rn.op, rn.name, rn.attrs, TABLE.get(h.table or rn.op, {}), file=raw.source)
+        attrs = MxAttrs(rn.op, rn.name, rn.attrs, h.attrs, file=raw.source)
         try:
-            res = h.fn(rn, attrs, inputs, ctx)
+            res = h(ctx, rn, attrs, inputs)
         except UnsupportedOperatorError:
             raise
         except BridgeError as exc:
@@ -251,7 +274,7 @@ def from_mxnet(symbol, arg_params=None, aux_params=None, shape=None, dtype=None)
     ``dtype`` is one dtype or a dict per input.  Label inputs of ``*Output`` ops are dropped.
     """
     if _is_gluon_block(symbol):
-        from frontend_ext.mxnet.gluon import export_block
+        from .gluon import export_block
 
         symbol, block_params, shape = export_block(symbol, shape, dtype)
         if arg_params is None and aux_params is None:
@@ -267,4 +290,4 @@ def from_mxnet(symbol, arg_params=None, aux_params=None, shape=None, dtype=None)
     return convert_symbol(raw, params, given, shape, dtype)
 
 
-__all__ = ["from_mxnet", "convert_symbol", "data_input_names"]
+__all__ = ["from_mxnet", "convert_symbol", "data_input_names", "register_mxnet_op", "supported_ops"]

@@ -11,12 +11,26 @@ import re
 
 import numpy as np
 
-from ...errors import BridgeError, InvalidModelError, ShapeError
+from ...errors import BridgeError, InvalidModelError, ShapeError, unsupported_feature
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Node
+from ...ir.names import unique_name
 from ...ops import get_op
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
+
+
+class OnnxInputs(tuple):
+    """A node's input tensor names.  An omitted optional input (the empty name in the file, or one
+    past the end of the list) reads as None, so ``inputs[2]`` is None for a Conv without a bias."""
+
+    def __new__(cls, names=()):
+        return super().__new__(cls, (name or None for name in names))
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and index >= len(self):
+            return None
+        return super().__getitem__(index)
 
 
 class OnnxNode:
@@ -29,7 +43,7 @@ class OnnxNode:
         self.op_type = proto.op_type
         self.domain = proto.domain or ""
         self.name = proto.name or (proto.output[0] if proto.output else f"{proto.op_type}_{index}")
-        self.inputs = list(proto.input)
+        self.inputs = OnnxInputs(proto.input)
         self.outputs = list(proto.output)
         attrs = {}
         for a in proto.attribute:
@@ -40,15 +54,6 @@ class OnnxNode:
                 v = [x.decode("utf-8", "replace") for x in v]
             attrs[a.name] = v
         self.attrs = attrs
-
-    def attr(self, name, default=None):
-        return self.attrs.get(name, default)
-
-    def input(self, i):
-        """Name of input ``i``, or None when it is absent or the empty string (optional input)."""
-        if i < len(self.inputs) and self.inputs[i]:
-            return self.inputs[i]
-        return None
 
     def output_used(self, i, consumers) -> bool:
         return i < len(self.outputs) and bool(self.outputs[i]) and self.outputs[i] in consumers
@@ -71,12 +76,7 @@ class ImportContext:
 
     # ---- naming ------------------------------------------------------------------------
     def unique(self, base: str) -> str:
-        base = _SAFE.sub("_", base or "node") or "node"
-        name, k = base, 1
-        while name in self._names:
-            name, k = f"{base}_{k}", k + 1
-        self._names.add(name)
-        return name
+        return unique_name(_SAFE.sub("_", base or "node") or "node", self._names)
 
     def reserve(self, name: str):
         self._names.add(name)
@@ -90,6 +90,11 @@ class ImportContext:
     def error(self, cls, message):
         n = self.node
         return cls(message, node=None if n is None else n.name, op=None if n is None else n.op_type, file=self.file)
+
+    def unsupported(self, what):
+        """The error for the current node when its op is known but ``what`` (an attribute value, an
+        input, a dtype) is not supported."""
+        return unsupported_feature(self.node.op_type, self.node.name, what, direction="ONNX import", file=self.file)
 
     # ---- values --------------------------------------------------------------------------
     def variable(self, name: str, shape=None, dtype="float32", value=None, attrs=None) -> Entry:

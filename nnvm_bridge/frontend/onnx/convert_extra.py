@@ -4,94 +4,106 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError, UnsupportedOperatorError
-from .registry import converter
+from ...errors import ShapeError
+from ...ir import dtypes as _dt
+from .registry import ONNX_IMPORT
 
 
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
-
-
-@converter("Trilu", 14)
-def trilu(ctx, node):
-    x = node.input(0)
+@ONNX_IMPORT.register("Trilu", since=14)
+def trilu(ctx, node, attrs, inputs):
+    x = inputs[0]
     s = ctx.shape(x)
     if s is None:
         raise ctx.error(ShapeError, "Trilu needs the input shape")
-    k = int(ctx.require_const(node.input(1), "Trilu k").reshape(-1)[0]) if node.input(1) else 0
+    k = int(ctx.require_const(inputs[1], "Trilu k").reshape(-1)[0]) if inputs[1] else 0
     n, m = s[-2], s[-1]
-    mask = np.triu(np.ones((n, m)), k) if node.attr("upper", 1) else np.tril(np.ones((n, m)), k)
+    mask = np.triu(np.ones((n, m)), k) if attrs.get("upper", 1) else np.tril(np.ones((n, m)), k)
     v = ctx.const(x)
     if v is not None:
         return (v * mask.astype(v.dtype)).astype(v.dtype)
     return ctx.emit1("broadcast_mul", [x, mask.astype(ctx.dtype(x))])
 
 
-@converter("Hardmax", 1, 11, 13)
-def hardmax(ctx, node):
-    x = node.input(0)
+def _hardmax_input(ctx, x):
     s = ctx.shape(x)
     if s is None:
         raise ctx.error(ShapeError, "Hardmax needs the input shape")
-    r = len(s)
-    axis = int(node.attr("axis", -1 if ctx.opset >= 13 else 1)) % r
-    if ctx.opset < 13 and axis != r - 1:
-        flat = ctx.reshape(x, (int(np.prod(s[:axis])), -1))
-        depth = int(np.prod(s[axis:]))
-        idx = ctx.emit1("argmax", [flat], {"axis": (1,), "keepdims": False, "dtype": "int64"})
-        y = ctx.emit1("one_hot", [idx], {"depth": depth, "dtype": ctx.dtype(x)})
-        return ctx.reshape(y, s)
+    return s
+
+
+@ONNX_IMPORT.register("Hardmax", since=(1, 11))
+def hardmax_coerced_2d(ctx, node, attrs, inputs):
+    """Before opset 13 the input is coerced to 2-d at ``axis`` (default 1) and the max taken per row."""
+    x = inputs[0]
+    s = _hardmax_input(ctx, x)
+    axis = int(attrs.get("axis", 1)) % len(s)
+    if axis == len(s) - 1:
+        return _hardmax_along(ctx, x, s, axis)
+    flat = ctx.reshape(x, (int(np.prod(s[:axis])), -1))
+    depth = int(np.prod(s[axis:]))
+    idx = ctx.emit1("argmax", [flat], {"axis": (1,), "keepdims": False, "dtype": "int64"})
+    y = ctx.emit1("one_hot", [idx], {"depth": depth, "dtype": ctx.dtype(x)})
+    return ctx.reshape(y, s)
+
+
+@ONNX_IMPORT.register("Hardmax", since=13)
+def hardmax(ctx, node, attrs, inputs):
+    x = inputs[0]
+    s = _hardmax_input(ctx, x)
+    return _hardmax_along(ctx, x, s, int(attrs.get("axis", -1)) % len(s))
+
+
+def _hardmax_along(ctx, x, shape, axis):
     idx = ctx.emit1("argmax", [x], {"axis": (axis,), "keepdims": False, "dtype": "int64"})
-    return ctx.emit1("one_hot", [idx], {"depth": int(s[axis]), "axis": axis, "dtype": ctx.dtype(x)})
+    return ctx.emit1("one_hot", [idx], {"depth": int(shape[axis]), "axis": axis, "dtype": ctx.dtype(x)})
 
 
-@converter("LpNormalization", 1, 22)
-def lp_normalization(ctx, node):
-    x = node.input(0)
+@ONNX_IMPORT.register("LpNormalization", since=(1, 22))
+def lp_normalization(ctx, node, attrs, inputs):
+    x = inputs[0]
     r = ctx.require_rank(x)
-    axis = int(node.attr("axis", -1)) % r
-    p = int(node.attr("p", 2))
+    axis = int(attrs.get("axis", -1)) % r
+    p = int(attrs.get("p", 2))
     if p == 2:
         sq = ctx.emit1("sum", [ctx.emit1("broadcast_mul", [x, x])], {"axis": (axis,), "keepdims": True})
         norm = ctx.emit1("sqrt", [sq])
     elif p == 1:
         norm = ctx.emit1("sum", [ctx.emit1("abs", [x])], {"axis": (axis,), "keepdims": True})
     else:
-        raise _unsupported(ctx, node, f"p={p}")
+        raise ctx.unsupported(f"p={p}")
     return ctx.emit1("broadcast_div", [x, norm])
 
 
-@converter("Swish", 24)
-def swish(ctx, node):
-    x = node.input(0)
-    alpha = float(node.attr("alpha", 1.0))
+@ONNX_IMPORT.register("Swish", since=24)
+def swish(ctx, node, attrs, inputs):
+    x = inputs[0]
+    alpha = float(attrs.get("alpha", 1.0))
     z = ctx.emit1("__mul_scalar__", [x], {"scalar": alpha}) if alpha != 1.0 else ctx.entry(x)
     return ctx.emit1("broadcast_mul", [x, ctx.emit1("sigmoid", [z])])
 
 
-@converter("RMSNormalization", 23)
-def rms_normalization(ctx, node):
-    x, scale = node.input(0), node.input(1)
+@ONNX_IMPORT.register("RMSNormalization", since=23)
+def rms_normalization(ctx, node, attrs, inputs):
+    x, scale = inputs[0], inputs[1]
     r = ctx.require_rank(x)
-    axis = int(node.attr("axis", -1)) % r
-    eps = float(node.attr("epsilon", 1e-5))
+    axis = int(attrs.get("axis", -1)) % r
+    eps = float(attrs.get("epsilon", 1e-5))
     dtype = ctx.dtype(x)
     if dtype not in ("float32", "float64"):
-        raise _unsupported(ctx, node, f"dtype {dtype}")
+        raise ctx.unsupported(f"dtype {dtype}")
     ms = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [x, x])], {"axis": tuple(range(axis, r)), "keepdims": True})
     inv = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [ms], {"scalar": eps})])
     return ctx.emit1("broadcast_mul", [ctx.emit1("broadcast_mul", [x, inv]), scale])
 
 
-@converter("GatherElements", 11, 13)
-def gather_elements(ctx, node):
-    data, idx = node.input(0), node.input(1)
+@ONNX_IMPORT.register("GatherElements", since=(11, 13))
+def gather_elements(ctx, node, attrs, inputs):
+    data, idx = inputs[0], inputs[1]
     ds, is_ = ctx.shape(data), ctx.shape(idx)
     if ds is None or is_ is None:
         raise ctx.error(ShapeError, "GatherElements needs the input shapes")
     r = len(ds)
-    axis = int(node.attr("axis", 0)) % r
+    axis = int(attrs.get("axis", 0)) % r
     iv = ctx.const(idx)
     # normalise negative indices: idx + dim * (idx < 0)
     if iv is not None:
@@ -112,12 +124,12 @@ def gather_elements(ctx, node):
     return ctx.emit1("gather_nd", [data, stacked])
 
 
-@converter("Shrink", 9)
-def shrink(ctx, node):
-    x = node.input(0)
-    lambd, bias = float(node.attr("lambd", 0.5)), float(node.attr("bias", 0.0))
+@ONNX_IMPORT.register("Shrink", since=9)
+def shrink(ctx, node, attrs, inputs):
+    x = inputs[0]
+    lambd, bias = float(attrs.get("lambd", 0.5)), float(attrs.get("bias", 0.0))
     if ctx.dtype(x) not in ("float32", "float64", "float16"):
-        raise _unsupported(ctx, node, f"dtype {ctx.dtype(x)}")
+        raise ctx.unsupported(f"dtype {ctx.dtype(x)}")
     hi = ctx.emit1("__greater_scalar__", [x], {"scalar": lambd})
     lo = ctx.emit1("__less_scalar__", [x], {"scalar": -lambd})
     up = ctx.emit1("broadcast_mul", [hi, ctx.emit1("__sub_scalar__", [x], {"scalar": bias})])
@@ -125,22 +137,24 @@ def shrink(ctx, node):
     return ctx.emit1("broadcast_add", [up, down])
 
 
-@converter("DequantizeLinear", 10, 13, 19, 21)
-def dequantize_linear(ctx, node):
-    x, scale, zp = node.input(0), node.input(1), node.input(2)
+# later versions add input dtypes (refused below), per-axis and blocked scales (refused) and output_dtype
+@ONNX_IMPORT.register("DequantizeLinear", since=(10, 13, 19, 21, 23, 24, 25, 28))
+def dequantize_linear(ctx, node, attrs, inputs):
+    x, scale, zp = inputs[0], inputs[1], inputs[2]
     sv = ctx.require_const(scale, "DequantizeLinear scale")
-    if sv.size != 1 or node.attr("block_size", 0):
-        raise _unsupported(ctx, node, "per-axis or blocked scales")
+    if sv.size != 1 or attrs.get("block_size", 0):
+        raise ctx.unsupported("per-axis or blocked scales")
     if ctx.dtype(x) not in ("int8", "uint8", "int32"):
-        raise _unsupported(ctx, node, f"dtype {ctx.dtype(x)}")
+        raise ctx.unsupported(f"dtype {ctx.dtype(x)}")
     xf = ctx.cast(x, "float32")
     if zp is not None:
         zv = ctx.require_const(zp, "DequantizeLinear zero point")
         if zv.size != 1:
-            raise _unsupported(ctx, node, "per-axis zero points")
+            raise ctx.unsupported("per-axis zero points")
         xf = ctx.emit1("__sub_scalar__", [xf], {"scalar": float(zv.reshape(-1)[0])})
     y = ctx.emit1("__mul_scalar__", [xf], {"scalar": float(sv.reshape(-1)[0])})
-    return ctx.cast(y, sv.dtype)
+    output_dtype = attrs.get("output_dtype", 0)  # opset 23; 0: the scale's dtype
+    return ctx.cast(y, _dt.from_onnx(output_dtype) if output_dtype else sv.dtype)
 
 
 def _gather_class_scores(ctx, x, target, target_shape):
@@ -153,13 +167,13 @@ def _gather_class_scores(ctx, x, target, target_shape):
     return ctx.emit1("gather_nd", [x, stacked])
 
 
-def nll_loss(ctx, node, x, target, weight):
+def _nll_loss(ctx, node, attrs, x, target, weight):
     ts = ctx.shape(target)
     if ts is None or ctx.shape(x) is None:
         raise ctx.error(ShapeError, f"{node.op_type} needs the input shapes")
     dtype = ctx.dtype(x)
-    reduction = node.attr("reduction", "mean")
-    ignore = node.attr("ignore_index")
+    reduction = attrs.get("reduction", "mean")
+    ignore = attrs.get("ignore_index")
     mask = None
     safe = ctx.entry(target)
     if ignore is not None:
@@ -178,18 +192,18 @@ def nll_loss(ctx, node, x, target, weight):
     if reduction == "sum":
         return total
     if reduction != "mean":
-        raise _unsupported(ctx, node, f"reduction={reduction}")
+        raise ctx.unsupported(f"reduction={reduction}")
     if w is None:
         return ctx.emit1("__div_scalar__", [total], {"scalar": float(np.prod(ts))})
     return ctx.emit1("broadcast_div", [total, ctx.emit1("sum", [w], {"axis": (), "keepdims": False})])
 
 
-@converter("NegativeLogLikelihoodLoss", 12, 13, 22)
-def negative_log_likelihood_loss(ctx, node):
-    return nll_loss(ctx, node, node.input(0), node.input(1), node.input(2))
+@ONNX_IMPORT.register("NegativeLogLikelihoodLoss", since=(12, 13, 22))
+def negative_log_likelihood_loss(ctx, node, attrs, inputs):
+    return _nll_loss(ctx, node, attrs, inputs[0], inputs[1], inputs[2])
 
 
-@converter("SoftmaxCrossEntropyLoss", 12, 13)
-def softmax_cross_entropy_loss(ctx, node):
-    log_prob = ctx.emit1("log_softmax", [node.input(0)], {"axis": 1})
-    return [nll_loss(ctx, node, log_prob, node.input(1), node.input(2)), log_prob]
+@ONNX_IMPORT.register("SoftmaxCrossEntropyLoss", since=(12, 13))
+def softmax_cross_entropy_loss(ctx, node, attrs, inputs):
+    log_prob = ctx.emit1("log_softmax", [inputs[0]], {"axis": 1})
+    return [_nll_loss(ctx, node, attrs, log_prob, inputs[1], inputs[2]), log_prob]

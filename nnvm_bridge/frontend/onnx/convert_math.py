@@ -3,28 +3,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError, UnsupportedOperatorError
+from ...errors import ShapeError
 from ...ir import dtypes as _dt
-from .registry import converter
+from .registry import ONNX_IMPORT
 
 _FLOATS = ("float16", "float32", "float64")
 
 
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
-
-
-def _legacy_broadcast(ctx, node, b):
-    """Opsets < 7: ``broadcast=1, axis=k`` aligns B with A starting at axis k."""
-    if ctx.opset >= 7 or not node.attr("broadcast", 0) or node.attr("axis") is None:
-        return b
-    ra, rb = ctx.require_rank(node.input(0)), ctx.require_rank(b)
-    axis = int(node.attr("axis")) % ra
+def _operands(ctx, attrs, inputs, legacy_broadcast):
+    """(A, B) of a binary op.  Before opset 7 (``legacy_broadcast``) ``broadcast=1, axis=k`` aligns B
+    with A starting at axis k; from opset 7 on broadcasting is numpy's."""
+    a, b = inputs[0], inputs[1]
+    if not legacy_broadcast or not attrs.get("broadcast", 0) or attrs.get("axis") is None:
+        return a, b
+    ra, rb = ctx.require_rank(a), ctx.require_rank(b)
+    axis = int(attrs.get("axis")) % ra
     tail = ra - axis - rb
     if tail > 0:
-        return ctx.reshape(b, tuple(ctx.shape(b)) + (1,) * tail)
-    return b
+        return a, ctx.reshape(b, tuple(ctx.shape(b)) + (1,) * tail)
+    return a, b
 
 
 _SCALAR = {"add": ("__add_scalar__", "__add_scalar__"), "sub": ("__sub_scalar__", "__rsub_scalar__"),
@@ -56,39 +53,42 @@ def binary(ctx, kind, a, b):
     return ctx.emit1(f"broadcast_{kind}", [a, b])
 
 
-def _binary_conv(kind):
-    def conv_fn(ctx, node):
-        a, b = node.input(0), _legacy_broadcast(ctx, node, node.input(1))
+def _arithmetic(kind, legacy_broadcast=False):
+    def convert(ctx, node, attrs, inputs):
+        a, b = _operands(ctx, attrs, inputs, legacy_broadcast)
         if kind == "div" and ctx.dtype(a) not in _FLOATS:
             av, bv = ctx.const(a), ctx.const(b)
             if av is not None and bv is not None:
                 return np.asarray(np.trunc(av / bv)).astype(av.dtype)
         return binary(ctx, kind, a, b)
-    return conv_fn
+    return convert
 
 
 for _onnx, _kind in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Div", "div")):
-    converter(_onnx, 1, 6, 7, 13, 14)(_binary_conv(_kind))
-converter("Pow", 1, 7, 12, 13, 15)(_binary_conv("pow"))
+    ONNX_IMPORT.add(_onnx, _arithmetic(_kind, legacy_broadcast=True), since=(1, 6))
+    ONNX_IMPORT.add(_onnx, _arithmetic(_kind), since=(7, 13, 14))
+ONNX_IMPORT.add("Pow", _arithmetic("pow", legacy_broadcast=True), since=1)
+ONNX_IMPORT.add("Pow", _arithmetic("pow"), since=(7, 12, 13, 15))
 
 
-@converter("Mod", 10, 13)
-def mod(ctx, node):
-    a, b = node.input(0), node.input(1)
-    fmod = int(node.attr("fmod", 0))
+# Mod-28 defines fmod=0 for floats too (floor mod); on non-constant floats it stays unsupported
+@ONNX_IMPORT.register("Mod", since=(10, 13, 28))
+def mod(ctx, node, attrs, inputs):
+    a, b = inputs[0], inputs[1]
+    fmod = int(attrs.get("fmod", 0))
     av, bv = ctx.const(a), ctx.const(b)
     if av is not None and bv is not None:
         return np.fmod(av, bv) if fmod else np.mod(av, bv)
     if fmod or ctx.dtype(a) in _FLOATS:
         # broadcast_mod follows C fmod for floats; integer mod with the divisor's sign differs
         if not fmod:
-            raise _unsupported(ctx, node, "fmod=0 on floats")
+            raise ctx.unsupported("fmod=0 on floats")
     return ctx.emit1("broadcast_mod", [a, b])
 
 
 def _nary(kind):
-    def conv_fn(ctx, node):
-        ins = [x for x in node.inputs if x]
+    def convert(ctx, node, attrs, inputs):
+        ins = [x for x in inputs if x]
         y = ctx.entry(ins[0])
         for x in ins[1:]:
             y = ctx.emit1(f"broadcast_{kind}", [y, x])
@@ -97,85 +97,101 @@ def _nary(kind):
         if len(ins) == 1:
             return ctx.entry(ins[0])
         return y
-    return conv_fn
+    return convert
 
 
-converter("Sum", 1, 6, 8, 13)(_nary("add"))
-converter("Mean", 1, 6, 8, 13)(_nary("add"))
-converter("Max", 1, 6, 8, 12, 13)(_nary("max"))
-converter("Min", 1, 6, 8, 12, 13)(_nary("min"))
+ONNX_IMPORT.add("Sum", _nary("add"), since=(1, 6, 8, 13))
+ONNX_IMPORT.add("Mean", _nary("add"), since=(1, 6, 8, 13))
+ONNX_IMPORT.add("Max", _nary("max"), since=(1, 6, 8, 12, 13))
+ONNX_IMPORT.add("Min", _nary("min"), since=(1, 6, 8, 12, 13))
 
 
-def _compare(kind):
-    def conv_fn(ctx, node):
-        a, b = node.input(0), _legacy_broadcast(ctx, node, node.input(1))
+def _compare(kind, legacy_broadcast=False):
+    def convert(ctx, node, attrs, inputs):
+        a, b = _operands(ctx, attrs, inputs, legacy_broadcast)
         if ctx.dtype(a) != ctx.dtype(b):
             b = ctx.cast(b, ctx.dtype(a))
         y = ctx.emit1(f"broadcast_{kind}", [a, b])
         return ctx.cast(y, "bool")
-    return conv_fn
+    return convert
 
 
-for _onnx, _kind in (("Equal", "equal"), ("Greater", "greater"), ("Less", "less"),
-                     ("GreaterOrEqual", "greater_equal"), ("LessOrEqual", "less_equal")):
-    converter(_onnx, 1, 7, 9, 11, 12, 13, 16, 19)(_compare(_kind))
+for _onnx, _kind in (("Equal", "equal"), ("Greater", "greater"), ("Less", "less")):
+    ONNX_IMPORT.add(_onnx, _compare(_kind, legacy_broadcast=True), since=1)
+ONNX_IMPORT.add("Equal", _compare("equal"), since=(7, 11, 13, 19))
+ONNX_IMPORT.add("Greater", _compare("greater"), since=(7, 9, 13))
+ONNX_IMPORT.add("Less", _compare("less"), since=(7, 9, 13))
+ONNX_IMPORT.add("GreaterOrEqual", _compare("greater_equal"), since=(12, 16))
+ONNX_IMPORT.add("LessOrEqual", _compare("less_equal"), since=(12, 16))
 
 
-def _logic(kind):
-    def conv_fn(ctx, node):
-        a, b = node.input(0), _legacy_broadcast(ctx, node, node.input(1))
+def _logic(kind, legacy_broadcast=False):
+    def convert(ctx, node, attrs, inputs):
+        a, b = _operands(ctx, attrs, inputs, legacy_broadcast)
         av, bv = ctx.const(a), ctx.const(b)
         if av is not None and bv is not None:
             return {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}[kind](av, bv)
         return ctx.emit1(f"broadcast_logical_{kind}", [a, b])
-    return conv_fn
+    return convert
 
 
 for _onnx, _kind in (("And", "and"), ("Or", "or"), ("Xor", "xor")):
-    converter(_onnx, 1, 7)(_logic(_kind))
+    ONNX_IMPORT.add(_onnx, _logic(_kind, legacy_broadcast=True), since=1)
+    ONNX_IMPORT.add(_onnx, _logic(_kind), since=7)
 
 
-@converter("Not", 1)
-def logical_not(ctx, node):
-    return ctx.emit1("logical_not", [node.input(0)])
+@ONNX_IMPORT.register("Not", since=1)
+def logical_not(ctx, node, attrs, inputs):
+    return ctx.emit1("logical_not", [inputs[0]])
 
 
 def _unary(op):
-    def conv_fn(ctx, node):
-        return ctx.emit1(op, [node.input(0)])
-    return conv_fn
+    def convert(ctx, node, attrs, inputs):
+        return ctx.emit1(op, [inputs[0]])
+    return convert
 
 
 for _onnx, _op in (("Abs", "abs"), ("Neg", "negative"), ("Exp", "exp"), ("Log", "log"), ("Sqrt", "sqrt"),
-                   ("Reciprocal", "reciprocal"), ("Floor", "floor"), ("Ceil", "ceil"), ("Sin", "sin"),
-                   ("Cos", "cos"), ("Tan", "tan"), ("Asin", "asin"), ("Acos", "acos"), ("Atan", "atan"),
-                   ("Sinh", "sinh"), ("Cosh", "cosh"), ("Asinh", "asinh"), ("Acosh", "acosh"),
-                   ("Atanh", "atanh"), ("Sign", "sign"), ("Round", "round")):
-    converter(_onnx, 1, 6, 7, 9, 11, 13, 22)(_unary(_op))
+                   ("Reciprocal", "reciprocal"), ("Floor", "floor"), ("Ceil", "ceil")):
+    ONNX_IMPORT.add(_onnx, _unary(_op), since=(1, 6, 13))
+for _onnx, _op in (("Sin", "sin"), ("Cos", "cos"), ("Tan", "tan"), ("Asin", "asin"), ("Acos", "acos"),
+                   ("Atan", "atan")):
+    ONNX_IMPORT.add(_onnx, _unary(_op), since=(7, 22))
+for _onnx, _op in (("Sinh", "sinh"), ("Cosh", "cosh"), ("Asinh", "asinh"), ("Acosh", "acosh"),
+                   ("Atanh", "atanh")):
+    ONNX_IMPORT.add(_onnx, _unary(_op), since=(9, 22))
+ONNX_IMPORT.add("Sign", _unary("sign"), since=(9, 13))
+ONNX_IMPORT.add("Round", _unary("round"), since=(11, 22))
 
 
-@converter("IsNaN", 9, 13, 20)
-def isnan(ctx, node):
-    return ctx.cast(ctx.emit1("isnan", [node.input(0)]), "bool")
+@ONNX_IMPORT.register("IsNaN", since=(9, 13, 20))
+def isnan(ctx, node, attrs, inputs):
+    return ctx.cast(ctx.emit1("isnan", [inputs[0]]), "bool")
 
 
-@converter("IsInf", 10, 20)
-def isinf(ctx, node):
-    if not node.attr("detect_positive", 1) or not node.attr("detect_negative", 1):
-        raise _unsupported(ctx, node, "one-sided detection")
-    return ctx.cast(ctx.emit1("isinf", [node.input(0)]), "bool")
+@ONNX_IMPORT.register("IsInf", since=(10, 20))
+def isinf(ctx, node, attrs, inputs):
+    if not attrs.get("detect_positive", 1) or not attrs.get("detect_negative", 1):
+        raise ctx.unsupported("one-sided detection")
+    return ctx.cast(ctx.emit1("isinf", [inputs[0]]), "bool")
 
 
-@converter("Clip", 1, 6, 11, 12, 13)
-def clip(ctx, node):
-    x = node.input(0)
-    if ctx.opset < 11:
-        lo, hi = node.attr("min"), node.attr("max")
-    else:
-        lo = ctx.require_const(node.input(1), "Clip min") if node.input(1) else None
-        hi = ctx.require_const(node.input(2), "Clip max") if node.input(2) else None
-        lo = None if lo is None else float(np.asarray(lo).reshape(-1)[0])
-        hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0])
+@ONNX_IMPORT.register("Clip", since=(1, 6))
+def clip_attributes(ctx, node, attrs, inputs):
+    return _clip(ctx, inputs[0], attrs.get("min"), attrs.get("max"))
+
+
+@ONNX_IMPORT.register("Clip", since=(11, 12, 13))
+def clip(ctx, node, attrs, inputs):
+    lo = ctx.require_const(inputs[1], "Clip min") if inputs[1] else None
+    hi = ctx.require_const(inputs[2], "Clip max") if inputs[2] else None
+    lo = None if lo is None else float(np.asarray(lo).reshape(-1)[0])
+    hi = None if hi is None else float(np.asarray(hi).reshape(-1)[0])
+    return _clip(ctx, inputs[0], lo, hi)
+
+
+def _clip(ctx, x, lo, hi):
+    """x clipped to [lo, hi]; either bound may be None (absent)."""
     if lo is None and hi is None:
         return ctx.entry(x)
     if lo is None:
@@ -187,48 +203,56 @@ def clip(ctx, node):
     return ctx.emit1("clip", [x], {"a_min": float(lo), "a_max": float(hi)})
 
 
-@converter("Cast", 1, 6, 9, 13, 19, 21)
-def cast(ctx, node):
-    to = node.attr("to")
+# later versions add dtypes (and saturate / round_mode for float8 targets, which the IR has not)
+@ONNX_IMPORT.register("Cast", since=(1, 6, 9, 13, 19, 21, 23, 24, 25, 28))
+def cast(ctx, node, attrs, inputs):
+    to = attrs.get("to")
     try:
         name = _dt.from_onnx(to) if isinstance(to, int) else _dt.canonical(to)
     except Exception:
-        raise _unsupported(ctx, node, f"to={to}")
-    return ctx.cast(node.input(0), name)
+        raise ctx.unsupported(f"to={to}")
+    return ctx.cast(inputs[0], name)
 
 
-@converter("CastLike", 15, 19, 21)
-def cast_like(ctx, node):
-    return ctx.cast(node.input(0), ctx.dtype(node.input(1)))
+@ONNX_IMPORT.register("CastLike", since=(15, 19, 21, 23, 24, 25))
+def cast_like(ctx, node, attrs, inputs):
+    return ctx.cast(inputs[0], ctx.dtype(inputs[1]))
 
 
-@converter("Identity", 1, 13, 14, 16, 19, 21)
-def identity(ctx, node):
-    return ctx.entry(node.input(0))
+@ONNX_IMPORT.register("Identity", since=(1, 13, 14, 16, 19, 21, 23, 24, 25))
+def identity(ctx, node, attrs, inputs):
+    return ctx.entry(inputs[0])
 
 
 # ---- reductions -------------------------------------------------------------------------------
-def _reduce_axes(ctx, node, axes_input_since):
-    if ctx.opset >= axes_input_since:
-        name = node.input(1)
-        axes = None if name is None else tuple(int(a) for a in ctx.require_const(name, "axes").reshape(-1))
-    else:
-        axes = node.attr("axes")
-        axes = None if axes is None else tuple(int(a) for a in axes)
+def _axes_attribute(ctx, attrs, inputs):
+    """Reduction axes before they became an input (ReduceSum-13, the others 18): () reduces all."""
+    axes = attrs.get("axes")
+    return _normalised_axes(ctx, inputs[0], None if axes is None else tuple(int(a) for a in axes))
+
+
+def _axes_input(ctx, attrs, inputs):
+    """Reduction axes from the second input; none reduces all, or nothing with noop_with_empty_axes."""
+    name = inputs[1]
+    axes = None if name is None else tuple(int(a) for a in ctx.require_const(name, "axes").reshape(-1))
+    if not axes and attrs.get("noop_with_empty_axes", 0):
+        return None
+    return _normalised_axes(ctx, inputs[0], axes)
+
+
+def _normalised_axes(ctx, x, axes):
     if not axes:
-        if node.attr("noop_with_empty_axes", 0):
-            return None
         return ()
-    r = ctx.rank(node.input(0))
+    r = ctx.rank(x)
     if r is not None:
         axes = tuple(sorted({a % r for a in axes}))
     return axes
 
 
-def _reduce(kind, axes_since=18, pre=None, post=None):
-    def conv_fn(ctx, node):
-        axes = _reduce_axes(ctx, node, axes_since)
-        x = ctx.entry(node.input(0))
+def _reduce(kind, axes_of, pre=None, post=None):
+    def convert(ctx, node, attrs, inputs):
+        axes = axes_of(ctx, attrs, inputs)
+        x = ctx.entry(inputs[0])
         if pre == "square":
             x = ctx.emit1("broadcast_mul", [x, x])
         elif pre == "abs":
@@ -238,7 +262,7 @@ def _reduce(kind, axes_since=18, pre=None, post=None):
         if axes is None:
             y = x
         else:
-            keep = bool(node.attr("keepdims", 1))
+            keep = bool(attrs.get("keepdims", 1))
             r = ctx.rank(x)
             if axes == () and r is not None:
                 axes = tuple(range(r))
@@ -252,48 +276,53 @@ def _reduce(kind, axes_since=18, pre=None, post=None):
         elif post == "log":
             y = ctx.emit1("log", [y])
         return y
-    return conv_fn
+    return convert
 
 
-_RED_VERSIONS = (1, 11, 13, 18)
-converter("ReduceSum", 1, 11, 13)(_reduce("sum", axes_since=13))
-converter("ReduceMean", *_RED_VERSIONS)(_reduce("mean"))
-converter("ReduceMax", *_RED_VERSIONS, 20)(_reduce("max"))
-converter("ReduceMin", *_RED_VERSIONS, 20)(_reduce("min"))
-converter("ReduceProd", *_RED_VERSIONS)(_reduce("prod"))
-converter("ReduceL2", *_RED_VERSIONS)(_reduce("sum", pre="square", post="sqrt"))
-converter("ReduceL1", *_RED_VERSIONS)(_reduce("sum", pre="abs"))
-converter("ReduceSumSquare", *_RED_VERSIONS)(_reduce("sum", pre="square"))
-converter("ReduceLogSum", *_RED_VERSIONS)(_reduce("sum", post="log"))
-converter("ReduceLogSumExp", *_RED_VERSIONS)(_reduce("sum", pre="exp", post="log"))
+# ONNX op, IR reduction, applied before and after it, versions with the axes attribute, with the axes input
+_REDUCTIONS = (
+    ("ReduceSum", "sum", None, None, (1, 11), (13,)),
+    ("ReduceMean", "mean", None, None, (1, 11, 13), (18,)),
+    ("ReduceMax", "max", None, None, (1, 11, 12, 13), (18, 20)),
+    ("ReduceMin", "min", None, None, (1, 11, 12, 13), (18, 20)),
+    ("ReduceProd", "prod", None, None, (1, 11, 13), (18,)),
+    ("ReduceL2", "sum", "square", "sqrt", (1, 11, 13), (18,)),
+    ("ReduceL1", "sum", "abs", None, (1, 11, 13), (18,)),
+    ("ReduceSumSquare", "sum", "square", None, (1, 11, 13), (18,)),
+    ("ReduceLogSum", "sum", None, "log", (1, 11, 13), (18, 28)),
+    ("ReduceLogSumExp", "sum", "exp", "log", (1, 11, 13), (18, 28)),
+)
+for _onnx, _kind, _pre, _post, _attribute_since, _input_since in _REDUCTIONS:
+    ONNX_IMPORT.add(_onnx, _reduce(_kind, _axes_attribute, _pre, _post), since=_attribute_since)
+    ONNX_IMPORT.add(_onnx, _reduce(_kind, _axes_input, _pre, _post), since=_input_since)
 
 
 def _arg(kind):
-    def conv_fn(ctx, node):
-        x = node.input(0)
-        axis = int(node.attr("axis", 0))
+    def convert(ctx, node, attrs, inputs):
+        x = inputs[0]
+        axis = int(attrs.get("axis", 0))
         r = ctx.rank(x)
         if r is not None:
             axis %= r
-        attrs = {"axis": (axis,), "keepdims": bool(node.attr("keepdims", 1)), "dtype": "int64"}
-        if not node.attr("select_last_index", 0):
-            return ctx.emit1(kind, [x], attrs)
+        ir_attrs = {"axis": (axis,), "keepdims": bool(attrs.get("keepdims", 1)), "dtype": "int64"}
+        if not attrs.get("select_last_index", 0):
+            return ctx.emit1(kind, [x], ir_attrs)
         # last occurrence = (dim - 1) - first occurrence in the reversed axis
         s = ctx.shape(x)
         if s is None:
             raise ctx.error(ShapeError, f"{node.op_type} with select_last_index needs the input shape")
-        first = ctx.emit1(kind, [ctx.emit1("flip", [x], {"axis": axis})], attrs)
+        first = ctx.emit1(kind, [ctx.emit1("flip", [x], {"axis": axis})], ir_attrs)
         return ctx.emit1("__rsub_scalar__", [first], {"scalar": float(s[axis] - 1)})
-    return conv_fn
+    return convert
 
 
-converter("ArgMax", 1, 11, 12, 13)(_arg("argmax"))
-converter("ArgMin", 1, 11, 12, 13)(_arg("argmin"))
+ONNX_IMPORT.add("ArgMax", _arg("argmax"), since=(1, 11, 12, 13))
+ONNX_IMPORT.add("ArgMin", _arg("argmin"), since=(1, 11, 12, 13))
 
 
-@converter("Where", 9, 16)
-def where(ctx, node):
-    c, x, y = node.input(0), node.input(1), node.input(2)
+@ONNX_IMPORT.register("Where", since=(9, 16))
+def where(ctx, node, attrs, inputs):
+    c, x, y = inputs[0], inputs[1], inputs[2]
     cv, xv, yv = ctx.const(c), ctx.const(x), ctx.const(y)
     if cv is not None and xv is not None and yv is not None:
         return np.where(cv, xv, yv)

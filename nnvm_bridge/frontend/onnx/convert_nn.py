@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import AttributeParseError, ShapeError, UnsupportedOperatorError
-from ...ops.common import pool_out
-from .registry import converter
-
-
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
+from ...errors import AttributeParseError, ShapeError
+from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
+from .registry import ONNX_IMPORT
 
 
 # ---- padding ----------------------------------------------------------------------------------
-def _auto_pads(ctx, node, nsp, kernel, strides, dilations, x):
+def _auto_pads(ctx, attrs, nsp, kernel, strides, dilations, x):
     """Explicit (begins, ends) for ONNX auto_pad / pads."""
-    auto = node.attr("auto_pad", "NOTSET")
+    auto = attrs.get("auto_pad", "NOTSET")
     if auto in ("NOTSET", "", None):
-        pads = list(node.attr("pads", [0] * (2 * nsp)))
+        pads = list(attrs.get("pads", [0] * (2 * nsp)))
         if len(pads) != 2 * nsp:
             raise ctx.error(ShapeError, f"pads {pads} does not fit {nsp} spatial dims")
         return pads[:nsp], pads[nsp:]
@@ -48,9 +43,9 @@ def _padding_attr(begins, ends):
 
 
 # ---- convolution ------------------------------------------------------------------------------
-def _conv_operands(ctx, node):
+def _conv_operands(ctx, node, inputs):
     """(x, w, b, weight shape, spatial dims) of Conv/ConvTranspose, with the weight checked against x."""
-    x, w, b = node.input(0), node.input(1), node.input(2)
+    x, w, b = inputs[0], inputs[1], inputs[2]
     wshape = ctx.shape(w)
     if wshape is None:
         raise ctx.error(ShapeError, f"{node.op_type} weight shape must be known")
@@ -60,34 +55,34 @@ def _conv_operands(ctx, node):
                                     f"{None if xshape is None else tuple(xshape)} (ranks must match and be >= 3)")
     nsp = len(wshape) - 2
     if nsp not in (1, 2, 3):
-        raise _unsupported(ctx, node, f"{nsp}-d")
+        raise ctx.unsupported(f"{nsp}-d")
     return x, w, b, wshape, nsp
 
 
-@converter("Conv", 1, 11)
-def conv(ctx, node):
-    x, w, b, wshape, nsp = _conv_operands(ctx, node)
-    kernel = list(node.attr("kernel_shape", wshape[2:]))
-    strides = list(node.attr("strides", [1] * nsp))
-    dil = list(node.attr("dilations", [1] * nsp))
-    group = int(node.attr("group", 1))
-    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
-    attrs = dict(channels=int(wshape[0]), kernel_size=tuple(kernel), strides=tuple(strides),
-                 dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends), use_bias=b is not None)
+@ONNX_IMPORT.register("Conv", since=(1, 11, 22))
+def conv(ctx, node, attrs, inputs):
+    x, w, b, wshape, nsp = _conv_operands(ctx, node, inputs)
+    kernel = list(attrs.get("kernel_shape", wshape[2:]))
+    strides = list(attrs.get("strides", [1] * nsp))
+    dil = list(attrs.get("dilations", [1] * nsp))
+    group = int(attrs.get("group", 1))
+    begins, ends = _auto_pads(ctx, attrs, nsp, kernel, strides, dil, x)
+    ir_attrs = dict(channels=int(wshape[0]), kernel_size=tuple(kernel), strides=tuple(strides),
+                    dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends), use_bias=b is not None)
     ins = [x, w] + ([b] if b is not None else [])
-    return ctx.emit1(f"conv{nsp}d", ins, attrs)
+    return ctx.emit1(f"conv{nsp}d", ins, ir_attrs)
 
 
-@converter("ConvTranspose", 1, 11)
-def conv_transpose(ctx, node):
-    x, w, b, wshape, nsp = _conv_operands(ctx, node)
-    group = int(node.attr("group", 1))
-    kernel = list(node.attr("kernel_shape", wshape[2:]))
-    strides = list(node.attr("strides", [1] * nsp))
-    dil = list(node.attr("dilations", [1] * nsp))
-    out_pad = list(node.attr("output_padding", [0] * nsp))
-    out_shape = node.attr("output_shape")
-    auto = node.attr("auto_pad", "NOTSET")
+@ONNX_IMPORT.register("ConvTranspose", since=(1, 11, 22))
+def conv_transpose(ctx, node, attrs, inputs):
+    x, w, b, wshape, nsp = _conv_operands(ctx, node, inputs)
+    group = int(attrs.get("group", 1))
+    kernel = list(attrs.get("kernel_shape", wshape[2:]))
+    strides = list(attrs.get("strides", [1] * nsp))
+    dil = list(attrs.get("dilations", [1] * nsp))
+    out_pad = list(attrs.get("output_padding", [0] * nsp))
+    out_shape = attrs.get("output_shape")
+    auto = attrs.get("auto_pad", "NOTSET")
     if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
         xs = ctx.shape(x)
         if xs is None:
@@ -108,72 +103,62 @@ def conv_transpose(ctx, node):
     elif auto == "VALID":
         begins, ends = [0] * nsp, [0] * nsp
     else:
-        pads = list(node.attr("pads", [0] * (2 * nsp)))
+        pads = list(attrs.get("pads", [0] * (2 * nsp)))
         begins, ends = pads[:nsp], pads[nsp:]
-    attrs = dict(channels=int(wshape[1]) * group, kernel_size=tuple(kernel), strides=tuple(strides),
-                 dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends),
-                 output_padding=tuple(out_pad), use_bias=b is not None)
+    ir_attrs = dict(channels=int(wshape[1]) * group, kernel_size=tuple(kernel), strides=tuple(strides),
+                    dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends),
+                    output_padding=tuple(out_pad), use_bias=b is not None)
     ins = [x, w] + ([b] if b is not None else [])
-    return ctx.emit1(f"conv{nsp}d_transpose", ins, attrs)
+    return ctx.emit1(f"conv{nsp}d_transpose", ins, ir_attrs)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
 # ONNX (onnxruntime, PyTorch) with ceil_mode=1 drops a last window that would start inside the end
 # padding; the IR follows MXNet's "full" convention, which keeps it (ops/common.pool_out).  Where
 # the two differ we express ONNX's exact windows in floor mode with extra end padding.
-def _onnx_ceil_len(size, k, s, pb, pe):
-    out = -(-(size + pb + pe - k) // s) + 1
-    if (out - 1) * s >= size + pb:
-        out -= 1
-    return out
-
-
 def _ceil_may_drop(k, s, pe):
     """Whether some input size makes ONNX drop a ceil-mode window: the last window starts at
     ceil(span/s)*s <= span + s - 1, which reaches the end padding only if pe >= k - s + 1."""
     return pe > k - s
 
 
-def _ceil_tails(ctx, node, x, kernel, strides, begins, ends, keep_ceil_ok=True):
+def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     """Per spatial dim, the extra end padding that makes floor mode give ONNX's ceil-mode windows.
     None when ``keep_ceil_ok`` and the IR's own ceil mode gives the same windows."""
     shape = ctx.shape(x)
     sizes = [None] * len(kernel) if shape is None else list(shape[2:])
-    tails, differs = [], False
-    for size, k, s, pb, pe in zip(sizes, kernel, strides, begins, ends):
-        if size is None:
-            if not keep_ceil_ok or _ceil_may_drop(k, s, pe):
-                raise _unsupported(ctx, node, "ceil_mode=1 with an unknown spatial size: the last window may "
-                                              "fall in the padding; give the input shapes with shape=")
-            tails.append(None)
-            continue
-        out = _onnx_ceil_len(size, k, s, pb, pe)
-        differs |= out != pool_out(size, k, s, pb, pe, True)
-        tails.append(max(0, (out - 1) * s + k - (size + pb + pe)))
+    for size, k, s, pe in zip(sizes, kernel, strides, ends):
+        if size is None and (not keep_ceil_ok or _ceil_may_drop(k, s, pe)):
+            raise ctx.unsupported("ceil_mode=1 with an unknown spatial size: the last window may fall in the "
+                                  "padding; give the input shapes with shape=")
+    geometry = list(zip(sizes, kernel, strides, begins, ends))
+    lengths = [None if n is None else pool_out_dropping_last(n, k, s, b, e) for n, k, s, b, e in geometry]
+    differs = any(n is not None and out != pool_out(n, k, s, b, e, True) for (n, k, s, b, e), out in
+                  zip(geometry, lengths))
     if keep_ceil_ok and not differs:
         return None
-    if any(t is None for t in tails):  # floor mode would need the unknown dim's tail too
-        raise _unsupported(ctx, node, "ceil_mode=1 with an unknown spatial size next to a dropped last "
-                                      "window; give the input shapes with shape=")
-    return tails
+    if None in sizes:  # floor mode would need the unknown dim's tail too
+        raise ctx.unsupported("ceil_mode=1 with an unknown spatial size next to a dropped last window; give "
+                              "the input shapes with shape=")
+    return floor_mode_tails(sizes, kernel, strides, begins, ends, lengths)
 
 
-def _pool_window(ctx, node):
+def _pool_window(ctx, attrs, inputs):
     """(x, kernel, strides, begins, ends, ceil) of an ONNX MaxPool/AveragePool/LpPool node."""
-    x = node.input(0)
-    kernel = list(node.attr("kernel_shape"))
+    x = inputs[0]
+    kernel = list(attrs.get("kernel_shape"))
     nsp = len(kernel)
     if nsp not in (1, 2, 3):
-        raise _unsupported(ctx, node, f"{nsp}-d")
-    strides = list(node.attr("strides", [1] * nsp))
+        raise ctx.unsupported(f"{nsp}-d")
+    strides = list(attrs.get("strides", [1] * nsp))
     if len(strides) != nsp or min(kernel + strides) < 1:
         raise ctx.error(AttributeParseError, f"kernel_shape {kernel} and strides {strides} must be {nsp} "
                                              "positive ints each")
-    dil = list(node.attr("dilations", [1] * nsp))
+    dil = list(attrs.get("dilations", [1] * nsp))
     if any(d != 1 for d in dil):
-        raise _unsupported(ctx, node, "dilations")
-    begins, ends = _auto_pads(ctx, node, nsp, kernel, strides, dil, x)
-    return x, kernel, strides, list(begins), list(ends), bool(node.attr("ceil_mode", 0))
+        raise ctx.unsupported("dilations")
+    begins, ends = _auto_pads(ctx, attrs, nsp, kernel, strides, dil, x)
+    return x, kernel, strides, list(begins), list(ends), bool(attrs.get("ceil_mode", 0))
 
 
 def _zero_pad(ctx, x, begins, ends):
@@ -183,13 +168,13 @@ def _zero_pad(ctx, x, begins, ends):
     return ctx.emit1("pad", [x], {"pad_width": width, "pad_value": 0.0})
 
 
-def _pool(ctx, node, kind):
+def _pool(ctx, node, attrs, inputs, kind):
     if len(node.outputs) > 1 and node.output_used(1, ctx.consumers):
-        raise _unsupported(ctx, node, "Indices output")
-    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, node)
+        raise ctx.unsupported("Indices output")
+    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, attrs, inputs)
     nsp = len(kernel)
-    include_pad = kind == "avg" and bool(node.attr("count_include_pad", 0))
-    tails = _ceil_tails(ctx, node, x, kernel, strides, begins, ends) if ceil else None
+    include_pad = kind == "avg" and bool(attrs.get("count_include_pad", 0))
+    tails = _ceil_tails(ctx, x, kernel, strides, begins, ends) if ceil else None
     if tails is not None:
         ceil = False
         if include_pad:
@@ -199,43 +184,47 @@ def _pool(ctx, node, kind):
             begins, ends, include_pad = [0] * nsp, list(tails), False
         else:  # padding is never counted (max, or average without count_include_pad)
             ends = [e + t for e, t in zip(ends, tails)]
-    attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
-                 ceil_mode=ceil)
+    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+                    ceil_mode=ceil)
     if kind == "avg":
-        attrs["count_include_pad"] = include_pad
-    return [ctx.emit1(f"{kind}_pool{nsp}d", [x], attrs), None]
+        ir_attrs["count_include_pad"] = include_pad
+    return [ctx.emit1(f"{kind}_pool{nsp}d", [x], ir_attrs), None]
 
 
-@converter("MaxPool", 1, 8, 10, 11, 12)
-def max_pool(ctx, node):
-    return _pool(ctx, node, "max")
+# the later versions add the Indices output (8), ceil_mode and dilations (10) and int8 (12), which _pool
+# converts or refuses
+@ONNX_IMPORT.register("MaxPool", since=(1, 8, 10, 11, 12, 22))
+def max_pool(ctx, node, attrs, inputs):
+    return _pool(ctx, node, attrs, inputs, "max")
 
 
-@converter("AveragePool", 1, 7, 10, 11, 19)
-def avg_pool(ctx, node):
-    return _pool(ctx, node, "avg")
+# the later versions add count_include_pad (7), ceil_mode (10) and dilations (19), each defaulting to
+# the older behaviour
+@ONNX_IMPORT.register("AveragePool", since=(1, 7, 10, 11, 19, 22))
+def avg_pool(ctx, node, attrs, inputs):
+    return _pool(ctx, node, attrs, inputs, "avg")
 
 
-@converter("LpPool", 1, 2, 11, 18)
-def lp_pool(ctx, node):
+@ONNX_IMPORT.register("LpPool", since=(1, 2, 11, 18, 22))
+def lp_pool(ctx, node, attrs, inputs):
     """(sum of |x|^p over the window)^(1/p), padding counting as 0: a floor-mode average over
     fully declared padding times the window size (ceil mode becomes exact extra end padding)."""
-    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, node)
+    x, kernel, strides, begins, ends, ceil = _pool_window(ctx, attrs, inputs)
     nsp = len(kernel)
-    p = float(node.attr("p", 2))
+    p = float(attrs.get("p", 2))
     if p <= 0:
-        raise _unsupported(ctx, node, f"p={p}")
+        raise ctx.unsupported(f"p={p}")
     if ceil:  # every window must lie inside the declared padding, so always go to floor mode
-        tails = _ceil_tails(ctx, node, x, kernel, strides, begins, ends, keep_ceil_ok=False)
+        tails = _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=False)
         ends = [e + t for e, t in zip(ends, tails)]
     y = ctx.emit1("abs", [x])
     if p == 2:
         y = ctx.emit1("elemwise_mul", [y, y])
     elif p != 1:
         y = ctx.emit1("__pow_scalar__", [y], {"scalar": p})
-    attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
-                 ceil_mode=False, count_include_pad=True)
-    y = ctx.emit1(f"avg_pool{nsp}d", [y], attrs)
+    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+                    ceil_mode=False, count_include_pad=True)
+    y = ctx.emit1(f"avg_pool{nsp}d", [y], ir_attrs)
     y = ctx.emit1("__mul_scalar__", [y], {"scalar": float(np.prod(kernel))})
     if p == 1:
         return y
@@ -243,41 +232,41 @@ def lp_pool(ctx, node):
 
 
 def _global_pool(kind):
-    def conv_fn(ctx, node):
-        x = node.input(0)
+    def convert(ctx, node, attrs, inputs):
+        x = inputs[0]
         r = ctx.rank(x) or 4
         if r not in (3, 4, 5):
-            raise _unsupported(ctx, node, f"{r}-d input")
+            raise ctx.unsupported(f"{r}-d input")
         return ctx.emit1(f"global_{kind}_pool{r - 2}d", [x])
-    return conv_fn
+    return convert
 
 
-converter("GlobalAveragePool", 1)(_global_pool("avg"))
-converter("GlobalMaxPool", 1)(_global_pool("max"))
+ONNX_IMPORT.add("GlobalAveragePool", _global_pool("avg"), since=(1, 22))
+ONNX_IMPORT.add("GlobalMaxPool", _global_pool("max"), since=(1, 22))
 
 
 # ---- normalisation ----------------------------------------------------------------------------
-@converter("BatchNormalization", 1, 6, 7, 9, 14, 15)
-def batch_norm(ctx, node):
-    if node.attr("training_mode", 0):
-        raise _unsupported(ctx, node, "training_mode=1")
-    ins = [node.input(i) for i in range(5)]
-    eps = float(node.attr("epsilon", 1e-5))
+@ONNX_IMPORT.register("BatchNormalization", since=(1, 6, 7, 9, 14, 15))
+def batch_norm(ctx, node, attrs, inputs):
+    if attrs.get("training_mode", 0):
+        raise ctx.unsupported("training_mode=1")
+    ins = [inputs[i] for i in range(5)]
+    eps = float(attrs.get("epsilon", 1e-5))
     return ctx.emit1("batch_norm", ins, {"epsilon": eps, "axis": 1})
 
 
-@converter("InstanceNormalization", 1, 6)
-def instance_norm(ctx, node):
-    return ctx.emit1("instance_norm", [node.input(0), node.input(1), node.input(2)],
-                     {"epsilon": float(node.attr("epsilon", 1e-5))})
+@ONNX_IMPORT.register("InstanceNormalization", since=(1, 6, 22))
+def instance_norm(ctx, node, attrs, inputs):
+    return ctx.emit1("instance_norm", [inputs[0], inputs[1], inputs[2]],
+                     {"epsilon": float(attrs.get("epsilon", 1e-5))})
 
 
-@converter("LayerNormalization", 17)
-def layer_norm(ctx, node):
-    x, scale, bias = node.input(0), node.input(1), node.input(2)
+@ONNX_IMPORT.register("LayerNormalization", since=17)
+def layer_norm(ctx, node, attrs, inputs):
+    x, scale, bias = inputs[0], inputs[1], inputs[2]
     r = ctx.require_rank(x)
-    axis = int(node.attr("axis", -1)) % r
-    eps = float(node.attr("epsilon", 1e-5))
+    axis = int(attrs.get("axis", -1)) % r
+    eps = float(attrs.get("epsilon", 1e-5))
     if node.output_used(1, ctx.consumers) or node.output_used(2, ctx.consumers):
         return _layer_norm_with_stats(ctx, x, scale, bias, axis, r, eps)
     if bias is None:
@@ -315,20 +304,20 @@ def _layer_norm_with_stats(ctx, x, scale, bias, axis, r, eps):
     return [y, mean, inv]
 
 
-@converter("LRN", 1, 13)
-def lrn(ctx, node):
-    return ctx.emit1("lrn", [node.input(0)], dict(size=int(node.attr("size")), axis=1,
-                                                  alpha=float(node.attr("alpha", 1e-4)),
-                                                  beta=float(node.attr("beta", 0.75)),
-                                                  bias=float(node.attr("bias", 1.0))))
+@ONNX_IMPORT.register("LRN", since=(1, 13))
+def lrn(ctx, node, attrs, inputs):
+    return ctx.emit1("lrn", [inputs[0]], dict(size=int(attrs.get("size")), axis=1,
+                                              alpha=float(attrs.get("alpha", 1e-4)),
+                                              beta=float(attrs.get("beta", 0.75)),
+                                              bias=float(attrs.get("bias", 1.0))))
 
 
 # ---- dense / matmul ---------------------------------------------------------------------------
-@converter("Gemm", 1, 6, 7, 9, 11, 13)
-def gemm(ctx, node):
-    a, b, c = node.input(0), node.input(1), node.input(2)
-    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
-    ta, tb = int(node.attr("transA", 0)), int(node.attr("transB", 0))
+@ONNX_IMPORT.register("Gemm", since=(1, 6, 7, 9, 11, 13))
+def gemm(ctx, node, attrs, inputs):
+    a, b, c = inputs[0], inputs[1], inputs[2]
+    alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+    ta, tb = int(attrs.get("transA", 0)), int(attrs.get("transB", 0))
     if ta:
         a = ctx.emit1("transpose", [a], {"axes": (1, 0)})
     bval = ctx.const(b)
@@ -358,9 +347,9 @@ def gemm(ctx, node):
     return ctx.emit1("broadcast_add", [y, cc])
 
 
-@converter("MatMul", 1, 9, 13)
-def matmul(ctx, node):
-    return matmul_entries(ctx, node.input(0), node.input(1))
+@ONNX_IMPORT.register("MatMul", since=(1, 9, 13))
+def matmul(ctx, node, attrs, inputs):
+    return matmul_entries(ctx, inputs[0], inputs[1])
 
 
 def matmul_entries(ctx, a, b):
@@ -401,60 +390,62 @@ def matmul_entries(ctx, a, b):
 
 # ---- activations ------------------------------------------------------------------------------
 def _simple(op, **fixed):
-    def conv_fn(ctx, node):
-        return ctx.emit1(op, [node.input(0)], dict(fixed))
-    return conv_fn
+    def convert(ctx, node, attrs, inputs):
+        return ctx.emit1(op, [inputs[0]], dict(fixed))
+    return convert
 
 
-for _onnx, _op in (("Relu", "relu"), ("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("Softplus", "softplus"),
-                   ("Softsign", "softsign"), ("Erf", "erf"), ("HardSwish", "hard_swish"), ("Mish", "mish")):
-    converter(_onnx, 1, 6, 13, 14, 22)(_simple(_op))
+for _onnx, _op, _since in (("Relu", "relu", (1, 6, 13, 14)), ("Sigmoid", "sigmoid", (1, 6, 13)),
+                           ("Tanh", "tanh", (1, 6, 13)), ("Softplus", "softplus", (1, 22)),
+                           ("Softsign", "softsign", (1, 22)), ("Erf", "erf", (9, 13)),
+                           ("HardSwish", "hard_swish", (14, 22)), ("Mish", "mish", (18, 22))):
+    ONNX_IMPORT.add(_onnx, _simple(_op), since=_since)
 
 
-@converter("LeakyRelu", 1, 6, 16)
-def leaky_relu(ctx, node):
-    return ctx.emit1("leaky_relu", [node.input(0)], {"alpha": float(node.attr("alpha", 0.01))})
+@ONNX_IMPORT.register("LeakyRelu", since=(1, 6, 16))
+def leaky_relu(ctx, node, attrs, inputs):
+    return ctx.emit1("leaky_relu", [inputs[0]], {"alpha": float(attrs.get("alpha", 0.01))})
 
 
-@converter("Elu", 1, 6, 22)
-def elu(ctx, node):
-    return ctx.emit1("elu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.0))})
+@ONNX_IMPORT.register("Elu", since=(1, 6, 22))
+def elu(ctx, node, attrs, inputs):
+    return ctx.emit1("elu", [inputs[0]], {"alpha": float(attrs.get("alpha", 1.0))})
 
 
-@converter("Celu", 12)
-def celu(ctx, node):
+@ONNX_IMPORT.register("Celu", since=(12, 28))
+def celu(ctx, node, attrs, inputs):
     # celu(x) = max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) = elu(x / alpha) * alpha
-    alpha = float(node.attr("alpha", 1.0))
-    x = ctx.emit1("__div_scalar__", [node.input(0)], {"scalar": alpha})
+    alpha = float(attrs.get("alpha", 1.0))
+    x = ctx.emit1("__div_scalar__", [inputs[0]], {"scalar": alpha})
     return ctx.emit1("__mul_scalar__", [ctx.emit1("elu", [x], {"alpha": 1.0})], {"scalar": alpha})
 
 
-@converter("Selu", 1, 6, 22)
-def selu(ctx, node):
-    return ctx.emit1("selu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.6732632423543772)),
-                                               "gamma": float(node.attr("gamma", 1.0507009873554805))})
+@ONNX_IMPORT.register("Selu", since=(1, 6, 22))
+def selu(ctx, node, attrs, inputs):
+    return ctx.emit1("selu", [inputs[0]], {"alpha": float(attrs.get("alpha", 1.6732632423543772)),
+                                           "gamma": float(attrs.get("gamma", 1.0507009873554805))})
 
 
-@converter("HardSigmoid", 1, 6, 22)
-def hard_sigmoid(ctx, node):
-    return ctx.emit1("hard_sigmoid", [node.input(0)], {"alpha": float(node.attr("alpha", 0.2)),
-                                                       "beta": float(node.attr("beta", 0.5))})
+@ONNX_IMPORT.register("HardSigmoid", since=(1, 6, 22))
+def hard_sigmoid(ctx, node, attrs, inputs):
+    return ctx.emit1("hard_sigmoid", [inputs[0]], {"alpha": float(attrs.get("alpha", 0.2)),
+                                                   "beta": float(attrs.get("beta", 0.5))})
 
 
-@converter("ThresholdedRelu", 10, 22)
-def thresholded_relu(ctx, node):
-    return ctx.emit1("thresholded_relu", [node.input(0)], {"alpha": float(node.attr("alpha", 1.0))})
+@ONNX_IMPORT.register("ThresholdedRelu", since=(10, 22))
+def thresholded_relu(ctx, node, attrs, inputs):
+    return ctx.emit1("thresholded_relu", [inputs[0]], {"alpha": float(attrs.get("alpha", 1.0))})
 
 
-@converter("Gelu", 20)
-def gelu(ctx, node):
-    approx = node.attr("approximate", "none")
-    return ctx.emit1("gelu", [node.input(0)], {"approximation": approx})
+@ONNX_IMPORT.register("Gelu", since=20)
+def gelu(ctx, node, attrs, inputs):
+    approx = attrs.get("approximate", "none")
+    return ctx.emit1("gelu", [inputs[0]], {"approximation": approx})
 
 
-@converter("PRelu", 1, 6, 7, 9, 16)
-def prelu(ctx, node):
-    x, slope = node.input(0), node.input(1)
+@ONNX_IMPORT.register("PRelu", since=(1, 6, 7, 9, 16))
+def prelu(ctx, node, attrs, inputs):
+    x, slope = inputs[0], inputs[1]
     sval = ctx.const(slope)
     r = ctx.rank(x)
     if sval is not None and r is not None and r >= 2:
@@ -479,9 +470,9 @@ def prelu(ctx, node):
 
 
 def _softmax(op):
-    def old(ctx, node):
-        x = node.input(0)
-        axis = int(node.attr("axis", 1))
+    def coerced_2d(ctx, node, attrs, inputs):
+        x = inputs[0]
+        axis = int(attrs.get("axis", 1))
         r = ctx.require_rank(x)
         axis %= r
         if axis == r - 1:
@@ -493,22 +484,22 @@ def _softmax(op):
         flat = ctx.reshape(x, (int(np.prod(shape[:axis])), -1))
         return ctx.reshape(ctx.emit1(op, [flat], {"axis": -1}), shape)
 
-    def new(ctx, node):
-        return ctx.emit1(op, [node.input(0)], {"axis": int(node.attr("axis", -1))})
-    return old, new
+    def along_axis(ctx, node, attrs, inputs):
+        return ctx.emit1(op, [inputs[0]], {"axis": int(attrs.get("axis", -1))})
+    return coerced_2d, along_axis
 
 
 for _onnx, _op in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax")):
-    _old, _new = _softmax(_op)
-    converter(_onnx, 1, 11)(_old)
-    converter(_onnx, 13)(_new)
+    _coerced_2d, _along_axis = _softmax(_op)
+    ONNX_IMPORT.add(_onnx, _coerced_2d, since=(1, 11))
+    ONNX_IMPORT.add(_onnx, _along_axis, since=13)
 
 
-@converter("Dropout", 1, 6, 7, 10, 12, 13, 22)
-def dropout(ctx, node):
+@ONNX_IMPORT.register("Dropout", since=(1, 6, 7, 10, 12, 13, 22))
+def dropout(ctx, node, attrs, inputs):
     if node.output_used(1, ctx.consumers):
-        s = ctx.shape(node.input(0))
+        s = ctx.shape(inputs[0])
         if s is None:
-            raise _unsupported(ctx, node, "mask output with unknown shape")
-        return [ctx.entry(node.input(0)), np.ones(s, dtype=bool)]
-    return [ctx.entry(node.input(0)), None]
+            raise ctx.unsupported("mask output with unknown shape")
+        return [ctx.entry(inputs[0]), np.ones(s, dtype=bool)]
+    return [ctx.entry(inputs[0]), None]

@@ -11,13 +11,8 @@ import math
 
 import numpy as np
 
-from ...errors import ShapeError, UnsupportedOperatorError
-from .registry import converter
-
-
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
+from ...errors import ShapeError
+from .registry import ONNX_IMPORT
 
 
 def _source_coords(mode, n, m, scale, j):
@@ -94,7 +89,7 @@ def axis_taps(mode, method, nearest_mode, n, m, scale, cubic_a=-0.75, exclude_ou
     return None
 
 
-def resize_entries(ctx, node, x, out_shape, scales, mode, method, nearest_mode, cubic_a=-0.75,
+def resize_entries(ctx, x, out_shape, scales, mode, method, nearest_mode, cubic_a=-0.75,
                    exclude_outside=False):
     xs = ctx.shape(x)
     r = len(xs)
@@ -117,7 +112,7 @@ def resize_entries(ctx, node, x, out_shape, scales, mode, method, nearest_mode, 
             continue
         taps = axis_taps(mode, method, nearest_mode, n, m, scales[ax], cubic_a, exclude_outside)
         if taps is None:
-            raise _unsupported(ctx, node, f"mode={method}/{mode}/{nearest_mode}")
+            raise ctx.unsupported(f"mode={method}/{mode}/{nearest_mode}")
         acc = None
         for idx, w in taps:
             t = ctx.emit1("take", [y, idx], {"axis": ax})
@@ -129,19 +124,18 @@ def resize_entries(ctx, node, x, out_shape, scales, mode, method, nearest_mode, 
     return y
 
 
-def _resize_common(ctx, node, scales, sizes, mode, method, nearest_mode):
-    x = node.input(0)
+def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mode):
     xs = ctx.shape(x)
     if xs is None:
         raise ctx.error(ShapeError, f"{node.op_type} needs the input shape; give it with shape=")
     r = len(xs)
-    axes = node.attr("axes")
+    axes = attrs.get("axes")
     axes = list(range(r)) if axes is None else [a % r for a in axes]
     full_scales = [1.0] * r
     out = list(xs)
     if sizes is not None and sizes.size:
         sizes = [int(v) for v in sizes.reshape(-1)]
-        policy = node.attr("keep_aspect_ratio_policy", "stretch")
+        policy = attrs.get("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
             ratios = [sizes[i] / xs[a] for i, a in enumerate(axes)]
             ratio = min(ratios) if policy == "not_larger" else max(ratios)
@@ -162,33 +156,41 @@ def _resize_common(ctx, node, scales, sizes, mode, method, nearest_mode):
         raise ctx.error(ShapeError, f"{node.op_type} needs scales or sizes")
     if method in ("linear", "bilinear", "trilinear"):
         method = "linear"
-    return resize_entries(ctx, node, x, out, full_scales, mode, method, nearest_mode,
-                          float(node.attr("cubic_coeff_a", -0.75)), bool(node.attr("exclude_outside", 0)))
+    return resize_entries(ctx, x, out, full_scales, mode, method, nearest_mode,
+                          float(attrs.get("cubic_coeff_a", -0.75)), bool(attrs.get("exclude_outside", 0)))
 
 
-@converter("Resize", 10, 11, 13, 18, 19)
-def resize(ctx, node):
-    method = node.attr("mode", "nearest")
-    if node.attr("antialias", 0):
-        raise _unsupported(ctx, node, "antialias")
-    if ctx.opset < 11:
-        scales = ctx.require_const(node.input(1), "Resize scales")
-        mode = "asymmetric"
-        nearest_mode = "floor"
-        return _resize_common(ctx, node, scales, None, mode, method, nearest_mode)
-    mode = node.attr("coordinate_transformation_mode", "half_pixel")
+@ONNX_IMPORT.register("Resize", since=10)
+def resize_v10(ctx, node, attrs, inputs):
+    """Resize-10: scales only, asymmetric coordinates, floor for nearest (what Upsample does)."""
+    scales = ctx.require_const(inputs[1], "Resize scales")
+    return _resize_common(ctx, node, attrs, inputs[0], scales, None, "asymmetric", attrs.get("mode", "nearest"),
+                          "floor")
+
+
+@ONNX_IMPORT.register("Resize", since=(11, 13, 18, 19))
+def resize(ctx, node, attrs, inputs):
+    if attrs.get("antialias", 0):
+        raise ctx.unsupported("antialias")
+    mode = attrs.get("coordinate_transformation_mode", "half_pixel")
     if mode == "tf_crop_and_resize":
-        raise _unsupported(ctx, node, "tf_crop_and_resize")
-    scales = ctx.require_const(node.input(2), "Resize scales") if node.input(2) else None
-    sizes = ctx.require_const(node.input(3), "Resize sizes") if node.input(3) else None
-    return _resize_common(ctx, node, scales, sizes, mode, method, node.attr("nearest_mode", "round_prefer_floor"))
+        raise ctx.unsupported("tf_crop_and_resize")
+    scales = ctx.require_const(inputs[2], "Resize scales") if inputs[2] else None
+    sizes = ctx.require_const(inputs[3], "Resize sizes") if inputs[3] else None
+    return _resize_common(ctx, node, attrs, inputs[0], scales, sizes, mode, attrs.get("mode", "nearest"),
+                          attrs.get("nearest_mode", "round_prefer_floor"))
 
 
-@converter("Upsample", 7, 9)
-def upsample(ctx, node):
-    method = node.attr("mode", "nearest")
-    if ctx.opset < 9:
-        scales = np.asarray(node.attr("scales"), dtype=np.float32)
-    else:
-        scales = ctx.require_const(node.input(1), "Upsample scales")
-    return _resize_common(ctx, node, scales, None, "asymmetric", method, "floor")
+@ONNX_IMPORT.register("Upsample", since=7)
+def upsample_attribute(ctx, node, attrs, inputs):
+    scales = np.asarray(attrs.get("scales"), dtype=np.float32)
+    return _resize_common(ctx, node, attrs, inputs[0], scales, None, "asymmetric", attrs.get("mode", "nearest"),
+                          "floor")
+
+
+# Upsample-10 only marks the op deprecated (Resize replaces it): files that still use it get this converter
+@ONNX_IMPORT.register("Upsample", since=9)
+def upsample(ctx, node, attrs, inputs):
+    scales = ctx.require_const(inputs[1], "Upsample scales")
+    return _resize_common(ctx, node, attrs, inputs[0], scales, None, "asymmetric", attrs.get("mode", "nearest"),
+                          "floor")

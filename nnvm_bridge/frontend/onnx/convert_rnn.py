@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import UnsupportedOperatorError
 from ...ops.rnn import ONNX_GATES_IN_MXNET_ORDER
-from .registry import converter
-
-
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
+from .registry import ONNX_IMPORT
 
 
 def _reorder(mat, mode, hidden):
@@ -46,37 +40,37 @@ def _zero_state(ctx, x, dirs, hidden):
 
 
 def _rnn(mode_of):
-    def conv_fn(ctx, node):
-        mode = mode_of(node)
+    def convert(ctx, node, attrs, inputs):
+        mode = mode_of(attrs)
         if mode is None:
-            raise _unsupported(ctx, node, f"activations {node.attr('activations')}")
-        if node.attr("clip") is not None:
-            raise _unsupported(ctx, node, "clip")
-        if node.attr("input_forget", 0):
-            raise _unsupported(ctx, node, "input_forget")
-        if mode == "gru" and not node.attr("linear_before_reset", 0):
-            raise _unsupported(ctx, node, "linear_before_reset=0 (MXNet/cuDNN GRU applies the reset after the "
-                                          "hidden matmul)")
-        x = node.input(0)
-        W = ctx.require_const(node.input(1), f"{node.op_type} W")
-        R = ctx.require_const(node.input(2), f"{node.op_type} R")
-        B = ctx.const(node.input(3)) if node.input(3) else None
-        if node.input(3) and B is None:
-            B = ctx.require_const(node.input(3), f"{node.op_type} B")
-        hidden = int(node.attr("hidden_size", R.shape[-1]))
-        direction = node.attr("direction", "forward")
+            raise ctx.unsupported(f"activations {attrs.get('activations')}")
+        if attrs.get("clip") is not None:
+            raise ctx.unsupported("clip")
+        if attrs.get("input_forget", 0):
+            raise ctx.unsupported("input_forget")
+        if mode == "gru" and not attrs.get("linear_before_reset", 0):
+            raise ctx.unsupported("linear_before_reset=0 (MXNet/cuDNN GRU applies the reset after the "
+                                  "hidden matmul)")
+        x = inputs[0]
+        W = ctx.require_const(inputs[1], f"{node.op_type} W")
+        R = ctx.require_const(inputs[2], f"{node.op_type} R")
+        B = ctx.const(inputs[3]) if inputs[3] else None
+        if inputs[3] and B is None:
+            B = ctx.require_const(inputs[3], f"{node.op_type} B")
+        hidden = int(attrs.get("hidden_size", R.shape[-1]))
+        direction = attrs.get("direction", "forward")
         dirs = 2 if direction == "bidirectional" else 1
-        batch_first = bool(node.attr("layout", 0))
-        if node.input(4):
-            lens = ctx.const(node.input(4))
+        batch_first = bool(attrs.get("layout", 0))
+        if inputs[4]:
+            lens = ctx.const(inputs[4])
             xs = ctx.shape(x)
             t = None if xs is None else xs[1 if batch_first else 0]
             if lens is None or t is None or not np.all(lens == t):
-                raise _unsupported(ctx, node, "sequence_lens shorter than the sequence")
-        if node.input(7):
-            p = ctx.const(node.input(7))
+                raise ctx.unsupported("sequence_lens shorter than the sequence")
+        if inputs[7]:
+            p = ctx.const(inputs[7])
             if p is None or np.any(p != 0):
-                raise _unsupported(ctx, node, "peepholes")
+                raise ctx.unsupported("peepholes")
         if batch_first:
             x = ctx.emit1("transpose", [x], {"axes": (1, 0, 2)})
         if direction == "reverse":
@@ -84,7 +78,7 @@ def _rnn(mode_of):
         params = _flat_params(W, R, B, mode, hidden)
 
         def state(idx):
-            s = node.input(idx)
+            s = inputs[idx]
             if s is None:
                 return _zero_state(ctx, x, dirs, hidden)
             return ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) if batch_first else s
@@ -101,28 +95,30 @@ def _rnn(mode_of):
         if batch_first:
             states = [ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) for s in states]
         return [y] + states
-    return conv_fn
+    return convert
 
 
-def _lstm_mode(node):
-    acts = node.attr("activations")
+def _lstm_mode(attrs):
+    acts = attrs.get("activations")
     return "lstm" if acts is None or [a.lower() for a in acts] in (["sigmoid", "tanh", "tanh"] * k for k in (1, 2)) \
         else None
 
 
-def _gru_mode(node):
-    acts = node.attr("activations")
+def _gru_mode(attrs):
+    acts = attrs.get("activations")
     return "gru" if acts is None or [a.lower() for a in acts] in (["sigmoid", "tanh"] * k for k in (1, 2)) else None
 
 
-def _rnn_mode(node):
-    acts = node.attr("activations")
+def _rnn_mode(attrs):
+    acts = attrs.get("activations")
     if acts is None:
         return "rnn_tanh"
     acts = {a.lower() for a in acts}
     return {"tanh": "rnn_tanh", "relu": "rnn_relu"}.get(acts.pop()) if len(acts) == 1 else None
 
 
-converter("LSTM", 1, 7, 14, 22)(_rnn(_lstm_mode))
-converter("GRU", 1, 3, 7, 14, 22)(_rnn(_gru_mode))
-converter("RNN", 1, 7, 14, 22)(_rnn(_rnn_mode))
+# the later versions add GRU's linear_before_reset (3) and layout (14) and drop output_sequence (7); the
+# converter reads each attribute with its default
+ONNX_IMPORT.add("LSTM", _rnn(_lstm_mode), since=(1, 7, 14, 22))
+ONNX_IMPORT.add("GRU", _rnn(_gru_mode), since=(1, 3, 7, 14, 22))
+ONNX_IMPORT.add("RNN", _rnn(_rnn_mode), since=(1, 7, 14, 22))

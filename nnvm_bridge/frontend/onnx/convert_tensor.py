@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError, UnsupportedOperatorError
+from ...errors import ShapeError
 from ...ir import dtypes as _dt
-from .registry import converter
+from .registry import ONNX_IMPORT
+from .tensors import tensor_to_array
 
 _BIG = 2 ** 62
-
-
-def _unsupported(ctx, node, what):
-    return UnsupportedOperatorError({f"{node.op_type} ({what})": [node.name]}, direction="ONNX import",
-                                    file=ctx.file)
 
 
 def _ints(v):
@@ -20,42 +16,37 @@ def _ints(v):
 
 
 # ---- constants --------------------------------------------------------------------------------
-@converter("Constant", 1, 9, 11, 12, 13, 19, 21)
-def constant(ctx, node):
-    from .tensors import tensor_to_array
-
-    a = node.attrs
-    if "value" in a:
-        return tensor_to_array(a["value"], None, ctx.file)
-    if "value_float" in a:
-        return np.asarray(a["value_float"], dtype=np.float32)
-    if "value_floats" in a:
-        return np.asarray(a["value_floats"], dtype=np.float32)
-    if "value_int" in a:
-        return np.asarray(a["value_int"], dtype=np.int64)
-    if "value_ints" in a:
-        return np.asarray(a["value_ints"], dtype=np.int64)
-    raise _unsupported(ctx, node, f"attributes {sorted(a)}")
+@ONNX_IMPORT.register("Constant", since=(1, 9, 11, 12, 13, 19, 21, 23, 24, 25))
+def constant(ctx, node, attrs, inputs):
+    if "value" in attrs:
+        return tensor_to_array(attrs["value"], None, ctx.file)
+    if "value_float" in attrs:
+        return np.asarray(attrs["value_float"], dtype=np.float32)
+    if "value_floats" in attrs:
+        return np.asarray(attrs["value_floats"], dtype=np.float32)
+    if "value_int" in attrs:
+        return np.asarray(attrs["value_int"], dtype=np.int64)
+    if "value_ints" in attrs:
+        return np.asarray(attrs["value_ints"], dtype=np.int64)
+    raise ctx.unsupported(f"attributes {sorted(attrs)}")
 
 
-@converter("ConstantOfShape", 9, 20, 21)
-def constant_of_shape(ctx, node):
-    shape = _ints(ctx.require_const(node.input(0), "ConstantOfShape shape"))
-    value = node.attr("value")
+@ONNX_IMPORT.register("ConstantOfShape", since=(9, 20, 21, 23, 24, 25))
+def constant_of_shape(ctx, node, attrs, inputs):
+    shape = _ints(ctx.require_const(inputs[0], "ConstantOfShape shape"))
+    value = attrs.get("value")
     if value is None:
         fill = np.zeros((1,), dtype=np.float32)
     else:
-        from .tensors import tensor_to_array
-
         fill = tensor_to_array(value, None, ctx.file)
     return np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)
 
 
-@converter("Shape", 1, 13, 15, 19, 21)
-def shape_op(ctx, node):
-    x = node.input(0)
+@ONNX_IMPORT.register("Shape", since=(1, 13, 15, 19, 21, 23, 24, 25))
+def shape_op(ctx, node, attrs, inputs):
+    x = inputs[0]
     s = ctx.shape(x)
-    start, end = node.attr("start", 0), node.attr("end")
+    start, end = attrs.get("start", 0), attrs.get("end")
     if s is not None:
         return np.asarray(s, dtype=np.int64)[slice(start, end)]
     y = ctx.emit1("shape_of", [x], {"dtype": "int64"})
@@ -64,38 +55,55 @@ def shape_op(ctx, node):
     return y
 
 
-@converter("Size", 1, 13, 19, 21)
-def size_op(ctx, node):
-    s = ctx.shape(node.input(0))
+@ONNX_IMPORT.register("Size", since=(1, 13, 19, 21, 23, 24, 25))
+def size_op(ctx, node, attrs, inputs):
+    s = ctx.shape(inputs[0])
     if s is None:
         raise ctx.error(ShapeError, "Size needs the input shape; give it with shape=")
     return np.asarray(int(np.prod(s)), dtype=np.int64)
 
 
-@converter("Range", 11)
-def range_op(ctx, node):
-    start, limit, delta = (ctx.require_const(node.input(i), "Range inputs") for i in range(3))
-    return np.arange(start.reshape(()), limit.reshape(()), delta.reshape(())).astype(start.dtype)
+def _range_operands(ctx, inputs):
+    return [ctx.require_const(inputs[i], "Range inputs").reshape(()) for i in range(3)]
+
+
+@ONNX_IMPORT.register("Range", since=11)
+def range_op(ctx, node, attrs, inputs):
+    start, limit, delta = _range_operands(ctx, inputs)
+    return np.arange(start, limit, delta).astype(start.dtype)
+
+
+@ONNX_IMPORT.register("Range", since=27)
+def range_stashed(ctx, node, attrs, inputs):
+    """Range-27 computes a float16 range in float32 unless ``stash_type=0``."""
+    start, limit, delta = _range_operands(ctx, inputs)
+    if start.dtype == np.float16 and attrs.get("stash_type", 1) == 1:
+        return np.arange(*(v.astype(np.float32) for v in (start, limit, delta))).astype(np.float16)
+    return np.arange(start, limit, delta).astype(start.dtype)
 
 
 # ---- reshaping --------------------------------------------------------------------------------
-@converter("Reshape", 1, 5, 13, 14, 19, 21)
-def reshape(ctx, node):
-    x = node.input(0)
-    if ctx.opset < 5:
-        spec = tuple(node.attr("shape"))
-    else:
-        spec = _ints(ctx.require_const(node.input(1), "Reshape shape"))
-    if node.attr("allowzero", 0) and 0 in spec:
+@ONNX_IMPORT.register("Reshape", since=1)
+def reshape_attribute(ctx, node, attrs, inputs):
+    return _reshape(ctx, attrs, inputs[0], tuple(attrs.get("shape")))
+
+
+@ONNX_IMPORT.register("Reshape", since=(5, 13, 14, 19, 21, 23, 24, 25))
+def reshape(ctx, node, attrs, inputs):
+    return _reshape(ctx, attrs, inputs[0], _ints(ctx.require_const(inputs[1], "Reshape shape")))
+
+
+def _reshape(ctx, attrs, x, spec):
+    if attrs.get("allowzero", 0) and 0 in spec:
         if -1 in spec:
-            raise _unsupported(ctx, node, "allowzero with 0 and -1")
+            raise ctx.unsupported("allowzero with 0 and -1")
         xs = ctx.shape(x)
         if xs is None or int(np.prod(xs)) != 0:
             raise ctx.error(ShapeError, f"cannot reshape to {spec} with allowzero=1")
     xs = ctx.shape(x)
     if xs is not None:
         # resolve 0/-1 now so MXNet sees plain dims (keeps symbolic batch dims otherwise)
-        out = [xs[i] if d == 0 and not node.attr("allowzero", 0) else d for i, d in enumerate(spec)]
+        out = [xs[i] if d == 0 and not attrs.get("allowzero", 0) else d for i, d in enumerate(spec)]
         if -1 in out:
             rest = int(np.prod([d for d in out if d != -1]))
             total = int(np.prod(xs))
@@ -108,10 +116,10 @@ def reshape(ctx, node):
     return ctx.reshape(x, spec)
 
 
-@converter("Flatten", 1, 9, 11, 13, 21)
-def flatten(ctx, node):
-    x = node.input(0)
-    axis = int(node.attr("axis", 1))
+@ONNX_IMPORT.register("Flatten", since=(1, 9, 11, 13, 21, 23, 24, 25))
+def flatten(ctx, node, attrs, inputs):
+    x = inputs[0]
+    axis = int(attrs.get("axis", 1))
     s = ctx.shape(x)
     if s is None:
         if axis == 1:
@@ -126,28 +134,38 @@ def flatten(ctx, node):
     return ctx.reshape(x, (lead, int(np.prod(s[axis:]))))
 
 
-@converter("Transpose", 1, 13, 21)
-def transpose(ctx, node):
-    perm = node.attr("perm")
-    x = node.input(0)
+@ONNX_IMPORT.register("Transpose", since=(1, 13, 21, 23, 24, 25))
+def transpose(ctx, node, attrs, inputs):
+    perm = attrs.get("perm")
+    x = inputs[0]
     if perm is None:
         r = ctx.require_rank(x)
         perm = tuple(reversed(range(r)))
     return ctx.emit1("transpose", [x], {"axes": tuple(int(p) for p in perm)})
 
 
-def _axes(ctx, node, since):
-    if ctx.opset >= since:
-        name = node.input(1)
-        return None if name is None else _ints(ctx.require_const(name, "axes"))
-    a = node.attr("axes")
-    return None if a is None else tuple(int(x) for x in a)
+def _axes_attribute(attrs):
+    """Squeeze/Unsqueeze axes before opset 13, the ``axes`` attribute."""
+    axes = attrs.get("axes")
+    return None if axes is None else tuple(int(a) for a in axes)
 
 
-@converter("Squeeze", 1, 11, 13, 21)
-def squeeze(ctx, node):
-    x = node.input(0)
-    axes = _axes(ctx, node, 13)
+def _axes_input(ctx, inputs):
+    """Squeeze/Unsqueeze axes from opset 13, the second input."""
+    return None if inputs[1] is None else _ints(ctx.require_const(inputs[1], "axes"))
+
+
+@ONNX_IMPORT.register("Squeeze", since=(1, 11))
+def squeeze_attribute(ctx, node, attrs, inputs):
+    return _squeeze(ctx, inputs[0], _axes_attribute(attrs))
+
+
+@ONNX_IMPORT.register("Squeeze", since=(13, 21, 23, 24, 25))
+def squeeze(ctx, node, attrs, inputs):
+    return _squeeze(ctx, inputs[0], _axes_input(ctx, inputs))
+
+
+def _squeeze(ctx, x, axes):
     r = ctx.rank(x)
     if axes and r is not None:
         axes = tuple(sorted(a % r for a in axes))
@@ -164,10 +182,17 @@ def squeeze(ctx, node):
     return ctx.emit1("squeeze", [x], {"axis": axes})
 
 
-@converter("Unsqueeze", 1, 11, 13, 21)
-def unsqueeze(ctx, node):
-    x = node.input(0)
-    axes = _axes(ctx, node, 13)
+@ONNX_IMPORT.register("Unsqueeze", since=(1, 11))
+def unsqueeze_attribute(ctx, node, attrs, inputs):
+    return _unsqueeze(ctx, inputs[0], _axes_attribute(attrs))
+
+
+@ONNX_IMPORT.register("Unsqueeze", since=(13, 21, 23, 24, 25))
+def unsqueeze(ctx, node, attrs, inputs):
+    return _unsqueeze(ctx, inputs[0], _axes_input(ctx, inputs))
+
+
+def _unsqueeze(ctx, x, axes):
     v = ctx.const(x)
     r = ctx.rank(x)
     if r is None:
@@ -191,10 +216,10 @@ def _unsqueezed(shape, axes):
     return tuple(out)
 
 
-@converter("Concat", 1, 4, 11, 13)
-def concat(ctx, node):
-    ins = [x for x in node.inputs if x]
-    axis = int(node.attr("axis", 1))
+@ONNX_IMPORT.register("Concat", since=(1, 4, 11, 13))
+def concat(ctx, node, attrs, inputs):
+    ins = [x for x in inputs if x]
+    axis = int(attrs.get("axis", 1))
     vals = [ctx.const(x) for x in ins]
     if all(v is not None for v in vals):
         return np.concatenate(vals, axis=axis)
@@ -208,23 +233,41 @@ def concat(ctx, node):
     return ctx.emit1("concatenate", ins, {"axis": axis})
 
 
-@converter("Split", 1, 2, 11, 13, 18)
-def split(ctx, node):
-    x = node.input(0)
-    axis = int(node.attr("axis", 0))
-    n_out = len(node.outputs)
-    if ctx.opset >= 13:
-        sizes = _ints(ctx.require_const(node.input(1), "split")) if node.input(1) else None
-    elif ctx.opset >= 2:
-        sizes = node.attr("split")
-    else:
-        sizes = node.attr("split") or (_ints(ctx.require_const(node.input(1), "split")) if node.input(1) else None)
+def _split_input(ctx, inputs):
+    return _ints(ctx.require_const(inputs[1], "split")) if inputs[1] else None
+
+
+@ONNX_IMPORT.register("Split", since=1)
+def split_v1(ctx, node, attrs, inputs):
+    """Split-1 takes the sizes from the ``split`` attribute or else from the second input."""
+    sizes = attrs.get("split") or _split_input(ctx, inputs)
+    return _split(ctx, inputs[0], attrs, sizes, len(node.outputs))
+
+
+@ONNX_IMPORT.register("Split", since=(2, 11))
+def split_attribute(ctx, node, attrs, inputs):
+    return _split(ctx, inputs[0], attrs, attrs.get("split"), len(node.outputs))
+
+
+@ONNX_IMPORT.register("Split", since=13)
+def split(ctx, node, attrs, inputs):
+    return _split(ctx, inputs[0], attrs, _split_input(ctx, inputs), len(node.outputs))
+
+
+@ONNX_IMPORT.register("Split", since=18)
+def split_num_outputs(ctx, node, attrs, inputs):
+    """Split-18: without sizes, ``num_outputs`` equal parts (the last one smaller)."""
+    n_out = int(attrs["num_outputs"]) if attrs.get("num_outputs") else len(node.outputs)
+    return _split(ctx, inputs[0], attrs, _split_input(ctx, inputs), n_out)
+
+
+def _split(ctx, x, attrs, sizes, n_out):
+    """``sizes`` along ``axis``, or ``n_out`` equal parts when there are none."""
+    axis = int(attrs.get("axis", 0))
     s = ctx.shape(x)
     if s is not None:
         axis %= len(s)
     if sizes is None:
-        if ctx.opset >= 18 and node.attr("num_outputs"):
-            n_out = int(node.attr("num_outputs"))
         if s is not None and s[axis] % n_out:
             chunk = -(-s[axis] // n_out)
             sizes = [chunk] * (n_out - 1) + [s[axis] - chunk * (n_out - 1)]
@@ -238,18 +281,21 @@ def split(ctx, node):
     return ctx.emit("split", [x], {"indices_or_sections": points, "axis": axis})
 
 
-@converter("Slice", 1, 10, 11, 13)
-def slice_op(ctx, node):
-    x = node.input(0)
-    if ctx.opset < 10:
-        starts, ends = node.attr("starts"), node.attr("ends")
-        axes = node.attr("axes")
-        steps = None
-    else:
-        starts = _ints(ctx.require_const(node.input(1), "Slice starts"))
-        ends = _ints(ctx.require_const(node.input(2), "Slice ends"))
-        axes = _ints(ctx.require_const(node.input(3), "Slice axes")) if node.input(3) else None
-        steps = _ints(ctx.require_const(node.input(4), "Slice steps")) if node.input(4) else None
+@ONNX_IMPORT.register("Slice", since=1)
+def slice_attributes(ctx, node, attrs, inputs):
+    return _slice(ctx, inputs[0], attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), None)
+
+
+@ONNX_IMPORT.register("Slice", since=(10, 11, 13))
+def slice_op(ctx, node, attrs, inputs):
+    starts = _ints(ctx.require_const(inputs[1], "Slice starts"))
+    ends = _ints(ctx.require_const(inputs[2], "Slice ends"))
+    axes = _ints(ctx.require_const(inputs[3], "Slice axes")) if inputs[3] else None
+    steps = _ints(ctx.require_const(inputs[4], "Slice steps")) if inputs[4] else None
+    return _slice(ctx, inputs[0], starts, ends, axes, steps)
+
+
+def _slice(ctx, x, starts, ends, axes, steps):
     r = ctx.require_rank(x)
     axes = list(range(len(starts))) if axes is None else [a % r for a in axes]
     steps = [1] * len(starts) if steps is None else list(steps)
@@ -271,10 +317,10 @@ def slice_op(ctx, node):
     return ctx.emit1("strided_slice", [x], {"begin": tuple(begin), "end": tuple(end), "stride": tuple(stride)})
 
 
-@converter("Gather", 1, 11, 13)
-def gather(ctx, node):
-    data, idx = node.input(0), node.input(1)
-    axis = int(node.attr("axis", 0))
+@ONNX_IMPORT.register("Gather", since=(1, 11, 13))
+def gather(ctx, node, attrs, inputs):
+    data, idx = inputs[0], inputs[1]
+    axis = int(attrs.get("axis", 0))
     r = ctx.require_rank(data)
     axis %= r
     iv = ctx.const(idx)
@@ -290,21 +336,21 @@ def gather(ctx, node):
     return ctx.emit1("take", [data, idx], {"axis": axis})
 
 
-@converter("GatherND", 11, 12, 13)
-def gather_nd(ctx, node):
-    if node.attr("batch_dims", 0):
-        raise _unsupported(ctx, node, "batch_dims")
-    data, idx = node.input(0), node.input(1)
+@ONNX_IMPORT.register("GatherND", since=(11, 12, 13))
+def gather_nd(ctx, node, attrs, inputs):
+    if attrs.get("batch_dims", 0):
+        raise ctx.unsupported("batch_dims")
+    data, idx = inputs[0], inputs[1]
     r = ctx.require_rank(idx)
     # ONNX indexes with the last dim of indices, NNVM/MXNet with the first
     perm = (r - 1,) + tuple(range(r - 1))
     return ctx.emit1("gather_nd", [data, ctx.emit1("transpose", [idx], {"axes": perm})])
 
 
-@converter("Expand", 8, 13)
-def expand(ctx, node):
-    x = node.input(0)
-    target = _ints(ctx.require_const(node.input(1), "Expand shape"))
+@ONNX_IMPORT.register("Expand", since=(8, 13))
+def expand(ctx, node, attrs, inputs):
+    x = inputs[0]
+    target = _ints(ctx.require_const(inputs[1], "Expand shape"))
     s = ctx.shape(x)
     if s is None:
         raise ctx.error(ShapeError, "Expand needs the input shape")
@@ -316,29 +362,40 @@ def expand(ctx, node):
     return ctx.emit1("broadcast_to", [x], {"shape": out})
 
 
-@converter("Tile", 1, 6, 13)
-def tile(ctx, node):
-    if ctx.opset < 6:
-        raise _unsupported(ctx, node, "opset < 6 (tiles/axis inputs)")
-    reps = _ints(ctx.require_const(node.input(1), "Tile repeats"))
-    return ctx.emit1("tile", [node.input(0)], {"reps": reps})
+@ONNX_IMPORT.register("Tile", since=1)
+def tile_v1(ctx, node, attrs, inputs):
+    raise ctx.unsupported("opset < 6 (tiles/axis inputs)")
 
 
-@converter("Pad", 1, 2, 11, 13, 18, 19, 21)
-def pad(ctx, node):
-    x = node.input(0)
-    mode = node.attr("mode", "constant")
-    if ctx.opset < 11:
-        pads = list(node.attr("pads" if ctx.opset >= 2 else "paddings"))
-        value = float(node.attr("value", 0.0))
-        axes = None
-    else:
-        pads = list(_ints(ctx.require_const(node.input(1), "Pad pads")))
-        value = ctx.const(node.input(2)) if node.input(2) else None
-        if node.input(2) and value is None:
-            raise ctx.error(ShapeError, "Pad constant_value must be a constant")
-        value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
-        axes = _ints(ctx.require_const(node.input(3), "Pad axes")) if node.input(3) else None
+@ONNX_IMPORT.register("Tile", since=(6, 13))
+def tile(ctx, node, attrs, inputs):
+    reps = _ints(ctx.require_const(inputs[1], "Tile repeats"))
+    return ctx.emit1("tile", [inputs[0]], {"reps": reps})
+
+
+@ONNX_IMPORT.register("Pad", since=1)
+def pad_v1(ctx, node, attrs, inputs):
+    return _pad(ctx, attrs, inputs[0], list(attrs.get("paddings")), float(attrs.get("value", 0.0)), None)
+
+
+@ONNX_IMPORT.register("Pad", since=2)
+def pad_attributes(ctx, node, attrs, inputs):
+    return _pad(ctx, attrs, inputs[0], list(attrs.get("pads")), float(attrs.get("value", 0.0)), None)
+
+
+@ONNX_IMPORT.register("Pad", since=(11, 13, 18, 19, 21, 23, 24, 25))
+def pad(ctx, node, attrs, inputs):
+    pads = list(_ints(ctx.require_const(inputs[1], "Pad pads")))
+    value = ctx.const(inputs[2]) if inputs[2] else None
+    if inputs[2] and value is None:
+        raise ctx.error(ShapeError, "Pad constant_value must be a constant")
+    value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
+    axes = _ints(ctx.require_const(inputs[3], "Pad axes")) if inputs[3] else None
+    return _pad(ctx, attrs, inputs[0], pads, value, axes)
+
+
+def _pad(ctx, attrs, x, pads, value, axes):
+    mode = attrs.get("mode", "constant")
     r = ctx.require_rank(x)
     if axes is None:
         axes = tuple(range(r))
@@ -348,47 +405,58 @@ def pad(ctx, node):
     for i, a in enumerate(axes):
         width[a] = [int(pads[i]), int(pads[i + k])]
     if any(p < 0 for w in width for p in w):
-        raise _unsupported(ctx, node, "negative pads")
+        raise ctx.unsupported("negative pads")
     width = tuple(tuple(w) for w in width)
     if mode == "constant":
         return ctx.emit1("pad", [x], {"pad_width": width, "pad_value": value})
     if mode in ("reflect", "edge"):
         return ctx.emit1("mirror_pad", [x], {"pad_width": width, "mode": mode})
-    raise _unsupported(ctx, node, f"mode={mode}")
+    raise ctx.unsupported(f"mode={mode}")
 
 
-@converter("TopK", 1, 10, 11)
-def topk(ctx, node):
-    x = node.input(0)
-    k = int(node.attr("k")) if ctx.opset < 10 else int(ctx.require_const(node.input(1), "TopK k").reshape(-1)[0])
-    axis = int(node.attr("axis", -1))
+@ONNX_IMPORT.register("TopK", since=1)
+def topk_attribute(ctx, node, attrs, inputs):
+    return _topk(ctx, attrs, inputs[0], int(attrs.get("k")))
+
+
+@ONNX_IMPORT.register("TopK", since=(10, 11, 24))
+def topk(ctx, node, attrs, inputs):
+    return _topk(ctx, attrs, inputs[0], int(ctx.require_const(inputs[1], "TopK k").reshape(-1)[0]))
+
+
+def _topk(ctx, attrs, x, k):
+    axis = int(attrs.get("axis", -1))
     r = ctx.rank(x)
     if r is not None:
         axis %= r
-    largest = bool(node.attr("largest", 1))
+    largest = bool(attrs.get("largest", 1))
     return ctx.emit("topk", [x], {"k": k, "axis": axis, "ret_type": "both", "is_ascend": not largest,
                                   "dtype": "int64"})
 
 
-@converter("DepthToSpace", 1, 11, 13)
-def depth_to_space(ctx, node):
-    return ctx.emit1("depth_to_space", [node.input(0)], {"block_size": int(node.attr("blocksize")),
-                                                         "mode": node.attr("mode", "DCR")})
+@ONNX_IMPORT.register("DepthToSpace", since=(1, 11, 13, 28))
+def depth_to_space(ctx, node, attrs, inputs):
+    return ctx.emit1("depth_to_space", [inputs[0]], {"block_size": int(attrs.get("blocksize")),
+                                                     "mode": attrs.get("mode", "DCR")})
 
 
-@converter("SpaceToDepth", 1, 13)
-def space_to_depth(ctx, node):
-    return ctx.emit1("space_to_depth", [node.input(0)], {"block_size": int(node.attr("blocksize"))})
+# SpaceToDepth-28 adds ``mode``; the default DCR is the order of the older versions
+@ONNX_IMPORT.register("SpaceToDepth", since=(1, 13, 28))
+def space_to_depth(ctx, node, attrs, inputs):
+    mode = attrs.get("mode", "DCR")
+    if mode != "DCR":
+        raise ctx.unsupported(f"mode={mode}")
+    return ctx.emit1("space_to_depth", [inputs[0]], {"block_size": int(attrs.get("blocksize"))})
 
 
-@converter("OneHot", 9, 11)
-def one_hot(ctx, node):
-    idx = node.input(0)
-    depth = int(ctx.require_const(node.input(1), "OneHot depth").reshape(-1)[0])
-    values = ctx.require_const(node.input(2), "OneHot values").reshape(-1)
+@ONNX_IMPORT.register("OneHot", since=(9, 11, 28))
+def one_hot(ctx, node, attrs, inputs):
+    idx = inputs[0]
+    depth = int(ctx.require_const(inputs[1], "OneHot depth").reshape(-1)[0])
+    values = ctx.require_const(inputs[2], "OneHot values").reshape(-1)
     ix = ctx.emit1("where", [ctx.cast(ctx.emit1("__less_scalar__", [idx], {"scalar": 0.0}), ctx.dtype(idx)),
                              ctx.emit1("__add_scalar__", [idx], {"scalar": float(depth)}), idx]) \
         if ctx.dtype(idx) not in ("uint8", "uint16", "uint32", "uint64") else idx
-    return ctx.emit1("one_hot", [ix], {"depth": depth, "axis": int(node.attr("axis", -1)),
+    return ctx.emit1("one_hot", [ix], {"depth": depth, "axis": int(attrs.get("axis", -1)),
                                        "on_value": float(values[1]), "off_value": float(values[0]),
                                        "dtype": _dt.canonical(values.dtype)})

@@ -5,36 +5,42 @@ pre-scan every node for unsupported ops (reported together), sort the nodes topo
 (rejecting cycles), bind initializers (whether or not they are also graph inputs), then run one
 versioned converter per node.  Constants and shape arithmetic fold while converting
 (see context.py).
+
+This module is the driver of the ONNX import table (registry.py): it imports every converter
+module below, then marks the table loaded.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...errors import (BridgeError, DTypeError, InvalidModelError, ShapeError, UnsupportedOperatorError,
+from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, ShapeError, UnsupportedOperatorError,
                        UnsupportedOpsetError, require)
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
-from . import registry
+from ...ops import num_visible_outputs
+from . import convert_extra, convert_math, convert_nn, convert_resize, convert_rnn, convert_tensor  # noqa: F401
 from .context import ImportContext, OnnxNode
+from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
-from .validate import check_model
+from .validate import DEFAULT_DOMAINS, check_model
 
-_DEFAULT_DOMAINS = ("", "ai.onnx")
+ONNX_IMPORT.mark_loaded()
 
 
-def _import_converters():
-    from . import (convert_extra, convert_math, convert_nn, convert_resize, convert_rnn,  # noqa: F401
-                   convert_tensor)
+def supported_ops() -> dict:
+    """{ONNX op type: sorted schema versions with a converter} (the support matrix's ONNX import column)."""
+    return ONNX_IMPORT.supported()
 
 
 def model_opset(model) -> int:
     """The default-domain opset; 1 when the model declares none (as the ONNX spec says)."""
-    versions = [imp.version for imp in model.opset_import if imp.domain in _DEFAULT_DOMAINS]
+    versions = [imp.version for imp in model.opset_import if imp.domain in DEFAULT_DOMAINS]
     return int(max(versions)) if versions else 1
 
 
-def _value_info_hint(vi):
-    """(shape with None for symbolic dims or None, dtype name or None) of a graph input."""
+def declared_shape_dtype(vi):
+    """What a graph input's ValueInfoProto declares: (shape with None for symbolic dims, or None;
+    dtype name, or None)."""
     t = vi.type
     if not t.HasField("tensor_type"):
         return None, None
@@ -84,15 +90,17 @@ def _sort_nodes(nodes, known, file):
 
 
 def _prescan(nodes, opset, file):
-    missing = {}
+    """Every op without a converter, reported at once; then every op whose converters are all
+    newer than the model's opset."""
+    missing = OpTally()
     for n in nodes:
-        if n.domain not in _DEFAULT_DOMAINS or n.op_type not in registry.CONVERTERS:
-            key = n.op_type if n.domain in _DEFAULT_DOMAINS else f"{n.domain}:{n.op_type}"
-            missing.setdefault(key, []).append(n.name)
-    if missing:
-        raise UnsupportedOperatorError(missing, direction=f"ONNX import (opset {opset})", file=file)
+        if n.domain not in DEFAULT_DOMAINS:
+            missing.add(f"{n.domain}:{n.op_type}", n.name)
+        elif n.op_type not in ONNX_IMPORT:
+            missing.add(n.op_type, n.name)
+    missing.raise_if_any(direction=f"ONNX import (opset {opset})", file=file)
     for n in nodes:
-        registry.select(n.op_type, opset, n.name)
+        ONNX_IMPORT.get(n.op_type, opset, n.name)
 
 
 def from_onnx(model, shape=None, dtype=None):
@@ -103,7 +111,6 @@ def from_onnx(model, shape=None, dtype=None):
     Returns ``(graph, params)`` with params {name: numpy array}.
     """
     require("onnx", "onnx")
-    _import_converters()
     model, base_dir, file = load_model(model)
     opset = check_model(model, file)  # graph and outputs present, opset in range, attribute types
     g = model.graph
@@ -124,7 +131,7 @@ def from_onnx(model, shape=None, dtype=None):
     for vi in g.input:
         if vi.name in ctx.vals:
             continue
-        hint_shape, hint_dtype = _value_info_hint(vi)
+        hint_shape, hint_dtype = declared_shape_dtype(vi)
         s = shape.get(vi.name, hint_shape)
         if s is not None:
             s = tuple(None if (d is None or int(d) <= 0) else int(d) for d in s)
@@ -170,8 +177,6 @@ def _named_outputs(ctx, g, variable_names):
     output that is the same IR value, a folded constant or a renamed input/initializer.  An
     output that is a graph input or initializer under its own name stays that variable.
     """
-    from ...ops import num_visible_outputs
-
     outputs, by_name, named = [], {}, set()
     for o in g.output:
         if o.name not in ctx.vals:
@@ -199,14 +204,14 @@ def _named_outputs(ctx, g, variable_names):
 
 
 def _convert_node(ctx, n, opset):
-    fn = registry.select(n.op_type, opset, n.name)
+    converter = ONNX_IMPORT.get(n.op_type, opset, n.name)
     ctx.node = n
     for x in n.inputs:
         if x and x not in ctx.vals:
             raise InvalidModelError(f"input {x!r} is produced by no node, graph input or initializer",
                                     node=n.name, op=n.op_type, file=ctx.file)
     try:
-        results = fn(ctx, n)
+        results = converter(ctx, n, n.attrs, n.inputs)
     except UnsupportedOperatorError:
         raise
     except BridgeError as exc:
@@ -237,4 +242,4 @@ def _convert_node(ctx, n, opset):
     ctx.node = None
 
 
-__all__ = ["from_onnx", "model_opset", "UnsupportedOpsetError"]
+__all__ = ["from_onnx", "model_opset", "declared_shape_dtype", "supported_ops", "UnsupportedOpsetError"]

@@ -1,40 +1,22 @@
-"""Versioned ONNX converter registry.
+"""The ONNX import table: op type -> one converter per schema version of the default domain.
 
-``@converter("Conv", 1, 11)`` registers one handler for the schema versions 1 and 11 of the
-default domain.  :func:`select` picks the largest registered version <= the model's opset and
-never silently a newer one: an op whose first converter is newer than the model's opset gets
-an UnsupportedOpsetError that lists the versions we have.
+``@ONNX_IMPORT.register("Conv", since=(1, 11, 22))`` files a converter under the ONNX schema
+versions it implements; ``ONNX_IMPORT.get(op, opset)`` picks the largest version <= the model's
+opset and never a newer one (an op whose converters are all newer than the model raises
+UnsupportedOpsetError naming the versions there are).  Every converter is called as
+``fn(ctx, node, attrs, inputs)``:
+
+* ``ctx``: the :class:`~.context.ImportContext` (values, shapes and dtypes by tensor name; ``emit``);
+* ``node``: the :class:`~.context.OnnxNode` (``op_type``, ``name``, ``outputs``);
+* ``attrs``: the node's attributes, {name: python value} (strings decoded);
+* ``inputs``: the node's input tensor names, an :class:`~.context.OnnxInputs` (an omitted optional
+  input is None, also past the end), resolved through ``ctx``.
+
+tests/test_onnx_import_versions.py checks the registered versions against ONNX's schema history.
+The importer (importer.py) imports every converter module and then marks the table loaded.
 """
 from __future__ import annotations
 
-from ...errors import UnsupportedOpsetError
+from ...registry import Registry
 
-CONVERTERS: dict = {}  # op_type -> {since_version: fn}
-
-
-def converter(op_type: str, *versions: int):
-    versions = versions or (1,)
-
-    def deco(fn):
-        table = CONVERTERS.setdefault(op_type, {})
-        for v in versions:
-            table[v] = fn
-        return fn
-    return deco
-
-
-def supported_ops() -> list:
-    return sorted(CONVERTERS)
-
-
-def select(op_type: str, opset: int, node: str | None = None):
-    """The handler for ``op_type`` at ``opset``; None when the op is unknown."""
-    table = CONVERTERS.get(op_type)
-    if not table:
-        return None
-    usable = [v for v in table if v <= opset]
-    if not usable:
-        raise UnsupportedOpsetError(
-            f"{op_type} at opset {opset} needs a converter; supported versions: {sorted(table)}",
-            node=node, op=op_type)
-    return table[max(usable)]
+ONNX_IMPORT = Registry("ONNX import", versioned=True)

@@ -1,4 +1,5 @@
 """Passes over the NNVM graph IR; each is a function Graph -> Graph (plus params where needed)."""
+from .batch_norm import fold_batch_norm
 from .dead_code import eliminate_dead_nodes
 from .fold import fold_constants
 from .infer import infer_shape, infer_type
@@ -7,4 +8,4 @@ from .resolve import resolve_reshape
 from .simplify import simplify_inference
 
 __all__ = ["infer_shape", "infer_type", "simplify_inference", "eliminate_dead_nodes", "fold_constants",
-           "resolve_reshape", "run_passes"]
+           "fold_batch_norm", "resolve_reshape", "run_passes"]

@@ -4,19 +4,17 @@ from __future__ import annotations
 from ...errors import BridgeError, DTypeError, ShapeError
 from .. import dtypes as _dt
 from ..graph import Graph
-
-
-def _var_hint(node, key):
-    return node.attrs.get(key)
+from ..symbolic import as_dim, parse_shape_hint
 
 
 def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) -> Graph:
     """Set ``graph.attrs["shape"]`` (one tuple or None per entry).
 
     Variable shapes come from ``shape`` (name -> tuple), then ``params`` (name -> array),
-    then the variable's ``__shape__`` hint.  With ``strict`` every entry must end up known.
+    then the variable's ``__shape__`` hint.  Dims are ints or symbolic :class:`~nnvm_bridge.ir.symbolic.Dim`
+    (a hint's names, and MXNet's 0 for an unknown dim); a shape is None only where even the rank is unknown.
+    With ``strict`` every entry must end up known.
     """
-    from ...ir.attrs import parse_shape
     from ...ops import get_op, node_attrs
 
     shape = dict(shape or {})
@@ -30,12 +28,10 @@ def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) 
                 s = getattr(params[node.name], "shape", None)
             if s is None and "__shape__" in node.attrs:
                 try:
-                    s = parse_shape(node.attrs["__shape__"])
-                except Exception:
-                    s = None
-                if s is not None and any(d <= 0 for d in s):
-                    s = None  # MXNet writes 0 for unknown dims
-            out[ptr[nid]] = None if s is None else tuple(int(d) for d in s)
+                    s = parse_shape_hint(node.attrs["__shape__"], node.name)
+                except (ValueError, TypeError):
+                    s = None  # an unreadable hint is no hint
+            out[ptr[nid]] = None if s is None else tuple(as_dim(d) for d in s)
             continue
         op = get_op(node.op, node.name)
         attrs = node_attrs(node)
@@ -54,7 +50,7 @@ def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) 
         if len(res) != n_out:
             raise ShapeError(f"shape rule returned {len(res)} outputs, expected {n_out}", node=node.name, op=node.op)
         for k, s in enumerate(res):
-            out[ptr[nid] + k] = None if s is None else tuple(int(d) for d in s)
+            out[ptr[nid] + k] = None if s is None else tuple(as_dim(d) for d in s)
     if strict:
         for nid, node in enumerate(graph.nodes):
             if out[ptr[nid]] is None:

@@ -46,9 +46,9 @@ def onnx_compatible_spec(src, spec):
     ``0`` is kept where it copies the input dim at the same position and ``-1`` where it was,
     so a symbolic batch dimension stays symbolic; other dims become explicit numbers.
     """
-    from ...ops.transform import resolve_reshape
+    from ...ops.transform import reshape_output_shape
 
-    out = resolve_reshape(src, spec)
+    out = reshape_output_shape(src, spec)
     tags = reshape_spec_tags(src, spec)
     new = []
     for k, (dim, tag) in enumerate(zip(out, tags)):

@@ -6,7 +6,7 @@ so deferred-initialised parameters get their shapes.  Inputs are named as Gluon 
 """
 from __future__ import annotations
 
-from nnvm_bridge.errors import InvalidModelError, ParamsError, ShapeError, require
+from ...errors import InvalidModelError, ParamsError, ShapeError, require
 
 
 def _input_shapes(shape) -> list:

@@ -1,27 +1,28 @@
 """``nnvm-bridge bench SRC``: latency of the TVM build against onnxruntime (and MXNet for MXNet models).
 
-    bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, cpu_offload="auto",
+    bench(src, params=None, shape=None, dtype=None, target="llvm", repeat=30, tuning=None, offload="auto",
           plot=None, threads=None, mxnet=True, rounds=3, warmup=3, quiet=False, save_dir=None) -> dict
 
-``src`` is an ONNX file or an MXNet symbol JSON (``params`` = its .params, found beside the symbol file
-when omitted; ``shape`` = {name: dims}).
+``src`` is an ONNX file or an MXNet symbol JSON, read with ``model_files.load_model`` like every CLI
+command (``params`` = its .params, found beside the symbol file when omitted; ``shape`` = {name: dims}
+or a list in input order; ``dtype`` one dtype or {name: dtype}). ``tuning`` and ``offload`` are
+``compile_model``'s.
 
 Fairness (the rules of ``benchmarks/tvm_cpu.py``): the model is compiled once, here, and exported as a
-library; then every engine is timed in its own fresh Python process (``bench_worker.py``), one
-process at a time, never two engines together -- PyTorch's OpenMP workers behind the offloaded convs
-and onnxruntime's pool both spin after each call, and sharing one process slowed them 3x. Rounds
-alternate the engines (onnxruntime, tvm, mxnet, onnxruntime, tvm, ...) so that drifts in machine load
-hit all alike; each process warms up, times ``repeat`` runs and reports their median, and an engine's
-figure is the median of its per-round medians. Every process reads the same seeded inputs (.npz).
+library; then every engine is timed in its own fresh Python process
+(``frontend_ext/tvm/bench_worker.py``), one process at a time, never two engines together -- PyTorch's
+OpenMP workers behind the offloaded convs and onnxruntime's pool both spin after each call, and sharing
+one process slowed them 3x. Rounds alternate the engines (onnxruntime, tvm, mxnet, onnxruntime, tvm, ...)
+so that drifts in machine load hit all alike; each process warms up, times ``repeat`` runs and reports
+their median, and an engine's figure is the median of its per-round medians. Every process reads the
+same seeded inputs (.npz).
 onnxruntime runs the ONNX file itself, or for an MXNet model the ONNX that ``to_onnx`` writes from
 the same graph; MXNet runs the symbol and params. The first round's outputs are compared with TVM's
 (max error relative to the output scale). An engine whose package is missing is reported in
-``skipped``. ``plot`` writes a bar chart PNG (needs matplotlib). ``main(argv)`` is the CLI entry:
-argv = [SRC, options...].
+``skipped``. ``plot`` writes a bar chart PNG (needs matplotlib).
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import numbers
@@ -34,10 +35,23 @@ import time
 
 import numpy as np
 
-from nnvm_bridge.errors import BridgeError, MissingDependencyError
+from frontend_ext.tvm import bench_worker, compat
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER_MODULE = "frontend_ext.tvm.bench_worker"
+from . import model_files
+from .api import compile_model
+from .errors import BridgeError, MissingDependencyError
+
+
+def _import_root(module):
+    """The folder that ``module``'s top package is imported from."""
+    path = os.path.abspath(module.__file__)
+    for _ in module.__name__.split("."):
+        path = os.path.dirname(path)
+    return path
+
+
+WORKER_MODULE = bench_worker.__name__
+WORKER_ROOT = _import_root(bench_worker)  # first on the workers' PYTHONPATH
 ENGINE_ORDER = ("onnxruntime", "tvm", "mxnet")  # onnxruntime first in every round, as in benchmarks/tvm_cpu.py
 STDERR_LINES = 12  # how much of a failed worker's stderr goes into the error
 
@@ -97,7 +111,7 @@ def _native_stderr_muted():
 # ---- one worker process ------------------------------------------------------------------------------
 def _worker_env(engine, threads, forced):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (WORKER_ROOT, env.get("PYTHONPATH")) if p)
     if forced:  # --threads given: every engine gets that many threads (onnxruntime through its spec)
         if engine == "tvm":
             env["NNVM_BRIDGE_OFFLOAD_THREADS"] = env["TVM_NUM_THREADS"] = str(threads)
@@ -155,40 +169,27 @@ def _check_counts(repeat, rounds, warmup, threads):
             raise BridgeError(f"bench: {name} must be an integer >= {low}, got {value!r}")
 
 
-def _load(src, params, shape):
-    """(graph, params, params_path): MXNet files find their .params beside the symbol file."""
-    from nnvm_bridge import model_files
-
-    graph, gparams, _, params_path = model_files.load_model(src, params, shape)
-    return graph, gparams, params_path
-
-
-def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, cpu_offload="auto", plot=None,
-          threads=None, mxnet=True, rounds=3, warmup=3, quiet=False, save_dir=None, worker_timeout=None):
+def bench(src, params=None, shape=None, dtype=None, target="llvm", repeat=30, tuning=None, offload="auto",
+          plot=None, threads=None, mxnet=True, rounds=3, warmup=3, quiet=False, save_dir=None, worker_timeout=None):
     """Time ``src`` with TVM, onnxruntime (and MXNet), each in fresh processes; returns a JSON-able dict.
 
     ``save_dir`` keeps the seeded inputs (inputs.npz, arrays in input order) and each engine's first-round
     outputs (<engine>_outputs.npz) there; ``worker_timeout`` bounds each worker process (seconds).
     """
-    from . import compat
-    from .compile import compile_graph
-
     _check_counts(repeat, rounds, warmup, threads)
     repeat, rounds, warmup = int(repeat), int(rounds), int(warmup)
     threads = None if threads is None else int(threads)
     say = (lambda msg: None) if quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     src = os.fspath(src)
-    is_mxnet = src.lower().endswith(".json")
     forced_threads = threads is not None
     threads = threads or compat.num_cores()
     result = {"model": os.path.basename(src), "target": str(target), "threads": threads,
               "cores": compat.num_cores(), "rounds": rounds, "repeat": repeat, "warmup": warmup}
     t0 = time.perf_counter()
-    graph, gparams, params_path = _load(src, params, shape)
+    graph, gparams, fmt, params_path = model_files.load_model(src, params, shape, dtype)
     result["import_s"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    cm = compile_graph(graph, gparams, target=target, shape=shape if isinstance(shape, dict) else None, tuning=tuning,
-                       offload=cpu_offload)
+    cm = compile_model(graph, target=target, params=gparams, tuning=tuning, offload=offload)
     result["compile_s"] = round(time.perf_counter() - t0, 3)
     result["offload"] = list(cm.info["offload"])  # ["torch"] when conv/dense chains run in PyTorch
     feeds = _random_inputs(cm)
@@ -204,10 +205,8 @@ def bench(src, params=None, shape=None, target="llvm", repeat=30, tuning=None, c
         np.savez(inputs_path, *feeds.values())  # positional: input names never clash with savez's own
         models = {"tvm": {"model": lib}}
         skipped = {}
-        if is_mxnet:
+        if fmt == model_files.MXNET:
             try:
-                from nnvm_bridge import model_files
-
                 onnx_path = os.path.join(tmp, "model.onnx")
                 model_files.write_onnx(graph, gparams, onnx_path)
                 models["onnxruntime"] = {"model": onnx_path}
@@ -285,52 +284,3 @@ def _plot(ms, title, path):
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
-
-def _shape_arg(items):
-    shapes = {}
-    for item in items or []:
-        if ":" not in item:
-            raise BridgeError(f"--input-shape wants NAME:d0,d1,..., got {item!r}")
-        name, dims = item.split(":", 1)
-        try:
-            shapes[name] = tuple(int(d) for d in dims.replace("x", ",").split(",") if d)
-        except ValueError:
-            raise BridgeError(f"--input-shape {item!r}: dims must be integers") from None
-    return shapes or None
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="nnvm-bridge bench", description="TVM vs onnxruntime (and MXNet) latency; "
-                                "each engine is timed in its own fresh process, one at a time, rounds alternating")
-    p.add_argument("src", help="ONNX file or MXNet symbol JSON")
-    p.add_argument("--params", help="MXNet .params file (default: found beside the symbol file)")
-    p.add_argument("--input-shape", action="append", help="NAME:d0,d1,... (repeatable)")
-    p.add_argument("--target", default="llvm")
-    p.add_argument("--repeat", type=int, default=30, help="timed runs per process (default 30)")
-    p.add_argument("--rounds", type=int, default=3, help="fresh processes per engine, alternating (default 3)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs per process before timing (default 3)")
-    p.add_argument("--threads", type=int, help="threads for every engine (default: onnxruntime gets one per core, "
-                   "the others their own defaults)")
-    p.add_argument("--offload", choices=("auto", "on", "off"), default="auto",
-                   help="conv/dense chains in PyTorch, as for `nnvm-bridge compile` (default: auto)")
-    p.add_argument("--no-offload", action="store_true", help="the same as --offload off: pure TVM code")
-    p.add_argument("--no-mxnet", action="store_true", help="do not time MXNet for an MXNet model")
-    p.add_argument("--tuning-db", help="re-apply (or with --tune-trials, create) a MetaSchedule database")
-    p.add_argument("--tune-trials", type=int, default=0)
-    p.add_argument("--save-dir", help="keep the inputs and each engine's outputs (.npz) here")
-    p.add_argument("--plot", help="write a PNG bar chart here")
-    p.add_argument("--json", action="store_true", help="print one JSON object only")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    args = p.parse_args(argv)
-    tuning = {"trials": args.tune_trials, "database": args.tuning_db} if args.tuning_db else None
-    res = bench(args.src, params=args.params, shape=_shape_arg(args.input_shape), target=args.target,
-                repeat=args.repeat, tuning=tuning,
-                cpu_offload=False if args.no_offload else {"auto": "auto", "on": True, "off": False}[args.offload],
-                plot=args.plot, threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds,
-                warmup=args.warmup, quiet=args.quiet, save_dir=args.save_dir)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:>24}: {v}")
-    return 0

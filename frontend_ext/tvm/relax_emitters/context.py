@@ -1,4 +1,4 @@
-"""The emitter registry and the context every Relax emitter receives."""
+"""The context every Relax emitter receives (its ``ctx``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,19 +7,10 @@ from nnvm_bridge.errors import CompileError
 
 from .. import compat
 
-EMITTERS = {}
-
-
-def emitter(*names):
-    def deco(fn):
-        for n in names:
-            EMITTERS[n] = fn
-        return fn
-    return deco
-
 
 class Ctx:
-    """What an emitter may use: the block builder, and static facts about the current node."""
+    """What an emitter may use: the block builder, and static facts about the current node (``node``
+    is the same node the emitter receives; ``fail`` names it)."""
 
     def __init__(self, bb, graph, params, bind_params):
         self.bb = bb

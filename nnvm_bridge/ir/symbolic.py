@@ -1,0 +1,502 @@
+"""Symbolic dimensions: a dim is an ``int`` or a :class:`Dim`, a polynomial over named symbols.
+
+A file's dynamic axes (ONNX ``dim_param``, an ONNX dim with neither value nor name, MXNet's 0) become
+symbols; shape rules then compute with them as with ints: ``+ - * // %``, comparisons and ``min``/``max``
+(``dim_min``/``dim_max``).  Sums and products stay exact polynomials (``N*S*768 // (N*12)`` is ``64*S``);
+what a polynomial cannot express (a floor division that does not divide, a modulo, a min) becomes an atom
+that keeps its structure, so an emitter can rebuild the expression (TVM ``tir`` expressions, ONNX shapes).
+
+Comparisons between a symbolic dim and a number are decided for *sizes*: a symbol stands for an extent of
+at least 1 and below 2**30 that is larger than any small constant a shape rule compares it with (``N > 3``,
+``N != 1``, ``N < 2**31 - 1``).  Shape rules written for ints then take the branch that the general case needs,
+and the emitted code checks the real sizes when it runs.  Two different symbols are never equal.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..errors import ShapeError
+
+_PROBE = 1 << 20  # what a symbol is taken to be when the sign of an expression must be decided
+_HUGE = 1 << 30  # constants at or above this are "bigger than any size" (slice ends like INT64_MAX)
+
+
+class SymbolicDimError(ShapeError):
+    """An operation needs a concrete value where a dim is symbolic."""
+
+
+class _Atom:
+    __slots__ = ("op", "args", "key")
+
+    def __init__(self, op: str, args: tuple):
+        self.op = op  # "sym" (args = (name,)), "floordiv", "mod", "min", "max"
+        self.args = args
+        self.key = args[0] if op == "sym" else f"{op}({', '.join(map(str, args))})"
+
+    def __eq__(self, other):
+        return isinstance(other, _Atom) and self.key == other.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def probe(self) -> int:
+        if self.op == "sym":
+            return _PROBE + (sum(map(ord, self.key)) % 97)
+        vals = [_probe_value(a) for a in self.args]
+        if self.op == "floordiv":
+            return vals[0] // vals[1]
+        if self.op == "mod":
+            return vals[0] % vals[1]
+        return min(vals) if self.op == "min" else max(vals)
+
+
+def _probe_value(x) -> int:
+    return x._probe() if isinstance(x, Dim) else int(x)
+
+
+class Dim:
+    """A symbolic dimension: sum of ``coeff * atom * atom ...`` terms (never a plain constant: see ``_make``)."""
+
+    __slots__ = ("terms", "_hash")
+
+    def __init__(self, terms):
+        self.terms = terms  # tuple of (monomial, coeff); monomial = tuple of atoms sorted by key; () = constant
+        self._hash = None
+
+    # ---- construction -----------------------------------------------------------------------------------
+    @staticmethod
+    def _make(poly: dict):
+        poly = {m: c for m, c in poly.items() if c}
+        if not poly:
+            return 0
+        if set(poly) == {()}:
+            return poly[()]
+        return Dim(tuple(sorted(poly.items(), key=lambda t: (len(t[0]), [a.key for a in t[0]]))))
+
+    @staticmethod
+    def _poly(x) -> dict:
+        if isinstance(x, Dim):
+            return dict(x.terms)
+        if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+            return {(): int(x)} if x else {}
+        raise TypeError(f"cannot combine a symbolic dim with {x!r}")
+
+    # ---- arithmetic -------------------------------------------------------------------------------------
+    def __add__(self, other):
+        p = self._poly(self)
+        for m, c in self._poly(other).items():
+            p[m] = p.get(m, 0) + c
+        return self._make(p)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return self._make({m: -c for m, c in self.terms})
+
+    def __sub__(self, other):
+        return self + (-other if isinstance(other, Dim) else -int(other))
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        out = {}
+        for m1, c1 in self._poly(self).items():
+            for m2, c2 in self._poly(other).items():
+                m = tuple(sorted(m1 + m2, key=lambda a: a.key))
+                out[m] = out.get(m, 0) + c1 * c2
+        return self._make(out)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        return _divide(self, other, "floordiv")
+
+    def __rfloordiv__(self, other):
+        return _divide(other, self, "floordiv")
+
+    def __mod__(self, other):
+        return _divide(self, other, "mod")
+
+    def __rmod__(self, other):
+        return _divide(other, self, "mod")
+
+    def __truediv__(self, other):
+        q = _exact_quotient(self, other)
+        if q is None:
+            raise SymbolicDimError(f"{self} / {other} is not an exact division of dims")
+        return q
+
+    # ---- comparisons (decided for sizes, see the module docstring) --------------------------------------------
+    def __eq__(self, other):
+        if isinstance(other, Dim):
+            return self.terms == other.terms
+        if isinstance(other, numbers.Integral):
+            return False  # never a plain constant (_make folds those)
+        return NotImplemented
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self):
+        if self._hash is None:
+            self._hash = hash(self.terms)
+        return self._hash
+
+    def _probe(self) -> int:
+        total = 0
+        for m, c in self.terms:
+            v = c
+            for a in m:
+                v *= a.probe()
+            total += v
+        return total
+
+    def _sign_vs(self, other) -> int:
+        if isinstance(other, numbers.Integral) and abs(int(other)) >= _HUGE:
+            return -1 if other > 0 else 1
+        diff = self - other
+        if not isinstance(diff, Dim):
+            return (diff > 0) - (diff < 0)
+        v = diff._probe()
+        return (v > 0) - (v < 0)
+
+    def __lt__(self, other):
+        return self._sign_vs(other) < 0
+
+    def __le__(self, other):
+        return self._sign_vs(other) <= 0
+
+    def __gt__(self, other):
+        return self._sign_vs(other) > 0
+
+    def __ge__(self, other):
+        return self._sign_vs(other) >= 0
+
+    # ---- conversions ------------------------------------------------------------------------------------
+    def __int__(self):
+        raise SymbolicDimError(f"the dim {self} is symbolic here; give the input shapes with shape=")
+
+    __index__ = __int__
+
+    def __bool__(self):
+        return True  # a size is never 0
+
+    def atoms(self) -> set:
+        return {a for m, _ in self.terms for a in m}
+
+    def symbols(self) -> set:
+        """Names of the symbols this dim depends on."""
+        out = set()
+        for a in self.atoms():
+            if a.op == "sym":
+                out.add(a.key)
+            else:
+                for x in a.args:
+                    if isinstance(x, Dim):
+                        out |= x.symbols()
+        return out
+
+    def __repr__(self):
+        parts = []
+        for m, c in self.terms:
+            factors = [a.key if a.op == "sym" else a.key for a in m]
+            if not factors:
+                parts.append(str(c))
+            elif c == 1:
+                parts.append("*".join(factors))
+            elif c == -1:
+                parts.append("-" + "*".join(factors))
+            else:
+                parts.append(f"{c}*" + "*".join(factors))
+        return " + ".join(parts).replace("+ -", "- ")
+
+    __str__ = __repr__
+
+
+def _exact_quotient(a, b):
+    """a / b when it is an exact polynomial division (b a single term or a multiple of a), else None."""
+    pa, pb = Dim._poly(a), Dim._poly(b)
+    if not pb:
+        raise ZeroDivisionError("division of a dim by zero")
+    if len(pb) == 1:
+        (mb, cb), = pb.items()
+        out = {}
+        for m, c in pa.items():
+            rest = list(m)
+            for atom in mb:
+                if atom not in rest:
+                    return None
+                rest.remove(atom)
+            if c % cb:
+                return None
+            out[tuple(rest)] = c // cb
+        return Dim._make(out)
+    # a multiple of a polynomial divisor: a == k * b
+    (m0, c0), = [next(iter(pb.items()))]
+    if m0 in pa and pa[m0] % c0 == 0:
+        k = pa[m0] // c0
+        if Dim._poly(Dim._make({m: k * c for m, c in pb.items()})) == pa:
+            return k
+    return None
+
+
+def _divide(a, b, op):
+    if not isinstance(a, Dim) and not isinstance(b, Dim):
+        return a // b if op == "floordiv" else a % b
+    if isinstance(b, numbers.Integral) and b == 0:
+        raise ZeroDivisionError(f"{op} of a dim by zero")
+    q = _exact_quotient(a, b)
+    if q is not None:
+        return q if op == "floordiv" else 0
+    if op == "floordiv" and isinstance(b, numbers.Integral) and b > 0:
+        # split off the part that divides: (2*H + 3) // 2 == H + 3 // 2
+        pa = Dim._poly(a)
+        whole = {m: c // b for m, c in pa.items() if m and c % b == 0}
+        rest = {m: c for m, c in pa.items() if not (m and c % b == 0)}
+        if whole:
+            return Dim._make(whole) + _divide(Dim._make(rest), b, op)
+    return Dim._make({(_Atom(op, (a, b)),): 1})
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+def sym(name: str) -> Dim:
+    """The symbolic dim named ``name``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a symbolic dim needs a non-empty name, got {name!r}")
+    return Dim(((((_Atom("sym", (name,))),), 1),))
+
+
+def is_symbolic(d) -> bool:
+    return isinstance(d, Dim)
+
+
+def is_static(shape) -> bool:
+    """A shape whose dims are all plain ints."""
+    return shape is not None and not any(isinstance(d, Dim) for d in shape)
+
+
+def as_dim(d):
+    """A dim as the IR stores it: ``int`` (numpy ints converted) or :class:`Dim`."""
+    if isinstance(d, Dim):
+        return d
+    if isinstance(d, numbers.Integral) and not isinstance(d, bool):
+        return int(d)
+    raise TypeError(f"a dim is an int or a symbolic Dim, got {d!r}")
+
+
+def dim_min(a, b):
+    if not isinstance(a, Dim) and not isinstance(b, Dim):
+        return min(a, b)
+    if a == b:
+        return a
+    for x, y in ((a, b), (b, a)):
+        if isinstance(y, numbers.Integral) and abs(y) >= _HUGE:
+            return x if y > 0 else y
+    diff = a - b
+    if not isinstance(diff, Dim):  # same symbols, constant apart
+        return a if diff < 0 else b
+    return Dim._make({(_Atom("min", tuple(sorted((a, b), key=str))),): 1})
+
+
+def dim_max(a, b):
+    if not isinstance(a, Dim) and not isinstance(b, Dim):
+        return max(a, b)
+    if a == b:
+        return a
+    for x, y in ((a, b), (b, a)):
+        if isinstance(y, numbers.Integral) and y <= 1:
+            return x  # a size is >= 1
+    diff = a - b
+    if not isinstance(diff, Dim):
+        return a if diff > 0 else b
+    return Dim._make({(_Atom("max", tuple(sorted((a, b), key=str))),): 1})
+
+
+def substitute(d, values: dict):
+    """``d`` with the symbols in ``values`` (name -> int or Dim) replaced; an int when nothing symbolic is left."""
+    if not isinstance(d, Dim):
+        return d
+    total = 0
+    for m, c in d.terms:
+        v = c
+        for a in m:
+            v = v * _substitute_atom(a, values)
+        total = total + v
+    return total
+
+
+def _substitute_atom(a, values):
+    if a.op == "sym":
+        return values.get(a.key, Dim(((((a,)), 1),)))
+    args = [substitute(x, values) for x in a.args]
+    if a.op == "floordiv":
+        return args[0] // args[1]
+    if a.op == "mod":
+        return args[0] % args[1]
+    return dim_min(*args) if a.op == "min" else dim_max(*args)
+
+
+def evaluate(d, values: dict) -> int:
+    """The value of ``d`` with every symbol bound (SymbolicDimError names the missing ones)."""
+    out = substitute(d, values)
+    if isinstance(out, Dim):
+        raise SymbolicDimError(f"no value for the symbolic dim(s) {sorted(out.symbols())} of {d}")
+    return int(out)
+
+
+def bind_shape(shape, values: dict):
+    """A shape with its symbols bound as far as ``values`` allows."""
+    return None if shape is None else tuple(substitute(d, values) for d in shape)
+
+
+def match_dims(declared, actual, values: dict, what: str = "input"):
+    """Bind the symbols of ``declared`` from the concrete ``actual`` shape into ``values`` (plain symbols only);
+    ShapeError when a fixed dim or an already bound symbol disagrees."""
+    if len(declared) != len(actual):
+        raise ShapeError(f"{what} has rank {len(actual)}, expected {len(declared)} {tuple(declared)}")
+    for axis, (d, n) in enumerate(zip(declared, actual)):
+        if isinstance(d, Dim) and len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1 \
+                and d.terms[0][0][0].op == "sym":
+            name = d.terms[0][0][0].key
+            if values.setdefault(name, int(n)) != int(n):
+                raise ShapeError(f"{what} dim {axis} is {n}, but {name} is {values[name]} elsewhere")
+    for axis, (d, n) in enumerate(zip(declared, actual)):
+        want = substitute(d, values)
+        if not isinstance(want, Dim) and int(want) != int(n):
+            raise ShapeError(f"{what} dim {axis} is {n}, expected {d if isinstance(d, Dim) else want}"
+                             + (f" = {want}" if isinstance(d, Dim) else ""))
+    return values
+
+
+def format_dim(d) -> str:
+    """The text form of a dim, which :func:`parse_dim` reads back (``3``, ``N``, ``2*N*S + 1``,
+    ``floordiv(-3 + H, 2) + 1``)."""
+    return str(d)
+
+
+def parse_dim(text):
+    """A dim from its text form: an integer, a symbol name, or an expression of them with ``+ - *``, integer
+    constants, parentheses and ``floordiv(a, b)``, ``mod(a, b)``, ``min(a, b)``, ``max(a, b)``."""
+    if isinstance(text, (int, Dim)) and not isinstance(text, bool):
+        return text
+    tokens = _tokens(str(text))
+    if not tokens:
+        raise ValueError("an empty dim")
+    value, pos = _parse_sum(tokens, 0)
+    if pos != len(tokens):
+        raise ValueError(f"cannot read the dim {text!r}")
+    return value
+
+
+_FUNCS = {"floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b, "min": dim_min, "max": dim_max}
+
+
+def _tokens(text):
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in "+-*(),":
+            out.append(c)
+            i += 1
+        else:
+            j = i
+            while j < len(text) and not text[j].isspace() and text[j] not in "+-*(),":
+                j += 1
+            out.append(text[i:j])
+            i = j
+    return out
+
+
+def _parse_sum(tokens, pos):
+    sign = 1
+    if pos < len(tokens) and tokens[pos] in "+-":
+        sign = -1 if tokens[pos] == "-" else 1
+        pos += 1
+    value, pos = _parse_product(tokens, pos)
+    value = value * sign
+    while pos < len(tokens) and tokens[pos] in "+-":
+        op = tokens[pos]
+        rhs, pos = _parse_product(tokens, pos + 1)
+        value = value + rhs if op == "+" else value - rhs
+    return value, pos
+
+
+def _parse_product(tokens, pos):
+    value, pos = _parse_atom(tokens, pos)
+    while pos < len(tokens) and tokens[pos] == "*":
+        rhs, pos = _parse_atom(tokens, pos + 1)
+        value = value * rhs
+    return value, pos
+
+
+def _parse_atom(tokens, pos):
+    if pos >= len(tokens):
+        raise ValueError("a dim expression ends too early")
+    tok = tokens[pos]
+    if tok == "(":
+        value, pos = _parse_sum(tokens, pos + 1)
+        if pos >= len(tokens) or tokens[pos] != ")":
+            raise ValueError("unbalanced parentheses in a dim")
+        return value, pos + 1
+    if tok == "-":
+        value, pos = _parse_atom(tokens, pos + 1)
+        return -value, pos
+    if tok in _FUNCS and pos + 1 < len(tokens) and tokens[pos + 1] == "(":
+        a, pos = _parse_sum(tokens, pos + 2)
+        if pos >= len(tokens) or tokens[pos] != ",":
+            raise ValueError(f"{tok}() takes two arguments")
+        b, pos = _parse_sum(tokens, pos + 1)
+        if pos >= len(tokens) or tokens[pos] != ")":
+            raise ValueError(f"{tok}() takes two arguments")
+        return _FUNCS[tok](a, b), pos + 1
+    if tok in "+*),":
+        raise ValueError(f"unexpected {tok!r} in a dim")
+    try:
+        return int(tok), pos + 1
+    except ValueError:
+        pass
+    if not (tok[0].isalpha() or tok[0] in "_?") :
+        raise ValueError(f"{tok!r} is neither a number nor a symbol name")
+    return sym(tok), pos + 1
+
+
+def anonymous_dim(var: str, axis: int) -> Dim:
+    """The symbol of an unknown dim that has no name in the file (ONNX dim without value or param, MXNet 0)."""
+    return sym(f"{var}_dim{axis}")
+
+
+def parse_shape_hint(text, var: str):
+    """A variable's ``__shape__`` hint -> tuple of dims: integers, symbol names or expressions, and MXNet's 0
+    (or -1) for a dim it does not know, which becomes the anonymous symbol of that axis."""
+    body = str(text).strip()
+    if len(body) >= 2 and body[0] in "([" and body[-1] in ")]":
+        body = body[1:-1]
+    parts, depth, cur = [], 0, ""
+    for c in body:
+        if c == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += (c == "(") - (c == ")")
+        cur += c
+    if cur.strip():
+        parts.append(cur)
+    dims = []
+    for axis, part in enumerate(parts):
+        d = parse_dim(part.strip().rstrip("L"))
+        dims.append(anonymous_dim(var, axis) if isinstance(d, int) and d <= 0 else d)
+    return tuple(dims)
+
+
+def format_shape_hint(shape, *, mxnet: bool = False) -> str:
+    """The ``__shape__`` text of a shape; ``mxnet=True`` writes 0 for symbolic dims, as MXNet does."""
+    dims = [("0" if mxnet else format_dim(d)) if isinstance(d, Dim) else str(int(d)) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+__all__ = ["anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+           "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

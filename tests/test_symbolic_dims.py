@@ -1,0 +1,60 @@
+"""Symbolic dims (nnvm_bridge.ir.symbolic): exact polynomial arithmetic, structured atoms, size comparisons."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, dim_max, dim_min, evaluate, match_dims,
+                                     substitute, sym)
+
+N, S, H = sym("N"), sym("S"), sym("H")
+
+
+def test_polynomials_are_exact_and_canonical():
+    assert N + 1 - 1 == N and isinstance(N - N, int) and N - N == 0
+    assert N * S * 768 // (N * 12) == 64 * S
+    assert (N * S * 768) % (N * 12) == 0
+    assert 2 * N // 2 == N and (2 * H + 3) // 2 == H + 1
+    assert N * S == S * N and hash(N * S) == hash(S * N)
+    assert (N + S) * 2 // (N + S) == 2
+    assert str(2 * N * S + 1) in ("1 + 2*N*S", "2*N*S + 1")
+
+
+def test_structured_atoms_keep_their_meaning():
+    q = (H - 3) // 2 + 1  # a strided conv's output length
+    assert isinstance(q, Dim) and q.symbols() == {"H"}
+    assert substitute(q, {"H": 9}) == 4 and substitute(q, {"H": 10}) == 4
+    assert evaluate(dim_min(N, S), {"N": 3, "S": 5}) == 3
+    assert evaluate(dim_max(N, S) + N % 4, {"N": 7, "S": 5}) == 10
+
+
+def test_comparisons_are_decided_for_sizes():
+    assert N > 3 and N >= 1 and N != 1 and not N == 1
+    assert N < 2 ** 31 - 1 and dim_min(N, 2 ** 63 - 1) == N and dim_max(N, 1) == N
+    assert N + 1 > N and not N < N
+    assert N != S
+
+
+def test_no_silent_integer_conversion():
+    with pytest.raises(SymbolicDimError, match="symbolic"):
+        int(N)
+    with pytest.raises(SymbolicDimError, match=r"\['S'\]"):
+        evaluate(N * S, {"N": 2})
+
+
+def test_binding_shapes():
+    assert bind_shape((N, 3, S), {"N": 2}) == (2, 3, S)
+    assert match_dims((N, 3, N * 2), (4, 3, 8), {}) == {"N": 4}
+    with pytest.raises(Exception, match="dim 2 is 9"):
+        match_dims((N, 3, N * 2), (4, 3, 9), {})
+    with pytest.raises(Exception, match="rank"):
+        match_dims((N, 3), (4,), {})
+
+
+@given(st.integers(1, 50), st.integers(1, 50), st.integers(-20, 20), st.integers(1, 9))
+def test_arithmetic_agrees_with_integers(n, s, c, k):
+    exprs = [N * S + c, (N + c) // k, (N * k + S) % k, dim_min(N, S) * 2 - c, dim_max(N + c, S), N * S * k // k]
+    vals = [n * s + c, (n + c) // k, (n * k + s) % k, min(n, s) * 2 - c, max(n + c, s), n * s]
+    for e, v in zip(exprs, vals):
+        assert evaluate(e, {"N": n, "S": s}) == v, e
