@@ -126,6 +126,8 @@ def _concat_blocks(mod, facts):
 def convert_layout(mod, facts: CpuFacts):
     from tvm import relax
 
+    if not _has_conv2d(mod):
+        return mod
     forced = _concat_blocks(mod, facts)
 
     def cb(call):
@@ -134,7 +136,25 @@ def convert_layout(mod, facts: CpuFacts):
         lay = conv_layouts(call, facts, forced)
         return {"relax.nn.conv2d": lay if lay else ["NCHW", "OIHW"]}
 
-    return relax.transform.ConvertLayout({}, layout_cb=cb)(mod)
+    try:
+        return relax.transform.ConvertLayout({}, layout_cb=cb)(mod)
+    except Exception:  # layout inference of some op failed: keep NCHW (conv2d.py still blocks inside the kernel)
+        return mod
+
+
+def _has_conv2d(mod):
+    from tvm import relax
+
+    found = []
+
+    def visit(e):
+        if isinstance(e, relax.Call) and getattr(e.op, "name", "") == "relax.nn.conv2d":
+            found.append(e)
+
+    for _, func in mod.functions.items():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func, visit)
+    return bool(found)
 
 
 def clip_to_min_max(mod):

@@ -301,6 +301,23 @@ def schedule_reduction(func, target):
 
 
 # ---- generic ----------------------------------------------------------------------------------------
+NO_VECTOR_INTRINSICS = ("tirx.sinh", "tirx.cosh")  # LLVM codegen in TVM 0.27 has no vector lowering for them
+
+
+def _vectorizable(sch, blk):
+    import tvm
+
+    found = []
+
+    def visit(node):
+        op = getattr(node, "op", None)
+        if isinstance(node, tvm.tirx.Call) and getattr(op, "name", "") in NO_VECTOR_INTRINSICS:
+            found.append(node)
+
+    tvm.tirx.stmt_functor.post_order_visit(sch.get(blk).body, visit)
+    return not found
+
+
 def _generic_block(sch, blk, facts):
     """Parallel outer loops, vectorized contiguous inner loop; reductions keep their spatial inner axis
     inside. Applies what it can and returns quietly."""
@@ -317,7 +334,7 @@ def _generic_block(sch, blk, facts):
         if any(k not in (0, 2) for k in kinds):
             return
         inner = None
-        if spatial:
+        if spatial and _vectorizable(sch, blk):
             last = spatial[-1]
             e = _extent(sch, last)
             # the innermost spatial axis is the contiguous one of the output
