@@ -241,3 +241,47 @@ def test_candidates_fit_the_registers():
     cands = schedules.conv_candidates(func, facts)
     assert cands and all(c.rw * c.oi <= facts.registers for c in cands)
     assert schedules.schedule_primfunc(func, facts, tgt, cands[-1]) is not None
+
+
+def test_default_library_runs_with_tvm_and_numpy_only(tmp_path):
+    """compile_model's default llvm build is pure TVM: the exported library runs in a process where torch
+    cannot be imported and this package is never imported, and matches onnxruntime."""
+    import json
+    import subprocess
+    import sys
+
+    from nnvm_bridge import compile_model
+
+    net = Net()
+    x = net.input((1, 3, 20, 20))
+    y = net.node("Relu", [net.conv(x, 3, 16, 3, 2, 1)])
+    y = net.node("Clip", [net.conv(y, 16, 16, 3, 1, 1, groups=16), net.const(0.0), net.const(6.0)])
+    y = net.node("Flatten", [net.node("GlobalAveragePool", [net.conv(y, 16, 24, 1)])])
+    net.output(net.node("Gemm", [y, net.const(RNG.standard_normal((5, 24))), net.const(RNG.standard_normal(5))],
+                        transB=1))
+    model = net.model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, net.feeds)[0]
+    cm = compile_model(str(path))
+    assert cm.info["offload"] == []
+    lib = str(tmp_path / "m.so")
+    cm.export_library(lib)
+    np.save(tmp_path / "x.npy", net.feeds[x])
+    code = f"""
+import sys, json
+sys.modules["torch"] = None  # torch cannot be imported here
+import numpy as np, tvm
+from tvm import relax
+vm = relax.VirtualMachine(tvm.runtime.load_module({lib!r}), tvm.cpu())
+out = vm["main"](tvm.runtime.tensor(np.load({str(tmp_path / 'x.npy')!r}))).numpy()
+np.save({str(tmp_path / 'y.npy')!r}, out)
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('nnvm_bridge', 'frontend_ext', 'torch')
+                        and sys.modules[m] is not None)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
+                          env={k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    got = np.load(tmp_path / "y.npy")
+    assert_close([got], [ref], ["library"])

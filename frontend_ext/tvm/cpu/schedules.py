@@ -117,18 +117,16 @@ def conv_candidates(func, facts):
     budget = _acc_budget(facts)
     vr = _vec_regs(facts, ob)
     out = []
+
+    def rw_for(cap):
+        rw = _largest_div(ow, cap)
+        return cap if (rw < 4 and ow > cap) else rw  # few divisors (e.g. 55): a non-dividing tile, short tail
+
     cap = max(1, budget // vr)
-    for c in (cap, min(cap, 16), min(cap, 8)):
-        rw = _largest_div(ow, c)
-        if rw < 4 and ow > c:  # few divisors (e.g. 55): a non-dividing tile with a short tail
-            rw = c
-        out.append(ConvChoice(rw, 1))
-    if kind == "conv" and kc % 2 == 0:
-        c2 = max(1, budget // (2 * vr))
-        rw = _largest_div(ow, c2)
-        if rw < 4 and ow > c2:
-            rw = c2
-        out.append(ConvChoice(rw, 2))
+    if kind == "conv" and kc % 2 == 0:  # two output blocks per tile: each input broadcast feeds two FMAs
+        out.append(ConvChoice(rw_for(max(1, budget // (2 * vr))), 2))
+    out.append(ConvChoice(rw_for(cap), 1))
+    out.append(ConvChoice(rw_for(min(cap, 16)), 1))
     seen, uniq = set(), []
     for c in out:
         if c not in seen:
@@ -239,7 +237,7 @@ def matmul_candidates(func, facts):
     lanes = facts.lanes(32)
     budget = _acc_budget(facts)
     out = []
-    for vecs in (4, 2, 1, 8):
+    for vecs in (4, 2, 1):
         jb = lanes * vecs
         if N % jb:
             divs = [d for d in _divisors(N) if d <= jb]
