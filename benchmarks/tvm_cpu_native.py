@@ -10,8 +10,9 @@ the median and minimum; a row gives the median over rounds of each, the ratio, t
 error against onnxruntime, the compile time and the load average before and after (the machine may be
 shared: read the ratio with the load). The tvm worker goes from_onnx -> to_relax (no offload) ->
 cpu_pipeline -> tvm.compile, the path of ``compile_model(path)`` for llvm. Models: resnet18, resnet50,
-mobilenetv2 (benchmarks/tvm_models.py, exported with torch in a child process), and bert (a 2-layer
-BERT-style encoder written with onnx.helper: no torch needed).
+mobilenetv2 (benchmarks/tvm_models.py, exported with torch in a child process), densenet121 and
+squeezenet1.0/1.1 (MXNet Gluon model zoo, random weights, exported by nnvm_bridge), vit (ViT-Tiny/16 in
+plain torch) and bert (a 2-layer BERT-style encoder, hidden 256, sequence 128, written with onnx.helper).
 """
 from __future__ import annotations
 
@@ -101,6 +102,73 @@ def bert_onnx(path, layers=2, hidden=256, heads=4, seq=128, ffn=1024, seed=0):
     return path
 
 
+def gluon_onnx(name, path, seed=0):
+    """A Gluon model-zoo CNN (random weights, BN statistics randomised) exported by nnvm_bridge to ONNX."""
+    import mxnet as mx
+
+    sys.path.insert(0, ROOT)
+    import nnvm_bridge as nb
+
+    mx.random.seed(seed)
+    net = mx.gluon.model_zoo.vision.get_model(name, pretrained=False)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    x = mx.nd.random.normal(shape=(1, 3, 224, 224))
+    net(x)
+    rng = np.random.default_rng(seed)
+    for pname, prm in net.collect_params().items():
+        if pname.endswith("running_mean"):
+            prm.set_data(mx.nd.array(rng.uniform(-0.1, 0.1, prm.shape)))
+        elif pname.endswith("running_var"):
+            prm.set_data(mx.nd.array(rng.uniform(0.5, 1.5, prm.shape)))
+        elif pname.endswith("gamma"):
+            prm.set_data(mx.nd.array(rng.uniform(0.5, 1.5, prm.shape)))
+    net(x)
+    nb.export_model(net, None, [(1, 3, 224, 224)], onnx_file_path=path)
+    return path
+
+
+def vit_torch_onnx(path, dim=192, depth=12, heads=3, mlp=768, patch=16, size=224, seed=0):
+    """ViT-Tiny/16 written in plain torch (no torchvision/timm), exported with the legacy exporter."""
+    import torch
+
+    torch.manual_seed(seed)
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+            self.fc1, self.fc2 = nn.Linear(dim, mlp), nn.Linear(mlp, dim)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = self.qkv(self.n1(x)).reshape(b, t, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+            a = torch.softmax(q @ k.transpose(-2, -1) * (dim // heads) ** -0.5, dim=-1)
+            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, dim))
+            return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.n2(x))))
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Conv2d(3, dim, patch, patch)
+            self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+            self.pos = nn.Parameter(torch.randn(1, (size // patch) ** 2 + 1, dim) * 0.02)
+            self.blocks = nn.Sequential(*[Block() for _ in range(depth)])
+            self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, 1000)
+
+        def forward(self, x):
+            x = self.embed(x).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+            return self.head(self.norm(self.blocks(x))[:, 0])
+
+    model = ViT().eval()
+    torch.onnx.export(model, (torch.zeros(1, 3, size, size),), path, input_names=["data"], output_names=["output"],
+                      opset_version=14, do_constant_folding=True, dynamo=False)
+    return path
+
+
 def onnx_file(name, cache_dir):
     path = os.path.join(cache_dir, f"{name}.onnx")
     if os.path.exists(path):
@@ -108,8 +176,13 @@ def onnx_file(name, cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
     if name == "bert":
         return bert_onnx(path)
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import tvm_models; "
-            f"tvm_models.export_onnx({name!r}, {path!r})")
+    if name in ("densenet121", "squeezenet1.0", "squeezenet1.1"):
+        code = f"import sys; sys.path.insert(0, {HERE!r}); import tvm_cpu_native as t; t.gluon_onnx({name!r}, {path!r})"
+    elif name == "vit":
+        code = f"import sys; sys.path.insert(0, {HERE!r}); import tvm_cpu_native as t; t.vit_torch_onnx({path!r})"
+    else:
+        code = (f"import sys; sys.path.insert(0, {HERE!r}); import tvm_models; "
+                f"tvm_models.export_onnx({name!r}, {path!r})")
     subprocess.run([sys.executable, "-c", code], check=True)  # torch loads only in that child
     return path
 
