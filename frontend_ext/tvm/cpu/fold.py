@@ -17,8 +17,8 @@ def _layout_transform(call, xs):
     import tvm
 
     a = call.attrs
-    if a.pad_value is not None or (a.axis_separators and len(a.axis_separators)) or (
-            a.input_axis_separators and len(a.input_axis_separators)):
+    if getattr(a, "pad_value", None) is not None or any(
+            len(getattr(a, k, None) or []) for k in ("axis_separators", "input_axis_separators")):
         return None
     out = a.index_map.map_tensor(tvm.runtime.tensor(np.ascontiguousarray(xs[0])))
     return out.numpy()
