@@ -3,7 +3,8 @@
 1. ``DecomposeOpsForInference``, ``CanonicalizeBindings``, constants folded with numpy (``fold.py``);
 2. float clips as max/min (``layout.clip_to_min_max``), conv2d and its neighbours to ``NCHW{b}c``
    (``layout.convert_layout``);
-3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py``;
+3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py`` and float32 erf/exp/tanh in
+   TOPI's vectorizable polynomial forms;
 4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
 5. MetaSchedule records when a database is given (tuned PrimFuncs are left as tuned);
 6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
@@ -15,7 +16,7 @@ import time
 
 from . import pick as _pick
 from . import schedules
-from .conv2d import legalize_conv2d
+from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
 from .layout import clip_to_min_max, convert_layout
 from .target import cpu_facts
@@ -34,7 +35,8 @@ def prepare(mod, target):
         mod = clip_to_min_max(mod)
         mod = convert_layout(mod, facts)
         mod = fold_constants_numpy(mod)
-        mod = relax.transform.LegalizeOps(customize_legalize_map={"relax.nn.conv2d": legalize_conv2d(facts)})(mod)
+        legalize = {"relax.nn.conv2d": legalize_conv2d(facts), **fast_math_legalizations()}
+        mod = relax.transform.LegalizeOps(customize_legalize_map=legalize)(mod)
         # relax.get_pipeline("zero") without its FoldConstant, which costs seconds on a large model even
         # when nothing is left to fold (numpy folded the usual cases above)
         seq = [relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern()]

@@ -241,9 +241,15 @@ def matmul_candidates(func, facts):
         jb = lanes * vecs
         if N % jb:
             divs = [d for d in _divisors(N) if d <= jb]
-            jb = max(divs)
-        ib_cap = max(1, budget // max(1, -(-jb // lanes)))
-        ib = _largest_div(M, min(ib_cap, 8))
+            if max(divs) >= lanes:
+                jb = max(divs)
+            elif N < lanes:
+                jb = N
+            # else: whole vectors over a zero-padded N (pad_einsum): N = 197 has no divisor to use
+        ib_cap = max(1, min(8, budget // max(1, -(-jb // lanes))))
+        ib = _largest_div(M, ib_cap)
+        if ib < min(4, ib_cap) and M > ib_cap:
+            ib = min(4, ib_cap)  # rows zero-padded to a multiple of ib
         c = MatmulChoice(ib, jb)
         if c not in out:
             out.append(c)
@@ -259,6 +265,12 @@ def schedule_matmul(func, facts, choice=None):
     choice = choice or cands[0]
     sch = tvm.s_tir.Schedule(func)
     blk, batch, i, j, k, (M, N, K) = _matmul_block(sch)
+    padded = bool(M % choice.ib or N % choice.jb)
+    if padded:  # pad the iteration space: no predicates in the vector loop
+        sch.pad_einsum(blk, [1] * len(batch) + [choice.ib if M % choice.ib else 1,
+                                                choice.jb if N % choice.jb else 1, 1])
+        loops = sch.get_loops(blk)
+        batch, i, j, k = loops[:-3], loops[-3], loops[-2], loops[-1]
     blks = _blocks(sch)
     target_stmt = sch.get(blk)
     pos = [sch.get(x).same_as(target_stmt) for x in blks].index(True)
@@ -266,18 +278,22 @@ def schedule_matmul(func, facts, choice=None):
     io, ii = sch.split(i, [None, choice.ib])
     jo, ji = sch.split(j, [None, choice.jb])
     sch.reorder(*batch, jo, io, k, ii, ji)
-    outer = sch.fuse(*batch, jo, io) if (batch or True) else None
+    outer = sch.fuse(*batch, jo, io)
     for b in after[:-1]:
         sch.compute_inline(b)
     tail_generic = None
     if after:
         last = after[-1]
-        try:
-            sch.reverse_compute_at(last, outer)
-            el = sch.get_loops(last)
-            sch.vectorize(el[-1]) if _extent(sch, el[-1]) and _extent(sch, el[-1]) <= 256 else None
-        except Exception:  # an epilogue that reshapes: its own loop nest
+        if padded:  # at the tile it would need a row/column predicate, which scalarizes the epilogue
             tail_generic = last
+        else:
+            try:
+                sch.reverse_compute_at(last, outer)
+                el = sch.get_loops(last)
+                if (_extent(sch, el[-1]) or 0) <= 256:
+                    sch.vectorize(el[-1])
+            except Exception:  # an epilogue that reshapes: its own loop nest
+                tail_generic = last
     if M * N >= PARALLEL_MIN_ELEMS // 4 and _extent(sch, outer) and _extent(sch, outer) > 1:
         sch.parallel(outer)
     sch.unroll(ii)
