@@ -2,8 +2,8 @@
 
 Each candidate of ``schedules.candidates`` is built alone (0.1-0.5 s) and timed on random inputs; the
 fastest wins. Workloads are keyed by the PrimFunc's structure, so ResNet-50's 53 convs cost about 20
-picks (2-3 candidates each). A time budget (20 s) bounds the whole pick; what it does not reach keeps the first (rule-of-thumb)
-candidate. ``NNVM_BRIDGE_CPU_PICK_SECONDS`` overrides the budget (0 turns the pick off).
+picks (2-3 candidates each). A time budget (20 s) bounds the whole pick; what it does not reach keeps
+the first (rule-of-thumb) candidate. ``NNVM_BRIDGE_CPU_PICK_SECONDS`` overrides the budget (0 turns the pick off).
 """
 from __future__ import annotations
 

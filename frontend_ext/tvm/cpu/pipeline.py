@@ -78,7 +78,7 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
     t0 = time.perf_counter()
     deadline = t0 + budget
     chosen = {}  # structural hash -> choice
-    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "pick_s": 0.0, "rules": {}}
+    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "pick_s": 0.0}
     updates = {}
     with target:
         for gv, func in mod.functions.items():

@@ -181,9 +181,8 @@ def schedule_conv(func, facts, choice=None):
         sch.unroll(oi)
     sch.vectorize(ob)
     sch.decompose_reduction(conv, red[0])
-    for b in before:
-        if _name(sch, b).startswith(PAD_BLOCK) or True:
-            _generic_block(sch, b, facts)
+    for b in before:  # the data pad
+        _generic_block(sch, b, facts)
     if tail_generic is not None:
         _generic_block(sch, tail_generic, facts)
     return sch.mod["main"]
@@ -337,7 +336,6 @@ def _generic_block(sch, blk, facts):
             return
         lanes = facts.lanes(32)
         elems = _out_elems(sch, blk)
-        nsp = len(kinds) - len([k for k in kinds if k != 0])
         spatial = [lp for lp, k in zip(loops, kinds) if k == 0]
         reduce = [lp for lp, k in zip(loops, kinds) if k != 0]
         if any(k not in (0, 2) for k in kinds):
@@ -370,7 +368,6 @@ def _generic_block(sch, blk, facts):
             if init is not None:
                 sch.vectorize(sch.get_loops(init)[-1])
             sch.vectorize(inner)
-        del nsp
     except Exception as exc:  # keep whatever applied
         _debug("generic", exc)
 
@@ -383,7 +380,7 @@ def schedule_generic(func, facts):
     rest = []
     for b in blks:
         nm = _name(sch, b)
-        if len(blks) > 1 and (nm.startswith(("pad_temp", PAD_BLOCK)) or _is_inlinable_injective(sch, b, blks)):
+        if len(blks) > 1 and nm.startswith(("pad_temp", PAD_BLOCK)):  # pools' padding: read in place
             try:
                 sch.compute_inline(b)
                 continue
@@ -393,11 +390,6 @@ def schedule_generic(func, facts):
     for b in rest:
         _generic_block(sch, b, facts)
     return sch.mod["main"]
-
-
-def _is_inlinable_injective(sch, b, blks):
-    """Elementwise producers before a reduction in the same PrimFunc (e.g. a pad or a cast before a pool)."""
-    return False
 
 
 # ---- dispatch ---------------------------------------------------------------------------------------
