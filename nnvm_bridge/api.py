@@ -26,7 +26,7 @@ def save_onnx(model, path):
 
 
 def export_model(sym, params=None, input_shape=None, input_type=np.float32, onnx_file_path=None,
-                 format="onnx", opset=None, dynamic_batch=False, verbose=False):
+                 format="onnx", opset=None, dynamic_batch=False, verbose=False, dynamic_axes=None):
     """Export an MXNet model to ONNX; a drop-in for ``mx.onnx.export_model``.
 
     sym: symbol JSON path, JSON text, ``mx.sym.Symbol`` or Gluon ``HybridBlock``.
@@ -35,6 +35,8 @@ def export_model(sym, params=None, input_shape=None, input_type=np.float32, onnx
     input_shape: list of shapes in input order (as MXNet), one shape, or dict name -> shape.
     input_type: one dtype for all inputs, a list in input order, or dict name -> dtype.
     onnx_file_path: where to save (big models get external data); None only returns the model.
+    dynamic_axes: ``{input: {axis: name}}`` (or ``{input: [axes]}``): those axes are symbolic in the file
+    (``dim_param``), e.g. ``{"data": {0: "N", 2: "H", 3: "W"}}``.
     Returns the ``onnx.ModelProto``.
     """
     if str(format).lower() != "onnx":
@@ -44,7 +46,7 @@ def export_model(sym, params=None, input_shape=None, input_type=np.float32, onnx
     t0 = time.perf_counter()
     graph, numpy_params = mxnet_to_graph(sym, params, input_shape, input_type)
     # With a path the exporter streams big parameters into external data instead of one protobuf.
-    model = to_onnx(graph, numpy_params, opset=opset, dynamic_batch=dynamic_batch,
+    model = to_onnx(graph, numpy_params, opset=opset, dynamic_batch=dynamic_batch, dynamic_axes=dynamic_axes,
                     **({} if onnx_file_path is None else {"path": os.fspath(onnx_file_path)}))
     if verbose:
         import sys

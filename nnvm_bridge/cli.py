@@ -88,6 +88,23 @@ def _shapes(items):
     raise ShapeError("--input-shape: give every shape a NAME: or none of them")
 
 
+def _dynamic_axes(items):
+    """Repeated --dynamic-axes NAME:AXIS[=SYMBOL],... -> {name: {axis: symbol or None}}."""
+    out = {}
+    for item in items or ():
+        name, sep, spec = item.rpartition(":")
+        if not sep or not name or not spec:
+            raise ShapeError(f"--dynamic-axes {item!r}: expected NAME:AXIS[=SYMBOL],...")
+        axes = out.setdefault(name, {})
+        for part in spec.split(","):
+            axis, _, symbol = part.partition("=")
+            try:
+                axes[int(axis)] = symbol.strip() or None
+            except ValueError:
+                raise ShapeError(f"--dynamic-axes {item!r}: {axis!r} is not an axis number") from None
+    return out or None
+
+
 def _dtypes(items):
     if not items:
         return None
@@ -132,12 +149,13 @@ def cmd_convert(args, rep):
         rep.say(f"parameters from {params_path}")
     rep.say(f"IR: {len(graph.op_nodes())} ops, {len(params)} parameters")
     if dst_fmt == mf.ONNX:
-        model = mf.write_onnx(graph, params, dst, opset=args.opset, dynamic_batch=args.dynamic_batch)
+        model = mf.write_onnx(graph, params, dst, opset=args.opset, dynamic_batch=args.dynamic_batch,
+                              dynamic_axes=_dynamic_axes(args.dynamic_axes))
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
         rep.say(f"wrote {dst} (ONNX opset {opset})")
     else:
-        if args.opset is not None or args.dynamic_batch:
-            raise BridgeError("--opset and --dynamic-batch apply to ONNX output only")
+        if args.opset is not None or args.dynamic_batch or args.dynamic_axes:
+            raise BridgeError("--opset, --dynamic-batch and --dynamic-axes apply to ONNX output only")
         json_path, params_out = mf.write_mxnet(graph, params, dst)
         rep.say(f"wrote {json_path} and {params_out}")
     return 0
@@ -351,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("--opset", type=int, help="ONNX opset to target (default: the exporter's)")
     p.add_argument("--dynamic-batch", action="store_true", help="make dimension 0 of inputs/outputs symbolic")
+    p.add_argument("--dynamic-axes", action="append", metavar="NAME:AXIS[=SYMBOL],...",
+                   help="make these axes of input NAME symbolic in the ONNX file (repeatable), e.g. data:0=N,2=H,3=W")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("inspect", parents=[common], help="show inputs, outputs, ops and parameters",

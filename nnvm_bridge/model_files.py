@@ -274,7 +274,7 @@ def write_mxnet(graph, params, dst):
     return json_path, params_path
 
 
-def write_onnx(graph, params, dst, opset=None, dynamic_batch=False):
+def write_onnx(graph, params, dst, opset=None, dynamic_batch=False, dynamic_axes=None):
     """Write the IR as an ONNX file (external data for big models); returns the ModelProto, whose
     big tensors reference their bytes in the file instead of holding a copy (``onnx.load(dst)``
     reads the whole model)."""
@@ -283,4 +283,4 @@ def write_onnx(graph, params, dst, opset=None, dynamic_batch=False):
     # Given a path, the exporter streams big parameters into external data (<dst>.data).
     # keep_weights=False: the file has the weights; the proto returned need not copy them again
     return to_onnx(graph, params, opset=opset, dynamic_batch=dynamic_batch, path=os.fspath(dst),
-                   keep_weights=False)
+                   keep_weights=False, dynamic_axes=dynamic_axes)

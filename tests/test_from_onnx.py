@@ -12,6 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 from nnvm_bridge.errors import (InvalidModelError, ParamsError, ShapeError, UnsupportedOperatorError,
                                 UnsupportedOpsetError)
 from nnvm_bridge.frontend import from_onnx, to_mxnet
+from nnvm_bridge.ir.passes import infer_shape
+from nnvm_bridge.ir.symbolic import sym
 from onnx_mx_helpers import assert_close, module_run, ort_run
 
 RNG = np.random.default_rng(0)
@@ -144,15 +146,19 @@ def test_symbolic_dims_kept_or_bound():
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
     graph, _ = from_onnx(model)
     x = [n for n in graph.variables if n.name == "x"][0]
-    assert x.attrs["__shape__"] == "(0, 3, 8, 8)"  # kept symbolic (MXNet's 0 = unknown)
+    assert x.attrs["__shape__"] == "(N, 3, 8, 8)"  # kept symbolic, under the file's name
     graph, _ = from_onnx(model, shape={"x": (5, 3, 8, 8)})
     x = [n for n in graph.variables if n.name == "x"][0]
     assert x.attrs["__shape__"] == "(5, 3, 8, 8)"
-    # shape arithmetic over a symbolic dim needs the dim bound: a clear error, naming the node
-    with pytest.raises(ShapeError) as err:
-        from_onnx(_shape_chain_model())
-    assert err.value.node is not None and "shape=" in str(err.value)
-    from_onnx(_shape_chain_model(), shape={"x": (7, 3, 4)})
+    # shape arithmetic over a symbolic dim stays symbolic: Reshape(x, [Shape(x)[0], -1]) is reshape (0, 12)
+    graph, params = from_onnx(_shape_chain_model())
+    assert graph.op_counts() == {"broadcast_add": 1, "reshape": 1}
+    reshape = [n for n in graph.op_nodes() if n.op == "reshape"][0]
+    assert reshape.attrs["shape"] == "(0, 12)"
+    g = infer_shape(graph, params=params)
+    assert g.attrs["shape"][g.entry_id(g.outputs[0])] == (sym("N"), 12)
+    graph, _ = from_onnx(_shape_chain_model(), shape={"x": (7, 3, 4)})
+    assert [n for n in graph.op_nodes() if n.op == "reshape"][0].attrs["shape"] == "(7, 12)"
 
 
 def test_symbolic_batch_runs_at_two_batch_sizes():

@@ -58,3 +58,22 @@ def test_arithmetic_agrees_with_integers(n, s, c, k):
     vals = [n * s + c, (n + c) // k, (n * k + s) % k, min(n, s) * 2 - c, max(n + c, s), n * s]
     for e, v in zip(exprs, vals):
         assert evaluate(e, {"N": n, "S": s}) == v, e
+
+
+@given(st.integers(1, 40), st.integers(-50, 50) | st.sampled_from([2 ** 62, -2 ** 62]),
+       st.integers(-50, 50) | st.sampled_from([2 ** 62, -2 ** 62]), st.integers(-4, 4).filter(bool))
+def test_symbolic_slices_agree_with_python(n, begin, end, step):
+    from nnvm_bridge.ir.symbolic import slice_indices, slice_length
+
+    length = slice_length(*slice_indices(N, begin, end, step))
+    assert evaluate(length, {"N": n}) == len(range(*slice(begin, end, step).indices(n)))
+
+
+def test_graph_json_keeps_symbolic_shapes():
+    from nnvm_bridge.ir import Graph, Node, load_json, save_json
+    from nnvm_bridge.ir.passes import infer_shape
+
+    x = Node("null", "x", attrs={"__shape__": "(N, 2*S + 1, 4)"})
+    g = infer_shape(Graph([Node("relu", "r", [x[0]])[0]]))
+    back = load_json(save_json(g))
+    assert back.attrs["shape"] == g.attrs["shape"] == [(N, 2 * S + 1, 4)] * 2

@@ -66,19 +66,20 @@ def test_opset_out_of_range(bad):
 
 
 def test_handler_selection_never_picks_a_newer_version():
-    fn17, _ = registry.lookup("layer_norm", 17)
-    fn16, _ = registry.lookup("layer_norm", 16)
+    table = registry.ONNX_EXPORT
+    fn17 = table.get("layer_norm", 17).fn
+    fn16 = table.get("layer_norm", 16).fn
     assert fn17 is not fn16
-    assert registry.lookup("layer_norm", 21)[0] is fn17
-    assert registry.lookup("gelu", 19)[0] is registry.lookup("gelu", 11)[0]
+    assert table.get("layer_norm", 21).fn is fn17
+    assert table.get("gelu", 19).fn is table.get("gelu", 11).fn
 
-    @registry.handler("_test_only_future_op", since=19)
-    def _future(ctx):  # pragma: no cover - never called
-        return ctx.x
+    @table.register("_test_only_future_op", since=19)
+    def _future(ctx, node, attrs, inputs):  # pragma: no cover - never called
+        return inputs[0]
 
-    assert registry.lookup("_test_only_future_op", 21)[0] is _future
+    assert table.get("_test_only_future_op", 21).fn is _future
     with pytest.raises(UnsupportedOpsetError, match="_test_only_future_op"):
-        registry.lookup("_test_only_future_op", 18, node="n1")
+        table.get("_test_only_future_op", 18, node="n1")
 
 
 @pytest.mark.parametrize("opset, native", [(11, False), (14, True)])

@@ -35,23 +35,12 @@ def _try(module: str, getter):
 
 def onnx_export_versions():
     """NNVM op -> ONNX opsets with an export handler."""
-    return _try("frontend_ext.onnx.registry",
-                lambda m: (importlib.import_module("frontend_ext.onnx.handlers"), m.supported_ops())[1])
+    return _try("frontend_ext.onnx.exporter", lambda m: m.ONNX_EXPORT.supported())
 
 
 def mxnet_export_ops():
-    """NNVM ops the to_mxnet emitter can write (a set), from whatever table it exposes."""
-    def get(m):
-        for attr in ("supported_ops", "SUPPORTED", "EMITTERS", "HANDLERS", "RULES", "OP_MAP"):
-            val = getattr(m, attr, None)
-            if val is not None:
-                return set(val() if callable(val) else val)
-        raise AttributeError("no registry")
-    for module in ("frontend_ext.mxnet.registry", "frontend_ext.mxnet.to_mxnet"):
-        found = _try(module, get)
-        if found is not None:
-            return found
-    return None
+    """NNVM ops the to_mxnet emitter can write (a set)."""
+    return _try("frontend_ext.mxnet.to_mxnet", lambda m: set(m.MXNET_EXPORT.supported()))
 
 
 def relax_ops():

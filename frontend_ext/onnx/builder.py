@@ -11,6 +11,8 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.names import NameAllocator
+from nnvm_bridge.ir.symbolic import SymbolicDimError, is_symbolic
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -26,29 +28,21 @@ class Builder:
         self.dynamic_batch = dynamic_batch
         self.nodes = []
         self.initializers = []
-        self._used = set()  # value names
-        self._node_names = set()
+        self._values = NameAllocator()
+        self._node_names = NameAllocator()
         self._const_cache = {}
         self.scope = "graph"
 
     # ---- names -----------------------------------------------------------------------------
     def reserve(self, name: str):
-        self._used.add(name)
+        self._values.reserve(name)
 
     def fresh(self, hint: str) -> str:
-        name, k = hint, 1
-        while name in self._used:
-            name, k = f"{hint}_{k}", k + 1
-        self._used.add(name)
-        return name
+        """A value name not used before: ``hint``, else ``hint_1``, ``hint_2``, ..."""
+        return self._values.fresh(hint)
 
     def _node_name(self, op_type: str) -> str:
-        base = f"{self.scope}/{op_type}"
-        name, k = base, 1
-        while name in self._node_names:
-            name, k = f"{base}_{k}", k + 1
-        self._node_names.add(name)
-        return name
+        return self._node_names.fresh(f"{self.scope}/{op_type}")
 
     # ---- nodes and constants -----------------------------------------------------------------
     def op(self, op_type: str, inputs, n_out: int = 1, outputs=None, domain: str = "", **attrs):
@@ -174,7 +168,7 @@ class Builder:
     def reshape(self, x, target, src_shape=None):
         """Reshape to a static target shape; with a dynamic batch the batch dim is 0 (copy) when it
         is preserved, else -1, so no batch size is baked into the model."""
-        target = [int(d) for d in target]
+        target = _reshape_target(target, src_shape)
         if self.dynamic_batch and target and src_shape:
             if len(src_shape) > 0 and target[0] == src_shape[0]:
                 target[0] = 0
@@ -187,3 +181,20 @@ class Builder:
         shape = [1] * (ndim - axis)
         shape[0] = int(values_shape)
         return shape
+
+
+def _reshape_target(target, src_shape):
+    """A Reshape target as ints: a symbolic dim becomes 0 where it copies the input's dim at the same
+    position, else -1 (once); SymbolicDimError when a second symbolic dim would need -1."""
+    out = []
+    for k, d in enumerate(target):
+        if not is_symbolic(d):
+            out.append(int(d))
+        elif src_shape is not None and k < len(src_shape) and src_shape[k] == d:
+            out.append(0)
+        elif -1 not in out and sum(is_symbolic(x) and not (src_shape is not None and i < len(src_shape)
+                                                          and src_shape[i] == x) for i, x in enumerate(target)) == 1:
+            out.append(-1)
+        else:
+            raise SymbolicDimError(f"cannot write a Reshape to {tuple(target)} with several new symbolic dims")
+    return out

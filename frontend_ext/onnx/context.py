@@ -1,15 +1,17 @@
-"""What a handler sees of one IR node: parsed attrs, input value names, inferred shapes/dtypes."""
+"""The ``ctx`` an ONNX export handler gets: the builder and the node's inferred shapes/dtypes.
+
+The node itself, its parsed attrs and its input value names come as the handler's other
+arguments, ``fn(ctx, node, attrs, inputs)``.
+"""
 from __future__ import annotations
 
 from nnvm_bridge.errors import ShapeError
 
 
 class NodeContext:
-    def __init__(self, builder, node, attrs, inputs, in_shapes, in_dtypes, out_shapes, out_dtypes):
+    def __init__(self, builder, node, in_shapes, in_dtypes, out_shapes, out_dtypes):
         self.b = builder
-        self.node = node
-        self.attrs = attrs
-        self.inputs = inputs
+        self.node = node  # named in shape errors
         self.in_shapes = in_shapes
         self.in_dtypes = in_dtypes
         self.out_shapes = out_shapes
@@ -18,10 +20,6 @@ class NodeContext:
     @property
     def opset(self) -> int:
         return self.b.opset
-
-    @property
-    def x(self) -> str:
-        return self.inputs[0]
 
     def shape(self, i: int = 0) -> tuple:
         s = self.in_shapes[i] if i < len(self.in_shapes) else None

@@ -21,17 +21,27 @@ import os
 
 import numpy as np
 
-from nnvm_bridge.errors import (BridgeError, ParamsError, ShapeError, UnsupportedOperatorError,
+from nnvm_bridge.errors import (BridgeError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError,
                                 UnsupportedOpsetError, InvalidModelError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
+from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
-from . import handlers  # noqa: F401  (registers the handlers)
 from .builder import Builder
 from .context import NodeContext
-from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, lookup
+from .handlers import elementwise, nn, normalization, reduce, tensor, transform  # noqa: F401  (they register)
+from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
                      checker_view, save_model_proto, write_model_streamed)
+
+ONNX_EXPORT.mark_loaded()
+
+
+def register_onnx_handler(op: str, fn, *, since=MIN_OPSET, check=None, override: bool = False) -> None:
+    """Plug-in hook: write the IR op ``op`` from ONNX opset ``since`` with ``fn(ctx, node, attrs, inputs)``;
+    ``check(ctx, node, attrs, inputs)`` may return a reason why a node cannot be written (it is then reported
+    with the unsupported ops).  An existing (op, version) raises ValueError unless ``override=True``."""
+    ONNX_EXPORT.add(op, fn, since=since, check=check, override=override)
 
 PRODUCER = "nnvm_bridge"
 
@@ -66,23 +76,22 @@ def _check_params(params) -> dict:
     return out
 
 
-def _prescan(graph: Graph, opset: int, make_ctx):
+def _prescan(graph: Graph, opset: int, node_view):
     """Report every op without a converter at ``opset`` at once (counts and node names)."""
-    missing, too_new = _collect_unsupported(graph, opset, make_ctx)
-    if missing:
-        raise UnsupportedOperatorError(missing, direction=f"ONNX export at opset {opset}")
+    missing, too_new = _collect_unsupported(graph, opset, node_view)
+    missing.raise_if_any(direction=f"ONNX export at opset {opset}")
     if too_new:
         names = "; ".join(f"{op} (nodes {', '.join(repr(n) for n in nodes[:3])})"
-                          for op, nodes in sorted(too_new.items()))
+                          for op, nodes in sorted(too_new.ops.items()))
         raise UnsupportedOpsetError(f"these ops have ONNX converters only for opsets above {opset}: {names}")
 
 
-def _collect_unsupported(graph: Graph, opset: int, make_ctx):
-    """({op or "op (reason)": [node names]} without a converter, {op: [nodes]} only newer ones)."""
+def _collect_unsupported(graph: Graph, opset: int, node_view):
+    """(nodes without a converter at ``opset``, or whose converter refuses them or whose hidden
+    outputs are read; nodes whose op has converters only for newer opsets), as two OpTally."""
     from nnvm_bridge.ops import get_op, num_visible_outputs
 
-    missing, too_new = {}, {}
-    hidden_used = {}
+    missing, too_new = OpTally(), OpTally()
     consumers = {}
     for node in graph.op_nodes():
         for e in node.inputs:
@@ -91,29 +100,31 @@ def _collect_unsupported(graph: Graph, opset: int, make_ctx):
     for e in graph.outputs:
         if not e.node.is_variable:
             consumers.setdefault(id(e.node), set()).add(e.index)
+    convertible = []
     for node in graph.op_nodes():
         opdef = get_op(node.op, node.name)
         if opdef.internal or opdef.level == 5:
-            missing.setdefault(node.op, []).append(node.name)
+            missing.add(node.op, node.name)
             continue
         try:
-            found = lookup(opdef.name, opset, node.name)
+            handler = ONNX_EXPORT.get(opdef.name, opset, node.name)
         except UnsupportedOpsetError:
-            too_new.setdefault(node.op, []).append(node.name)
+            too_new.add(node.op, node.name)
             continue
-        if found is None:
-            missing.setdefault(node.op, []).append(node.name)
+        if handler is None:
+            missing.add(node.op, node.name)
             continue
-        _, check = found
-        if check is not None:
-            reason = check(make_ctx(node))
+        if handler.check is not None:
+            ctx, attrs, inputs = node_view(node)
+            reason = handler.check(ctx, node, attrs, inputs)
             if reason:
-                missing.setdefault(f"{node.op} ({reason})", []).append(node.name)
+                missing.add(node.op, node.name, reason)
                 continue
+        convertible.append(node)
+    for node in convertible:
         visible = num_visible_outputs(node)
         if any(k >= visible for k in consumers.get(id(node), ())):
-            hidden_used.setdefault(f"{node.op} (hidden output used)", []).append(node.name)
-    missing.update(hidden_used)
+            missing.add(node.op, node.name, "hidden output used")
     return missing, too_new
 
 
@@ -133,27 +144,28 @@ def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
         g = infer_type(g, params=params)
     except BridgeError:
         g.attrs["dtype"] = [None] * g.num_entries
-    make_ctx = _context_factory(g, Builder(opset), {})
-    missing, too_new = _collect_unsupported(g, opset, make_ctx)
-    for op, nodes in too_new.items():
-        missing.setdefault(f"{op} (needs a newer opset)", []).extend(nodes)
-    return missing
+    missing, too_new = _collect_unsupported(g, opset, _node_views(g, Builder(opset), {}))
+    for op, nodes in too_new.ops.items():
+        for name in nodes:
+            missing.add(op, name, "needs a newer opset")
+    return missing.ops
 
 
-def _context_factory(g: Graph, b: Builder, value_of: dict):
+def _node_views(g: Graph, b: Builder, value_of: dict):
+    """node -> (ctx, attrs, inputs): what a handler gets besides the node itself."""
     from nnvm_bridge.ops import node_attrs
 
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
     ptr = g.node_row_ptr
 
-    def make_ctx(node):
+    def node_view(node):
         nid = g.node_id(node)
         in_ids = [ptr[g.node_id(e.node)] + e.index for e in node.inputs]
         out_ids = range(ptr[nid], ptr[nid + 1])
-        return NodeContext(b, node, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs],
-                           [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
-                           [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
-    return make_ctx
+        ctx = NodeContext(b, node, [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
+                          [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
+        return ctx, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs]
+    return node_view
 
 
 def _value_info(name, dtype, shape, dynamic_batch):
@@ -161,14 +173,38 @@ def _value_info(name, dtype, shape, dynamic_batch):
 
     if shape is None:
         return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), None)
-    dims = list(shape)
+    dims = [format_dim(d) if is_symbolic(d) else d for d in shape]  # a symbolic dim is a dim_param
     if dynamic_batch and dims:
         dims[0] = "N"
     return helper.make_tensor_value_info(name, _dt.to_onnx(dtype), dims)
 
 
+def _symbolic_input_shapes(graph, params, shape, dynamic_axes):
+    """``shape`` with the axes named in ``dynamic_axes`` ({input: {axis: name}} or {input: [axes]}) made
+    symbolic; the other dims come from the given shapes or the graph's own."""
+    from nnvm_bridge.ir.passes import infer_shape
+
+    known = infer_shape(graph, shape=shape, params=params)
+    inputs = {n.name: known.shape_of(n[0]) for n in graph.variables if n.name not in params}
+    out = dict(shape or {})
+    for name, axes in dynamic_axes.items():
+        if name not in inputs:
+            raise ShapeError(f"dynamic_axes names {name!r}, which is not a graph input; inputs are {sorted(inputs)}")
+        dims = inputs[name]
+        if dims is None:
+            raise ShapeError("dynamic_axes needs the rank of this input; give its shape", node=name)
+        named = axes if isinstance(axes, dict) else {a: None for a in axes}
+        dims = list(dims)
+        for axis, sym_name in named.items():
+            if not isinstance(axis, int) or not -len(dims) <= axis < len(dims):
+                raise ShapeError(f"dynamic axis {axis!r} is out of range for a {len(dims)}-d input", node=name)
+            dims[axis] = sym(str(sym_name)) if sym_name else anonymous_dim(name, axis % len(dims))
+        out[name] = tuple(dims)
+    return out
+
+
 def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sink, shape=None, dtype=None,
-                graph_name: str = "nnvm_bridge"):
+                graph_name: str = "nnvm_bridge", dynamic_axes=None):
     """Emit the ModelProto; initializers for parameters come from ``sink``."""
     import onnx
     from onnx import helper
@@ -180,6 +216,8 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
         raise InvalidModelError(f"to_onnx expects an nnvm_bridge Graph, got {type(graph).__name__}")
     for node in graph.op_nodes():
         check_node(node)
+    if dynamic_axes:
+        shape = _symbolic_input_shapes(graph, params, shape, dynamic_axes)
     # Unsupported ops are reported before a shape error: the IR's shape rules may not know
     # a layout that is itself the reason a node cannot be exported.
     try:
@@ -198,9 +236,9 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     def entry_key(e):
         return (id(e.node), e.index)
 
-    make_ctx = _context_factory(g, b, value_of)
+    node_view = _node_views(g, b, value_of)
 
-    _prescan(g, opset, make_ctx)
+    _prescan(g, opset, node_view)
     if shape_error is not None:
         raise shape_error
 
@@ -215,7 +253,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
 
     # The ModelProto is filled in place: make_graph/make_model would copy every weight again.
     model = onnx.ModelProto()
-    inputs = []
+    graph_inputs = []
     seen_vars, param_names = set(), []
     for node in g.nodes:
         if not node.is_variable:
@@ -231,15 +269,15 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
             if shapes[eid] is None:
                 raise ShapeError("the shape of this graph input is unknown; pass shape= or set __shape__",
                                  node=node.name)
-            inputs.append(_value_info(node.name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
+            graph_inputs.append(_value_info(node.name, dtypes[eid] or "float32", shapes[eid], dynamic_batch))
 
     for node in g.op_nodes():
-        ctx = make_ctx(node)
-        fn, _ = lookup(get_op(node.op).name, opset, node.name)
+        ctx, attrs, inputs = node_view(node)
+        handler = ONNX_EXPORT.get(get_op(node.op).name, opset, node.name)
         b.scope = node.name
         start = len(b.nodes)
         try:
-            result = fn(ctx)
+            result = handler(ctx, node, attrs, inputs)
         except UnsupportedOperatorError:
             raise
         except BridgeError as exc:
@@ -280,7 +318,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     graph_proto = model.graph
     graph_proto.name = graph_name
     graph_proto.node.extend(b.nodes)
-    graph_proto.input.extend(inputs)
+    graph_proto.input.extend(graph_inputs)
     graph_proto.output.extend(outputs)
     # Parameters are written last, and only those a node reads (batch_norm with scale=False
     # does not read gamma, for example): the streaming sink then never writes dead bytes.
@@ -321,11 +359,16 @@ def _params_bytes(graph: Graph, params: dict) -> int:
 
 
 def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype=None, path=None,
-            external_data=None, external_threshold=EXTERNAL_DATA_THRESHOLD, check=True, keep_weights=True):
+            external_data=None, external_threshold=EXTERNAL_DATA_THRESHOLD, check=True, keep_weights=True,
+            dynamic_axes=None):
     """Convert an NNVM graph and its params to an ONNX ModelProto.
 
     opset: 11..21 (default 17); the model imports exactly that default-domain opset.
     dynamic_batch: make dim 0 of inputs and outputs symbolic ("N").
+    dynamic_axes: ``{input: {axis: name}}`` (or ``{input: [axes]}``), as torch.onnx users know it: those input
+    axes become symbolic, shapes are inferred symbolically through the graph, and every symbolic dim is
+    written as a ``dim_param``.  Dims that are symbolic in the graph itself (an ONNX file's dim_params, MXNet's
+    0) are written as dim_params too.
     shape / dtype: input shapes / dtypes overriding the variables' ``__shape__``/``__dtype__`` hints.
     path: also save the model there; parameters go to ``<path>.data`` when ``external_data`` is
     True, or when it is None and they exceed ``external_threshold`` bytes.
@@ -343,7 +386,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
         if big:
             raise ParamsError(f"the parameters exceed {external_threshold} bytes, more than one ONNX protobuf "
                               "can hold; pass path= (or use save_onnx) to write them as external data")
-        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, InlineSink(), shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
         if check:
             _check(model)
         return model
@@ -356,7 +400,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
         # file that references them, and only then does the returned proto get its own copy:
         # at no time are there more than two copies of the weights in memory.
         sink = DeferredInlineSink()
-        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
         layout = write_model_streamed(model, path, sink)
         view = checker_view(model, sink, layout, os.path.basename(path)) if check or not keep_weights else None
         if check:
@@ -368,7 +413,8 @@ def to_onnx(graph, params, opset=None, dynamic_batch=False, *, shape=None, dtype
     data_path, location = data_file_for(path)
     sink = ExternalDataSink(data_path, location)
     try:
-        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype)
+        model = build_model(graph, params, opset, dynamic_batch, sink, shape=shape, dtype=dtype,
+                            dynamic_axes=dynamic_axes)
     except BaseException:
         sink.close()
         os.remove(data_path)  # no half-written data file next to a model that was not written

@@ -1,61 +1,26 @@
-"""Registry of NNVM-op -> ONNX handlers, versioned by ONNX opset.
+"""The ONNX export table: NNVM op -> ONNX handler, versioned by ONNX opset.
 
-A handler is registered for one or more NNVM ops with the first ONNX opset it is valid for.
-For a target opset the handler with the largest version <= that opset is used; when every
-registered version is newer than the target, :class:`UnsupportedOpsetError` is raised (a newer
-handler is never used silently).
+Handlers register under literal NNVM op names with the first opset they are valid for, and are
+called as ``fn(ctx, node, attrs, inputs)`` (ctx: :class:`~.context.NodeContext`, node: the IR node,
+attrs: its parsed attributes, inputs: the ONNX value names of its inputs); they return the value
+name(s) of the node's outputs::
+
+    @ONNX_EXPORT.register("my_op", since=11)
+    def _my_op(ctx, node, attrs, inputs):
+        return ctx.b.op("Relu", [inputs[0]])
+
+For a target opset the handler with the largest ``since`` <= that opset is used; when every
+version is newer, :class:`~nnvm_bridge.errors.UnsupportedOpsetError` is raised (a newer handler is
+never used silently).  ``check=fn(ctx, node, attrs, inputs)`` may return a reason string when a
+node cannot be converted (an unsupported layout, say); the exporter reports such nodes with the
+unsupported ops.  User plug-in ops register the same way (the op must also be in the NNVM op table).
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from nnvm_bridge.errors import UnsupportedOpsetError
+from nnvm_bridge.registry import Registry
 
 MIN_OPSET = 11
 MAX_OPSET = 21
 DEFAULT_OPSET = 17
 
-# op name -> {since_version: (handler, check)}
-_HANDLERS: dict[str, dict[int, tuple]] = {}
-
-
-def handler(*ops: str, since: int = MIN_OPSET, check: Callable | None = None):
-    """Register ``fn(ctx) -> value name(s)`` for NNVM ``ops`` from ONNX opset ``since``.
-
-    ``check(ctx)`` may return a reason string when the node cannot be converted (for example
-    an unsupported layout); the exporter reports such nodes with the unsupported ops.
-    """
-    def deco(fn):
-        for op in ops:
-            versions = _HANDLERS.setdefault(op, {})
-            if since in versions:
-                raise ValueError(f"ONNX handler for {op} at opset {since} registered twice")
-            versions[since] = (fn, check)
-        return fn
-    return deco
-
-
-def has_handler(op: str) -> bool:
-    return op in _HANDLERS
-
-
-def versions(op: str) -> list:
-    return sorted(_HANDLERS.get(op, {}))
-
-
-def lookup(op: str, opset: int, node: str | None = None):
-    """(handler, check) for ``op`` at ``opset``; None when the op has no handler at all."""
-    table = _HANDLERS.get(op)
-    if not table:
-        return None
-    usable = [v for v in table if v <= opset]
-    if not usable:
-        raise UnsupportedOpsetError(
-            f"no ONNX converter for {op} at opset {opset}; converters exist from opsets {sorted(table)}",
-            node=node, op=op)
-    return table[max(usable)]
-
-
-def supported_ops() -> dict:
-    """op name -> sorted list of opset versions with a handler (for the support matrix)."""
-    return {op: sorted(v) for op, v in sorted(_HANDLERS.items())}
+ONNX_EXPORT = Registry("ONNX export", versioned=True, options={"check": None})

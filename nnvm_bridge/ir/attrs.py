@@ -234,6 +234,19 @@ def format_value(kind: str, value) -> str:
     return str(value)
 
 
+def format_literal(value) -> str:
+    """A Python value in the dmlc canonical form, its kind taken from its type: what an emitter
+    writes for attributes it builds itself (bool, float, None, a nested tuple or list of them,
+    anything else as ``str``)."""
+    if isinstance(value, bool):
+        return format_value("bool", value)
+    if isinstance(value, float):
+        return format_value("float", value)
+    if isinstance(value, (list, tuple)):
+        return _fmt_tuple([format_literal(v) for v in value])
+    return format_value("str", value)
+
+
 def _fmt_tuple(items) -> str:
     items = [str(x) for x in items]
     if len(items) == 1:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from ..errors import InvalidModelError
 from . import dtypes as _dt
 from .graph import Entry, Graph, Node
+from .symbolic import format_dim, is_symbolic, parse_dim
 
 HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
 
@@ -159,7 +160,9 @@ def _decode_graph_attrs(raw: dict, src=None) -> dict:
         typ, val = pair
         try:
             if key == "shape" and typ == "list_shape":
-                out[key] = [tuple(int(x) for x in s) if s else None for s in val]
+                # symbolic dims are written as their text form ("N", "2*S + 1")
+                out[key] = [tuple(parse_dim(x) if isinstance(x, str) else int(x) for x in s) if s else None
+                            for s in val]
             elif key == "dtype" and typ == "list_int":
                 out[key] = [None if c == -1 else _dt.from_nnvm(c) for c in val]
             else:
@@ -225,7 +228,8 @@ def graph_to_obj(graph: Graph) -> dict:
         if isinstance(val, TypedAttr):
             attrs[key] = [val.type, val.value]
         elif key == "shape":
-            attrs[key] = ["list_shape", [list(s) if s is not None else [] for s in val]]
+            attrs[key] = ["list_shape", [[format_dim(d) if is_symbolic(d) else int(d) for d in s] if s is not None else []
+                                         for s in val]]
         elif key == "dtype":
             attrs[key] = ["list_int", [-1 if d is None else _dt.to_nnvm(d) for d in val]]
         else:

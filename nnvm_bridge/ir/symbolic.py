@@ -286,6 +286,39 @@ def as_dim(d):
     raise TypeError(f"a dim is an int or a symbolic Dim, got {d!r}")
 
 
+def lower_bound(d):
+    """The least value ``d`` takes when every symbol is a size (>= 1), or None when that is not evident."""
+    if not isinstance(d, Dim):
+        return d
+    if any(c < 0 for m, c in d.terms if m):
+        return None
+    total = 0
+    for m, c in d.terms:  # non-negative coefficients: increasing in every atom, least at the atoms' least values
+        v = c
+        for a in m:
+            lb = _atom_lower_bound(a)
+            if lb is None or lb < 0:
+                return None
+            v *= lb
+        total += v
+    return total
+
+
+def _atom_lower_bound(a):
+    if a.op == "sym":
+        return 1
+    lbs = [lower_bound(x) for x in a.args]
+    if any(lb is None for lb in lbs):
+        return None
+    if a.op == "floordiv":
+        return lbs[0] // a.args[1] if isinstance(a.args[1], int) and a.args[1] > 0 else None
+    if a.op == "min":
+        return min(lbs)
+    if a.op == "max":
+        return max(lbs)
+    return 0 if isinstance(a.args[1], int) and a.args[1] > 0 else None  # mod
+
+
 def dim_min(a, b):
     if not isinstance(a, Dim) and not isinstance(b, Dim):
         return min(a, b)
@@ -294,6 +327,8 @@ def dim_min(a, b):
     for x, y in ((a, b), (b, a)):
         if isinstance(y, numbers.Integral) and abs(y) >= _HUGE:
             return x if y > 0 else y
+        if isinstance(y, numbers.Integral) and lower_bound(x) is not None and lower_bound(x) >= y:
+            return y
     diff = a - b
     if not isinstance(diff, Dim):  # same symbols, constant apart
         return a if diff < 0 else b
@@ -306,12 +341,40 @@ def dim_max(a, b):
     if a == b:
         return a
     for x, y in ((a, b), (b, a)):
-        if isinstance(y, numbers.Integral) and y <= 1:
-            return x  # a size is >= 1
+        if isinstance(y, numbers.Integral) and lower_bound(x) is not None and lower_bound(x) >= y:
+            return x
+        if isinstance(y, numbers.Integral) and y <= -_HUGE:
+            return x
     diff = a - b
     if not isinstance(diff, Dim):
         return a if diff > 0 else b
     return Dim._make({(_Atom("max", tuple(sorted((a, b), key=str))),): 1})
+
+
+def slice_indices(dim, begin: int, end: int, step: int):
+    """``slice(begin, end, step).indices(dim)`` for a dim that may be symbolic (begin/end/step are ints)."""
+    if not isinstance(dim, Dim):
+        return slice(begin, end, step).indices(dim)
+    if step > 0:
+        lo, hi = 0, dim
+    else:
+        lo, hi = -1, dim - 1
+
+    def clamp(v):
+        if abs(v) >= _HUGE:  # "to the end" / "from the start"
+            return hi if v > 0 else lo
+        v = v + dim if v < 0 else v
+        return dim_max(dim_min(v, hi), lo)
+    return clamp(begin), clamp(end), step
+
+
+def slice_length(start, stop, step: int):
+    """``len(range(start, stop, step))`` for bounds that may be symbolic."""
+    if not isinstance(start, Dim) and not isinstance(stop, Dim):
+        return len(range(start, stop, step))
+    span = stop - start if step > 0 else start - stop
+    n = (span + abs(step) - 1) // abs(step)
+    return dim_max(n, 0)
 
 
 def substitute(d, values: dict):
@@ -498,5 +561,5 @@ def format_shape_hint(shape, *, mxnet: bool = False) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-__all__ = ["anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+__all__ = ["lower_bound", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
            "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

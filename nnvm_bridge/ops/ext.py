@@ -196,6 +196,25 @@ def _lp_norm_shape(a, shapes):
     return reduce_shape(AttrDict(a, exclude=False), shapes)
 
 
+def _cumsum_shape(a, shapes):
+    if shapes[0] is not None:
+        norm_axis(a.axis, len(shapes[0]))
+    return [shapes[0]]
+
+
+def _cumsum(a, xs):
+    x = xs[0]
+    ax = norm_axis(a.axis, x.ndim)
+    y = np.flip(x, ax) if a.reverse else x
+    s = np.cumsum(y, axis=ax, dtype=x.dtype)
+    if a.exclusive:
+        s = s - y
+    return [np.ascontiguousarray(np.flip(s, ax) if a.reverse else s)]
+
+
+register("cumsum", attrs={"axis": Attr("int"), "exclusive": Attr("bool", False), "reverse": Attr("bool", False)},
+         infer_shape=_cumsum_shape, level=6, ext=True, compute=_cumsum,
+         doc="running sum along axis; exclusive leaves each element out of its own sum, reverse sums from the end")
 register("tile", attrs={"reps": Attr("shape")}, infer_shape=_tile_shape, level=6, ext=True,
          compute=lambda a, xs: [np.tile(xs[0], a.reps)])
 register("repeat", attrs={"repeats": Attr("int"), "axis": Attr("int", None, optional=True)},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..ir.symbolic import is_symbolic, slice_indices, slice_length
 from . import numpy_ref as ref
 from .common import DTYPES, broadcast_shapes, known, norm_axis, prod
 from .registry import Attr, register
@@ -57,7 +58,7 @@ def split_points(a, dim):
     """Cumulative split indices for the split op (sections int or explicit indices)."""
     ios = a.indices_or_sections
     if isinstance(ios, int):
-        if ios <= 0 or dim % ios:
+        if ios <= 0 or (dim % ios and not is_symbolic(dim)):
             raise ShapeError(f"cannot split a dim of {dim} into {ios} equal sections")
         step = dim // ios
         return [step * i for i in range(1, ios)]
@@ -158,7 +159,8 @@ def _reshape_shape(a, shapes):
     return [reshape_output_shape(shapes[0], a.shape)]
 
 
-def _transpose_axes(a, ndim):
+def transpose_axes(a, ndim):
+    """The permutation a transpose node applies: its axes, or all axes reversed when it gives none."""
     if not a.axes:
         return tuple(reversed(range(ndim)))
     axes = tuple(norm_axis(x, ndim) for x in a.axes)
@@ -171,7 +173,7 @@ def _transpose_shape(a, shapes):
     if not known(shapes):
         return [None]
     d = shapes[0]
-    return [tuple(d[i] for i in _transpose_axes(a, len(d)))]
+    return [tuple(d[i] for i in transpose_axes(a, len(d)))]
 
 
 def slice_bounds(a, shape):
@@ -186,7 +188,7 @@ def slice_bounds(a, shape):
             if st == 0:
                 raise ShapeError("strided_slice stride 0")
             b, e = a.begin[i], a.end[i]
-            out.append(slice(b, e, st).indices(dim))
+            out.append(slice_indices(dim, b, e, st))
         else:
             out.append((0, dim, 1))
     return out
@@ -195,7 +197,7 @@ def slice_bounds(a, shape):
 def _strided_slice_shape(a, shapes):
     if not known(shapes):
         return [None]
-    return [tuple(len(range(*t)) for t in slice_bounds(a, shapes[0]))]
+    return [tuple(slice_length(*t) for t in slice_bounds(a, shapes[0]))]
 
 
 def _as_slice(b, e, s):
@@ -322,7 +324,7 @@ register("reshape", attrs={"shape": Attr("shape")}, infer_shape=_reshape_shape, 
 register("reshape_like", inputs=("data", "shape_like"), infer_shape=lambda a, s: [s[1]], level=4,
          compute=lambda a, xs: [xs[0].reshape(xs[1].shape)])
 register("transpose", attrs={"axes": Attr("shape", ())}, infer_shape=_transpose_shape, level=4,
-         compute=lambda a, xs: [np.ascontiguousarray(np.transpose(xs[0], _transpose_axes(a, xs[0].ndim)))])
+         compute=lambda a, xs: [np.ascontiguousarray(np.transpose(xs[0], transpose_axes(a, xs[0].ndim)))])
 register("strided_slice", attrs={"begin": Attr("shape"), "end": Attr("shape"), "stride": Attr("shape", ())},
          infer_shape=_strided_slice_shape, compute=_strided_slice_compute)
 register("slice_like", inputs=("data", "slice_like"), attrs={"axis": Attr("shape", ())},

@@ -1,2 +1,1 @@
-"""ONNX handlers, by category; importing this package registers them all."""
-from . import elementwise, nn, normalization, reduce, tensor, transform  # noqa: F401
+"""ONNX export handlers, by category; the exporter imports each module (which registers its handlers)."""

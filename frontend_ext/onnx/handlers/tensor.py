@@ -7,7 +7,7 @@ from onnx import numpy_helper
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ops.common import norm_axis
 
-from ..registry import handler
+from ..registry import ONNX_EXPORT
 
 
 def _fill(b, shape_value, value, dtype):
@@ -15,65 +15,63 @@ def _fill(b, shape_value, value, dtype):
     return b.op("ConstantOfShape", [shape_value], value=tensor)
 
 
-@handler("full", "zeros", "ones")
-def _full(ctx):
-    a = ctx.attrs
-    value = {"zeros": 0, "ones": 1}.get(ctx.node.op, a.get("fill_value"))
-    return _fill(ctx.b, ctx.b.i64(list(a.shape)), value, a.dtype)
+@ONNX_EXPORT.register("full", "zeros", "ones", since=11)
+def _full(ctx, node, attrs, inputs):
+    value = {"zeros": 0, "ones": 1}.get(node.op, attrs.get("fill_value"))
+    return _fill(ctx.b, ctx.b.i64(list(attrs.shape)), value, attrs.dtype)
 
 
-@handler("full_like", "zeros_like", "ones_like")
-def _full_like(ctx):
-    value = {"zeros_like": 0, "ones_like": 1}.get(ctx.node.op, ctx.attrs.get("fill_value"))
-    return _fill(ctx.b, ctx.b.op("Shape", [ctx.x]), value, ctx.dtype())
+@ONNX_EXPORT.register("full_like", "zeros_like", "ones_like", since=11)
+def _full_like(ctx, node, attrs, inputs):
+    value = {"zeros_like": 0, "ones_like": 1}.get(node.op, attrs.get("fill_value"))
+    return _fill(ctx.b, ctx.b.op("Shape", [inputs[0]]), value, ctx.dtype())
 
 
-@handler("arange")
-def _arange(ctx):
-    a = ctx.attrs
-    values = np.arange(a.start, a.stop, a.step).astype(_dt.to_numpy(a.dtype))
+@ONNX_EXPORT.register("arange", since=11)
+def _arange(ctx, node, attrs, inputs):
+    values = np.arange(attrs.start, attrs.stop, attrs.step).astype(_dt.to_numpy(attrs.dtype))
     return ctx.b.op("Constant", [], value=numpy_helper.from_array(values, "value"))
 
 
-@handler("shape_of")
-def _shape_of(ctx):
-    s = ctx.b.op("Shape", [ctx.x])
-    return s if ctx.attrs.dtype == "int64" else ctx.b.cast(s, ctx.attrs.dtype)
+@ONNX_EXPORT.register("shape_of", since=11)
+def _shape_of(ctx, node, attrs, inputs):
+    s = ctx.b.op("Shape", [inputs[0]])
+    return s if attrs.dtype == "int64" else ctx.b.cast(s, attrs.dtype)
 
 
-@handler("cast")
-def _cast(ctx):
-    return ctx.b.cast(ctx.x, ctx.attrs.dtype)
+@ONNX_EXPORT.register("cast", since=11)
+def _cast(ctx, node, attrs, inputs):
+    return ctx.b.cast(inputs[0], attrs.dtype)
 
 
-@handler("where")
-def _where(ctx):
+@ONNX_EXPORT.register("where", since=11)
+def _where(ctx, node, attrs, inputs):
     b = ctx.b
-    cond = b.cast(ctx.inputs[0], "bool")
+    cond = b.cast(inputs[0], "bool")
     cshape, xshape = ctx.shape(0), ctx.shape(1)
     if tuple(cshape) != tuple(xshape):
         # MXNet: a 1-D condition selects whole rows along axis 0
         cond = b.op("Reshape", [cond, b.i64([-1] + [1] * (len(xshape) - 1))])
-    return b.op("Where", [cond, ctx.inputs[1], ctx.inputs[2]])
+    return b.op("Where", [cond, inputs[1], inputs[2]])
 
 
 def _indices_int64(b, idx, dtype):
     return idx if dtype == "int64" else b.cast(idx, "int64")
 
 
-@handler("take")
-def _take(ctx):
+@ONNX_EXPORT.register("take", since=11)
+def _take(ctx, node, attrs, inputs):
     b = ctx.b
-    data = ctx.x
+    data = inputs[0]
     shape = ctx.shape(0)
-    if ctx.attrs.axis is None:
+    if attrs.axis is None:
         data = b.op("Reshape", [data, b.i64([-1])])
         axis, dim = 0, int(np.prod(shape))
     else:
-        axis = norm_axis(ctx.attrs.axis, len(shape))
+        axis = norm_axis(attrs.axis, len(shape))
         dim = shape[axis]
     # NNVM/MXNet take clips out-of-range indices; ONNX Gather would fail on them
-    idx = ctx.inputs[1]
+    idx = inputs[1]
     if _dt.is_float(ctx.dtype(1)):
         idx = b.clip(idx, 0, dim - 1, ctx.dtype(1))
         idx = b.cast(idx, "int64")
@@ -82,42 +80,43 @@ def _take(ctx):
     return b.op("Gather", [data, idx], axis=axis)
 
 
-@handler("gather_nd")
-def _gather_nd(ctx):
+@ONNX_EXPORT.register("gather_nd", since=11)
+def _gather_nd(ctx, node, attrs, inputs):
     # MXNet indexes data dims with the *first* dim of indices, ONNX with the last
     b = ctx.b
     k = ctx.ndim(1)
-    idx = _indices_int64(b, ctx.inputs[1], ctx.dtype(1))
+    idx = _indices_int64(b, inputs[1], ctx.dtype(1))
     if k > 1:
         idx = b.transpose(idx, list(range(1, k)) + [0])
     else:
         idx = b.op("Reshape", [idx, b.i64([1, -1])])
-        y = b.op("GatherND", [ctx.x, idx])
+        y = b.op("GatherND", [inputs[0], idx])
         return b.op("Reshape", [y, b.i64(list(ctx.out_shape(0)))])
-    return b.op("GatherND", [ctx.x, idx])
+    return b.op("GatherND", [inputs[0], idx])
 
 
-@handler("one_hot")
-def _one_hot(ctx):
-    b, a = ctx.b, ctx.attrs
-    idx = _indices_int64(b, ctx.x, ctx.dtype(0))
+@ONNX_EXPORT.register("one_hot", since=11)
+def _one_hot(ctx, node, attrs, inputs):
+    b = ctx.b
+    idx = _indices_int64(b, inputs[0], ctx.dtype(0))
     # ONNX wraps negative indices; MXNet gives an all-"off" row: move them out of range instead
-    depth = b.i64([a.depth])
+    depth = b.i64([attrs.depth])
     idx = b.op("Where", [b.op("Less", [idx, b.const(np.int64(0))]), depth, idx])
-    values = b.const(np.asarray([a.off_value, a.on_value], dtype=_dt.to_numpy(a.dtype)))
-    return b.op("OneHot", [idx, depth, values], axis=int(a.axis))
+    values = b.const(np.asarray([attrs.off_value, attrs.on_value], dtype=_dt.to_numpy(attrs.dtype)))
+    return b.op("OneHot", [idx, depth, values], axis=int(attrs.axis))
 
 
-@handler("topk")
-def _topk(ctx):
-    b, a = ctx.b, ctx.attrs
+@ONNX_EXPORT.register("topk", since=11)
+def _topk(ctx, node, attrs, inputs):
+    b = ctx.b
     shape = ctx.shape(0)
-    axis = norm_axis(a.axis, len(shape))
-    k = a.k if a.k > 0 else shape[axis]
-    values, indices = b.op("TopK", [ctx.x, b.i64([k])], n_out=2, axis=axis, largest=int(not a.is_ascend), sorted=1)
-    if a.ret_type == "values":
+    axis = norm_axis(attrs.axis, len(shape))
+    k = attrs.k if attrs.k > 0 else shape[axis]
+    values, indices = b.op("TopK", [inputs[0], b.i64([k])], n_out=2, axis=axis, largest=int(not attrs.is_ascend),
+                           sorted=1)
+    if attrs.ret_type == "values":
         return [values]
-    indices = indices if a.dtype == "int64" else b.cast(indices, a.dtype)
-    if a.ret_type == "indices":
+    indices = indices if attrs.dtype == "int64" else b.cast(indices, attrs.dtype)
+    if attrs.ret_type == "indices":
         return [indices]
     return [values, indices]

@@ -262,3 +262,12 @@ def _space_to_depth(ctx, node, attrs, inputs):
     y = ctx.emit(op.reshape(inputs[0], [n, c, h // b, b, w // b, b]))
     y = ctx.emit(op.permute_dims(y, [0, 3, 5, 1, 2, 4]))
     return op.reshape(y, [n, c * b * b, h // b, w // b])
+
+
+@RELAX_EXPORT.register("cumsum")
+def _cumsum(ctx, node, attrs, inputs):
+    op = _op()
+    axis = attrs.axis % len(ctx.in_shapes[0])
+    x = ctx.emit(op.flip(inputs[0], axis)) if attrs.reverse else inputs[0]
+    y = ctx.emit(op.cumsum(x, axis=axis, dtype=ctx.in_dtypes[0], exclusive=bool(attrs.exclusive)))
+    return op.flip(y, axis) if attrs.reverse else y

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ...ir import dtypes as _dt
 from . import defaults
 from .handlers_nn import need_inputs
 from .registry import MXNET_IMPORT
@@ -189,3 +190,15 @@ def add_n(ctx, node, attrs, inputs):
     if len(inputs) == 1:
         return inputs[0]
     return ctx.out("elemwise_sum", inputs, dict(num_args=len(inputs)), name=node.name)
+
+
+@MXNET_IMPORT.register("_np_cumsum", attrs=defaults.CUMSUM)
+def cumsum(ctx, node, attrs, inputs):
+    need_inputs(inputs, 1, ctx)
+    x = inputs[0]
+    if attrs["dtype"] is not None:
+        x = ctx.aux("cast", [x], {"dtype": _dt.canonical(attrs["dtype"])})
+    axis = attrs["axis"]
+    if axis is None:  # numpy semantics: the flattened array
+        x, axis = ctx.aux("reshape", [x], {"shape": (-1,)}), 0
+    return ctx.out("cumsum", [x], {"axis": axis}, name=node.name)

@@ -15,6 +15,7 @@ from ...errors import BridgeError, InvalidModelError, ShapeError, unsupported_fe
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Node
 from ...ir.names import unique_name
+from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
@@ -71,6 +72,7 @@ class ImportContext:
         self.node: OnnxNode | None = None
         self.consumers: set = set()
         self.initializer_names: set = set()
+        self.shape_values: dict = {}  # onnx name -> object ndarray of ints and Dims (a symbolic shape tensor)
         # info and caches are keyed by id(node): keep every node alive so ids are never reused
         self._alive: list = []
 
@@ -101,7 +103,7 @@ class ImportContext:
         node = Node("null", name, (), attrs or {})
         self._alive.append(node)
         e = Entry(node, 0)
-        self.info[(id(node), 0)] = [None if shape is None else tuple(int(d) for d in shape), dtype, value]
+        self.info[(id(node), 0)] = [None if shape is None else tuple(as_dim(d) for d in shape), dtype, value]
         return e
 
     def const_entry(self, value: np.ndarray, hint: str = "const") -> Entry:
@@ -160,6 +162,15 @@ class ImportContext:
                                          f"give the input shapes with shape=")
         return v
 
+    def shape_value(self, x):
+        """The value of a small integer tensor as ints and Dims (an ndarray, dtype object when symbolic), or None."""
+        if x is None:
+            return None
+        if isinstance(x, str) and x in self.shape_values:
+            return self.shape_values[x]
+        v = self.const(x)
+        return None if v is None or v.dtype.kind not in "iub" else v
+
     def shape(self, x):
         if isinstance(x, np.ndarray):
             return x.shape
@@ -173,6 +184,12 @@ class ImportContext:
     def rank(self, x):
         s = self.shape(x)
         return None if s is None else len(s)
+
+    def onnx_rank(self, x):
+        """The rank in the ONNX graph: a symbolic 0-d shape value is a (1,) tensor in the IR."""
+        if isinstance(x, str) and x in self.shape_values:
+            return self.shape_values[x].ndim
+        return self.rank(x)
 
     def require_rank(self, x, what="input"):
         r = self.rank(x)
@@ -225,7 +242,7 @@ class ImportContext:
             shapes = [v.shape for v in values]
         for k in range(n_out):
             s = shapes[k] if k < len(shapes) else None
-            self.info[(id(node), k)] = [None if s is None else tuple(int(d) for d in s),
+            self.info[(id(node), k)] = [None if s is None else tuple(as_dim(d) for d in s),
                                         None if types[k] is None else _dt.canonical(types[k]), values[k]]
         return [Entry(node, k) for k in range(n_out)]
 
@@ -255,4 +272,75 @@ class ImportContext:
         return self.emit1("cast", [e], {"dtype": _dt.canonical(dtype)})
 
     def reshape(self, x, shape):
-        return self.emit1("reshape", [x], {"shape": tuple(int(d) for d in shape)})
+        """IR reshape to ``shape``: ints, or dims (Dims too) that a 0/-1 spec can express (ShapeError if not)."""
+        if all(isinstance(d, (int, np.integer)) for d in shape):
+            return self.emit1("reshape", [x], {"shape": tuple(int(d) for d in shape)})
+        spec = self.reshape_spec(self.shape(x), shape)
+        if spec is None:
+            raise self.error(ShapeError, f"cannot express a reshape of {self.shape(x)} to {tuple(shape)} "
+                                         f"without the sizes; give the input shapes with shape=")
+        return self.emit1("reshape", [x], {"shape": spec})
+
+    @staticmethod
+    def reshape_spec(src, out):
+        """An IR reshape spec (ints, 0 copies, -1 infers) giving the dims ``out`` from ``src``, or None."""
+        from ...ops.transform import reshape_output_shape
+
+        if src is None:
+            return None
+        out = tuple(out)
+        if is_static(src) and is_static(out):
+            return tuple(int(d) for d in out)
+        spec = []
+        for i, d in enumerate(out):
+            if not isinstance(d, (int, np.integer)):
+                spec.append(0 if i < len(src) and src[i] == d else -1)
+            elif int(d) <= 0:
+                return None
+            else:
+                spec.append(int(d))
+        if spec.count(-1) > 1:
+            return None
+        try:
+            if tuple(reshape_output_shape(src, spec)) == out:
+                return tuple(spec)
+        except (ShapeError, ValueError, TypeError, ZeroDivisionError):
+            pass
+        return None
+
+    def runtime_op(self, op, inputs, out_shape, attrs=None):
+        """A run-time shape op (ops/dynamic.py) that declares the output dims it is known to have."""
+        return self.emit1(op, inputs, dict(attrs or {}, out_shape=format_shape_hint(tuple(out_shape))))
+
+    def shape_tensor(self, x):
+        """An int64 IR tensor holding the run-time shape of ``x``."""
+        return self.emit1("shape_of", [x], {"dtype": "int64"})
+
+    def broadcast_shape_tensor(self, xs, rank):
+        """The run-time broadcast shape (an int64 tensor of ``rank`` dims) of ``xs``, lower ranks padded."""
+        acc = None
+        for x in xs:
+            r = self.rank(x)
+            t = self.shape_tensor(x) if r else None
+            if r < rank:
+                ones = np.ones(rank - r, dtype=np.int64)
+                t = ones if t is None else self.emit1("concatenate", [ones, t], {"axis": 0})
+            acc = t if acc is None else self.emit1("broadcast_max", [acc, t])
+        return acc
+
+    def broadcast_to(self, x, out, shape_tensor=None):
+        """``x`` broadcast to the dims ``out`` (ints or Dims).  Where a Dim must come from a 1 the size is
+        only known at run time: ``shape_tensor()`` then gives an int64 tensor that ``x`` broadcasts with
+        (numpy rules, both ways) to ``out``."""
+        s = tuple(self.shape(x))
+        if s == tuple(out):
+            return self.entry(x)
+        if len(s) < len(out):
+            x = self.reshape(x, (1,) * (len(out) - len(s)) + s)
+            s = tuple(self.shape(x))
+        spec = [0 if a == b and not isinstance(b, int) else b for a, b in zip(s, out)]
+        if all(isinstance(d, int) for d in spec):
+            return self.emit1("broadcast_to", [x], {"shape": tuple(spec)})
+        if shape_tensor is None:
+            raise self.error(ShapeError, f"cannot broadcast {s} to {tuple(out)} without the sizes")
+        return self.runtime_op("dyn_broadcast_to", [x, shape_tensor()], out)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
+from ...ir.symbolic import is_static
 from .registry import ONNX_IMPORT
 
 
@@ -17,11 +18,31 @@ def trilu(ctx, node, attrs, inputs):
         raise ctx.error(ShapeError, "Trilu needs the input shape")
     k = int(ctx.require_const(inputs[1], "Trilu k").reshape(-1)[0]) if inputs[1] else 0
     n, m = s[-2], s[-1]
+    if not is_static((n, m)):  # where, not a product: the kept part may hold infinities (causal masks)
+        keep = ctx.broadcast_to(_band_mask(ctx, x, len(s), k, attrs.get("upper", 1)), s,
+                                lambda: ctx.shape_tensor(x))
+        return ctx.emit1("where", [keep, x, ctx.emit1("zeros_like", [x])])
     mask = np.triu(np.ones((n, m)), k) if attrs.get("upper", 1) else np.tril(np.ones((n, m)), k)
     v = ctx.const(x)
     if v is not None:
-        return (v * mask.astype(v.dtype)).astype(v.dtype)
+        return np.where(mask != 0, v, np.zeros((), v.dtype)).astype(v.dtype)
     return ctx.emit1("broadcast_mul", [x, mask.astype(ctx.dtype(x))])
+
+
+def _band_mask(ctx, x, rank, k, upper):
+    """The (rows, cols) 0/1 mask ``col - row >= k`` (upper) or ``<= k`` (lower) of the last two axes of ``x``,
+    built at run time from its shape (the dims are symbolic)."""
+    shape = ctx.shape_tensor(x)
+    one, zero = np.ones(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    s = ctx.shape(x)
+    lines = []
+    for axis, spec in ((rank - 2, (-1, 1)), (rank - 1, (1, -1))):
+        length = ctx.emit1("take", [shape, np.array([axis], dtype=np.int64)], {"axis": 0})
+        line = ctx.runtime_op("dyn_arange", [zero, length, one], (s[axis],), {"dtype": "int64"})
+        lines.append(ctx.reshape(line, spec))
+    offset = ctx.emit1("broadcast_sub", [lines[1], lines[0]])
+    op = "__greater_equal_scalar__" if upper else "__less_equal_scalar__"
+    return ctx.emit1(op, [offset], {"scalar": float(k)})
 
 
 def _hardmax_input(ctx, x):

@@ -5,6 +5,8 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
+from ...ir.symbolic import Dim
+from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
 _FLOATS = ("float16", "float32", "float64")
@@ -312,6 +314,10 @@ def _arg(kind):
         if s is None:
             raise ctx.error(ShapeError, f"{node.op_type} with select_last_index needs the input shape")
         first = ctx.emit1(kind, [ctx.emit1("flip", [x], {"axis": axis})], ir_attrs)
+        if isinstance(s[axis], Dim):  # the axis length is known at run time only
+            length = ctx.emit1("take", [ctx.shape_tensor(x), np.array([axis], dtype=np.int64)], {"axis": 0})
+            last = ctx.emit1("__add_scalar__", [length], {"scalar": -1.0})
+            return ctx.emit1("broadcast_sub", [last, first])
         return ctx.emit1("__rsub_scalar__", [first], {"scalar": float(s[axis] - 1)})
     return convert
 
@@ -331,13 +337,27 @@ def where(ctx, node, attrs, inputs):
         if len({tuple(s) if s else None for s in shapes}) != 1:
             raise ctx.error(ShapeError, "Where with broadcasting needs known operand shapes")
         return ctx.emit1("where", [c, x, y])
-    out = tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    out = broadcast_shapes(broadcast_shapes(tuple(shapes[0]), tuple(shapes[1])), tuple(shapes[2]))
+    made = []
+
+    def runtime_shape():  # built once, for the first operand that needs it
+        made[:] = made or [ctx.broadcast_shape_tensor((c, x, y), len(out))]
+        return made[0]
     ins = []
     for v, s in zip((c, x, y), shapes):
         if tuple(s) != out:
             if len(s) < len(out):
                 v = ctx.reshape(v, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(
                     v, (1,) * len(out))
-            v = ctx.emit1("broadcast_to", [v], {"shape": out})
+            v = ctx.broadcast_to(v, out, runtime_shape)
         ins.append(v)
     return ctx.emit1("where", ins)
+
+
+@ONNX_IMPORT.register("CumSum", since=(11, 14))
+def cumsum(ctx, node, attrs, inputs):
+    axis = np.asarray(ctx.require_const(inputs[1], "CumSum axis")).reshape(-1)
+    if axis.size != 1:
+        raise ctx.error(ShapeError, f"CumSum axis must hold one value, got {axis.size}")
+    return ctx.emit1("cumsum", [inputs[0]], {"axis": int(axis[0]), "exclusive": bool(attrs.get("exclusive", 0)),
+                                             "reverse": bool(attrs.get("reverse", 0))})

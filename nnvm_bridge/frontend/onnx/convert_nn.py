@@ -6,6 +6,8 @@ import numpy as np
 
 from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
+from ...ir.symbolic import Dim, is_static
+from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
 
 
@@ -126,11 +128,12 @@ def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     """Per spatial dim, the extra end padding that makes floor mode give ONNX's ceil-mode windows.
     None when ``keep_ceil_ok`` and the IR's own ceil mode gives the same windows."""
     shape = ctx.shape(x)
-    sizes = [None] * len(kernel) if shape is None else list(shape[2:])
+    # a symbolic size is as unknown here as a missing one: which windows ONNX drops depends on its value
+    sizes = [None] * len(kernel) if shape is None else [None if isinstance(d, Dim) else d for d in shape[2:]]
     for size, k, s, pe in zip(sizes, kernel, strides, ends):
         if size is None and (not keep_ceil_ok or _ceil_may_drop(k, s, pe)):
-            raise ctx.unsupported("ceil_mode=1 with an unknown spatial size: the last window may fall in the "
-                                  "padding; give the input shapes with shape=")
+            raise ctx.unsupported("ceil_mode=1 with an unknown or symbolic spatial size: the last window may fall "
+                                  "in the padding; give the input shapes with shape=")
     geometry = list(zip(sizes, kernel, strides, begins, ends))
     lengths = [None if n is None else pool_out_dropping_last(n, k, s, b, e) for n, k, s, b, e in geometry]
     differs = any(n is not None and out != pool_out(n, k, s, b, e, True) for (n, k, s, b, e), out in
@@ -138,8 +141,8 @@ def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     if keep_ceil_ok and not differs:
         return None
     if None in sizes:  # floor mode would need the unknown dim's tail too
-        raise ctx.unsupported("ceil_mode=1 with an unknown spatial size next to a dropped last window; give "
-                              "the input shapes with shape=")
+        raise ctx.unsupported("ceil_mode=1 with an unknown or symbolic spatial size next to a dropped last "
+                              "window; give the input shapes with shape=")
     return floor_mode_tails(sizes, kernel, strides, begins, ends, lengths)
 
 
@@ -369,23 +372,33 @@ def matmul_entries(ctx, a, b):
         sa, sb = ctx.shape(a), ctx.shape(b)
         if sa is None or sb is None:
             raise ctx.error(ShapeError, "batched MatMul needs known operand shapes")
-        lead = np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+        lead = broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
         n = len(lead)
-        if tuple(sa[:-2]) != lead:
-            if len(sa) - 2 < n:
-                a = ctx.reshape(a, (1,) * (n - (len(sa) - 2)) + tuple(sa))
-            a = ctx.emit1("broadcast_to", [a], {"shape": tuple(lead) + tuple(sa[-2:])})
-        if tuple(sb[:-2]) != lead:
-            if len(sb) - 2 < n:
-                b = ctx.reshape(b, (1,) * (n - (len(sb) - 2)) + tuple(sb))
-            b = ctx.emit1("broadcast_to", [b], {"shape": tuple(lead) + tuple(sb[-2:])})
-        y = ctx.emit1("batch_matmul", [a, b])
+        if len(sa) - 2 < n:
+            a = ctx.reshape(a, (1,) * (n - (len(sa) - 2)) + tuple(sa))
+        if len(sb) - 2 < n:
+            b = ctx.reshape(b, (1,) * (n - (len(sb) - 2)) + tuple(sb))
+        a2 = _broadcast_lead(ctx, a, sa, lead, b)
+        b = _broadcast_lead(ctx, b, sb, lead, a)
+        y = ctx.emit1("batch_matmul", [a2, b])
     if squeeze_a:
         r = ctx.rank(y)
         y = ctx.emit1("squeeze", [y], {"axis": (r - 2,)})
     if squeeze_b:
         y = ctx.emit1("squeeze", [y], {"axis": (-1 % ctx.rank(y),)})
     return y
+
+
+def _broadcast_lead(ctx, x, s, lead, other):
+    """``x`` with its batch dims broadcast to ``lead``; at run time (a symbolic dim from a 1) to the batch
+    dims of ``other`` (both have rank len(lead) + 2)."""
+    if tuple(s[:-2]) == tuple(lead):
+        return x
+
+    def other_lead():
+        dims = ctx.emit1("strided_slice", [ctx.shape_tensor(other)], {"begin": (0,), "end": (len(lead),)})
+        return ctx.emit1("concatenate", [dims, np.ones(2, dtype=np.int64)], {"axis": 0})
+    return ctx.broadcast_to(x, tuple(lead) + tuple(s[-2:]), other_lead)
 
 
 # ---- activations ------------------------------------------------------------------------------
@@ -501,5 +514,8 @@ def dropout(ctx, node, attrs, inputs):
         s = ctx.shape(inputs[0])
         if s is None:
             raise ctx.unsupported("mask output with unknown shape")
+        if not is_static(s):
+            mask = ctx.runtime_op("dyn_full", [ctx.shape_tensor(inputs[0])], s, {"value": 1.0, "dtype": "bool"})
+            return [ctx.entry(inputs[0]), mask]
         return [ctx.entry(inputs[0]), np.ones(s, dtype=bool)]
     return [ctx.entry(inputs[0]), None]

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ...errors import ShapeError
+from ...ir.symbolic import Dim
 from .registry import ONNX_IMPORT
 
 
@@ -134,7 +135,10 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
     full_scales = [1.0] * r
     out = list(xs)
     if sizes is not None and sizes.size:
-        sizes = [int(v) for v in sizes.reshape(-1)]
+        sizes = [v if isinstance(v, Dim) else int(v) for v in sizes.reshape(-1)]
+        if any(isinstance(xs[a], Dim) or isinstance(sizes[i], Dim) for i, a in enumerate(axes)):
+            return _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, [1.0] * len(axes), mode, method,
+                                    nearest_mode)
         policy = attrs.get("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
             ratios = [sizes[i] / xs[a] for i, a in enumerate(axes)]
@@ -149,6 +153,8 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
                 full_scales[a] = sizes[i] / xs[a]
     elif scales is not None and scales.size:
         sc = [float(v) for v in scales.reshape(-1)]
+        if any(isinstance(xs[a], Dim) for a in axes):
+            return _resize_symbolic(ctx, node, attrs, x, xs, axes, None, sc, mode, method, nearest_mode)
         for i, a in enumerate(axes):
             full_scales[a] = sc[i]
             out[a] = int(math.floor(xs[a] * sc[i]))
@@ -158,6 +164,29 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
         method = "linear"
     return resize_entries(ctx, x, out, full_scales, mode, method, nearest_mode,
                           float(attrs.get("cubic_coeff_a", -0.75)), bool(attrs.get("exclude_outside", 0)))
+
+
+def _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, scales, mode, method, nearest_mode):
+    """Resize where some axes are symbolic: those must keep their length (the batch and channel axes of
+    an image resize); the others are resized as usual, with their static lengths."""
+    fixed_sizes, fixed_scales = [], []
+    for i, a in enumerate(axes):
+        same = (sizes[i] == xs[a]) if sizes is not None else scales[i] == 1.0
+        if isinstance(xs[a], Dim) or (sizes is not None and isinstance(sizes[i], Dim)):
+            if not same:
+                raise ctx.unsupported(f"resizing the symbolic axis {a} ({xs[a]}); give the input shapes with "
+                                      f"shape=")
+            continue
+        fixed_sizes.append(xs[a] if sizes is None else sizes[i])
+        fixed_scales.append(scales[i])
+    kept = [a for a in axes if not isinstance(xs[a], Dim) and not (sizes is not None and isinstance(
+        sizes[axes.index(a)], Dim))]
+    attrs = dict(attrs, axes=kept)
+    if sizes is not None:
+        return _resize_common(ctx, node, attrs, x, None, np.asarray(fixed_sizes, dtype=np.int64), mode, method,
+                              nearest_mode)
+    return _resize_common(ctx, node, attrs, x, np.asarray(fixed_scales, dtype=np.float32), None, mode, method,
+                          nearest_mode)
 
 
 @ONNX_IMPORT.register("Resize", since=10)
@@ -176,7 +205,8 @@ def resize(ctx, node, attrs, inputs):
     if mode == "tf_crop_and_resize":
         raise ctx.unsupported("tf_crop_and_resize")
     scales = ctx.require_const(inputs[2], "Resize scales") if inputs[2] else None
-    sizes = ctx.require_const(inputs[3], "Resize sizes") if inputs[3] else None
+    sizes = (ctx.shape_value(inputs[3]) if ctx.shape_value(inputs[3]) is not None else
+             ctx.require_const(inputs[3], "Resize sizes")) if inputs[3] else None
     return _resize_common(ctx, node, attrs, inputs[0], scales, sizes, mode, attrs.get("mode", "nearest"),
                           attrs.get("nearest_mode", "round_prefer_floor"))
 

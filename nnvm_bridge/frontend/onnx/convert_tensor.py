@@ -1,10 +1,15 @@
 """Converters for shape and data-movement ONNX ops, constants and shape arithmetic."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
+from ...ir.symbolic import Dim, dim_max, dim_min, is_static, lower_bound, slice_length
+from ...ops.common import broadcast_shapes
+from . import shape_values
 from .registry import ONNX_IMPORT
 from .tensors import tensor_to_array
 
@@ -33,13 +38,24 @@ def constant(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("ConstantOfShape", since=(9, 20, 21, 23, 24, 25))
 def constant_of_shape(ctx, node, attrs, inputs):
-    shape = _ints(ctx.require_const(inputs[0], "ConstantOfShape shape"))
     value = attrs.get("value")
     if value is None:
         fill = np.zeros((1,), dtype=np.float32)
     else:
         fill = tensor_to_array(value, None, ctx.file)
-    return np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)
+    dims = _shape_input(ctx, inputs[0], "ConstantOfShape shape")
+    if not is_static(dims):
+        return ctx.runtime_op("dyn_full", [inputs[0]], dims, {"value": float(fill.reshape(-1)[0]),
+                                                             "dtype": _dt.canonical(fill.dtype)})
+    return np.full(dims, fill.reshape(-1)[0], dtype=fill.dtype)
+
+
+def _shape_input(ctx, x, what):
+    """The dims (ints and Dims) held by a shape input: a constant or a symbolic shape value."""
+    v = ctx.shape_value(x)
+    if v is None:
+        v = ctx.require_const(x, what)  # a constant of another dtype, or the error that says what is missing
+    return tuple(d if isinstance(d, Dim) else int(d) for d in np.asarray(v).reshape(-1))
 
 
 @ONNX_IMPORT.register("Shape", since=(1, 13, 15, 19, 21, 23, 24, 25))
@@ -47,9 +63,9 @@ def shape_op(ctx, node, attrs, inputs):
     x = inputs[0]
     s = ctx.shape(x)
     start, end = attrs.get("start", 0), attrs.get("end")
-    if s is not None:
+    if is_static(s):
         return np.asarray(s, dtype=np.int64)[slice(start, end)]
-    y = ctx.emit1("shape_of", [x], {"dtype": "int64"})
+    y = ctx.shape_tensor(x)
     if start != 0 or end is not None:
         y = ctx.emit1("strided_slice", [y], {"begin": (start,), "end": (_BIG if end is None else end,)})
     return y
@@ -60,6 +76,8 @@ def size_op(ctx, node, attrs, inputs):
     s = ctx.shape(inputs[0])
     if s is None:
         raise ctx.error(ShapeError, "Size needs the input shape; give it with shape=")
+    if not is_static(s):
+        return ctx.emit1("prod", [ctx.shape_tensor(inputs[0])], {"keepdims": True})
     return np.asarray(int(np.prod(s)), dtype=np.int64)
 
 
@@ -67,8 +85,24 @@ def _range_operands(ctx, inputs):
     return [ctx.require_const(inputs[i], "Range inputs").reshape(()) for i in range(3)]
 
 
+def _symbolic_range(ctx, inputs):
+    """Range over bounds of which one is a symbolic dim: arange with run-time bounds, and its length."""
+    vals = [ctx.shape_value(inputs[i]) for i in range(3)]
+    if any(v is None for v in vals) or not any(isinstance(v.reshape(-1)[0], Dim) for v in vals):
+        return None
+    start, limit, delta = (v.reshape(-1)[0] for v in vals)
+    if isinstance(delta, Dim) or int(delta) == 0:
+        return None
+    length = slice_length(start, limit, int(delta))
+    return ctx.runtime_op("dyn_arange", [inputs[0], inputs[1], inputs[2]], (length,),
+                          {"dtype": ctx.dtype(inputs[0])})
+
+
 @ONNX_IMPORT.register("Range", since=11)
 def range_op(ctx, node, attrs, inputs):
+    dynamic = _symbolic_range(ctx, inputs)
+    if dynamic is not None:
+        return dynamic
     start, limit, delta = _range_operands(ctx, inputs)
     return np.arange(start, limit, delta).astype(start.dtype)
 
@@ -76,6 +110,9 @@ def range_op(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("Range", since=27)
 def range_stashed(ctx, node, attrs, inputs):
     """Range-27 computes a float16 range in float32 unless ``stash_type=0``."""
+    dynamic = _symbolic_range(ctx, inputs) if ctx.dtype(inputs[0]) != "float16" else None
+    if dynamic is not None:
+        return dynamic
     start, limit, delta = _range_operands(ctx, inputs)
     if start.dtype == np.float16 and attrs.get("stash_type", 1) == 1:
         return np.arange(*(v.astype(np.float32) for v in (start, limit, delta))).astype(np.float16)
@@ -90,7 +127,27 @@ def reshape_attribute(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Reshape", since=(5, 13, 14, 19, 21, 23, 24, 25))
 def reshape(ctx, node, attrs, inputs):
-    return _reshape(ctx, attrs, inputs[0], _ints(ctx.require_const(inputs[1], "Reshape shape")))
+    spec = _shape_input(ctx, inputs[1], "Reshape shape")
+    if is_static(spec) and is_static(ctx.shape(inputs[0])):
+        return _reshape(ctx, attrs, inputs[0], spec)
+    return _symbolic_reshape(ctx, attrs, inputs[0], inputs[1], spec)
+
+
+def _symbolic_reshape(ctx, attrs, x, shape_input, spec):
+    """Reshape with symbolic dims in the input or the target: an IR reshape whose 0/-1 spec gives the
+    target dims where there is one, a reshape to the run-time shape tensor otherwise."""
+    xs = ctx.shape(x)
+    if xs is None or (attrs.get("allowzero", 0) and 0 in spec):
+        raise ctx.error(ShapeError, "Reshape of a tensor of unknown rank (or with allowzero) needs the input "
+                                    "shapes; give them with shape=")
+    out = [xs[i] if isinstance(d, int) and d == 0 else d for i, d in enumerate(spec)]
+    holes = [i for i, d in enumerate(out) if isinstance(d, int) and d == -1]
+    if len(holes) == 1:
+        out[holes[0]] = math.prod(xs) // math.prod(d for i, d in enumerate(out) if i != holes[0])
+    ir_spec = ctx.reshape_spec(xs, out)
+    if ir_spec is not None:
+        return ctx.emit1("reshape", [x], {"shape": ir_spec})
+    return ctx.runtime_op("dyn_reshape", [x, shape_input], out)
 
 
 def _reshape(ctx, attrs, x, spec):
@@ -128,10 +185,9 @@ def flatten(ctx, node, attrs, inputs):
             return ctx.reshape(x, (1, -1))
         raise ctx.error(ShapeError, f"Flatten axis={axis} needs the input shape")
     axis %= max(len(s), 1) if axis < 0 else len(s) + 1
-    lead = int(np.prod(s[:axis]))
     if axis == 1 and len(s) >= 2:
         return ctx.emit1("flatten", [x])
-    return ctx.reshape(x, (lead, int(np.prod(s[axis:]))))
+    return ctx.reshape(x, (math.prod(s[:axis]), math.prod(s[axis:])))
 
 
 @ONNX_IMPORT.register("Transpose", since=(1, 13, 21, 23, 24, 25))
@@ -166,7 +222,9 @@ def squeeze(ctx, node, attrs, inputs):
 
 
 def _squeeze(ctx, x, axes):
-    r = ctx.rank(x)
+    r = ctx.onnx_rank(x)
+    if r == 0:
+        return ctx.entry(x)
     if axes and r is not None:
         axes = tuple(sorted(a % r for a in axes))
     if not axes:
@@ -194,7 +252,7 @@ def unsqueeze(ctx, node, attrs, inputs):
 
 def _unsqueeze(ctx, x, axes):
     v = ctx.const(x)
-    r = ctx.rank(x)
+    r = ctx.onnx_rank(x)
     if r is None:
         raise ctx.error(ShapeError, "Unsqueeze needs the input rank")
     out_rank = r + len(axes)
@@ -268,6 +326,8 @@ def _split(ctx, x, attrs, sizes, n_out):
     if s is not None:
         axis %= len(s)
     if sizes is None:
+        if s is not None and isinstance(s[axis], Dim):  # equal parts; the run time checks they divide
+            return ctx.emit("split", [x], {"indices_or_sections": n_out, "axis": axis})
         if s is not None and s[axis] % n_out:
             chunk = -(-s[axis] // n_out)
             sizes = [chunk] * (n_out - 1) + [s[axis] - chunk * (n_out - 1)]
@@ -288,11 +348,58 @@ def slice_attributes(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Slice", since=(10, 11, 13))
 def slice_op(ctx, node, attrs, inputs):
+    dynamic = _symbolic_slice(ctx, inputs)
+    if dynamic is not None:
+        return dynamic
     starts = _ints(ctx.require_const(inputs[1], "Slice starts"))
     ends = _ints(ctx.require_const(inputs[2], "Slice ends"))
     axes = _ints(ctx.require_const(inputs[3], "Slice axes")) if inputs[3] else None
     steps = _ints(ctx.require_const(inputs[4], "Slice steps")) if inputs[4] else None
     return _slice(ctx, inputs[0], starts, ends, axes, steps)
+
+
+def _symbolic_slice(ctx, inputs):
+    """Slice whose starts or ends are symbolic dims (``x[:, :seq]``, ``bias[..., past:past + seq]``): ends
+    that reach the end of their axis make a plain slice; otherwise the bounds come from the tensors at run
+    time (dyn_slice)."""
+    vals = [ctx.shape_value(inputs[i]) if inputs[i] else None for i in range(1, 5)]
+    if vals[0] is None or vals[1] is None or not (shape_values.has_dims(vals[0]) or shape_values.has_dims(vals[1])):
+        return None
+    xs = ctx.shape(inputs[0])
+    if xs is None or any(vals[i - 1] is None for i in range(1, 5) if inputs[i]):
+        return None
+    r = len(xs)
+    starts, ends = list(vals[0].reshape(-1)), list(vals[1].reshape(-1))
+    axes = [int(a) % r for a in vals[2].reshape(-1)] if inputs[3] else list(range(len(starts)))
+    steps = list(vals[3].reshape(-1)) if inputs[4] else [1] * len(starts)
+    if any(isinstance(st, Dim) or int(st) != 1 for st in steps):
+        raise ctx.unsupported("symbolic slice bounds with steps other than 1")
+    if not any(isinstance(b, Dim) for b in starts) and all(not isinstance(e, Dim) or e == xs[a]
+                                                            for e, a in zip(ends, axes)):
+        ends = [_BIG if isinstance(e, Dim) else int(e) for e in ends]
+        return _slice(ctx, inputs[0], [int(b) for b in starts], ends, axes, [1] * len(starts))
+    out = list(xs)
+    for b, e, a in zip(starts, ends, axes):
+        lo, hi = _slice_bound(ctx, b, xs[a]), _slice_bound(ctx, e, xs[a])
+        out[a] = dim_max(hi - lo, 0)
+    ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.asarray(axes, dtype=np.int64),
+           inputs[4] or np.ones(len(starts), dtype=np.int64)]
+    return ctx.runtime_op("dyn_slice", ins, out)
+
+
+def _slice_bound(ctx, v, dim):
+    """Where a slice bound ``v`` (int or Dim) lands on an axis of length ``dim`` (step 1, python rules).
+    A symbolic bound is taken to lie inside the axis, as it does whenever the model runs at all (a causal
+    buffer sliced at [past : past + seq]): the length is then ``end - start`` instead of an expression of
+    ``min`` atoms that no other dim would ever equal."""
+    if isinstance(v, Dim):
+        if lower_bound(v) is None:
+            raise ctx.unsupported(f"a slice bound {v} that may be negative")
+        return v
+    v = int(v)
+    if v < 0:
+        return dim_max(v + dim, 0)
+    return dim_min(v, dim)
 
 
 def _slice(ctx, x, starts, ends, axes, steps):
@@ -307,13 +414,11 @@ def _slice(ctx, x, starts, ends, axes, steps):
             begin[a] = -1
     xs = ctx.shape(x)
     if xs is not None:
-        # normalise with the known shape (python slice semantics) so the emitters see plain indices
-        nb, ne = [], []
+        # normalise with the known dims (python slice semantics) so the emitters see plain indices;
+        # a symbolic axis keeps the file's bounds (strided_slice has the same semantics)
         for i in range(n):
-            b, e, st = slice(begin[i], end[i], stride[i]).indices(xs[i])
-            nb.append(b)
-            ne.append(e)
-        begin, end = nb, ne
+            if not isinstance(xs[i], Dim):
+                begin[i], end[i], _ = slice(begin[i], end[i], stride[i]).indices(xs[i])
     return ctx.emit1("strided_slice", [x], {"begin": tuple(begin), "end": tuple(end), "stride": tuple(stride)})
 
 
@@ -350,10 +455,12 @@ def gather_nd(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("Expand", since=(8, 13))
 def expand(ctx, node, attrs, inputs):
     x = inputs[0]
-    target = _ints(ctx.require_const(inputs[1], "Expand shape"))
+    target = _shape_input(ctx, inputs[1], "Expand shape")
     s = ctx.shape(x)
     if s is None:
         raise ctx.error(ShapeError, "Expand needs the input shape")
+    if not (is_static(s) and is_static(target)):
+        return ctx.broadcast_to(x, broadcast_shapes(tuple(s), target), lambda: ctx.entry(inputs[1]))
     out = tuple(np.broadcast_shapes(tuple(s), target))
     if len(s) < len(out):
         x = ctx.reshape(x, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(x, (1,) * len(out))
@@ -369,8 +476,21 @@ def tile_v1(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Tile", since=(6, 13))
 def tile(ctx, node, attrs, inputs):
-    reps = _ints(ctx.require_const(inputs[1], "Tile repeats"))
+    reps = _shape_input(ctx, inputs[1], "Tile repeats")
+    if not is_static(reps):
+        return _symbolic_tile(ctx, inputs[0], inputs[1], reps)
     return ctx.emit1("tile", [inputs[0]], {"reps": reps})
+
+
+def _symbolic_tile(ctx, x, reps_input, reps):
+    """Tile by symbolic repeats (``cls.repeat(batch, 1, 1)``): repeating an axis of length 1 is broadcasting
+    it, to the run-time repeats tensor."""
+    s = ctx.shape(x)
+    if s is None or len(reps) != len(s) or any(not isinstance(r, Dim) and r != 1 for r in reps) \
+            or any(isinstance(r, Dim) and d != 1 for d, r in zip(s, reps)):
+        raise ctx.unsupported(f"symbolic repeats {reps} other than broadcasting axes of length 1")
+    out = tuple(r if isinstance(r, Dim) else d for d, r in zip(s, reps))
+    return ctx.broadcast_to(x, out, lambda: ctx.entry(reps_input))
 
 
 @ONNX_IMPORT.register("Pad", since=1)

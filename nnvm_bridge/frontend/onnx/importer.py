@@ -17,14 +17,23 @@ from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, Shap
                        UnsupportedOpsetError, require)
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
+from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
 from ...ops import num_visible_outputs
 from . import convert_extra, convert_math, convert_nn, convert_resize, convert_rnn, convert_tensor  # noqa: F401
+from . import shape_values
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
 from .validate import DEFAULT_DOMAINS, check_model
 
 ONNX_IMPORT.mark_loaded()
+
+
+def register_onnx_op(op_type: str, fn, *, since=1, override: bool = False) -> None:
+    """Plug-in hook: convert the default-domain ONNX op ``op_type`` from opset ``since`` (an int or a tuple of
+    schema versions) with ``fn(ctx, node, attrs, inputs)``; an existing (op, version) raises ValueError unless
+    ``override=True``."""
+    ONNX_IMPORT.add(op_type, fn, since=since, override=override)
 
 
 def supported_ops() -> dict:
@@ -41,22 +50,77 @@ def model_opset(model) -> int:
 def declared_shape_dtype(vi):
     """What a graph input's ValueInfoProto declares: (shape with None for symbolic dims, or None;
     dtype name, or None)."""
-    t = vi.type
-    if not t.HasField("tensor_type"):
-        return None, None
-    tt = t.tensor_type
-    dtype = None
-    if tt.elem_type:
-        try:
-            dtype = _dt.from_onnx(tt.elem_type)
-        except DTypeError:
-            dtype = None
-    if not tt.HasField("shape"):
-        return None, dtype
+    dims = declared_dims(vi)
+    if dims is not None:
+        dims = tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
+    return dims, _declared_dtype(vi)
+
+
+def _declared_dtype(vi):
+    tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+    if tt is None or not tt.elem_type:
+        return None
+    try:
+        return _dt.from_onnx(tt.elem_type)
+    except DTypeError:
+        return None
+
+
+def declared_dims(vi):
+    """A graph input's declared shape with its symbolic dims, or None when not even the rank is declared: a
+    ``dim_param`` is the symbol of that name, a dim with neither value nor name the anonymous symbol of its
+    axis (``anonymous_dim``); a declared 0 stays 0."""
+    if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+        return None
     dims = []
-    for d in tt.shape.dim:
-        dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None)
-    return tuple(dims), dtype
+    for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+        if d.HasField("dim_value"):
+            dims.append(max(int(d.dim_value), 0))
+        elif d.HasField("dim_param") and d.dim_param.strip():
+            dims.append(_dim_param(d.dim_param.strip(), vi.name, axis))
+        else:
+            dims.append(anonymous_dim(vi.name, axis))
+    return tuple(dims)
+
+
+def _dim_param(text, var, axis):
+    """A ``dim_param``: a name ("batch") or an expression of names ("2*seq"); anything else is an
+    anonymous dim of its own."""
+    try:
+        return parse_dim(text)
+    except ValueError:
+        return sym(text) if text.isidentifier() else anonymous_dim(var, axis)
+
+
+def _input_shapes(g, initialized, given):
+    """{graph input: shape} from the file's declarations and ``shape=``.  A given shape replaces the declared
+    one (None or < 0 keeps the declared dim of that axis); its ints bind the symbols declared there, which
+    then bind the same symbols in every other input."""
+    declared = {vi.name: declared_dims(vi) for vi in g.input if vi.name not in initialized}
+    shapes, values = {}, {}
+    for name, dims in given.items():
+        if name not in declared or dims is None:
+            continue
+        decl = declared[name]
+        aligned = decl is not None and len(decl) == len(dims)
+        dims = tuple((decl[i] if aligned else anonymous_dim(name, i)) if _unknown(d) else parse_dim(d)
+                     for i, d in enumerate(dims))
+        shapes[name] = dims
+        for d_decl, d in zip(decl if aligned else (), dims):
+            if isinstance(d, int) and _plain_symbol(d_decl):
+                values.setdefault(_plain_symbol(d_decl), d)
+    return {name: bind_shape(shapes.get(name, decl), values) for name, decl in declared.items()}
+
+
+def _unknown(d):
+    return d is None or (isinstance(d, (int, np.integer)) and int(d) < 0)
+
+
+def _plain_symbol(d):
+    """The name of a dim that is one symbol, else None."""
+    if isinstance(d, Dim) and len(d.symbols()) == 1 and str(d) == next(iter(d.symbols())):
+        return str(d)
+    return None
 
 
 def _sort_nodes(nodes, known, file):
@@ -128,21 +192,20 @@ def from_onnx(model, shape=None, dtype=None):
         ctx.reserve(t.name)
         ctx.initializer_names.add(t.name)
     inputs = []
+    input_shapes = _input_shapes(g, ctx.vals, shape)
     for vi in g.input:
         if vi.name in ctx.vals:
             continue
-        hint_shape, hint_dtype = declared_shape_dtype(vi)
-        s = shape.get(vi.name, hint_shape)
-        if s is not None:
-            s = tuple(None if (d is None or int(d) <= 0) else int(d) for d in s)
-        d = per_dtype.get(vi.name) or common_dtype or hint_dtype or "float32"
+        s = input_shapes[vi.name]
+        d = per_dtype.get(vi.name) or common_dtype or _declared_dtype(vi) or "float32"
         d = _dt.canonical(d)
-        known = s is not None and all(x is not None for x in s)
         attrs = {"__dtype__": str(_dt.to_mxnet(d))}
         if s is not None:
-            attrs["__shape__"] = "(" + ", ".join(str(0 if x is None else x) for x in s) + (",)" if len(s) == 1 else ")")
+            attrs["__shape__"] = format_shape_hint(s, mxnet=0 in s)
+            if 0 in s:  # an empty input: its shape is left to the converters' run-time paths, as it always was
+                s = None
         ctx.reserve(vi.name)
-        ctx.vals[vi.name] = ctx.variable(vi.name, s if known else None, d, None, attrs)
+        ctx.vals[vi.name] = ctx.variable(vi.name, s, d, None, attrs)
         inputs.append(vi.name)
     unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals)
     if unknown_shape_keys:
@@ -210,6 +273,11 @@ def _convert_node(ctx, n, opset):
         if x and x not in ctx.vals:
             raise InvalidModelError(f"input {x!r} is produced by no node, graph input or initializer",
                                     node=n.name, op=n.op_type, file=ctx.file)
+    symbolic = shape_values.evaluate(ctx, n)
+    if symbolic is not None and not shape_values.has_dims(symbolic[0]):
+        ctx.vals[n.outputs[0]] = shape_values.as_constant(*symbolic)  # the dims it needs are all known
+        ctx.node = None
+        return
     try:
         results = converter(ctx, n, n.attrs, n.inputs)
     except UnsupportedOperatorError:
@@ -239,7 +307,10 @@ def _convert_node(ctx, n, opset):
             if value is not None:
                 r = value
         ctx.vals[name] = r
+    if symbolic is not None and isinstance(ctx.vals.get(n.outputs[0]), Entry):
+        ctx.shape_values[n.outputs[0]] = symbolic[0]
     ctx.node = None
 
 
-__all__ = ["from_onnx", "model_opset", "declared_shape_dtype", "supported_ops", "UnsupportedOpsetError"]
+__all__ = ["from_onnx", "model_opset", "declared_shape_dtype", "declared_dims", "supported_ops",
+           "UnsupportedOpsetError"]

@@ -7,6 +7,7 @@ import numpy as np
 
 from ...errors import BridgeError
 from ..graph import Entry, Graph, Node, variable
+from ..symbolic import is_static
 from .rewrite import rewrite
 
 MAX_FOLD_BYTES = 64 << 20
@@ -139,6 +140,6 @@ def _known_shapes(graph, shape, params) -> dict:
     for nid, node in enumerate(g.nodes):
         for k in range(ptr[nid + 1] - ptr[nid]):
             s = g.attrs["shape"][ptr[nid] + k]
-            if s is not None:
+            if is_static(s):  # a symbolic dim is not a constant: shape_of stays in the graph
                 out[(id(node), k)] = s
     return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..graph import Graph
+from ..symbolic import SymbolicDimError, is_symbolic
 from .rewrite import copy_node, rewrite
 
 _SPECIAL = (-2, -3, -4)
@@ -52,12 +53,12 @@ def onnx_compatible_spec(src, spec):
     tags = reshape_spec_tags(src, spec)
     new = []
     for k, (dim, tag) in enumerate(zip(out, tags)):
-        if tag == ("copy", k):
+        if tag == ("copy", k) or (is_symbolic(dim) and k < len(src) and src[k] == dim):
             new.append(0)
-        elif tag == ("infer",):
+        elif tag == ("infer",) or (is_symbolic(dim) and -1 not in new and ("infer",) not in tags):
             new.append(-1)
         else:
-            new.append(int(dim))
+            new.append(int(dim))  # SymbolicDimError: no 0/-1 form exists for this symbolic reshape
     return tuple(new)
 
 
@@ -85,8 +86,12 @@ def resolve_reshape(graph: Graph, shape=None, params=None) -> Graph:
         src = shaped.shape_of(node.inputs[0])
         if src is None:
             return None
+        try:
+            new_spec = onnx_compatible_spec(src, spec)
+        except SymbolicDimError:
+            return None  # left for the emitter, which says what it cannot express
         attrs = dict(node.attrs)
-        attrs["shape"] = op.format_attrs({"shape": onnx_compatible_spec(src, spec)}, keep_defaults=True)["shape"]
+        attrs["shape"] = op.format_attrs({"shape": new_spec}, keep_defaults=True)["shape"]
         return copy_node(node, inputs, attrs)
 
     return rewrite(graph, visit, keep_attrs=True)

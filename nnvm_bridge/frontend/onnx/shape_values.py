@@ -1,0 +1,232 @@
+"""Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
+
+``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Equal, Where, Reshape and Identity on such vectors
+keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
+for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
+Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
+1-D (or 0-d) integer tensors and return None where they do not apply.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir import dtypes as _dt
+from ...ir.symbolic import Dim, lower_bound
+
+_MAX_ELEMENTS = 64
+_RULES = {}
+
+
+def _rule(*ops):
+    def add(fn):
+        for op in ops:
+            _RULES[op] = fn
+        return fn
+    return add
+
+
+def has_dims(v) -> bool:
+    return v is not None and v.dtype == object and any(isinstance(d, Dim) for d in v.reshape(-1))
+
+
+def evaluate(ctx, node):
+    """(value, onnx dtype name) of ``node``'s first output when a rule computes it from symbolic inputs;
+    None when no input is symbolic or no rule applies."""
+    rule = _RULES.get(node.op_type)
+    if rule is None or node.domain or len(node.outputs) != 1:
+        return None
+    if node.op_type not in ("Shape", "Size") and not any(x in ctx.shape_values for x in node.inputs if x):
+        return None
+    try:
+        out = rule(ctx, node, node.attrs, node.inputs)
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, ArithmeticError):
+        return None
+    if out is None:
+        return None
+    value, dtype = out
+    value = np.asarray(value, dtype=object)
+    if value.ndim > 1 or value.size > _MAX_ELEMENTS:
+        return None
+    return value, dtype
+
+
+def as_constant(value, dtype):
+    """A rule's result without Dims as the numpy constant it is."""
+    return np.asarray(value.tolist(), dtype=_dt.to_numpy(dtype)).reshape(value.shape)
+
+
+def _operand(ctx, name):
+    v = ctx.shape_value(name)
+    if v is None:
+        raise ValueError("operand has no known value")
+    return np.asarray(v, dtype=object) if v.dtype != object else v
+
+
+def _dtype(ctx, name):
+    return ctx.dtype(name)
+
+
+@_rule("Shape")
+def _shape(ctx, node, attrs, inputs):
+    s = ctx.shape(inputs[0])
+    if s is None or not any(isinstance(d, Dim) for d in s):
+        return None
+    return np.asarray(list(s), dtype=object)[slice(attrs.get("start", 0), attrs.get("end"))], "int64"
+
+
+@_rule("Size")
+def _size(ctx, node, attrs, inputs):
+    s = ctx.shape(inputs[0])
+    if s is None or not any(isinstance(d, Dim) for d in s):
+        return None
+    return np.asarray(math.prod(s), dtype=object), "int64"
+
+
+@_rule("Identity")
+def _identity(ctx, node, attrs, inputs):
+    return _operand(ctx, inputs[0]), _dtype(ctx, inputs[0])
+
+
+@_rule("Gather")
+def _gather(ctx, node, attrs, inputs):
+    data, idx = _operand(ctx, inputs[0]), ctx.const(inputs[1])
+    if idx is None or data.ndim != 1:
+        return None
+    idx = np.where(idx < 0, idx + data.shape[0], idx)
+    return np.take(data, idx), _dtype(ctx, inputs[0])
+
+
+def _slice_of(data, starts, ends, axes, steps):
+    if data.ndim != 1 or any(a % 1 for a in axes):
+        return None
+    b, e, st = int(starts[0]), int(ends[0]), int(steps[0]) if steps is not None else 1
+    n = data.shape[0]
+    return data[slice(max(min(b, n), -n - 1), max(min(e, n), -n - 1), st)]
+
+
+@_rule("Slice")
+def _slice(ctx, node, attrs, inputs):
+    data = _operand(ctx, inputs[0])
+    if "starts" in attrs:
+        starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes", [0]), None
+    else:
+        consts = [ctx.const(inputs[i]) if inputs[i] else None for i in range(1, 5)]
+        if consts[0] is None or consts[1] is None or (inputs[3] and consts[2] is None) or (inputs[4] and consts[3] is None):
+            return None
+        starts, ends = consts[0].reshape(-1), consts[1].reshape(-1)
+        axes = [0] if consts[2] is None else consts[2].reshape(-1)
+        steps = None if consts[3] is None else consts[3].reshape(-1)
+    if len(starts) != 1:
+        return None
+    out = _slice_of(data, starts, ends, axes, steps)
+    return None if out is None else (out, _dtype(ctx, inputs[0]))
+
+
+def _axes(ctx, attrs, inputs):
+    if "axes" in attrs:
+        return [int(a) for a in attrs["axes"]]
+    if inputs[1] is None:
+        return None
+    v = ctx.const(inputs[1])
+    if v is None:
+        raise ValueError("axes are not constant")
+    return [int(a) for a in v.reshape(-1)]
+
+
+@_rule("Squeeze")
+def _squeeze(ctx, node, attrs, inputs):
+    data = _operand(ctx, inputs[0])
+    if data.ndim != 1 or data.shape[0] != 1:
+        return None
+    return data.reshape(()), _dtype(ctx, inputs[0])
+
+
+@_rule("Unsqueeze")
+def _unsqueeze(ctx, node, attrs, inputs):
+    data = _operand(ctx, inputs[0])
+    if data.ndim != 0 or _axes(ctx, attrs, inputs) not in ([0], [-1]):
+        return None
+    return data.reshape(1), _dtype(ctx, inputs[0])
+
+
+@_rule("Concat")
+def _concat(ctx, node, attrs, inputs):
+    parts = [_operand(ctx, x) for x in inputs if x]
+    if any(p.ndim != 1 for p in parts):
+        return None
+    return np.concatenate(parts), _dtype(ctx, next(x for x in inputs if x))
+
+
+@_rule("Reshape")
+def _reshape(ctx, node, attrs, inputs):
+    data, spec = _operand(ctx, inputs[0]), ctx.const(inputs[1]) if len(inputs) > 1 and inputs[1] else None
+    if spec is None:
+        return None
+    spec = [int(v) for v in spec.reshape(-1)]
+    if spec not in ([-1], [1], [data.size], []):
+        return None
+    return data.reshape(tuple(spec)), _dtype(ctx, inputs[0])
+
+
+@_rule("Cast")
+def _cast(ctx, node, attrs, inputs):
+    to = _dt.from_onnx(attrs["to"])
+    if to not in ("int64", "int32"):
+        return None
+    return _operand(ctx, inputs[0]), to
+
+
+def _arith(fn):
+    def rule(ctx, node, attrs, inputs):
+        a, b = _operand(ctx, inputs[0]), _operand(ctx, inputs[1])
+        return fn(a, b), _dtype(ctx, inputs[0])
+    return rule
+
+
+def _divide(a, b):
+    def one(x, y):
+        if isinstance(x, Dim) or isinstance(y, Dim):
+            if lower_bound(x) is None or lower_bound(y) is None:
+                raise ArithmeticError("signs unknown")
+            return x // y  # both sizes: truncation is floor division
+        q = abs(int(x)) // abs(int(y))
+        return q if (x >= 0) == (y >= 0) else -q
+    return np.frompyfunc(one, 2, 1)(a, b)
+
+
+_rule("Add")(_arith(lambda a, b: a + b))
+_rule("Sub")(_arith(lambda a, b: a - b))
+_rule("Mul")(_arith(lambda a, b: a * b))
+_rule("Div")(_arith(_divide))
+
+
+def _equal(x, y):
+    if isinstance(x, Dim) and isinstance(y, Dim):
+        if x == y:
+            return True
+        raise ArithmeticError("two different symbolic dims may be equal")
+    d, c = (x, y) if isinstance(x, Dim) else (y, x)
+    if not isinstance(d, Dim):
+        return x == y
+    lb = lower_bound(d)
+    if lb is not None and int(c) < lb:  # a size is never below its lower bound
+        return False
+    raise ArithmeticError("undecided")
+
+
+@_rule("Equal")
+def _equal_rule(ctx, node, attrs, inputs):
+    a, b = _operand(ctx, inputs[0]), _operand(ctx, inputs[1])
+    return np.frompyfunc(_equal, 2, 1)(a, b), "bool"
+
+
+@_rule("Where")
+def _where(ctx, node, attrs, inputs):
+    cond = ctx.const(inputs[0])
+    if cond is None:
+        return None
+    x, y = _operand(ctx, inputs[1]), _operand(ctx, inputs[2])
+    return np.where(cond, x, y), _dtype(ctx, inputs[1])

@@ -1,0 +1,89 @@
+"""Extension ops whose output shape comes from a tensor at run time (ONNX Reshape/Expand/ConstantOfShape/
+Range/Slice with computed shape inputs).
+
+The importer knows the output shape symbolically (``Dim`` expressions over the graph inputs' symbols) and
+writes it into ``out_shape`` (the ``__shape__`` text form); the shape rule reads it back, so shape inference
+gives the same Dims an attribute-only op would.  The numpy compute takes the shape from the tensor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.symbolic import parse_dim
+from .common import DTYPES
+from .registry import Attr, register
+
+_OUT_SHAPE = Attr("str", None, optional=True, doc="the output shape as the importer knows it (symbolic dims)")
+
+
+def _declared(a, shapes):
+    if a.out_shape is None:
+        return [None]
+    body = a.out_shape.strip()[1:-1]  # "(N, 2*S, 0)": top-level commas split the dims
+    parts, depth, cur = [], 0, ""
+    for c in body:
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+    parts += [cur] if cur.strip() else []
+    return [tuple(parse_dim(p.strip()) for p in parts)]
+
+
+def _onnx_reshape_dims(src, spec):
+    """ONNX Reshape (allowzero=0): 0 copies the input dim, -1 takes what is left."""
+    spec = [int(v) for v in np.asarray(spec).reshape(-1)]
+    out = [src[i] if v == 0 else v for i, v in enumerate(spec)]
+    if -1 in out:
+        rest = int(np.prod([v for v in out if v != -1]))
+        out[out.index(-1)] = int(np.prod(src)) // rest if rest else 0
+    return tuple(out)
+
+
+def _reshape_compute(a, xs):
+    return [xs[0].reshape(_onnx_reshape_dims(xs[0].shape, xs[1]))]
+
+
+def _broadcast_compute(a, xs):
+    target = tuple(int(v) for v in np.asarray(xs[1]).reshape(-1))
+    return [np.broadcast_to(xs[0], np.broadcast_shapes(xs[0].shape, target)).copy()]
+
+
+def _full_compute(a, xs):
+    return [np.full(tuple(int(v) for v in np.asarray(xs[0]).reshape(-1)), a.value, dtype=a.dtype)]
+
+
+def _arange_compute(a, xs):
+    start, limit, delta = (np.asarray(x).reshape(-1)[0] for x in xs)
+    return [np.arange(start, limit, delta).astype(a.dtype)]
+
+
+def _slice_compute(a, xs):
+    data = xs[0]
+    starts, ends, axes, steps = (np.asarray(x).reshape(-1) for x in xs[1:])
+    index = [slice(None)] * data.ndim
+    for b, e, ax, st in zip(starts, ends, axes, steps):
+        index[int(ax) % data.ndim] = slice(int(b), int(e), int(st))
+    return [data[tuple(index)]]
+
+
+register("dyn_reshape", inputs=("data", "shape"), attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared,
+         compute=_reshape_compute, level=6, ext=True,
+         doc="ONNX Reshape (allowzero=0) with the target shape from the int64 tensor `shape`")
+register("dyn_broadcast_to", inputs=("data", "shape"), attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared,
+         compute=_broadcast_compute, level=6, ext=True,
+         doc="ONNX Expand: numpy broadcast of data with the int64 tensor `shape` (either side may be 1)")
+register("dyn_full", inputs=("shape",), attrs={"value": Attr("float", 0.0), "out_shape": _OUT_SHAPE,
+                                             "dtype": Attr("dtype", "float32", choices=DTYPES)},
+         infer_shape=_declared, infer_type=lambda a, d: [a.dtype], compute=_full_compute, level=6, ext=True,
+         doc="ONNX ConstantOfShape: a tensor of shape `shape` (int64 tensor) filled with `value`")
+register("dyn_arange", inputs=("start", "limit", "delta"),
+         attrs={"out_shape": _OUT_SHAPE, "dtype": Attr("dtype", "float32", choices=DTYPES)},
+         infer_shape=_declared, infer_type=lambda a, d: [a.dtype], compute=_arange_compute, level=6, ext=True,
+         doc="ONNX Range with run-time bounds: arange(start, limit, delta), each a one-element tensor")
+register("dyn_slice", inputs=("data", "starts", "ends", "axes", "steps"), attrs={"out_shape": _OUT_SHAPE},
+         infer_shape=_declared, compute=_slice_compute, level=6, ext=True,
+         doc="ONNX Slice with run-time starts/ends (int64 tensors; axes and steps as tensors too, python "
+             "slice semantics per axis)")

@@ -1,0 +1,252 @@
+"""from_onnx without shape= keeps the file's dynamic axes as symbolic dims (issue 10, items 1-2).
+
+Fixtures are small torch.onnx (legacy exporter) files with dynamic_axes (tests/onnx_dynamic_fixtures.py): a
+CNN and an MLP with a dynamic batch, an attention block with dynamic batch and sequence (Shape/Gather/Concat/
+Reshape chains, a mask through Expand/Where, arange over the sequence), an LSTM with a dynamic sequence, a GRU
+with dynamic batch and sequence, and a GPT-2 style decoder step with past keys/values of dynamic length.  Each is checked at two
+sizes against onnxruntime: the shapes that infer_shape gives evaluate to onnxruntime's, the numpy
+interpreter computes the symbolic graph right, and binding the dims with shape= gives a static graph
+that computes the same.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnvm_bridge.frontend.onnx.importer import from_onnx
+from nnvm_bridge.ir.interpreter import run_graph
+from nnvm_bridge.ir.json_io import save_json
+from nnvm_bridge.ir.passes import infer_shape
+from nnvm_bridge.ir.symbolic import Dim, evaluate, is_static
+
+pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+import onnx_dynamic_fixtures as fixtures  # noqa: E402
+
+SIZES = (2, 5)
+
+
+@pytest.fixture(scope="module", params=sorted(fixtures.BUILDERS))
+def model(request, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("dyn") / f"{request.param}.onnx")
+    make_inputs = fixtures.BUILDERS[request.param](path)
+    return request.param, path, make_inputs
+
+
+def _reference(path, feeds):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def _close(got, ref):
+    tol = 1e-4 * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), atol=tol, rtol=0)
+
+
+def _has_numpy_rules(graph):
+    from nnvm_bridge.ops import get_op
+
+    return all(get_op(n.op).compute is not None for n in graph.op_nodes())
+
+
+def _run_static(graph, params, feeds):
+    """The interpreter where every op has a numpy rule; MXNet (through to_mxnet) for the rest (rnn)."""
+    if _has_numpy_rules(graph):
+        return np.asarray(run_graph(graph, feeds, params)[0])
+    mx = pytest.importorskip("mxnet")
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    text, args, aux = to_mxnet(graph, params)
+    sym = mx.sym.load_json(text)
+    arrays = {k: mx.nd.array(v, dtype=v.dtype) for k, v in list(feeds.items()) + list(args.items())}
+    aux = {k: mx.nd.array(v, dtype=v.dtype) for k, v in aux.items()}
+    ex = sym.bind(mx.cpu(), {n: arrays[n] for n in sym.list_arguments()}, grad_req="null", aux_states=aux)
+    return ex.forward(is_train=False)[0].asnumpy()
+
+
+def _bindings(graph, feeds):
+    values = {}
+    for node in graph.nodes:
+        if node.is_variable and node.name in feeds:
+            from nnvm_bridge.ir.symbolic import match_dims, parse_shape_hint
+
+            match_dims(parse_shape_hint(node.attrs["__shape__"], node.name), feeds[node.name].shape, values)
+    return values
+
+
+def test_dims_stay_symbolic(model):
+    name, path, make_inputs = model
+    graph, params = from_onnx(path)
+    g = infer_shape(graph, params=params)
+    shapes = g.attrs["shape"]
+    out = shapes[g.entry_id(g.outputs[0])]
+    assert out is not None and not is_static(out), out
+    assert any(isinstance(d, Dim) for d in out)
+    # nothing folded a symbolic dim into a parameter: parameters do not depend on the size
+    graph2, params2 = from_onnx(path)
+    assert sorted(params) == sorted(params2)
+
+
+def test_infer_shape_and_numbers_match_onnxruntime_at_two_sizes(model):
+    name, path, make_inputs = model
+    graph, params = from_onnx(path)
+    g = infer_shape(graph, params=params)
+    out_shapes = [g.attrs["shape"][g.entry_id(e)] for e in g.outputs]
+    for n in SIZES:
+        feeds = make_inputs(n)
+        refs = _reference(path, feeds)
+        values = _bindings(graph, feeds)
+        for shape, ref in zip(out_shapes, refs):
+            assert tuple(evaluate(d, values) if isinstance(d, Dim) else d for d in shape) == ref.shape
+        if _has_numpy_rules(graph):  # the symbolic graph itself computes (rnn has no numpy rule)
+            for got, ref in zip(run_graph(graph, feeds, params), refs):
+                _close(np.asarray(got), ref)
+
+
+def test_shape_binds_the_dims(model):
+    name, path, make_inputs = model
+    for n in SIZES:
+        feeds = make_inputs(n)
+        ref = _reference(path, feeds)[0]
+        graph, params = from_onnx(path, shape={k: v.shape for k, v in feeds.items()})
+        g = infer_shape(graph, params=params)
+        assert all(is_static(s) for s in g.attrs["shape"] if s is not None)
+        assert not any(node.op.startswith("dyn_") or node.op == "shape_of" for node in graph.op_nodes())
+        _close(_run_static(graph, params, feeds), ref)
+        # the same graph as from a file declaring those sizes (static files import as before)
+        static_graph, static_params = from_onnx(_fixed_dims(path, feeds))
+        assert save_json(static_graph) == save_json(graph)
+        assert sorted(static_params) == sorted(params)
+        for k, v in params.items():
+            np.testing.assert_array_equal(static_params[k], v)
+
+
+def _fixed_dims(path, feeds):
+    import onnx
+
+    model = onnx.load(path)
+    for vi in model.graph.input:
+        if vi.name in feeds:
+            for d, n in zip(vi.type.tensor_type.shape.dim, feeds[vi.name].shape):
+                d.Clear()
+                d.dim_value = n
+    return model
+
+
+# ---- small hand-made graphs: one converter at a time, at two sizes ------------------------------------------
+def _graph_model(nodes, inputs, outputs, inits=(), opset=17):
+    from onnx import helper
+
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _vi(name, dims, elem=None):
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT if elem is None else elem, dims)
+
+
+def _ints(name, values):
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+def _check_at_sizes(model, feeds_list):
+    """Import once without shape=, then for each feed: shapes from infer_shape and the interpreter's numbers
+    agree with onnxruntime."""
+    graph, params = from_onnx(model)
+    g = infer_shape(graph, params=params)
+    shapes = [g.attrs["shape"][g.entry_id(e)] for e in g.outputs]
+    assert any(not is_static(s) for s in shapes), shapes
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for feeds in feeds_list:
+        refs = sess.run(None, feeds)
+        values = _bindings(graph, feeds)
+        for shape, got, ref in zip(shapes, run_graph(graph, feeds, params), refs):
+            want = ref.shape if ref.ndim else (1,)  # the IR has no 0-d tensors
+            assert tuple(evaluate(d, values) if isinstance(d, Dim) else d for d in shape) == want
+            _close(np.asarray(got).reshape(ref.shape).astype(np.float64), ref.astype(np.float64))
+    return graph
+
+
+def _rand(*shape):
+    return np.random.RandomState(sum(shape)).randn(*shape).astype(np.float32)
+
+
+def test_dims_without_value_or_name_become_anonymous_symbols():
+    from onnx import helper
+
+    model = _graph_model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [None, 3])], [_vi("y", None)])
+    model.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    graph, _ = from_onnx(model)
+    x = [n for n in graph.variables if n.name == "x"][0]
+    assert x.attrs["__shape__"] == "(x_dim0, 3)"
+
+
+def test_shape_binds_symbols_shared_by_other_inputs():
+    from onnx import helper
+
+    model = _graph_model([helper.make_node("Add", ["a", "b"], ["y"])], [_vi("a", ["N", "S"]), _vi("b", ["N", "S"])],
+                         [_vi("y", None)])
+    graph, params = from_onnx(model, shape={"a": (2, 7)})
+    hints = {n.name: n.attrs["__shape__"] for n in graph.variables}
+    assert hints == {"a": "(2, 7)", "b": "(2, 7)"}
+
+
+def test_reshape_to_a_shape_computed_from_another_input():
+    """(T, 4) -> Shape(ids) ++ [4]: no 0/-1 spec gives (N, S, 4), so the target is taken at run time."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Shape", ["ids"], ["s"]),
+             helper.make_node("Concat", ["s", "four"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    model = _graph_model(nodes, [_vi("x", ["T", 4]), _vi("ids", ["N", "S"], TensorProto.INT64)], [_vi("y", None)],
+                         [_ints("four", [4])])
+    graph = _check_at_sizes(model, [{"x": _rand(6, 4), "ids": np.zeros((2, 3), np.int64)},
+                                    {"x": _rand(20, 4), "ids": np.zeros((5, 4), np.int64)}])
+    assert "dyn_reshape" in graph.op_counts()
+
+
+def test_trilu_size_dropout_mask_and_argmax_last_index_over_symbolic_dims():
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Trilu", ["x", "k"], ["lower"], upper=0),
+             helper.make_node("Size", ["x"], ["size"]),
+             helper.make_node("Dropout", ["x"], ["d", "mask"]),
+             helper.make_node("ArgMax", ["x"], ["last"], axis=0, keepdims=0, select_last_index=1)]
+    outputs = [_vi("lower", None), _vi("size", None, TensorProto.INT64), _vi("mask", None, TensorProto.BOOL),
+               _vi("last", None, TensorProto.INT64)]
+    model = _graph_model(nodes, [_vi("x", ["N", "M"])], outputs, [_ints("k", 1)])
+    x1, x2 = np.round(_rand(3, 5)), np.round(_rand(6, 4))  # ties: the last index matters
+    _check_at_sizes(model, [{"x": x1}, {"x": x2}])
+
+
+def test_tile_by_the_batch_size_broadcasts():
+    """ViT's cls_token.repeat(batch, 1, 1): Tile with repeats Concat(Shape(x)[:1], [1, 1])."""
+    from onnx import helper, numpy_helper
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"], end=1),
+             helper.make_node("Concat", ["s", "ones"], ["reps"], axis=0),
+             helper.make_node("Tile", ["cls", "reps"], ["t"]),
+             helper.make_node("Concat", ["t", "x"], ["y"], axis=1)]
+    cls = numpy_helper.from_array(_rand(1, 1, 4), "cls")
+    model = _graph_model(nodes, [_vi("x", ["N", 3, 4])], [_vi("y", None)], [_ints("ones", [1, 1]), cls])
+    _check_at_sizes(model, [{"x": _rand(2, 3, 4)}, {"x": _rand(5, 3, 4)}])
+
+
+def test_flatten_split_and_resize_keep_the_symbolic_batch():
+    from onnx import helper
+
+    nodes = [helper.make_node("Flatten", ["x"], ["flat"], axis=3),
+             helper.make_node("Split", ["x"], ["a", "b"], axis=0, num_outputs=2),
+             helper.make_node("Shape", ["x"], ["s"], end=2),
+             helper.make_node("Concat", ["s", "hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["up"], mode="linear")]
+    model = _graph_model(nodes, [_vi("x", ["N", 3, 4, 4])], [_vi("flat", None), _vi("a", None), _vi("b", None),
+                                                             _vi("up", None)], [_ints("hw", [8, 6])], opset=18)
+    graph = _check_at_sizes(model, [{"x": _rand(2, 3, 4, 4)}, {"x": _rand(4, 3, 4, 4)}])
+    assert "shape_of" not in graph.op_counts()  # nothing needed the sizes at run time
