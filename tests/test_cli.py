@@ -164,13 +164,13 @@ def test_compile_and_run_with_tvm(source, mx_model, onnx_file, tmp_path, capsys)
 
 
 def test_compile_offload_choice_is_reported_and_recorded(onnx_file, tmp_path, capsys):
-    """Default (auto): conv/dense chains run in PyTorch, said on stderr and recorded in the meta file;
-    --offload off: a pure-TVM library, nothing said, the meta file lists no offload."""
+    """--offload on: conv/dense chains run in PyTorch, said on stderr and recorded in the meta file;
+    default (auto) and --offload off: a pure-TVM library, nothing said, the meta file lists no offload."""
     import json
 
     pytest.importorskip("tvm")
     pytest.importorskip("torch")
-    for choice, expect in (("auto", ["torch"]), ("off", [])):
+    for choice, expect in (("on", ["torch"]), ("auto", []), ("off", [])):
         lib = tmp_path / f"tiny_{choice}.so"
         rc, _, err = run_cli(capsys, "compile", onnx_file, "-o", lib, "--offload", choice)
         assert rc == 0, err

@@ -28,18 +28,11 @@ META_SUFFIX = ".meta.json"
 
 # ---- building -----------------------------------------------------------------------------------
 def _cpu_pipeline(mod, target, database=None):
-    """The CPU build recipe: decompose, legalize, fuse; MetaSchedule records when a database is given."""
-    tvm = compat.tvm()
-    from tvm import relax
+    """The CPU build recipe (``cpu/``): NCHWc layouts, blocked conv2d, fixed TIR schedules with a bounded
+    timed pick, no search; MetaSchedule records win where a database is given."""
+    from .cpu import cpu_pipeline
 
-    seq = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings()]
-    with target:
-        mod = tvm.ir.transform.Sequential(seq)(mod)
-        mod = relax.get_pipeline("zero")(mod)
-        if database is not None:
-            with database:
-                mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
-    return mod
+    return cpu_pipeline(mod, target, database=database)
 
 
 def build(mod, target, tuning=None):
@@ -72,17 +65,15 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     ``tuning``: None (no search), or ``{"trials": N, "database": DIR}`` to run MetaSchedule for N
     trials in total and store the records in DIR; ``trials`` 0 re-applies DIR's records without
     searching (see ``tuning.py``).
-    ``offload``: "auto" (default: for llvm without tuning, when torch is installed), True or False --
-    run conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see
-    ``offload.py``); False gives a pure-TVM library that loads with TVM alone. Offload needs static input
-    shapes: "auto" does not offload a model with symbolic dims, True refuses it.
+    ``offload``: "auto" (default: pure TVM, a library that loads with TVM alone), True or False -- True
+    runs conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see ``offload.py``),
+    an opt-in that needs torch wherever the library is loaded and static input shapes (True refuses a
+    model with symbolic dims).
     """
     t0 = time.perf_counter()
     params = dict(params or {})
     tgt = compat.make_target(target)
     use_offload = _want_offload(offload, tgt, tuning, bind_params)
-    if use_offload and offload == "auto":
-        use_offload = "auto"  # to_relax offloads only when every input shape is static
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
     offloaded = info.pop("offloaded")
@@ -99,8 +90,8 @@ def _want_offload(choice, target, tuning, bind_params):
 
     if target.kind.name not in ("llvm", "cuda") or not bind_params or choice is False:
         return False
-    if choice == "auto":  # GPU: dlight schedules by default; offload only on request
-        return target.kind.name == "llvm" and not tuning and offload.available()
+    if choice == "auto":  # llvm: the fixed schedules of cpu/; GPU: dlight schedules; offload only on request
+        return False
     if not offload.available():
         raise CompileError("offload=True needs PyTorch installed (pip install torch)")
     return True

@@ -47,14 +47,11 @@ def _check_deps():
 
 
 def _prepare(mod, target):
-    """The module as tuned and as built: decomposed, legalized, fused (same steps as compile._cpu_pipeline)."""
-    tvm = compat.tvm()
-    from tvm import relax
+    """The module as tuned and as built: the steps of ``cpu.prepare`` (NCHWc layouts, blocked conv2d, fused),
+    so that the records match the PrimFuncs that ``compile._cpu_pipeline`` builds."""
+    from .cpu import prepare
 
-    with target:
-        mod = tvm.ir.transform.Sequential([relax.transform.DecomposeOpsForInference(),
-                                           relax.transform.CanonicalizeBindings()])(mod)
-        return relax.get_pipeline("zero")(mod)
+    return prepare(mod, target)
 
 
 def tune_or_load(mod, target, tuning):

@@ -1,0 +1,128 @@
+"""``cpu_pipeline(mod, target) -> mod``: the pure-TVM llvm recipe, ready for ``tvm.compile``.
+
+1. ``DecomposeOpsForInference``, ``CanonicalizeBindings``, constants folded with numpy (``fold.py``);
+2. float clips as max/min (``layout.clip_to_min_max``), conv2d and its neighbours to ``NCHW{b}c``
+   (``layout.convert_layout``);
+3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py`` and float32 erf/exp/tanh in
+   TOPI's vectorizable polynomial forms;
+4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
+5. MetaSchedule records when a database is given (tuned PrimFuncs are left as tuned);
+6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
+   few candidates per unique conv / matmul workload (``pick.py``).
+"""
+from __future__ import annotations
+
+import time
+
+from . import pick as _pick
+from . import schedules
+from .conv2d import fast_math_legalizations, legalize_conv2d
+from .fold import fold_constants_numpy
+from .layout import clip_to_min_max, convert_layout
+from .target import cpu_facts
+
+
+def prepare(mod, target):
+    """Steps 1-4: the fused Relax module, PrimFuncs not yet scheduled."""
+    import tvm
+    from tvm import relax
+
+    facts = cpu_facts(target)
+    with target:
+        mod = tvm.ir.transform.Sequential([relax.transform.DecomposeOpsForInference(),
+                                           relax.transform.CanonicalizeBindings()])(mod)
+        mod = fold_constants_numpy(mod)
+        mod = clip_to_min_max(mod)
+        mod = convert_layout(mod, facts)
+        mod = fold_constants_numpy(mod)
+        legalize = {"relax.nn.conv2d": legalize_conv2d(facts), **fast_math_legalizations()}
+        mod = relax.transform.LegalizeOps(customize_legalize_map=legalize)(mod)
+        # relax.get_pipeline("zero") without its FoldConstant, which costs seconds on a large model even
+        # when nothing is left to fold (numpy folded the usual cases above)
+        seq = [relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern()]
+        if _has_constant_calls(mod):
+            seq.append(relax.transform.FoldConstant())
+        seq += [relax.transform.FuseOps(), relax.transform.FuseTIR()]
+        mod = tvm.ir.transform.Sequential(seq)(mod)
+    return mod
+
+
+def _has_constant_calls(mod):
+    """Whether some call in a Relax function takes only constants (what FoldConstant would fold)."""
+    import tvm
+    from tvm import relax
+
+    const_cls = getattr(relax, "Constant", None) or tvm.ir.expr.Constant
+    found = []
+
+    def visit(e):
+        if isinstance(e, relax.Call) and e.args:
+            args = list(e.args)
+            if len(args) >= 2 and isinstance(args[1], relax.Tuple) and getattr(e.op, "name", "") == "relax.call_tir":
+                args = list(args[1].fields)
+            if args and all(isinstance(a, const_cls) for a in args):
+                found.append(e)
+
+    for _, func in mod.functions.items():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func, visit)
+    return bool(found)
+
+
+def apply_schedules(mod, target, pick_seconds=None, report=None):
+    """Step 6 on every PrimFunc that is not scheduled yet. ``report`` (a dict) gets counts and pick times."""
+    import tvm
+
+    facts = cpu_facts(target)
+    budget = _pick.budget_seconds(pick_seconds)
+    t0 = time.perf_counter()
+    deadline = t0 + budget
+    chosen = {}  # structural hash -> choice
+    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "pick_s": 0.0}
+    updates = {}
+    with target:
+        for gv, func in mod.functions.items():
+            if not isinstance(func, tvm.tirx.PrimFunc):
+                continue
+            stats["primfuncs"] += 1
+            if func.attrs is not None and "tir.is_scheduled" in func.attrs and bool(func.attrs["tir.is_scheduled"]):
+                continue
+            base = func.with_attr("global_symbol", "main")
+            choice = None
+            if budget > 0 and schedules.kernel_kind(base, facts):
+                key = _structural_hash(base)
+                if key not in chosen:
+                    choice, times = _pick.pick(base, facts, target, deadline)
+                    chosen[key] = choice
+                    stats["picked"] += bool(times)
+                choice = chosen[key]
+            out = schedules.schedule_primfunc(base, facts, target, choice)
+            if out is None:
+                continue
+            stats["scheduled"] += 1
+            updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
+    for gv, f in updates.items():
+        mod[gv] = f
+    stats["pick_s"] = round(time.perf_counter() - t0, 2)
+    if report is not None:
+        report.update(stats)
+    return mod
+
+
+def _structural_hash(obj):
+    try:
+        from tvm_ffi import structural_hash
+    except ImportError:  # pragma: no cover - TVM < 0.22
+        from tvm.ir import structural_hash
+    return structural_hash(obj)
+
+
+def cpu_pipeline(mod, target, database=None, pick_seconds=None, report=None):
+    """The whole recipe (steps 1-6); ``database``: a MetaSchedule database whose records win."""
+    from tvm import relax
+
+    mod = prepare(mod, target)
+    if database is not None:
+        with target, database:
+            mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+    return apply_schedules(mod, target, pick_seconds=pick_seconds, report=report)

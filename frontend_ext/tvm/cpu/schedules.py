@@ -1,0 +1,441 @@
+"""Fixed TIR schedules for the fused PrimFuncs of a CPU build: one rule per kind of kernel.
+
+Rules, tried in this order on each PrimFunc (the first that applies wins; any failure falls back to the
+next, and at worst to the unscheduled PrimFunc, which is slow but correct):
+
+* ``conv``: the ``conv2d_nchwc`` / ``dwconv2d_nchwc`` blocks of ``conv2d.py``. Register tile ``rw`` output
+  columns x ``oi`` output-channel blocks x one vector of channels; loop order
+  ``(n, oc, oh) parallel / ow_o / reduce (icc, kh, kw, icb) / ow_i unrolled / oi / ob vectorized``; the fused
+  epilogue (bias, relu, residual add, relu6) computed at ``ow_o`` while the tile is in registers.
+* ``matmul``: any block ``C[.., i, j] += A[.., i, k] * B[.., k, j]`` (dense, matmul, batch_matmul: the
+  transformer path). Tile ``ib`` rows x ``jb`` columns (whole vectors), order
+  ``(batch, j_o, i_o) parallel / k / i_i unrolled / j_i vectorized``, epilogue at ``i_o``.
+* ``reduction``: dlight's CPU rule for row reductions with injective neighbours (softmax, layer norm).
+* ``generic``: everything else, block by block: pads inlined, reductions with their contiguous spatial axis
+  moved inside and vectorized (pools, means in NCHWc), injective loops fused, parallel and vectorized.
+
+Tile sizes come from the target (``CpuFacts``: vector lanes, register count); ``candidates`` lists a few
+alternatives per kernel that ``pick.py`` times at compile time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .conv2d import CONV_BLOCK, DW_BLOCK, PAD_BLOCK
+
+PARALLEL_MIN_ELEMS = 4096  # loops over fewer output elements stay serial: a parallel launch costs a few us
+
+
+@dataclass(frozen=True)
+class ConvChoice:
+    rw: int  # output columns per register tile
+    oi: int = 1  # output-channel blocks per register tile
+
+
+@dataclass(frozen=True)
+class MatmulChoice:
+    ib: int
+    jb: int
+
+
+# ---- small helpers ----------------------------------------------------------------------------------
+def _int(x):
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        v = getattr(x, "value", None)
+        return int(v) if v is not None else None
+
+
+def _extent(sch, loop):
+    return _int(sch.get(loop).extent)
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _largest_div(n, cap):
+    return max(d for d in _divisors(n) if d <= max(1, cap))
+
+
+def _blocks(sch):
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def _name(sch, b):
+    return sch.get(b).name_hint
+
+
+def _iter_kinds(sch, b):
+    return [int(iv.iter_type) for iv in sch.get(b).iter_vars]  # 0 spatial, 2 reduce
+
+
+def _out_elems(sch, b):
+    n = 1
+    for iv in sch.get(b).iter_vars:
+        if int(iv.iter_type) == 0:
+            e = _int(iv.dom.extent)
+            if e is None:
+                return None
+            n *= e
+    return n
+
+
+def _vec_regs(facts, ob):
+    """Vector registers one ``ob``-wide channel block takes."""
+    return max(1, -(-ob // facts.lanes(32)))
+
+
+def _acc_budget(facts):
+    return facts.registers - 3  # accumulators; the rest hold the weight vector and broadcasts
+
+
+# ---- conv -------------------------------------------------------------------------------------------
+def conv_info(func):
+    """(block kind, dict of extents) of a conv PrimFunc, or None."""
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    for b in _blocks(sch):
+        nm = _name(sch, b)
+        if nm.startswith((CONV_BLOCK, DW_BLOCK)):
+            loops = sch.get_loops(b)
+            ext = [_extent(sch, lp) for lp in loops]
+            if None in ext:
+                return None
+            return ("dw" if nm.startswith(DW_BLOCK) else "conv"), ext
+    return None
+
+
+def conv_candidates(func, facts):
+    info = conv_info(func)
+    if info is None:
+        return []
+    kind, ext = info
+    _, kc, _, ow, ob = ext[:5]
+    budget = _acc_budget(facts)
+    vr = _vec_regs(facts, ob)
+    out = []
+
+    def rw_for(cap):
+        rw = _largest_div(ow, cap)
+        return cap if (rw < 4 and ow > cap) else rw  # few divisors (e.g. 55): a non-dividing tile, short tail
+
+    cap = max(1, budget // vr)
+    if kind == "conv" and kc % 2 == 0:  # two output blocks per tile: each input broadcast feeds two FMAs
+        out.append(ConvChoice(rw_for(max(1, budget // (2 * vr))), 2))
+    out.append(ConvChoice(rw_for(cap), 1))
+    out.append(ConvChoice(rw_for(min(cap, 16)), 1))
+    seen, uniq = set(), []
+    for c in out:
+        if c not in seen:
+            seen.add(c)
+            uniq.append(c)
+    return uniq
+
+
+def schedule_conv(func, facts, choice=None):
+    import tvm
+
+    cands = conv_candidates(func, facts)
+    if not cands:
+        return None
+    choice = choice or cands[0]
+    sch = tvm.s_tir.Schedule(func)
+    blks = _blocks(sch)
+    names = [_name(sch, b) for b in blks]
+    idx = next(i for i, n in enumerate(names) if n.startswith((CONV_BLOCK, DW_BLOCK)))
+    conv = blks[idx]
+    is_dw = names[idx].startswith(DW_BLOCK)
+    before, after = blks[:idx], blks[idx + 1:]
+    loops = sch.get_loops(conv)
+    n, o, oh, ow, ob = loops[:5]
+    red = loops[5:]
+    wo, wi = sch.split(ow, [None, choice.rw])
+    if choice.oi > 1:
+        oo, oi = sch.split(o, [None, choice.oi])
+        sch.reorder(n, oo, oh, wo, *red, wi, oi, ob)
+        outer = sch.fuse(n, oo, oh)
+    else:
+        sch.reorder(n, o, oh, wo, *red, wi, ob)
+        outer = sch.fuse(n, o, oh)
+    # epilogue: inline the chain, compute the last block at ow_o when it keeps the blocked layout
+    for b in after[:-1]:
+        sch.compute_inline(b)
+    tail_generic = None
+    if after:
+        last = after[-1]
+        if len(sch.get(last).iter_vars) == 5 and all(k == 0 for k in _iter_kinds(sch, last)):
+            sch.reverse_compute_at(last, wo)
+            el = sch.get_loops(last)
+            sch.vectorize(el[-1])
+        else:
+            tail_generic = last
+    sch.parallel(outer)
+    if is_dw:
+        for r in red:
+            sch.unroll(r)
+    sch.unroll(wi)
+    if choice.oi > 1:
+        sch.unroll(oi)
+    sch.vectorize(ob)
+    sch.decompose_reduction(conv, red[0])
+    for b in before:  # the data pad
+        _generic_block(sch, b, facts)
+    if tail_generic is not None:
+        _generic_block(sch, tail_generic, facts)
+    return sch.mod["main"]
+
+
+# ---- matmul -----------------------------------------------------------------------------------------
+def _matmul_block(sch):
+    """(block, batch loops, i, j, k, (M, N, K)) of the first block shaped like C[.., i, j] += A[.., i, k] *
+    B[.., k, j], or None."""
+    for b in _blocks(sch):
+        st = sch.get(b)
+        kinds = _iter_kinds(sch, b)
+        if len(kinds) < 3 or kinds[-1] != 2 or kinds.count(2) != 1 or any(k not in (0, 2) for k in kinds):
+            continue
+        if len(st.reads) != 2 or len(st.writes) != 1:
+            continue
+        ivs = [iv.var for iv in st.iter_vars]
+        i_v, j_v, k_v = ivs[-3], ivs[-2], ivs[-1]
+
+        def last2(region):
+            r = region.region
+            if len(r) < 2:
+                return None
+            return [r[-2].min, r[-1].min]
+
+        a, bb = (last2(r) for r in st.reads)
+        if a is None or bb is None:
+            continue
+        if not (a[0].same_as(i_v) and a[1].same_as(k_v)):
+            a, bb = bb, a
+        if not (a[0].same_as(i_v) and a[1].same_as(k_v) and bb[0].same_as(k_v) and bb[1].same_as(j_v)):
+            continue
+        ext = [_int(iv.dom.extent) for iv in st.iter_vars]
+        if None in ext:
+            continue
+        loops = sch.get_loops(b)
+        if len(loops) != len(kinds):
+            continue
+        return b, loops[:-3], loops[-3], loops[-2], loops[-1], tuple(ext[-3:])
+    return None
+
+
+def matmul_candidates(func, facts):
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    found = _matmul_block(sch)
+    if found is None:
+        return []
+    M, N, _ = found[-1]
+    lanes = facts.lanes(32)
+    budget = _acc_budget(facts)
+    out = []
+    for vecs in (4, 2, 1):
+        jb = lanes * vecs
+        if N % jb:
+            divs = [d for d in _divisors(N) if d <= jb]
+            if max(divs) >= lanes:
+                jb = max(divs)
+            elif N < lanes:
+                jb = N
+            # else: whole vectors over a zero-padded N (pad_einsum): N = 197 has no divisor to use
+        ib_cap = max(1, min(8, budget // max(1, -(-jb // lanes))))
+        ib = _largest_div(M, ib_cap)
+        if ib < min(4, ib_cap) and M > ib_cap:
+            ib = min(4, ib_cap)  # rows zero-padded to a multiple of ib
+        c = MatmulChoice(ib, jb)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def schedule_matmul(func, facts, choice=None):
+    import tvm
+
+    cands = matmul_candidates(func, facts)
+    if not cands:
+        return None
+    choice = choice or cands[0]
+    sch = tvm.s_tir.Schedule(func)
+    blk, batch, i, j, k, (M, N, K) = _matmul_block(sch)
+    padded = bool(M % choice.ib or N % choice.jb)
+    if padded:  # pad the iteration space: no predicates in the vector loop
+        sch.pad_einsum(blk, [1] * len(batch) + [choice.ib if M % choice.ib else 1,
+                                                choice.jb if N % choice.jb else 1, 1])
+        loops = sch.get_loops(blk)
+        batch, i, j, k = loops[:-3], loops[-3], loops[-2], loops[-1]
+    blks = _blocks(sch)
+    target_stmt = sch.get(blk)
+    pos = [sch.get(x).same_as(target_stmt) for x in blks].index(True)
+    before, after = blks[:pos], blks[pos + 1:]
+    io, ii = sch.split(i, [None, choice.ib])
+    jo, ji = sch.split(j, [None, choice.jb])
+    sch.reorder(*batch, jo, io, k, ii, ji)
+    outer = sch.fuse(*batch, jo, io)
+    for b in after[:-1]:
+        sch.compute_inline(b)
+    tail_generic = None
+    if after:
+        last = after[-1]
+        if padded:  # at the tile it would need a row/column predicate, which scalarizes the epilogue
+            tail_generic = last
+        else:
+            try:
+                sch.reverse_compute_at(last, outer)
+                el = sch.get_loops(last)
+                if (_extent(sch, el[-1]) or 0) <= 256:
+                    sch.vectorize(el[-1])
+            except Exception:  # an epilogue that reshapes: its own loop nest
+                tail_generic = last
+    if M * N >= PARALLEL_MIN_ELEMS // 4 and _extent(sch, outer) and _extent(sch, outer) > 1:
+        sch.parallel(outer)
+    sch.unroll(ii)
+    sch.vectorize(ji)
+    sch.decompose_reduction(blk, k)
+    for b in before:
+        _generic_block(sch, b, facts)
+    if tail_generic is not None:
+        _generic_block(sch, tail_generic, facts)
+    return sch.mod["main"]
+
+
+# ---- reductions with neighbours (softmax, layer norm) --------------------------------------------------
+def schedule_reduction(func, target):
+    from tvm.s_tir.dlight.cpu import Reduction
+
+    sch = Reduction().apply(func, target, False)
+    return None if sch is None else sch.mod["main"]
+
+
+# ---- generic ----------------------------------------------------------------------------------------
+NO_VECTOR_INTRINSICS = ("tirx.sinh", "tirx.cosh")  # LLVM codegen in TVM 0.27 has no vector lowering for them
+
+
+def _vectorizable(sch, blk):
+    stmt = sch.get(blk)
+    try:
+        text = stmt.script()
+    except Exception:
+        text = str(stmt)
+    return not any(f"T.{name.split('.')[-1]}(" in text for name in NO_VECTOR_INTRINSICS)
+
+
+def _generic_block(sch, blk, facts):
+    """Parallel outer loops, vectorized contiguous inner loop; reductions keep their spatial inner axis
+    inside. Applies what it can and returns quietly."""
+    try:
+        loops = sch.get_loops(blk)
+        kinds = _iter_kinds(sch, blk)
+        if len(loops) != len(kinds) or not loops:
+            return
+        lanes = facts.lanes(32)
+        elems = _out_elems(sch, blk)
+        spatial = [lp for lp, k in zip(loops, kinds) if k == 0]
+        reduce = [lp for lp, k in zip(loops, kinds) if k != 0]
+        if any(k not in (0, 2) for k in kinds):
+            return
+        inner = None
+        if spatial and _vectorizable(sch, blk):
+            last = spatial[-1]
+            e = _extent(sch, last)
+            # the innermost spatial axis is the contiguous one of the output
+            if e is not None and e > 1:
+                if e % lanes == 0 and e > lanes:
+                    spatial_outer, inner = sch.split(last, [None, lanes])
+                    spatial = spatial[:-1] + [spatial_outer]
+                elif e <= 64:
+                    inner = last
+                    spatial = spatial[:-1]
+        init = None
+        if reduce:
+            if inner is not None:
+                sch.reorder(*spatial, *reduce, inner)
+                # a reduction's init and update each get the vector loop
+                if spatial:
+                    init = sch.decompose_reduction(blk, reduce[0])
+                else:
+                    inner = None
+        if spatial and (elems is None or elems >= PARALLEL_MIN_ELEMS):
+            fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
+            sch.parallel(fused)
+        if inner is not None:
+            if init is not None:
+                sch.vectorize(sch.get_loops(init)[-1])
+            sch.vectorize(inner)
+    except Exception as exc:  # keep whatever applied
+        _debug("generic", exc)
+
+
+def schedule_generic(func, facts):
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    blks = _blocks(sch)
+    rest = []
+    for b in blks:
+        nm = _name(sch, b)
+        if len(blks) > 1 and nm.startswith(("pad_temp", PAD_BLOCK)):  # pools' padding: read in place
+            try:
+                sch.compute_inline(b)
+                continue
+            except Exception:
+                pass
+        rest.append(b)
+    for b in rest:
+        _generic_block(sch, b, facts)
+    return sch.mod["main"]
+
+
+# ---- dispatch ---------------------------------------------------------------------------------------
+def schedule_primfunc(func, facts, target, choice=None):
+    """The scheduled PrimFunc (named ``main`` in the schedule's module), or None when nothing applied."""
+    rules = []
+    if choice is None or isinstance(choice, ConvChoice):
+        rules.append(lambda f: schedule_conv(f, facts, choice))
+    if choice is None or isinstance(choice, MatmulChoice):
+        rules.append(lambda f: schedule_matmul(f, facts, choice))
+    rules += [lambda f: schedule_reduction(f, target), lambda f: schedule_generic(f, facts)]
+    for rule in rules:
+        try:
+            out = rule(func)
+        except Exception as exc:
+            _debug(getattr(rule, "__name__", "rule"), exc)
+            continue
+        if out is not None:
+            return out
+    return None
+
+
+def kernel_kind(func, facts):
+    """"conv", "matmul" or None: the kernels that ``pick.py`` times."""
+    try:
+        if conv_candidates(func, facts):
+            return "conv"
+        if matmul_candidates(func, facts):
+            return "matmul"
+    except Exception as exc:
+        _debug("kind", exc)
+    return None
+
+
+def candidates(func, facts):
+    kind = kernel_kind(func, facts)
+    if kind == "conv":
+        return conv_candidates(func, facts)
+    if kind == "matmul":
+        return matmul_candidates(func, facts)
+    return []
+
+
+def _debug(where, exc):
+    import os
+
+    if os.environ.get("NNVM_BRIDGE_SCHEDULE_DEBUG"):
+        msg = str(exc).strip().splitlines()
+        print(f"[cpu schedules] {where}: {type(exc).__name__}: {(msg[-1] if msg else '')[:300]}")

@@ -1,0 +1,287 @@
+"""frontend_ext/tvm/cpu: the pure-TVM CPU pipeline (NCHWc layouts, blocked conv2d, fixed schedules)
+against onnxruntime, on small kernels of every kind.
+
+Many cases share one ONNX graph (one output each) so that TVM compiles once per group; tolerance
+relative to each output's scale: max|tvm - ort| <= 1e-4 * max(1, max|ort|).
+"""
+import numpy as np
+import pytest
+
+tvm = pytest.importorskip("tvm")
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from frontend_ext.tvm import compat  # noqa: E402
+from frontend_ext.tvm.cpu import cpu_facts, cpu_pipeline  # noqa: E402
+from frontend_ext.tvm.cpu import schedules  # noqa: E402
+from frontend_ext.tvm.cpu.layout import channel_block  # noqa: E402
+from frontend_ext.tvm.to_relax import to_relax  # noqa: E402
+from nnvm_bridge.frontend import from_onnx  # noqa: E402
+
+RNG = np.random.default_rng(7)
+
+
+class Net:
+    """A multi-output ONNX graph built case by case."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.inputs, self.outputs, self.feeds, self.n = [], [], [], [], {}, 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}{self.n}"
+
+    def input(self, shape):
+        nm = self.name("x")
+        self.inputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, list(shape)))
+        self.feeds[nm] = RNG.standard_normal(shape).astype("float32")
+        return nm
+
+    def const(self, arr):
+        nm = self.name("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(arr, dtype="float32"), nm))
+        return nm
+
+    def node(self, op, ins, **attrs):
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def output(self, nm):
+        self.outputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, None))
+
+    def conv(self, x, cin, cout, k, stride=1, pad=0, dil=1, groups=1, bias=True):
+        kh, kw = (k, k) if isinstance(k, int) else k
+        pads = [pad] * 4 if isinstance(pad, int) else list(pad)
+        w = self.const(RNG.standard_normal((cout, cin // groups, kh, kw)) / np.sqrt(cin // groups * kh * kw))
+        ins = [x, w] + ([self.const(RNG.standard_normal(cout))] if bias else [])
+        return self.node("Conv", ins, kernel_shape=[kh, kw], strides=[stride, stride], pads=pads,
+                         dilations=[dil, dil], group=groups)
+
+    def model(self, opset=13):
+        g = helper.make_graph(self.nodes, "t", self.inputs, self.outputs, self.inits)
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def run_both(net, mcpu=None, pick_seconds=0, opset=13):
+    model = net.model(opset)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    refs = sess.run(None, net.feeds)
+    graph, params = from_onnx(model)
+    mod, info = to_relax(graph, params)
+    tgt = compat.make_target("llvm", mcpu=mcpu)
+    report = {}
+    mod = cpu_pipeline(mod, tgt, pick_seconds=pick_seconds, report=report)
+    ex = tvm.compile(mod, target=tgt)
+    vm = tvm.relax.VirtualMachine(ex, tvm.cpu())
+    out = vm["main"](*[tvm.runtime.tensor(net.feeds[n]) for n, _, _ in info["inputs"]])
+    got = [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+    return got, refs, mod, report
+
+
+def assert_close(got, refs, names):
+    assert len(got) == len(refs)
+    for nm, g, r in zip(names, got, refs):
+        assert g.shape == r.shape, (nm, g.shape, r.shape)
+        err = float(np.abs(g.astype(np.float64) - r).max()) / max(1.0, float(np.abs(r).max()))
+        assert err <= 1e-4, (nm, err)
+
+
+CONV_CASES = [  # (name, N, C, H, W, K, kernel, stride, pad, dilation, groups)
+    ("stem_c3_s2", 1, 3, 23, 21, 16, 7, 2, 3, 1, 1),
+    ("c16_k32_3x3", 1, 16, 14, 14, 32, 3, 1, 1, 1, 1),
+    ("c24_k40_1x1", 1, 24, 9, 9, 40, 1, 1, 0, 1, 1),
+    ("c40_k24_1x1_s2", 1, 40, 10, 10, 24, 1, 2, 0, 1, 1),
+    ("c32_k64_3x3_s2", 1, 32, 15, 15, 64, 3, 2, 1, 1, 1),
+    ("dilation2", 1, 16, 12, 12, 16, 3, 1, 2, 2, 1),
+    ("dilation3_odd", 1, 7, 13, 11, 5, 3, 1, 3, 3, 1),
+    ("depthwise_s1", 1, 32, 12, 12, 32, 3, 1, 1, 1, 32),
+    ("depthwise_s2", 1, 48, 15, 15, 48, 3, 2, 1, 1, 48),
+    ("depthwise_5x5_dil", 2, 24, 11, 11, 24, 5, 1, 4, 2, 24),
+    ("depthwise_odd_c", 1, 5, 9, 9, 5, 3, 1, 1, 1, 5),
+    ("depthwise_multiplier", 1, 8, 9, 9, 16, 3, 1, 1, 1, 8),
+    ("grouped_blocked", 1, 32, 8, 8, 64, 3, 1, 1, 1, 2),
+    ("grouped_small", 1, 12, 8, 8, 20, 3, 1, 1, 1, 4),
+    ("grouped_resnext", 1, 64, 7, 7, 64, 3, 2, 1, 1, 16),
+    ("odd_k_out", 1, 16, 10, 10, 5, 3, 1, 1, 1, 1),
+    ("head_k1000", 1, 64, 3, 3, 1000, 1, 1, 0, 1, 1),
+    ("asym_pad", 1, 8, 9, 10, 8, 3, 2, (0, 1, 1, 0), 1, 1),
+    ("rect_kernel", 1, 16, 9, 12, 16, (1, 5), 1, (0, 2, 0, 2), 1, 1),
+    ("prime_width", 1, 16, 5, 53, 16, 3, 1, 1, 1, 1),
+    ("batch2", 2, 16, 6, 6, 32, 3, 1, 1, 1, 1),
+]
+
+
+def test_convs_of_every_kind_match_onnxruntime():
+    net = Net()
+    names = []
+    for name, N, C, H, W, K, k, s, p, d, g in CONV_CASES:
+        x = net.input((N, C, H, W))
+        y = net.node("Relu", [net.conv(x, C, K, k, s, p, d, g)])
+        net.output(y)
+        names.append(name)
+    got, refs, mod, report = run_both(net)
+    assert_close(got, refs, names)
+    assert report["scheduled"] == report["primfuncs"]
+    convs = [f for gv, f in mod.functions.items() if isinstance(f, tvm.tirx.PrimFunc) and "conv2d_nchwc" in
+             gv.name_hint]
+    assert convs and all("T.parallel" in f.script() and "T.vectorized" in f.script() for f in convs)
+
+
+def test_cnn_blocks_stay_blocked_and_match():
+    """conv + bias + relu6 (a clip) + residual add + pools + concat + global pool + dense, as in
+    MobileNet/ResNet/DenseNet/SqueezeNet; clip must not force NCHW round trips."""
+    net = Net()
+    x = net.input((1, 3, 32, 32))
+    y = net.node("Clip", [net.conv(x, 3, 32, 3, 2, 1), net.const(0.0), net.const(6.0)])
+    y = net.node("Clip", [net.conv(y, 32, 32, 3, 1, 1, groups=32), net.const(0.0), net.const(6.0)])
+    z = net.conv(y, 32, 24, 1)
+    z = net.node("Add", [z, net.conv(net.node("Relu", [net.conv(z, 24, 144, 1)]), 144, 24, 1)])
+    m = net.node("MaxPool", [z], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    a = net.node("AveragePool", [z], kernel_shape=[2, 2], strides=[2, 2])
+    c = net.node("Concat", [m, a, net.conv(m, 24, 16, 3, 1, 1)], axis=1)  # 24 + 24 + 16 channels
+    gp = net.node("GlobalAveragePool", [c])
+    f = net.node("Flatten", [gp])
+    out = net.node("Gemm", [f, net.const(RNG.standard_normal((10, 64))), net.const(RNG.standard_normal(10))],
+                   transB=1)
+    net.output(out)
+    net.output(net.node("Softmax", [out], axis=1))
+    got, refs, mod, _ = run_both(net)
+    assert_close(got, refs, ["logits", "softmax"])
+    main = mod["main"].script()
+    assert "clip" not in main
+
+
+def test_dense_matmul_batch_matmul_softmax_layernorm():
+    """The transformer path: dense layers with bias and GELU, batched attention matmuls, softmax,
+    layer norm, shapes that do and do not divide the vector width."""
+    net = Net()
+    names = []
+    for M, K, N in [(1, 64, 1000), (16, 32, 48), (7, 20, 13), (128, 64, 96)]:
+        x = net.input((M, K))
+        y = net.node("Gemm", [x, net.const(RNG.standard_normal((K, N))), net.const(RNG.standard_normal(N))])
+        net.output(y)
+        names.append(f"dense {M}x{K}x{N}")
+    x = net.input((2, 16, 64))
+    h = net.node("Add", [net.node("MatMul", [x, net.const(RNG.standard_normal((64, 64)) / 8)]),
+                         net.const(RNG.standard_normal(64))])
+    g = net.node("Mul", [h, net.node("Add", [net.node("Erf", [net.node("Div", [h, net.const(1.4142135)])]),
+                                             net.const(1.0)])])
+    net.output(g)
+    names.append("dense+gelu 3-d")
+    q, k, v = net.input((1, 4, 16, 8)), net.input((1, 4, 8, 16)), net.input((1, 4, 16, 8))
+    p = net.node("Softmax", [net.node("MatMul", [q, k])], axis=-1)
+    net.output(p)
+    net.output(net.node("MatMul", [p, v]))
+    names += ["softmax(qk)", "attention"]
+    a, b = net.input((3, 5, 7)), net.input((3, 7, 9))
+    net.output(net.node("MatMul", [a, b]))
+    names.append("batch_matmul odd")
+    ln_in = net.input((2, 10, 48))
+    net.output(net.node("LayerNormalization", [ln_in, net.const(RNG.standard_normal(48)),
+                                               net.const(RNG.standard_normal(48))], axis=-1, epsilon=1e-5))
+    names.append("layer norm")
+    r = net.input((4, 33))
+    net.output(net.node("ReduceMean", [r], axes=[1], keepdims=0))
+    net.output(net.node("ReduceMax", [r], axes=[0], keepdims=1))
+    names += ["mean", "max"]
+    got, refs, mod, report = run_both(net, opset=17)
+    assert_close(got, refs, names)
+    assert report["scheduled"] == report["primfuncs"]
+
+
+def test_avx2_target_blocks_by_8_and_runs():
+    tgt = compat.make_target("llvm", mcpu="haswell")
+    facts = cpu_facts(tgt)
+    assert (facts.vector_bits, facts.registers, facts.block()) == (256, 16, 8)
+    assert channel_block(24, facts) == 8 and channel_block(20, facts) == 4 and channel_block(18, facts) is None
+    net = Net()
+    x = net.input((1, 16, 10, 10))
+    net.output(net.node("Relu", [net.conv(x, 16, 24, 3, 1, 1)]))
+    y = net.input((1, 24, 9, 9))
+    net.output(net.conv(y, 24, 24, 3, 2, 1, groups=24))
+    got, refs, mod, _ = run_both(net, mcpu="haswell")
+    assert_close(got, refs, ["conv", "depthwise"])
+    assert "T.Buffer((T.int64(1), T.int64(3), T.int64(10), T.int64(10), T.int64(8))" in mod.script()
+
+
+def test_avx512_facts_and_conv_candidates():
+    tgt = compat.make_target("llvm", mcpu="skylake-avx512")
+    facts = cpu_facts(tgt)
+    assert (facts.vector_bits, facts.registers, facts.block()) == (512, 32, 16)
+    assert channel_block(24, facts) == 8 and channel_block(48, facts) == 16
+
+
+def test_timed_pick_gives_the_same_results():
+    net = Net()
+    x = net.input((1, 32, 14, 14))
+    net.output(net.node("Relu", [net.conv(x, 32, 32, 3, 1, 1)]))
+    d = net.input((1, 128))
+    net.output(net.node("Gemm", [d, net.const(RNG.standard_normal((128, 256))), net.const(RNG.standard_normal(256))]))
+    got, refs, _, report = run_both(net, pick_seconds=10)
+    assert_close(got, refs, ["conv", "dense"])
+    assert report["picked"] >= 1
+
+
+def test_candidates_fit_the_registers():
+    tgt = compat.make_target("llvm", mcpu="haswell")
+    facts = cpu_facts(tgt)
+    from tvm import te
+
+    data = te.placeholder((1, 2, 9, 56, 8), name="d")
+    w = te.placeholder((2, 2, 3, 3, 8, 8), name="w")
+    from frontend_ext.tvm.cpu.conv2d import _conv_te
+
+    spec = dict(kind="blocked", N=1, C=16, H=9, W=56, K=16, Cg=16, R=3, S=3, groups=1, cb=8, ob=8, kc=2,
+                strides=[1, 1], dilation=[1, 1], padding=[0, 0, 0, 0], unpack=False)
+    out = _conv_te(spec)(data, w)
+    func = te.create_prim_func([data, w, out])
+    cands = schedules.conv_candidates(func, facts)
+    assert cands and all(c.rw * c.oi <= facts.registers for c in cands)
+    assert schedules.schedule_primfunc(func, facts, tgt, cands[-1]) is not None
+
+
+def test_default_library_runs_with_tvm_and_numpy_only(tmp_path):
+    """compile_model's default llvm build is pure TVM: the exported library runs in a process where torch
+    cannot be imported and this package is never imported, and matches onnxruntime."""
+    import json
+    import subprocess
+    import sys
+
+    from nnvm_bridge import compile_model
+
+    net = Net()
+    x = net.input((1, 3, 20, 20))
+    y = net.node("Relu", [net.conv(x, 3, 16, 3, 2, 1)])
+    y = net.node("Clip", [net.conv(y, 16, 16, 3, 1, 1, groups=16), net.const(0.0), net.const(6.0)])
+    y = net.node("Flatten", [net.node("GlobalAveragePool", [net.conv(y, 16, 24, 1)])])
+    net.output(net.node("Gemm", [y, net.const(RNG.standard_normal((5, 24))), net.const(RNG.standard_normal(5))],
+                        transB=1))
+    model = net.model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, net.feeds)[0]
+    cm = compile_model(str(path))
+    assert cm.info["offload"] == []
+    lib = str(tmp_path / "m.so")
+    cm.export_library(lib)
+    np.save(tmp_path / "x.npy", net.feeds[x])
+    code = f"""
+import sys, json
+sys.modules["torch"] = None  # torch cannot be imported here
+import numpy as np, tvm
+from tvm import relax
+vm = relax.VirtualMachine(tvm.runtime.load_module({lib!r}), tvm.cpu())
+out = vm["main"](tvm.runtime.tensor(np.load({str(tmp_path / 'x.npy')!r}))).numpy()
+np.save({str(tmp_path / 'y.npy')!r}, out)
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('nnvm_bridge', 'frontend_ext', 'torch')
+                        and sys.modules[m] is not None)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
+                          env={k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    got = np.load(tmp_path / "y.npy")
+    assert_close([got], [ref], ["library"])
