@@ -149,14 +149,16 @@ def test_worker_crash_is_a_bridge_error_naming_the_engine(two_output_onnx, tmp_p
 
 
 def test_offload_choice_reaches_the_compiled_library(two_output_onnx, capsys):
-    """`bench --offload off` (like `compile --offload off`) times a pure-TVM build; the default offloads."""
+    """`bench --offload off` (like `compile --offload off`) times a pure-TVM build, as the default does;
+    `--offload on` runs the conv/dense chains in PyTorch."""
     pytest.importorskip("torch")
     rc = cli_main(["-q", "bench", str(two_output_onnx), "--repeat", "2", "--rounds", "1", "--offload", "off", "--json"])
     out = capsys.readouterr().out
     assert rc == 0
     res = json.loads(out.strip().splitlines()[-1])
     assert res["offload"] == [] and res["tvm_vs_onnxruntime_err"] <= 1e-4
-    assert bench_mod.bench(two_output_onnx, rounds=1, **FAST)["offload"] == ["torch"]
+    assert bench_mod.bench(two_output_onnx, rounds=1, **FAST)["offload"] == []
+    assert bench_mod.bench(two_output_onnx, rounds=1, offload=True, **FAST)["offload"] == ["torch"]
 
 
 def test_worker_traceback_is_one_cli_error_line(two_output_onnx, tmp_path, monkeypatch, capsys):

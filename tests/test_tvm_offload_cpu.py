@@ -54,7 +54,7 @@ def convmix_onnx(tmp_path_factory):
 def test_fused_offload_matches_onnxruntime(convmix_onnx, monkeypatch):
     x = RNG.standard_normal((2, 3, 20, 20)).astype(np.float32)
     refs = ort.InferenceSession(convmix_onnx, providers=["CPUExecutionProvider"]).run(None, {"data": x})
-    cm = compile_model(convmix_onnx, target="llvm")
+    cm = compile_model(convmix_onnx, target="llvm", offload=True)
     assert cm.info["offload"] == ["torch"]
     plain_calls = []
     real_conv2d = torch.nn.functional.conv2d
@@ -77,7 +77,7 @@ def test_two_models_share_the_process_correctly(convmix_onnx, tmp_path):
     runs = []
     for path in (convmix_onnx, other_path, convmix_onnx):
         ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
-        close(compile_model(path).run({"data": x})[0], ref)
+        close(compile_model(path, offload=True).run({"data": x})[0], ref)
         runs.append(ref)
     assert np.abs(runs[0] - runs[1]).max() > 1e-2  # the two models really differ
 
@@ -139,7 +139,7 @@ def test_segments_split_at_tvm_ops_and_match_onnxruntime(tmp_path):
     assert mod.script().count(offload.SEGMENT) == 4
     x = RNG.standard_normal((1, 3, 12, 12)).astype(np.float32)
     refs = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})
-    cm = compile_model(path)
+    cm = compile_model(path, offload=True)
     for _ in range(3):  # the first run builds the segments; later runs reuse them (and in-place buffers)
         for got, ref in zip(cm.run({"data": x}), refs):
             close(got, ref)
@@ -222,7 +222,7 @@ def test_weight_shared_by_two_segments(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     x = RNG.standard_normal((1, 4, 9, 9)).astype(np.float32)
     ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
-    cm = compile_model(path)
+    cm = compile_model(path, offload=True)
     for _ in range(2):
         close(cm.run({"data": x})[0], ref)
 
@@ -274,7 +274,7 @@ def test_channel_concat_joins_the_segment_of_the_chains_it_reads(tmp_path):
     assert g.nodes[last].op == "concatenate" and last in order  # demoted: emitted as a TVM node
     x = RNG.standard_normal((1, 4, 7, 7)).astype(np.float32)
     ref = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
-    cm = compile_model(path)
+    cm = compile_model(path, offload=True)
     assert cm.offloaded == {"segments": 1, "conv2d": 4, "dense": 0, "concat": 1}
     for _ in range(2):
         close(cm.run({"data": x})[0], ref)
