@@ -211,9 +211,7 @@ def test_inputs_follow_the_declared_order_and_unused_ones_are_ignored(tmp_path):
     close(vm["main"](*args).numpy(), ref)
 
 
-# ---- ONNX files from torch.onnx.export with dynamic_axes (need from_onnx to keep symbolic dims) ----------
-NEEDS_IMPORTER = pytest.mark.xfail(strict=False, reason="needs from_onnx to keep the file's symbolic dims and "
-                                                        "set graph.attrs['input_order'] (issue 10, item 2/7)")
+# ---- ONNX files from torch.onnx.export with dynamic_axes, through the facade ----------------------------
 
 
 def _export(tmp_path, module, args, names, dynamic_axes):
@@ -234,7 +232,6 @@ def _vs_onnxruntime(path, cm, feeds_list):
         close(cm.run(feeds)[0], ref)
 
 
-@NEEDS_IMPORTER
 def test_torch_cnn_with_a_dynamic_batch(tmp_path):
     torch = pytest.importorskip("torch")
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -245,7 +242,6 @@ def test_torch_cnn_with_a_dynamic_batch(tmp_path):
     assert cm.input_shapes == {"x": ("N", 3, 8, 8)}  # the file's dim_param
 
 
-@NEEDS_IMPORTER
 def test_torch_attention_with_dynamic_batch_and_sequence(tmp_path):
     torch = pytest.importorskip("torch")
 
@@ -267,7 +263,6 @@ def test_torch_attention_with_dynamic_batch_and_sequence(tmp_path):
                                {"x": rand(3, 11, 16), "mask": rand(3, 11)}])
 
 
-@pytest.mark.xfail(strict=False, reason="needs from_onnx to set graph.attrs['input_order'] (issue 10, item 7)")
 def test_onnx_signature_keeps_the_file_order_and_an_unused_input(tmp_path):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper

@@ -163,6 +163,8 @@ def _decode_graph_attrs(raw: dict, src=None) -> dict:
                 # symbolic dims are written as their text form ("N", "2*S + 1")
                 out[key] = [tuple(parse_dim(x) if isinstance(x, str) else int(x) for x in s) if s else None
                             for s in val]
+            elif key == "input_order" and typ == "list_str":
+                out[key] = [str(x) for x in val]
             elif key == "dtype" and typ == "list_int":
                 out[key] = [None if c == -1 else _dt.from_nnvm(c) for c in val]
             else:
@@ -230,6 +232,8 @@ def graph_to_obj(graph: Graph) -> dict:
         elif key == "shape":
             attrs[key] = ["list_shape", [[format_dim(d) if is_symbolic(d) else int(d) for d in s] if s is not None else []
                                          for s in val]]
+        elif key == "input_order":
+            attrs[key] = ["list_str", [str(x) for x in val]]
         elif key == "dtype":
             attrs[key] = ["list_int", [-1 if d is None else _dt.to_nnvm(d) for d in val]]
         else:

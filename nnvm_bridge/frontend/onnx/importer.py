@@ -236,6 +236,8 @@ def from_onnx(model, shape=None, dtype=None):
 
     outputs = _named_outputs(ctx, g, set(inputs) | ctx.initializer_names)
     graph = Graph(outputs)
+    # the file's data inputs as it declares them, unused ones included: compiled models keep this signature
+    graph.attrs["input_order"] = [name for name in inputs if name not in ctx.initializer_names]
     used = {n.name for n in graph.nodes if n.is_variable}
     params = {k: np.ascontiguousarray(v) for k, v in ctx.params.items() if k in used}
     for t in g.initializer:
