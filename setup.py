@@ -29,9 +29,11 @@ EXTRAS = {
     "tvm": ["apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post1", "xgboost-cpu", "scipy<1.13", "psutil",
             "cloudpickle"],
     "ort": ["onnxruntime"],
+    "plot": ["matplotlib"],  # `nnvm-bridge bench --plot`
     # torch is a reference implementation in some op tests; constraints.txt pins the CPU build 2.13.0.
     # gluoncv / gluonnlp: the model zoos of tests/test_gluon_zoo_models.py (gluonnlp builds with Cython).
-    "test": ["pytest", "hypothesis", "psutil", "torch", "gluoncv==0.10.5.post0", "gluonnlp==0.10.0", "cython"],
+    "test": ["pytest", "hypothesis", "psutil", "torch", "gluoncv==0.10.5.post0", "gluonnlp==0.10.0", "cython",
+             "matplotlib"],
 }
 EXTRAS["all"] = sorted({req for name in ("mxnet", "tvm", "ort") for req in EXTRAS[name]})
 

@@ -20,6 +20,13 @@ onnxruntime runs the ONNX file itself, or for an MXNet model the ONNX that ``to_
 the same graph; MXNet runs the symbol and params. The first round's outputs are compared with TVM's
 (max error relative to the output scale). An engine whose package is missing is reported in
 ``skipped``. ``plot`` writes a bar chart PNG (needs matplotlib).
+
+    bench_many(srcs, plot=None, table=None, **bench_kwargs) -> list of dicts
+
+times several models one after another (the same rules for each); a model that fails is reported with its
+error and the others go on. ``format_table`` turns the results into a Markdown table (latencies, the
+TVM/onnxruntime ratio, compile time, the output error, threads and load average) and ``plot`` draws TVM's
+latency beside onnxruntime's (and MXNet's) for every model.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ import contextlib
 import json
 import numbers
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -91,6 +99,17 @@ def _loadavg():
         return round(os.getloadavg()[0], 2)
     except OSError:  # pragma: no cover - not available on this OS
         return None
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return platform.processor() or platform.machine()
 
 
 @contextlib.contextmanager
@@ -184,7 +203,7 @@ def bench(src, params=None, shape=None, dtype=None, target="llvm", repeat=30, tu
     forced_threads = threads is not None
     threads = threads or compat.num_cores()
     result = {"model": os.path.basename(src), "target": str(target), "threads": threads,
-              "cores": compat.num_cores(), "rounds": rounds, "repeat": repeat, "warmup": warmup}
+              "cores": compat.num_cores(), "cpu": _cpu_name(), "rounds": rounds, "repeat": repeat, "warmup": warmup}
     t0 = time.perf_counter()
     graph, gparams, fmt, params_path = model_files.load_model(src, params, shape, dtype)
     result["import_s"] = round(time.perf_counter() - t0, 3)
@@ -268,7 +287,55 @@ def bench(src, params=None, shape=None, dtype=None, target="llvm", repeat=30, tu
     return result
 
 
-def _plot(ms, title, path):
+def bench_many(srcs, plot=None, table=None, quiet=False, **kwargs):
+    """``bench`` each model of ``srcs`` in turn; a failure is kept as {"model", "error"} and the rest go on.
+
+    ``table`` writes ``format_table``'s Markdown there, ``plot`` a PNG of every model's latencies."""
+    say = (lambda msg: None) if quiet else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    results = []
+    for i, src in enumerate(srcs):
+        say(f"model {i + 1}/{len(srcs)}: {src}")
+        try:
+            results.append(bench(src, quiet=quiet, **kwargs))
+        except BridgeError as exc:
+            say(f"{src}: {exc}")
+            results.append({"model": os.path.basename(os.fspath(src)), "error": str(exc)})
+    if table:
+        with open(table, "w") as f:
+            f.write(format_table(results))
+    if plot:
+        _plot_many(results, plot)
+    return results
+
+
+def _cell(value, fmt):
+    return "" if value is None else format(value, fmt)
+
+
+def format_table(results):
+    """A Markdown table of ``bench`` results, one row per model, and the machine underneath."""
+    rows = ["| model | onnxruntime ms | nnvm_bridge (TVM) ms | TVM / onnxruntime | MXNet ms | compile s "
+            "| max error vs onnxruntime | threads | load avg |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['model']} | failed: {r['error'].splitlines()[0]} |" + " |" * 7)
+            continue
+        load = f"{r.get('loadavg_before')} / {r.get('loadavg_after')}"
+        rows.append(f"| {r['model']} | {_cell(r.get('onnxruntime_ms'), '.2f')} | {_cell(r.get('tvm_ms'), '.2f')} "
+                    f"| {_cell(r.get('tvm_over_onnxruntime'), '.2f')} | {_cell(r.get('mxnet_ms'), '.2f')} "
+                    f"| {_cell(r.get('compile_s'), '.1f')} | {_cell(r.get('tvm_vs_onnxruntime_err'), '.1e')} "
+                    f"| {r['threads']} | {load} |")
+    done = [r for r in results if "error" not in r]
+    if done:
+        r = done[0]
+        rows.append("")
+        rows.append(f"Machine: {r['cpu']}, {r['cores']} cores; target {r['target']}; median of {r['rounds']} "
+                    f"round(s) x {r['repeat']} runs, each engine in its own process.")
+    return "\n".join(rows) + "\n"
+
+
+def _pyplot():
     try:
         import matplotlib
 
@@ -276,11 +343,39 @@ def _plot(ms, title, path):
         import matplotlib.pyplot as plt
     except ImportError:
         raise MissingDependencyError("--plot needs matplotlib (pip install matplotlib)") from None
+    return plt
+
+
+ENGINE_COLORS = {"onnxruntime": "#4c72b0", "tvm": "#dd8452", "mxnet": "#55a868"}
+
+
+def _plot(ms, title, path):
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3))
-    ax.bar(list(ms), list(ms.values()), color=["#4c72b0", "#dd8452", "#55a868"][:len(ms)])
+    ax.bar(list(ms), list(ms.values()), color=[ENGINE_COLORS[e] for e in ms])
     ax.set_ylabel("median latency (ms)")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
+
+def _plot_many(results, path):
+    """Grouped bars: per model, each engine's latency relative to onnxruntime (1.0 = as fast)."""
+    plt = _pyplot()
+    done = [r for r in results if "error" not in r and r.get("onnxruntime_ms")]
+    engines = [e for e in ENGINE_ORDER if any(f"{e}_ms" in r for r in done)]
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(done) + 2), 3.5))
+    width = 0.8 / max(1, len(engines))
+    for k, e in enumerate(engines):
+        xs = [i + (k - (len(engines) - 1) / 2) * width for i, r in enumerate(done) if f"{e}_ms" in r]
+        ys = [r[f"{e}_ms"] / r["onnxruntime_ms"] for r in done if f"{e}_ms" in r]
+        ax.bar(xs, ys, width, label=e, color=ENGINE_COLORS[e])
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(done)))
+    ax.set_xticklabels([r["model"] for r in done], rotation=30, ha="right")
+    ax.set_ylabel("latency / onnxruntime's")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

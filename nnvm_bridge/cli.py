@@ -300,18 +300,31 @@ def cmd_run(args, rep):
 
 
 def cmd_bench(args, rep):
-    from .bench import bench
+    from . import bench as bench_mod
 
-    res = bench(args.src, params=args.params, shape=_shapes(args.input_shape), dtype=_dtypes(args.input_type),
-                target=args.target, repeat=args.repeat, tuning=_tuning(args), offload=OFFLOAD_CHOICES[args.offload],
-                plot=args.plot, threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds,
-                warmup=args.warmup, quiet=rep.quiet, save_dir=args.save_dir)
+    kwargs = dict(params=args.params, shape=_shapes(args.input_shape), dtype=_dtypes(args.input_type),
+                  target=args.target, repeat=args.repeat, tuning=_tuning(args), offload=OFFLOAD_CHOICES[args.offload],
+                  threads=args.threads, mxnet=not args.no_mxnet, rounds=args.rounds, warmup=args.warmup,
+                  quiet=rep.quiet)
+    if len(args.src) == 1:
+        res = bench_mod.bench(args.src[0], plot=args.plot, save_dir=args.save_dir, **kwargs)
+        if args.table:
+            with open(args.table, "w") as f:
+                f.write(bench_mod.format_table([res]))
+        if args.json:
+            print(json.dumps(res))
+        else:
+            for key, value in res.items():
+                print(f"{key:>24}: {value}")
+        return 0
+    if args.params or args.save_dir:
+        raise BridgeError("bench: --params and --save-dir take one model; give the models one at a time")
+    results = bench_mod.bench_many(args.src, plot=args.plot, table=args.table, **kwargs)
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps(results))
     else:
-        for key, value in res.items():
-            print(f"{key:>24}: {value}")
-    return 0
+        print(bench_mod.format_table(results), end="")
+    return 1 if any("error" in r for r in results) else 0
 
 
 # ---- parser ---------------------------------------------------------------------------
@@ -332,17 +345,20 @@ def _model_args(p):
                    help="dtype of the data inputs (default float32)")
 
 
-def _build_args(p):
-    """The model and TVM build arguments of `compile` and `bench`."""
-    p.add_argument("src", help="model file (.onnx, prefix-symbol.json)")
+def _build_args(p, several=False):
+    """The model and TVM build arguments of `compile` and `bench` (``several``: one or more models)."""
+    if several:
+        p.add_argument("src", nargs="+", help="model files (.onnx, prefix-symbol.json), timed one after another")
+    else:
+        p.add_argument("src", help="model file (.onnx, prefix-symbol.json)")
     p.add_argument("--target", default="llvm", choices=("llvm", "cuda"), help="llvm (CPU) or cuda (GPU)")
     _model_args(p)
     p.add_argument("--tune-trials", type=int, metavar="N", help="MetaSchedule trials in total (with --tuning-db)")
     p.add_argument("--tuning-db", metavar="DIR", help="tuning database folder (reused when it has records)")
     p.add_argument("--offload", choices=tuple(OFFLOAD_CHOICES), default="auto",
-                   help="run conv/dense chains in PyTorch (oneDNN/cuDNN) through packed calls; auto: on for "
-                        "llvm without tuning when torch is installed; off: a pure-TVM library that loads "
-                        "without torch (default: auto)")
+                   help="on: run conv/dense chains in PyTorch (oneDNN/cuDNN) through packed calls, a library "
+                        "that needs torch where it loads; auto/off: pure TVM, a library that loads with TVM "
+                        "alone (default: auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -403,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fresh process, one at a time, rounds alternating; the outputs are compared.",
                        epilog="examples:\n  nnvm-bridge bench net.onnx --json\n"
                               "  nnvm-bridge bench net-symbol.json --input-shape data:1,3,224,224 --rounds 5\n"
-                              "  nnvm-bridge bench net.onnx --offload off --plot bench.png   # pure TVM\n")
-    _build_args(p)
+                              "  nnvm-bridge bench a.onnx b.onnx c-symbol.json --table bench.md --plot bench.png\n")
+    _build_args(p, several=True)
     p.add_argument("--repeat", type=int, default=30, help="timed runs per process (default 30)")
     p.add_argument("--rounds", type=int, default=3, help="fresh processes per engine, alternating (default 3)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per process before timing (default 3)")
@@ -412,8 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the others their own defaults)")
     p.add_argument("--no-mxnet", action="store_true", help="do not time MXNet for an MXNet model")
     p.add_argument("--save-dir", metavar="DIR", help="keep the inputs and each engine's outputs (.npz) here")
-    p.add_argument("--plot", metavar="PNG", help="write a bar chart here (needs matplotlib)")
-    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart here (needs matplotlib); several models: "
+                   "each engine's latency relative to onnxruntime's")
+    p.add_argument("--table", metavar="MD", help="write a Markdown table of the results here")
+    p.add_argument("--json", action="store_true", help="print JSON only (one object; a list for several models)")
     p.set_defaults(func=cmd_bench)
     return parser
 

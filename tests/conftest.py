@@ -1,4 +1,9 @@
 """Shared pytest setup.  Keep this light: no model building or heavy imports at collection time."""
+import os
+
+# The CPU schedule pick times candidates for up to 20 s per compile; tests check results, not speed, so
+# they compile with the rule-of-thumb schedules (tests/test_tvm_cpu_schedules.py runs the pick itself).
+os.environ.setdefault("NNVM_BRIDGE_CPU_PICK_SECONDS", "0")
 
 
 def pytest_configure(config):

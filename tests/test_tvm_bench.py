@@ -206,3 +206,37 @@ def test_bench_takes_the_model_arguments_of_compile(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:  # --offload off is the one spelling
         cli_main(["bench", "m.onnx", "--no-offload"])
     assert exc.value.code == 2
+
+
+def test_several_models_give_one_table_and_one_plot(two_output_onnx, tmp_path, capsys):
+    """`bench a.onnx b.onnx missing.onnx --table --plot`: every model timed in turn, a failure reported in its
+    row (exit status 1) without stopping the others, the table's figures those of the JSON results."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("matplotlib")
+    from onnx import TensorProto, helper
+
+    second = tmp_path / "relu.onnx"
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(second))
+    table, plot = tmp_path / "bench.md", tmp_path / "bench.png"
+    rc = cli_main(["-q", "bench", str(two_output_onnx), str(second), str(tmp_path / "missing.onnx"),
+                   "--repeat", "2", "--rounds", "1", "--warmup", "1", "--table", str(table), "--plot", str(plot),
+                   "--json"])
+    results = json.loads(capsys.readouterr().out)
+    assert rc == 1 and [r["model"] for r in results] == ["two_out.onnx", "relu.onnx", "missing.onnx"]
+    assert "error" in results[2] and "missing.onnx" in results[2]["error"]
+    text = table.read_text().splitlines()
+    assert text[0].startswith("| model | onnxruntime ms | nnvm_bridge (TVM) ms | TVM / onnxruntime")
+    for row, res in zip(text[2:4], results[:2]):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == res["model"] and float(cells[3]) == pytest.approx(res["tvm_over_onnxruntime"], abs=0.01)
+        assert res["tvm_vs_onnxruntime_err"] <= 1e-4 and int(cells[7]) == res["threads"]
+    assert text[4].startswith("| missing.onnx | failed:")
+    assert "cores" in text[-1] and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_params_take_one_model(capsys):
+    rc = cli_main(["-q", "bench", "a-symbol.json", "b-symbol.json", "--params", "a.params"])
+    assert rc == 2 and "--params and --save-dir take one model" in capsys.readouterr().err

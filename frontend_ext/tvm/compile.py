@@ -73,7 +73,7 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     t0 = time.perf_counter()
     params = dict(params or {})
     tgt = compat.make_target(target)
-    use_offload = _want_offload(offload, tgt, tuning, bind_params)
+    use_offload = _want_offload(offload, tgt, bind_params)
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
     offloaded = info.pop("offloaded")
@@ -85,13 +85,14 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     return cm
 
 
-def _want_offload(choice, target, tuning, bind_params):
+def _want_offload(choice, target, bind_params):
+    """Offload is an opt-in: "auto" and False give pure TVM (cpu/ schedules on llvm, dlight on GPU)."""
+    if choice not in ("auto", True, False):
+        raise CompileError(f"offload must be 'auto', True or False, not {choice!r}")
+    if choice is not True or target.kind.name not in ("llvm", "cuda") or not bind_params:
+        return False
     from . import offload
 
-    if target.kind.name not in ("llvm", "cuda") or not bind_params or choice is False:
-        return False
-    if choice == "auto":  # llvm: the fixed schedules of cpu/; GPU: dlight schedules; offload only on request
-        return False
     if not offload.available():
         raise CompileError("offload=True needs PyTorch installed (pip install torch)")
     return True
