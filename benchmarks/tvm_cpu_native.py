@@ -219,6 +219,8 @@ def _worker(engine, path, repeat, save, threads):
     else:
         sys.path.insert(0, ROOT)
         os.environ.setdefault("TVM_NUM_THREADS", str(threads))
+        # a cold compile every round: no schedule picks remembered from an earlier one
+        os.environ["NNVM_BRIDGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="nnvm_bench_picks_")
         import tvm
         from tvm import relax
 

@@ -4,6 +4,8 @@ against onnxruntime, on small kernels of every kind.
 Many cases share one ONNX graph (one output each) so that TVM compiles once per group; tolerance
 relative to each output's scale: max|tvm - ort| <= 1e-4 * max(1, max|ort|).
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -214,7 +216,10 @@ def test_avx512_facts_and_conv_candidates():
     assert channel_block(24, facts) == 8 and channel_block(48, facts) == 16
 
 
-def test_timed_pick_gives_the_same_results():
+def test_timed_pick_gives_the_same_results_and_is_remembered(tmp_path, monkeypatch):
+    """The first compile times candidates and stores its picks; the second reuses them without timing;
+    a corrupt cache file is an empty cache, never an error."""
+    monkeypatch.setenv("NNVM_BRIDGE_CACHE_DIR", str(tmp_path))
     net = Net()
     x = net.input((1, 32, 14, 14))
     net.output(net.node("Relu", [net.conv(x, 32, 32, 3, 1, 1)]))
@@ -222,7 +227,15 @@ def test_timed_pick_gives_the_same_results():
     net.output(net.node("Gemm", [d, net.const(RNG.standard_normal((128, 256))), net.const(RNG.standard_normal(256))]))
     got, refs, _, report = run_both(net, pick_seconds=10)
     assert_close(got, refs, ["conv", "dense"])
-    assert report["picked"] >= 1
+    assert report["picked"] >= 1 and report["cached"] == 0
+    stored = json.loads((tmp_path / "cpu_picks.json").read_text())
+    assert len(stored) == report["picked"]
+    again, _, _, report2 = run_both(net, pick_seconds=10)
+    assert report2["picked"] == 0 and report2["cached"] == report["picked"]
+    assert all(np.array_equal(a, b) for a, b in zip(got, again))
+    (tmp_path / "cpu_picks.json").write_text("{not json")
+    _, _, _, report3 = run_both(net, pick_seconds=10)
+    assert report3["picked"] == report["picked"] and report3["cached"] == 0
 
 
 def test_candidates_fit_the_registers():

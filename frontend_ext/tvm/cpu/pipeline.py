@@ -8,7 +8,8 @@
 4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
 5. MetaSchedule records when a database is given (tuned PrimFuncs are left as tuned);
 6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
-   few candidates per unique conv / matmul workload (``pick.py``).
+   few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
+   (``pick_cache.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from . import schedules
 from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
 from .layout import clip_to_min_max, convert_layout
+from .pick_cache import PickCache
 from .target import cpu_facts
 
 
@@ -78,7 +80,8 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
     t0 = time.perf_counter()
     deadline = t0 + budget
     chosen = {}  # structural hash -> choice
-    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "pick_s": 0.0}
+    cache = PickCache.open() if budget > 0 else None
+    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "cached": 0, "pick_s": 0.0}
     updates = {}
     with target:
         for gv, func in mod.functions.items():
@@ -92,9 +95,7 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
             if budget > 0 and schedules.kernel_kind(base, facts):
                 key = _structural_hash(base)
                 if key not in chosen:
-                    choice, times = _pick.pick(base, facts, target, deadline)
-                    chosen[key] = choice
-                    stats["picked"] += bool(times)
+                    chosen[key] = _cached_or_picked(base, facts, target, deadline, key, cache, stats)
                 choice = chosen[key]
             out = schedules.schedule_primfunc(base, facts, target, choice)
             if out is None:
@@ -103,10 +104,27 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
             updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
     for gv, f in updates.items():
         mod[gv] = f
+    if cache is not None:
+        cache.save()
     stats["pick_s"] = round(time.perf_counter() - t0, 2)
     if report is not None:
         report.update(stats)
     return mod
+
+
+def _cached_or_picked(func, facts, target, deadline, workload, cache, stats):
+    """An earlier compile's pick for this workload on this target, else a timed pick (then remembered)."""
+    key = cache and PickCache.key(str(target), facts.cores, workload)
+    if cache is not None:
+        hit = cache.get(key, schedules.candidates(func, facts))
+        if hit is not None:
+            stats["cached"] += 1
+            return hit
+    choice, times = _pick.pick(func, facts, target, deadline)
+    stats["picked"] += bool(times)
+    if cache is not None and times:
+        cache.put(key, choice)
+    return choice
 
 
 def _structural_hash(obj):
