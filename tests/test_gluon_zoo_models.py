@@ -6,8 +6,6 @@ shared/reference/REAL_MODELS.md), saved with ``net.export`` and converted from t
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -15,6 +13,8 @@ mx = pytest.importorskip("mxnet")
 ort = pytest.importorskip("onnxruntime")
 
 import nnvm_bridge as nb  # noqa: E402
+import gluon_fixtures  # noqa: E402
+from gluon_fixtures import export_block, run_exported  # noqa: E402,F401  (shared with other tests)
 
 S = mx.sym
 RNG = np.random.default_rng(0)
@@ -171,68 +171,11 @@ def test_argsort(kw):
 
 # ---- models ---------------------------------------------------------------------------------------
 def import_gluoncv():
-    """gluoncv 0.10.5 refuses to import next to torch >= 2 (a version check that raises RuntimeError)."""
     pytest.importorskip("mxnet")
-    saved = sys.modules.get("torch")
-    sys.modules["torch"] = None  # makes gluoncv's optional `import torch` fail as if torch were absent
     try:
-        import gluoncv
-    except ImportError:
+        return gluon_fixtures.import_gluoncv()
+    except gluon_fixtures.GluonCVMissing:
         pytest.skip("gluoncv is not installed")
-    finally:
-        if saved is None:
-            del sys.modules["torch"]
-        else:
-            sys.modules["torch"] = saved
-    return gluoncv
-
-
-def calibrate_batchnorm(net, x):
-    """Give every BatchNorm the statistics of what it sees on ``x`` (times random factors near 1)."""
-    bns = []
-
-    def collect(block):
-        if isinstance(block, mx.gluon.nn.BatchNorm):
-            bns.append(block)
-    net.apply(collect)
-    for bn in bns:
-        bn.gamma.set_data(mx.nd.array(RNG.uniform(0.5, 1.5, bn.gamma.shape)))
-        bn.beta.set_data(mx.nd.array(RNG.uniform(-0.2, 0.2, bn.beta.shape)))
-    # each BatchNorm's statistics are set just before it runs, so it sees calibrated inputs: one pass does all
-    def hook(bn, inputs):
-        data = inputs[0].asnumpy().astype(np.float64)
-        axes = tuple(i for i in range(data.ndim) if i != 1)
-        c = data.shape[1]
-        bn.running_mean.set_data(mx.nd.array(data.mean(axis=axes) * RNG.uniform(0.9, 1.1, c)))
-        bn.running_var.set_data(mx.nd.array(data.var(axis=axes) * RNG.uniform(0.9, 1.1, c) + 1e-3))
-    handles = [bn.register_forward_pre_hook(hook) for bn in bns]
-    net(x)
-    for h in handles:
-        h.detach()
-
-
-def export_block(net, inputs, tmp_path, calibrate=True):
-    """Initialise, calibrate, hybridize and export ``net``; returns (symbol file, params file, MXNet outputs)."""
-    mx.random.seed(0)
-    net.initialize(mx.init.Xavier(), force_reinit=True)
-    nd_inputs = [mx.nd.array(v, dtype=v.dtype) for v in inputs]
-    if calibrate:
-        calibrate_batchnorm(net, *nd_inputs)
-    net.hybridize()
-    net(*nd_inputs)
-    prefix = str(tmp_path / "model")
-    net.export(prefix)
-    return prefix + "-symbol.json", prefix + "-0000.params"
-
-
-def run_exported(sym_file, params_file, feeds, dtype=None):
-    """MXNet's outputs on the exported files (``dtype="float64"``: the whole net cast to float64)."""
-    block = mx.gluon.SymbolBlock.imports(sym_file, list(feeds), params_file)
-    if dtype is not None:
-        block.cast(dtype)
-    outs = block(*[mx.nd.array(v, dtype=dtype or v.dtype) for v in feeds.values()])
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [o.asnumpy() for o in outs]
 
 
 def assert_close_deep(got, ref32, ref64, what):
