@@ -32,6 +32,8 @@ class ConvertContext:
         self._dtype = {}
         self._names = NameAllocator()
         self.weight_vars = set()  # variable names used in a weight slot
+        # set by the importer: convert_subgraph(subgraph_json, bindings, replace=None) -> head entries
+        self.convert_subgraph = None
 
     # ---- naming -------------------------------------------------------------------------------
     def aux_name(self, suffix: str) -> str:

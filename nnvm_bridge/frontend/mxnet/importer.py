@@ -22,7 +22,7 @@ from ...ir.graph import Entry, Graph
 from ...ir.json_io import parse_json, parse_obj
 from ...ir.passes import infer_shape, infer_type
 from ...ops.registry import Attr
-from . import handlers_math, handlers_nlp, handlers_nn, handlers_tensor, handlers_vision  # noqa: F401  (they register the built-in handlers)
+from . import handlers_math, handlers_nlp, handlers_nn, handlers_quant, handlers_tensor, handlers_vision  # noqa: F401  (they register the built-in handlers)
 from .context import ConvertContext
 from .defaults import MxAttrs
 from .registry import MXNET_IMPORT
@@ -134,7 +134,7 @@ def _normalise_shape(shape, file=None) -> dict:
 def _prescan(raw):
     unsupported = OpTally()
     for rn in raw.nodes:
-        if rn.op != "null" and (rn.subgraphs or rn.op not in MXNET_IMPORT):
+        if rn.op != "null" and (rn.op not in MXNET_IMPORT or (rn.subgraphs and not MXNET_IMPORT.get(rn.op).subgraphs)):
             unsupported.add(rn.op, rn.name)
     unsupported.raise_if_any(direction="from_mxnet", file=raw.source,
                              extra="register a handler with nnvm_bridge.frontend.mxnet.register_mxnet_op")
@@ -192,6 +192,63 @@ def _input_hints(rn, shape, dtype) -> dict:
     return attrs
 
 
+def _convert_op_node(ctx, raw, rn, results):
+    """One MXNet op record through its handler -> list of Entries (one per MXNet output)."""
+    h = MXNET_IMPORT.get(rn.op)
+    ctx.node_name, ctx.op_name = rn.name, rn.op
+    inputs = []
+    for slot, (src, idx, _) in enumerate(rn.inputs):
+        got = results[src]
+        if got is None:
+            if slot in h.labels:
+                continue  # a dropped label
+            raise InvalidModelError(f"input {slot} is a label variable used as data", node=rn.name, op=rn.op,
+                                    file=raw.source)
+        if idx >= len(got):
+            raise InvalidModelError(f"input {slot} refers to output {idx} of {raw.nodes[src].name!r}, "
+                                    f"which has {len(got)} usable outputs at inference", node=rn.name,
+                                    op=rn.op, file=raw.source)
+        inputs.append(got[idx])
+    attrs = MxAttrs(rn.op, rn.name, rn.attrs, h.attrs, file=raw.source)
+    try:
+        res = h(ctx, rn, attrs, inputs)
+    except UnsupportedOperatorError:
+        raise
+    except BridgeError as exc:
+        if exc.node is None:  # a shared helper's error: say which node it came from
+            raise type(exc)(exc.bare_message, node=rn.name, op=rn.op, file=raw.source) from None
+        raise
+    except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
+        raise InvalidModelError(f"cannot convert: {type(exc).__name__}: {exc}", node=rn.name, op=rn.op,
+                                file=raw.source) from None
+    return list(res) if isinstance(res, (list, tuple)) and not isinstance(res, Entry) else [res]
+
+
+def _convert_subgraph(ctx, sub, bindings, replace=None):
+    """Inline a fused op's subgraph (MXNet JSON dict): its k-th variable is ``bindings[k]``; an inner op node
+    whose index is in ``replace`` becomes ``replace[index](inputs)``. Returns the subgraph's head entries."""
+    raw = parse_obj(sub, "MXNet subgraph", ctx.file)
+    raw.source = ctx.file
+    _prescan(raw)
+    outer = ctx.node_name, ctx.op_name
+    results, k = [], 0
+    try:
+        for nid, rn in enumerate(raw.nodes):
+            if rn.op == "null":
+                if k >= len(bindings):
+                    raise InvalidModelError(f"its subgraph has more inputs than the {len(bindings)} given",
+                                            node=outer[0], op=outer[1], file=ctx.file)
+                results.append([bindings[k]])
+                k += 1
+            elif replace and nid in replace:
+                results.append([replace[nid]([results[i][j] for i, j, _ in rn.inputs])])
+            else:
+                results.append(_convert_op_node(ctx, raw, rn, results))
+    finally:
+        ctx.node_name, ctx.op_name = outer
+    return [results[i][j] for i, j, _ in raw.heads]
+
+
 def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=None):
     """Convert parsed MXNet records into (Graph, params)."""
     _prescan(raw)
@@ -209,6 +266,7 @@ def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=Non
             raise DTypeError(f"dtype given for unknown input(s) {bad}; the symbol's inputs are {data_inputs}",
                              file=raw.source)
     ctx = ConvertContext(params, params_given, shape, dtype, file=raw.source)
+    ctx.convert_subgraph = lambda sub, bindings, replace=None: _convert_subgraph(ctx, sub, bindings, replace)
     results = []  # per raw node: list of Entries (None for dropped labels)
     for nid, rn in enumerate(raw.nodes):
         if rn.op == "null":
@@ -218,34 +276,7 @@ def convert_symbol(raw, params: dict, params_given: bool, shape: dict, dtype=Non
             hints = _input_hints(rn, shape, dtype) if rn.name not in params else dict(rn.attrs)
             results.append([ctx.variable(rn.name, hints)])
             continue
-        h = MXNET_IMPORT.get(rn.op)
-        ctx.node_name, ctx.op_name = rn.name, rn.op
-        inputs = []
-        for slot, (src, idx, _) in enumerate(rn.inputs):
-            got = results[src]
-            if got is None:
-                if slot in h.labels:
-                    continue  # a dropped label
-                raise InvalidModelError(f"input {slot} is a label variable used as data", node=rn.name, op=rn.op,
-                                        file=raw.source)
-            if idx >= len(got):
-                raise InvalidModelError(f"input {slot} refers to output {idx} of {raw.nodes[src].name!r}, "
-                                        f"which has {len(got)} usable outputs at inference", node=rn.name,
-                                        op=rn.op, file=raw.source)
-            inputs.append(got[idx])
-        attrs = MxAttrs(rn.op, rn.name, rn.attrs, h.attrs, file=raw.source)
-        try:
-            res = h(ctx, rn, attrs, inputs)
-        except UnsupportedOperatorError:
-            raise
-        except BridgeError as exc:
-            if exc.node is None:  # a shared helper's error: say which node it came from
-                raise type(exc)(exc.bare_message, node=rn.name, op=rn.op, file=raw.source) from None
-            raise
-        except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
-            raise InvalidModelError(f"cannot convert: {type(exc).__name__}: {exc}", node=rn.name, op=rn.op,
-                                    file=raw.source) from None
-        results.append(list(res) if isinstance(res, (list, tuple)) and not isinstance(res, Entry) else [res])
+        results.append(_convert_op_node(ctx, raw, rn, results))
     outputs = []
     for nid, idx, _ in raw.heads:
         got = results[nid]
