@@ -96,11 +96,13 @@ void WriteNpy(const std::string& path, const ffi::Tensor& t) {
     throw std::runtime_error("output is not a contiguous host tensor");
   const char* descr = nullptr;
   for (const NpyType& n : kNpyTypes)
-    if (ffi::DLDataTypeToString(n.dtype) == ffi::DLDataTypeToString(dl->dtype)) descr = n.descr;
+    if (n.dtype == dl->dtype) descr = n.descr;
   if (descr == nullptr) throw std::runtime_error("no .npy type for " + std::string(ffi::DLDataTypeToString(dl->dtype)));
-  std::string shape;
-  for (int i = 0; i < dl->ndim; ++i) shape += std::to_string(dl->shape[i]) + (dl->ndim == 1 ? "," : i + 1 < dl->ndim ? ", " : "");
-  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string shape;  // numpy's tuple syntax: "()", "(3,)", "(2, 4)"
+  for (int i = 0; i < dl->ndim; ++i)
+    shape += std::to_string(dl->shape[i]) + (dl->ndim == 1 ? "," : i + 1 < dl->ndim ? ", " : "");
+  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + shape +
+                       "), }";
   header.append(63 - (10 + header.size()) % 64, ' ');  // magic + length + header + '\n' is a multiple of 64
   header += '\n';
   std::ofstream f(path, std::ios::binary);
