@@ -253,6 +253,8 @@ def cmd_compile(args, rep):
                 "pure TVM)")
     cm.export_library(args.output)
     rep.say(f"wrote {args.output}")
+    if not done.get("segments"):
+        rep.say("it runs with TVM alone (Python or C++, no nnvm_bridge): see docs/deploy.md")
     return 0
 
 

@@ -156,6 +156,7 @@ def test_compile_and_run_with_tvm(source, mx_model, onnx_file, tmp_path, capsys)
     src = [onnx_file] if source == "onnx" else [mx_model["json"], "--input-shape", "2,3,8,8"]
     rc, _, err = run_cli(capsys, "compile", *src, "--target", "llvm", "-o", lib)
     assert rc == 0, err
+    assert "see docs/deploy.md" in err  # where to go next: deploying with TVM alone
     rc, out, err = run_cli(capsys, "run", lib, "--input", f"data={mx_model['folder'] / 'x.npy'}",
                            "-o", tmp_path / "y.npy")
     assert rc == 0, err
