@@ -278,7 +278,8 @@ def _scan(ctx, node, attrs, inputs):
         c = body.formal(body.unique("cond"), (), "bool")
         carried = [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names, shapes, states)]
         for name, x, axis in zip(names[n_state:], scanned, in_axes):
-            body.vals[name] = body.emit1("take", [body.entry(x), it], {"axis": axis})
+            x = body.entry(body.capture(name, x) if isinstance(x, Entry) else x)  # a flipped input is outer too
+            body.vals[name] = body.emit1("take", [x, it], {"axis": axis})
         return [it, c] + carried
     shapes = [ctx.shape(x) for x in states]
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, n_state, offset=0)
