@@ -176,6 +176,8 @@ def body_proto(body: Graph, shapes, dtypes, outer: dict, opset: int, prefix: str
     """The GraphProto of a control-flow body (ir/control.py): its formals take ``shapes``/``dtypes``; a formal in
     ``outer`` reads that outer-scope value instead of being an input (ONNX If captures everything so, Loop its
     captured values); every other value is renamed under ``prefix`` so no name clashes with the outer graph."""
+    import onnx
+
     from nnvm_bridge.ir.control import body_inputs
 
     formals = body_inputs(body)
@@ -190,6 +192,12 @@ def body_proto(body: Graph, shapes, dtypes, outer: dict, opset: int, prefix: str
               for f, s, d in zip(formals, shapes, dtypes) if f not in outer]
     del graph.input[:]
     graph.input.extend(inputs)
+    for vi in graph.output:  # an output that is an outer value must still be a node's output
+        if vi.name in outer:
+            copy = f"{prefix}/{vi.name}_out"
+            graph.node.append(onnx.helper.make_node("Identity", [vi.name], [copy], name=copy))
+            mapping[copy] = copy
+            vi.name = copy
     _rename_graph(graph, mapping)
     return graph
 

@@ -279,7 +279,9 @@ def _scan(ctx, node, attrs, inputs):
         carried = [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names, shapes, states)]
         for name, x, axis in zip(names[n_state:], scanned, in_axes):
             x = body.entry(body.capture(name, x) if isinstance(x, Entry) else x)  # a flipped input is outer too
-            body.vals[name] = body.emit1("take", [x, it], {"axis": axis})
+            # a one-element index and a squeeze, as Gather does: the axis goes whether it is 0-d or (1,)
+            taken = body.emit1("take", [x, body.emit1("reshape", [it], {"shape": (1,)})], {"axis": axis})
+            body.vals[name] = body.emit1("squeeze", [taken], {"axis": (axis,)})
         return [it, c] + carried
     shapes = [ctx.shape(x) for x in states]
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, n_state, offset=0)

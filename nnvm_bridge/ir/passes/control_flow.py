@@ -132,9 +132,10 @@ def _unroll(node, inputs, params, names, new_params, max_unroll, direction):
     n_carried, _, n_scan = loop_layout(node, node_attrs(node))
     cond, carried, captured = inputs[1], inputs[2:2 + n_carried], inputs[2 + n_carried:]
     scans = [[] for _ in range(n_scan)]
+    iteration_shape = _iteration_shape(node.subgraphs[0])
     for k in range(trips):
         it = unique_name(f"{node.name}_iteration{k}", names)
-        new_params[it] = np.array(k, dtype=np.int64)
+        new_params[it] = np.array(k, dtype=np.int64).reshape(iteration_shape)
         outs = inline_body(node.subgraphs[0], [Entry(variable(it), 0), cond] + carried + captured, names,
                            f"{node.name}_{k}_")
         cond, carried = outs[0], outs[1:1 + n_carried]
@@ -144,6 +145,15 @@ def _unroll(node, inputs, params, names, new_params, max_unroll, direction):
                Entry(Node("concatenate", unique_name(f"{node.name}_scan", names), acc,
                           {"axis": "0"}), 0) for acc in scans]
     return list(carried) + stacked
+
+
+def _iteration_shape(body):
+    """The shape the iteration number gets as a constant: (1,), the importer's form of a 0-d constant (MXNet
+    has no 0-d arrays), unless the body indexes with it (``take`` of a 0-d index drops the axis)."""
+    it = body_inputs(body)[0]
+    indexes = any(n.op == "take" and n.inputs[1].node.is_variable and n.inputs[1].node.name == it
+                  for n in body.op_nodes())
+    return () if indexes else (1,)
 
 
 def _error(node, what, direction):
