@@ -14,7 +14,7 @@ import numpy as np
 from nnvm_bridge.errors import InvalidModelError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
-from nnvm_bridge.ir.passes import infer_shape, infer_type
+from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow
 from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_static, parse_shape_hint
 from nnvm_bridge.ops import get_op, node_attrs
 
@@ -60,6 +60,8 @@ def to_mxnet(graph, params):
     if params is not None and not isinstance(params, dict):
         raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
     params = dict(params or {})
+    if has_control_flow(graph):  # MXNet gets if as a select and loops unrolled (ir/passes/control_flow.py)
+        graph, params = lower_control_flow(graph, params, direction="MXNet")
     missing = OpTally()
     for node in graph.op_nodes():
         if _handler(node) is None:

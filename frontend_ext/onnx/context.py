@@ -16,6 +16,8 @@ class NodeContext:
         self.in_dtypes = in_dtypes
         self.out_shapes = out_shapes
         self.out_dtypes = out_dtypes
+        # (body, formal shapes, formal dtypes, {formal: outer value name}) -> GraphProto; set by the exporter
+        self.build_body = None
 
     @property
     def opset(self) -> int:

@@ -29,7 +29,7 @@ from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
 from .context import NodeContext
-from .handlers import (dynamic, elementwise, nn, normalization, quantize, reduce, tensor,  # noqa: F401
+from .handlers import (control, dynamic, elementwise, nn, normalization, quantize, reduce, tensor,  # noqa: F401
                        transform)  # (they register)
 from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
@@ -165,8 +165,65 @@ def _node_views(g: Graph, b: Builder, value_of: dict):
         out_ids = range(ptr[nid], ptr[nid + 1])
         ctx = NodeContext(b, node, [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
                           [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
+        if node.subgraphs:
+            ctx.build_body = lambda body, s, d, outer: body_proto(body, s, d, outer, b.opset,
+                                                                  b.fresh(f"{node.name}_body"))
         return ctx, node_attrs(node), [value_of.get((id(e.node), e.index)) for e in node.inputs]
     return node_view
+
+
+def body_proto(body: Graph, shapes, dtypes, outer: dict, opset: int, prefix: str):
+    """The GraphProto of a control-flow body (ir/control.py): its formals take ``shapes``/``dtypes``; a formal in
+    ``outer`` reads that outer-scope value instead of being an input (ONNX If captures everything so, Loop its
+    captured values); every other value is renamed under ``prefix`` so no name clashes with the outer graph."""
+    import onnx
+
+    from nnvm_bridge.ir.control import body_inputs
+
+    formals = body_inputs(body)
+    model = build_model(body, {}, opset, False, InlineSink(), shape={f: s for f, s in zip(formals, shapes)},
+                        dtype={f: d for f, d in zip(formals, dtypes)}, graph_name=prefix)
+    graph = model.graph
+    names = {vi.name for vi in graph.input} | {t.name for t in graph.initializer} | \
+        {o for n in graph.node for o in n.output} | {vi.name for vi in graph.output}
+    mapping = {name: outer.get(name, f"{prefix}/{name}") for name in names}
+    declared = {vi.name: vi for vi in graph.input}
+    inputs = [declared.get(f) or _value_info(f, d or "float32", s, False)
+              for f, s, d in zip(formals, shapes, dtypes) if f not in outer]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    for vi in graph.output:  # an output that is an outer value must still be a node's output
+        if vi.name in outer:
+            copy = f"{prefix}/{vi.name}_out"
+            graph.node.append(onnx.helper.make_node("Identity", [vi.name], [copy], name=copy))
+            mapping[copy] = copy
+            vi.name = copy
+    _rename_graph(graph, mapping)
+    return graph
+
+
+def _subgraph_reads(nodes) -> set:
+    """The names the subgraphs of ``nodes`` read (If branches read outer values without listing them)."""
+    out = set()
+    for n in nodes:
+        for a in n.attribute:
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                out |= {x for m in g.node for x in m.input} | _subgraph_reads(g.node)
+    return out
+
+
+def _rename_graph(graph, mapping):
+    """Rename values in ``graph`` and in the subgraphs of its nodes (which may read its values)."""
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        vi.name = mapping.get(vi.name, vi.name)
+    for t in graph.initializer:
+        t.name = mapping.get(t.name, t.name)
+    for n in graph.node:
+        n.input[:] = [mapping.get(x, x) if x else x for x in n.input]
+        n.output[:] = [mapping.get(x, x) for x in n.output]
+        for a in n.attribute:
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                _rename_graph(g, mapping)
 
 
 def _value_info(name, dtype, shape, dynamic_batch):
@@ -323,7 +380,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     graph_proto.output.extend(outputs)
     # Parameters are written last, and only those a node reads (batch_norm with scale=False
     # does not read gamma, for example): the streaming sink then never writes dead bytes.
-    used = {name for n in b.nodes for name in n.input} | {o.name for o in outputs}
+    used = {name for n in b.nodes for name in n.input} | {o.name for o in outputs} | _subgraph_reads(b.nodes)
     for name in param_names:
         if name in used:
             sink.write_into(graph_proto.initializer.add(), name, params[name])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
-from nnvm_bridge.ir.passes import infer_shape, infer_type
+from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow
 from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
 from nnvm_bridge.ops import canonical_name, node_attrs
 
@@ -56,6 +56,8 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     """
     rx = compat.relax()
     params = {k: np.asarray(v) for k, v in (params or {}).items()}
+    if has_control_flow(graph):  # if as a select, loops with a known count unrolled (ir/passes/control_flow.py)
+        graph, params = lower_control_flow(graph, params, shape=shape, direction="TVM Relax (to_relax)")
     check_supported(graph)
     g = infer_shape(graph, shape=shape, params=params)
     g = infer_type(g, dtype=dtype, params=params)

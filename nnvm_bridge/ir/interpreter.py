@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BridgeError, ShapeError, UnsupportedOperatorError
+from . import control
 from .graph import Graph
 
 
@@ -23,7 +24,8 @@ def run_graph(graph: Graph, inputs=None, params=None) -> list:
     values.update(inputs or {})
     missing_rule = {}
     for node in graph.op_nodes():
-        if get_op(node.op, node.name).compute is None:
+        op = get_op(node.op, node.name)
+        if op.compute is None and not op.subgraphs:
             missing_rule.setdefault(node.op, []).append(node.name)
     if missing_rule:
         raise UnsupportedOperatorError(missing_rule, direction="the numpy interpreter")
@@ -38,7 +40,7 @@ def run_graph(graph: Graph, inputs=None, params=None) -> list:
                 raise ShapeError("no value given for this input", node=e.node.name, op="null")
         try:
             with np.errstate(all="ignore"):
-                results[id(node)] = list(get_op(node.op).compute(node_attrs(node), ins))
+                results[id(node)] = _evaluate(node, ins)
         except BridgeError as exc:
             raise ShapeError(exc.bare_message, node=node.name, op=node.op) from None
         except (ValueError, IndexError, TypeError) as exc:
@@ -48,3 +50,12 @@ def run_graph(graph: Graph, inputs=None, params=None) -> list:
         if x is None:
             raise ShapeError("no value given for this input", node=e.node.name, op="null")
     return outs
+
+
+def _evaluate(node, ins) -> list:
+    from ..ops import get_op, node_attrs
+
+    op, attrs = get_op(node.op), node_attrs(node)
+    if op.subgraphs:
+        return control.run(node, attrs, ins, lambda g, values: run_graph(g, inputs=values))
+    return list(op.compute(attrs, ins))

@@ -180,7 +180,9 @@ def build_graph(raw: RawGraph, check_ops: bool = True) -> Graph:
 
     nodes = []
     for rn in raw.nodes:
-        node = Node(rn.op, rn.name, [], rn.attrs, [nodes[c] for c in rn.control_deps], rn.subgraphs)
+        subgraphs = [build_graph(parse_obj(sg, "subgraph", raw.source), check_ops) if isinstance(sg, dict) else sg
+                     for sg in rn.subgraphs]
+        node = Node(rn.op, rn.name, [], rn.attrs, [nodes[c] for c in rn.control_deps], subgraphs)
         node.inputs = [Entry(nodes[nid], idx, ver) for nid, idx, ver in rn.inputs]
         nodes.append(node)
     if check_ops:
@@ -222,7 +224,7 @@ def graph_to_obj(graph: Graph) -> dict:
         if node.control_deps:
             js["control_deps"] = [graph.node_id(c) for c in node.control_deps]
         if node.subgraphs:
-            js["subgraphs"] = node.subgraphs
+            js["subgraphs"] = [graph_to_obj(sg) for sg in node.subgraphs]  # MXNet's field: one graph each
         nodes_js.append(js)
     attrs = {}
     for key in sorted(graph.attrs):

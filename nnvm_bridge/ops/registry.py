@@ -55,6 +55,7 @@ class OpDef:
     level: int = 1
     ext: bool = False  # an extension beyond NNVM v0.6's "top" op set
     internal: bool = False  # compiler-internal, never produced by importers
+    subgraphs: tuple = ()  # names of the node's subgraphs (control flow, see ir/control.py)
     infer_shape: Callable | None = None  # (attrs, [in_shape]) -> [out_shape]
     infer_type: Callable | None = None  # (attrs, [in_dtype]) -> [out_dtype]
     compute: Callable | None = None  # (attrs, [np.ndarray]) -> [np.ndarray]
@@ -184,6 +185,9 @@ def check_node(node, file=None):
     """Validate a node against the table: known op, parsable attrs, right input count."""
     op = get_op(node.op, node.name)
     attrs = op.parse_attrs(node.attrs, node=node.name, file=file)
+    if len(node.subgraphs) != len(op.subgraphs):
+        raise InvalidModelError(f"expects {len(op.subgraphs)} subgraphs {list(op.subgraphs)}, got "
+                                f"{len(node.subgraphs)}", node=node.name, op=node.op, file=file)
     n = op.count_inputs(attrs)
     if n is not None and len(node.inputs) != n:
         raise InvalidModelError(f"expects {n} inputs, got {len(node.inputs)}", node=node.name, op=node.op,

@@ -12,8 +12,10 @@ import re
 import numpy as np
 
 from ...errors import BridgeError, InvalidModelError, ShapeError, unsupported_feature
+from ...ir import control
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Node
+from ...ir.passes.infer import infer_shape, infer_type
 from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
@@ -75,6 +77,8 @@ class ImportContext:
         self.shape_values: dict = {}  # onnx name -> object ndarray of ints and Dims (a symbolic shape tensor)
         # info and caches are keyed by id(node): keep every node alive so ids are never reused
         self._alive: list = []
+        # (ctx, OnnxNode) -> None: converts one node of a subgraph; the importer's driver sets it
+        self.convert_node = None
 
     # ---- naming ------------------------------------------------------------------------
     def unique(self, base: str) -> str:
@@ -125,9 +129,10 @@ class ImportContext:
         if isinstance(v, Entry):
             return v
         e = self._const_entries.get(x)
-        if e is None and x in self.initializer_names and x not in self.params:
+        if e is None and x in self.initializer_names:
             value = np.asarray(v)
-            self.params[x] = value.reshape(1) if value.ndim == 0 else value
+            if x not in self.params:
+                self.params[x] = value.reshape(1) if value.ndim == 0 else value
             e = self.variable(x, value.shape, _dt.canonical(value.dtype), value)
             self._const_entries[x] = e
         elif e is None:
@@ -208,13 +213,14 @@ class ImportContext:
         return _dt.canonical(v.dtype)
 
     # ---- emitting IR nodes -----------------------------------------------------------
-    def emit(self, op: str, inputs, attrs=None, name=None) -> list:
-        """Add one IR node; returns all its output entries (shapes, dtypes, values known where possible)."""
+    def emit(self, op: str, inputs, attrs=None, name=None, subgraphs=()) -> list:
+        """Add one IR node; returns all its output entries (shapes, dtypes, values known where possible).
+        ``subgraphs``: the bodies of a control-flow node (``if``, ``loop``; see ir/control.py)."""
         opdef = get_op(op)
         inputs = [self._materialize(self.entry(x)) for x in inputs]
         raw = opdef.format_attrs(attrs or {})
         base = name or (self.node.name if self.node is not None else op)
-        node = Node(opdef.name, self.unique(base), inputs, raw)
+        node = Node(opdef.name, self.unique(base), inputs, raw, subgraphs=subgraphs)
         self._alive.append(node)
         parsed = opdef.parse_attrs(raw, node=node.name)
         n_out = opdef.count_outputs(parsed)
@@ -222,12 +228,17 @@ class ImportContext:
         in_shapes = [i[0] for i in infos]
         in_types = [i[1] for i in infos]
         try:
-            shapes = opdef.infer_shape(parsed, in_shapes) if opdef.infer_shape else [None] * n_out
+            if opdef.subgraphs:
+                shapes = control.infer_shapes(node, parsed, in_shapes, lambda g, s: infer_shape(g, shape=s))
+            else:
+                shapes = opdef.infer_shape(parsed, in_shapes) if opdef.infer_shape else [None] * n_out
         except BridgeError as exc:
             raise self.error(ShapeError, f"{op}: {exc.bare_message}") from None
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
             raise self.error(ShapeError, f"{op}: shape inference failed for {in_shapes}: {exc}") from None
-        if opdef.infer_type is not None:
+        if opdef.subgraphs:
+            types = control.infer_types(node, parsed, in_types, lambda g, d: infer_type(g, dtype=d))
+        elif opdef.infer_type is not None:
             types = opdef.infer_type(parsed, in_types)
         else:
             types = [in_types[0] if in_types else "float32"] * n_out
@@ -260,6 +271,16 @@ class ImportContext:
             cached = self.const_entry(value, e.node.name)
             self._const_entries[key] = cached
         return cached
+
+    def param_entry(self, name: str, like: Entry) -> Entry:
+        """A variable of this graph for the parameter ``name`` (shape, dtype and value as ``like``'s)."""
+        key = ("param", name)
+        e = self._const_entries.get(key)
+        if e is None:
+            shape, dtype, value = self.info[(id(like.node), like.index)]
+            e = self.variable(name, shape, dtype, value)
+            self._const_entries[key] = e
+        return e
 
     def emit1(self, op, inputs, attrs=None, name=None) -> Entry:
         return self.emit(op, inputs, attrs, name)[0]

@@ -19,8 +19,8 @@ from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
 from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
 from ...ops import num_visible_outputs
-from . import (convert_extra, convert_math, convert_nn, convert_quant, convert_resize, convert_rnn,  # noqa: F401
-               convert_tensor, shape_values)
+from . import (convert_control, convert_extra, convert_math, convert_nn, convert_quant, convert_resize,  # noqa: F401
+               convert_rnn, convert_tensor, shape_values)
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
@@ -134,7 +134,8 @@ def _sort_nodes(nodes, known, file):
     indeg = [0] * len(nodes)
     users = [[] for _ in nodes]
     for i, n in enumerate(nodes):
-        deps = {producers[x] for x in n.inputs if x and x not in known and x in producers}
+        needs = [x for x in n.inputs if x] + sorted(convert_control.outer_names(n.proto))  # subgraphs read outer names
+        deps = {producers[x] for x in needs if x not in known and x in producers and producers[x] != i}
         indeg[i] = len(deps)
         for d in deps:
             users[d].append(i)
@@ -171,6 +172,7 @@ def _prescan(nodes, opsets, file):
     """Every op without a converter, reported at once; then every op whose converters are all
     newer than the model's opset of its domain."""
     missing = OpTally()
+    nodes = nodes + [OnnxNode(p, i) for n in nodes for i, p in enumerate(convert_control.nested_nodes(n.proto))]
     for n in nodes:
         if table_key(n) not in ONNX_IMPORT:
             missing.add(n.op_type if n.domain in DEFAULT_DOMAINS else f"{n.domain}:{n.op_type}", n.name)
@@ -191,6 +193,7 @@ def from_onnx(model, shape=None, dtype=None):
     opset = check_model(model, file)  # graph and outputs present, opset in range, attribute types
     g = model.graph
     ctx = ImportContext(opset, file=file)
+    ctx.convert_node = lambda c, n: _convert_node(c, n, opsets.get(n.domain, 1))
     shape = dict(shape or {})
     per_dtype = dtype if isinstance(dtype, dict) else {}
     common_dtype = None if (dtype is None or isinstance(dtype, dict)) else _dt.canonical(dtype)

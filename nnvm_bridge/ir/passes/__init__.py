@@ -1,5 +1,6 @@
 """Passes over the NNVM graph IR; each is a function Graph -> Graph (plus params where needed)."""
 from .batch_norm import fold_batch_norm
+from .control_flow import has_control_flow, lower_control_flow
 from .dead_code import eliminate_dead_nodes
 from .fold import fold_constants
 from .infer import infer_shape, infer_type
@@ -8,4 +9,4 @@ from .resolve import resolve_reshape
 from .simplify import simplify_inference
 
 __all__ = ["infer_shape", "infer_type", "simplify_inference", "eliminate_dead_nodes", "fold_constants",
-           "fold_batch_norm", "resolve_reshape", "run_passes"]
+           "fold_batch_norm", "resolve_reshape", "run_passes", "has_control_flow", "lower_control_flow"]

@@ -6,11 +6,14 @@ import warnings
 import numpy as np
 
 from ...errors import BridgeError
+from .. import control
 from ..graph import Entry, Graph, Node, variable
+from ..interpreter import run_graph
 from ..symbolic import is_static
 from .rewrite import rewrite
 
 MAX_FOLD_BYTES = 64 << 20
+MAX_FOLD_TRIPS = 1 << 16
 # Ops whose output is a bigger (or equal) copy of cheap information: folding them only grows
 # the model, so they stay ops (their constant inputs are still folded).
 GROWING_OPS = frozenset({"broadcast_to", "tile", "repeat", "ones_like", "zeros_like", "full_like", "expand_like",
@@ -43,7 +46,7 @@ def fold_constants(graph: Graph, params: dict, *, shape=None, max_bytes: int = M
             if s is not None:
                 values[id(node)] = [np.array(s, dtype=node_attrs(node).dtype)]
             continue
-        if op.compute is None or op.mutate_inputs or op.internal:
+        if (op.compute is None and not op.subgraphs) or op.mutate_inputs or op.internal:
             continue
         if not all(id(e.node) in values for e in node.inputs):
             continue
@@ -106,10 +109,15 @@ def _evaluate(node, op, ins, max_bytes):
         itemsize = max([x.dtype.itemsize for x in ins] + [8])
         if any(s is not None and _size(s) * itemsize > max_bytes for s in shapes):
             return None
+    if node.op == "loop" and int(np.asarray(ins[0]).reshape(-1)[0]) > MAX_FOLD_TRIPS:
+        return None  # an unbounded while loop (ONNX Loop without a trip count) stays a loop
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outs = op.compute(attrs, ins)
+            if op.subgraphs:
+                outs = control.run(node, attrs, ins, lambda g, values: run_graph(g, inputs=values))
+            else:
+                outs = op.compute(attrs, ins)
     except (BridgeError, ValueError, TypeError, IndexError, ZeroDivisionError, ArithmeticError, MemoryError):
         return None
     outs = [np.asarray(o) for o in outs]

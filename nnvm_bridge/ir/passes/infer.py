@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...errors import BridgeError, DTypeError, ShapeError
+from .. import control
 from .. import dtypes as _dt
 from ..graph import Graph
 from ..symbolic import as_dim, parse_shape_hint
@@ -37,7 +38,14 @@ def infer_shape(graph: Graph, shape=None, params=None, *, strict: bool = False) 
         attrs = node_attrs(node)
         in_shapes = [out[ptr[graph.node_id(e.node)] + e.index] for e in node.inputs]
         n_out = ptr[nid + 1] - ptr[nid]
-        if op.infer_shape is None:
+        if op.subgraphs:
+            try:
+                res = control.infer_shapes(node, attrs, in_shapes, lambda g, s: infer_shape(g, shape=s))
+            except BridgeError as exc:
+                if exc.node is not None:
+                    raise
+                raise ShapeError(exc.bare_message, node=node.name, op=node.op) from None
+        elif op.infer_shape is None:
             res = [None] * n_out
         else:
             try:
@@ -98,7 +106,9 @@ def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "flo
         attrs = node_attrs(node)
         in_types = [out[ptr[graph.node_id(e.node)] + e.index] for e in node.inputs]
         n_out = ptr[nid + 1] - ptr[nid]
-        if op.infer_type is not None:
+        if op.subgraphs:
+            res = control.infer_types(node, attrs, in_types, lambda g, d: infer_type(g, dtype=d))
+        elif op.infer_type is not None:
             res = op.infer_type(attrs, in_types)
         else:
             res = [in_types[0] if in_types else "float32"] * n_out

@@ -1,0 +1,342 @@
+"""ONNX control flow: If, Loop and Scan -> the IR's ``if`` and ``loop`` (ir/control.py).
+
+A subgraph is converted in a :class:`BodyContext`, a child of the enclosing context: a name from the
+outer scope reads as its constant where it is one (so it folds inside the body), otherwise it is
+*captured*: the body gets a formal input for it and the node gets the outer value as an explicit input.
+Constants the body makes become parameters of the model, passed in the same way.  An If whose condition
+is known at import is inlined: the taken branch's nodes join the enclosing graph and no ``if`` is left.
+Scan is lowered to ``loop``: iteration ``i`` takes slice ``i`` (or ``T-1-i``) of each scan input, and the
+stacked scan outputs are flipped and transposed as the directions and axes ask.
+"""
+from __future__ import annotations
+
+from collections import ChainMap
+
+import numpy as np
+
+from ...errors import InvalidModelError
+from ...ir import control
+from ...ir.graph import Entry
+from ...ir.interpreter import run_graph
+from ...ir.symbolic import format_dim, sym
+from .context import ImportContext, OnnxNode
+from .registry import ONNX_IMPORT
+from .tensors import tensor_to_array
+
+INT64_MAX = np.iinfo(np.int64).max
+MAX_IMPORT_TRIPS = 1 << 16  # a loop with constant inputs runs at import up to this many iterations
+
+
+class _ScopeValues(dict):
+    """A body's ONNX names: its own, then the enclosing scopes' (an outer tensor is captured on first use)."""
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+
+    def __contains__(self, name):
+        return dict.__contains__(self, name) or name in self.ctx.parent.vals
+
+    def __missing__(self, name):
+        value = self.ctx.parent.vals[name]  # KeyError: no scope has it
+        if isinstance(value, Entry):
+            value = self.ctx.capture(name, value)
+        self[name] = value
+        return value
+
+
+class BodyContext(ImportContext):
+    """The import context of a subgraph (``inline``: the taken branch of a folded If, which converts into the
+    enclosing graph itself, so outer values are used as they are)."""
+
+    def __init__(self, parent: ImportContext, inline: bool = False):
+        super().__init__(parent.opset, file=parent.file)
+        self.parent, self.inline = parent, inline
+        self.info, self.params, self._names, self._alive = parent.info, parent.params, parent._names, parent._alive
+        self.convert_node = parent.convert_node
+        self.initializer_names = set(parent.initializer_names)
+        self.shape_values = ChainMap({}, parent.shape_values)
+        if inline:
+            self._const_entries = parent._const_entries
+        self.vals = _ScopeValues(self)
+        self.captures = {}  # (id(outer node), index) -> (formal Entry, outer Entry)
+
+    def capture(self, name, outer: Entry):
+        info = self.info[(id(outer.node), outer.index)]
+        if info[2] is not None:
+            return info[2]  # a constant folds inside the body
+        if self.inline:
+            return outer
+        key = (id(outer.node), outer.index)
+        if key not in self.captures:
+            self.captures[key] = (self.variable(self.unique(name), info[0], info[1]), outer)
+        return self.captures[key][0]
+
+    def formal(self, name, shape, dtype) -> Entry:
+        """A declared input of the body, bound to the ONNX name ``name``."""
+        e = self.variable(self.unique(name), shape, dtype)
+        self.vals[name] = e
+        return e
+
+    def finish(self, output_names):
+        """(output entries, [(formal, outer entry)] for every capture and every parameter the body uses)."""
+        self.node = None
+        outs = [self._materialize(self.entry(name)) for name in output_names]
+        extra = list(self.captures.values())
+        seen = {id(f.node) for f, _ in extra}
+        for e in _variables(outs):
+            if id(e.node) not in seen and e.node.name in self.params:
+                seen.add(id(e.node))
+                extra.append((e, self.parent.param_entry(e.node.name, e)))
+        return outs, extra
+
+
+def _variables(outs):
+    from ...ir.graph import topo_order
+
+    return [Entry(n, 0) for n in topo_order(outs) if n.is_variable]
+
+
+def convert_graph(ctx: BodyContext, graph) -> list:
+    """Convert the nodes of the ONNX GraphProto ``graph`` in ``ctx`` (its inputs already bound)."""
+    for t in graph.initializer:
+        ctx.vals[t.name] = tensor_to_array(t, None, ctx.file)
+        ctx.reserve(t.name)
+        ctx.initializer_names.add(t.name)
+    nodes = [OnnxNode(p, i) for i, p in enumerate(graph.node)]
+    ctx.consumers = {x for n in nodes for x in n.inputs if x} | {o.name for o in graph.output}
+    produced = set()
+    pending = list(nodes)
+    while pending:  # ONNX lists nodes in order; tolerate files that do not
+        ready = [n for n in pending if all(not x or x in produced or x not in _outputs(pending) for x in n.inputs)]
+        if not ready:
+            raise InvalidModelError("subgraph contains a cycle", node=pending[0].name, op=pending[0].op_type,
+                                    file=ctx.file)
+        for n in ready:
+            ctx.convert_node(ctx, n)
+            produced.update(o for o in n.outputs if o)
+        pending = [n for n in pending if n not in ready]
+    return [o.name for o in graph.output]
+
+
+def _outputs(nodes):
+    return {o for n in nodes for o in n.outputs if o}
+
+
+# ---- If --------------------------------------------------------------------------------------
+@ONNX_IMPORT.register("If", since=(1, 11, 13, 16, 19, 21, 23, 24, 25))
+def _if(ctx, node, attrs, inputs):
+    cond = ctx.const(inputs[0])
+    if cond is not None:
+        if np.asarray(cond).size != 1:
+            raise ctx.error(InvalidModelError, f"the condition must hold one value, got shape {cond.shape}")
+        return _inline(ctx, node, attrs["then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"])
+    branches = []
+    for key in ("then_branch", "else_branch"):
+        body = BodyContext(ctx)
+        outs, extra = body.finish(convert_graph(body, attrs[key]))
+        branches.append((body, outs, extra))
+    ctx.node = node
+    if len(branches[0][1]) != len(branches[1][1]):
+        raise ctx.error(InvalidModelError, "the branches give different numbers of outputs")
+    outer = _union(extra for _, _, extra in branches)
+    bodies = []
+    for body, outs, extra in branches:
+        mine = {_key(o): f for f, o in extra}
+        formals = [mine[_key(o)] if _key(o) in mine else body.variable(body.unique("unused"), None, None)
+                   for o in outer]
+        bodies.append(control.make_body(outs, [f.node for f in formals]))
+    return ctx.emit("if", [inputs[0]] + outer, {"num_outputs": len(node.outputs)}, subgraphs=bodies)
+
+
+def _inline(ctx, node, graph):
+    """The outputs of ``graph`` converted into the enclosing graph (a folded If's taken branch)."""
+    body = BodyContext(ctx, inline=True)
+    names = convert_graph(body, graph)
+    ctx.node = node
+    for out, name in zip(node.outputs, names):
+        if out and name in body.shape_values.maps[0]:  # a symbolic shape value stays known past the If
+            ctx.shape_values[out] = body.shape_values[name]
+    return [body.vals[name] for name in names]
+
+
+def _key(e: Entry):
+    return (id(e.node), e.index)
+
+
+def _union(extras) -> list:
+    out, seen = [], set()
+    for extra in extras:
+        for _, o in extra:
+            if _key(o) not in seen:
+                seen.add(_key(o))
+                out.append(o)
+    return out
+
+
+# ---- Loop ------------------------------------------------------------------------------------
+@ONNX_IMPORT.register("Loop", since=(1, 11, 13, 16, 19, 21, 23, 24, 25))
+def _loop(ctx, node, attrs, inputs):
+    graph = attrs["body"]
+    carried = list(node.inputs[2:])
+    if any(x is None for x in carried):
+        raise ctx.error(InvalidModelError, "a loop-carried input is empty")
+    trips = inputs[0] if inputs[0] is not None else np.array(INT64_MAX, dtype=np.int64)
+    cond = inputs[1] if inputs[1] is not None else np.array(True)
+    names = [vi.name for vi in graph.input]
+    if len(names) != 2 + len(carried):
+        raise ctx.error(InvalidModelError, f"the body takes {len(names)} inputs; a Loop with {len(carried)} "
+                                           f"carried values needs {2 + len(carried)}")
+
+    def bind(body):
+        it = body.formal(names[0], (), "int64")
+        c = body.formal(names[1], ctx.shape(cond), "bool")
+        return [it, c] + [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names[2:], shapes, carried)]
+    shapes = [ctx.shape(x) for x in carried]
+    formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, len(carried), offset=1)
+    if len(outs) < 1 + len(carried):
+        raise ctx.error(InvalidModelError, f"the body gives {len(outs)} outputs; it must give the condition and "
+                                           f"{len(carried)} carried values")
+    trip_count = None
+    if inputs[0] is not None and _stays_true(ctx, cond, outs[0], formals[1]):
+        known = ctx.shape_value(inputs[0])
+        if known is not None and known.size == 1:
+            trip_count = format_dim(known.reshape(-1)[0])
+    return _emit_loop(ctx, [trips, cond] + carried, formals, outs, extra, len(carried), trip_count)
+
+
+def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
+    """Convert a loop body with the carried shapes ``shapes`` (changed in place); where a carried value
+    comes back with other dims, convert again with those dims as new symbols (a value that grows per
+    iteration).  The carried values are the body outputs from ``offset`` on."""
+    for _ in range(3):
+        body = BodyContext(ctx)
+        formals = bind(body)
+        outs, extra = body.finish(convert_graph(body, graph))
+        got = [body.shape(e) for e in outs[offset:offset + n_carried]]
+        joined = [control.join_shapes(a, b, lambda axis, k=k: sym(f"{node.name}_carried{k}_dim{axis}"))
+                  for k, (a, b) in enumerate(zip(shapes, got))]
+        ctx.node = node
+        if joined == shapes:
+            break
+        shapes[:] = joined
+    return formals, outs, extra
+
+
+def _stays_true(ctx, cond, cond_out, cond_formal) -> bool:
+    """The loop runs its full trip count: the condition starts true and the body passes it on (or makes it
+    true)."""
+    start = ctx.const(cond)
+    if start is None or not bool(np.asarray(start).all()):
+        return False
+    if cond_out.node is cond_formal.node:
+        return True
+    value = ctx.const(cond_out)
+    return value is not None and bool(np.asarray(value).all())
+
+
+def _emit_loop(ctx, node_inputs, formals, outs, extra, n_carried, trip_count):
+    body = control.make_body(outs, [f.node for f in formals] + [f.node for f, _ in extra])
+    n_scan = len(outs) - 1 - n_carried
+    results = ctx.emit("loop", node_inputs + [o for _, o in extra],
+                       {"num_carried": n_carried, "num_scan": n_scan, "trip_count": trip_count}, subgraphs=[body])
+    loop = results[0].node if results else None
+    values = [ctx.const(e) for e in (loop.inputs if loop is not None else ())]
+    if values and all(v is not None for v in values) and int(np.asarray(values[0]).reshape(-1)[0]) <= MAX_IMPORT_TRIPS:
+        from ...ops import node_attrs
+
+        return control.run(loop, node_attrs(loop), values, lambda g, vs: run_graph(g, inputs=vs))
+    return results
+
+
+# ---- Scan (lowered to loop) --------------------------------------------------------------------
+@ONNX_IMPORT.register("Scan", since=(9, 11, 16, 19, 21, 23, 24, 25))
+def _scan(ctx, node, attrs, inputs):
+    graph = attrs["body"]
+    n_in = int(attrs["num_scan_inputs"])
+    n_state = len(node.inputs) - n_in
+    states, scanned = list(node.inputs[:n_state]), list(node.inputs[n_state:])
+    if n_in < 1 or any(x is None for x in node.inputs):
+        raise ctx.error(InvalidModelError, "Scan needs at least one scan input and no empty input")
+    in_axes = [_axis(a, ctx.require_rank(x, "a scan input"))
+               for a, x in zip(attrs.get("scan_input_axes", [0] * n_in), scanned)]
+    in_dirs = list(attrs.get("scan_input_directions", [0] * n_in))
+    names = [vi.name for vi in graph.input]
+    n_scan_out = len(graph.output) - n_state
+    if len(names) != n_state + n_in or n_scan_out < 0:
+        raise ctx.error(InvalidModelError, "the body's inputs and outputs do not match the states and scan inputs")
+    length = ctx.shape(scanned[0])[in_axes[0]]
+    trips = np.array(length, dtype=np.int64) if isinstance(length, int) else \
+        ctx.emit1("take", [ctx.shape_tensor(scanned[0]), np.array(in_axes[0], dtype=np.int64)], {"axis": 0})
+
+    # a reversed scan input is flipped once outside the loop, so iteration i always takes slice i
+    scanned = [ctx.emit1("flip", [x], {"axis": axis}) if reverse else x
+               for x, axis, reverse in zip(scanned, in_axes, in_dirs)]
+
+    def bind(body):
+        it = body.formal(body.unique("iteration"), (), "int64")
+        c = body.formal(body.unique("cond"), (), "bool")
+        carried = [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names, shapes, states)]
+        for name, x, axis in zip(names[n_state:], scanned, in_axes):
+            x = body.entry(body.capture(name, x) if isinstance(x, Entry) else x)  # a flipped input is outer too
+            # a one-element index and a squeeze, as Gather does: the axis goes whether it is 0-d or (1,)
+            taken = body.emit1("take", [x, body.emit1("reshape", [it], {"shape": (1,)})], {"axis": axis})
+            body.vals[name] = body.emit1("squeeze", [taken], {"axis": (axis,)})
+        return [it, c] + carried
+    shapes = [ctx.shape(x) for x in states]
+    formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, n_state, offset=0)
+    results = _emit_loop(ctx, [trips, np.array(True)] + states, formals, [formals[1]] + outs, extra, n_state,
+                         format_dim(length))
+    out_axes = list(attrs.get("scan_output_axes", [0] * n_scan_out))
+    out_dirs = list(attrs.get("scan_output_directions", [0] * n_scan_out))
+    final = list(results[:n_state])
+    for k, y in enumerate(results[n_state:]):
+        rank = len(ctx.shape(y))
+        if out_dirs[k]:
+            y = ctx.emit1("flip", [y], {"axis": 0})
+        axis = _axis(out_axes[k], rank)
+        if axis:
+            perm = list(range(1, axis + 1)) + [0] + list(range(axis + 1, rank))
+            y = ctx.emit1("transpose", [y], {"axes": tuple(perm)})
+        final.append(y)
+    return final
+
+
+def _axis(axis, rank):
+    return int(axis) + rank if int(axis) < 0 else int(axis)
+
+
+def subgraphs_of(proto) -> list:
+    """The GraphProtos held by a NodeProto's attributes (If's branches, Loop's and Scan's body)."""
+    from onnx import AttributeProto
+
+    out = []
+    for a in proto.attribute:
+        if a.type == AttributeProto.GRAPH:
+            out.append(a.g)
+        elif a.type == AttributeProto.GRAPHS:
+            out.extend(a.graphs)
+    return out
+
+
+def nested_nodes(proto) -> list:
+    """Every NodeProto inside ``proto``'s subgraphs, at any depth."""
+    out, stack = [], subgraphs_of(proto)
+    while stack:
+        g = stack.pop()
+        for p in g.node:
+            out.append(p)
+            stack.extend(subgraphs_of(p))
+    return out
+
+
+def outer_names(proto) -> set:
+    """The outer-scope tensor names ``proto``'s subgraphs read (what the node implicitly depends on)."""
+    used = set()
+    for g in subgraphs_of(proto):
+        defined = {vi.name for vi in g.input} | {t.name for t in g.initializer} | {o for p in g.node for o in p.output}
+        for p in g.node:
+            used.update(x for x in p.input if x and x not in defined)
+            used.update(x for x in outer_names(p) if x not in defined)
+        used.update(o.name for o in g.output if o.name not in defined)
+    return used
