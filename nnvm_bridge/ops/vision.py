@@ -137,6 +137,6 @@ register("box_nms", attrs={"overlap_thresh": Attr("float", 0.5), "valid_thresh":
                            "force_suppress": Attr("bool", False),
                            "in_format": Attr("str", "corner", choices=BOX_FORMATS),
                            "out_format": Attr("str", "corner", choices=BOX_FORMATS)},
-         infer_shape=_box_nms_shape, compute=box_nms_reference, level=5, ext=True,
+         infer_shape=_box_nms_shape, compute=box_nms_reference, level=6, ext=True,
          doc="MXNet's box_nms: boxes above valid_thresh (and not background_id), sorted by score, the first topk "
              "suppressed greedily (per class unless force_suppress); kept rows first, the rest -1")

@@ -99,7 +99,7 @@ def box_decode(ctx, node, attrs, inputs):
 @MXNET_IMPORT.register("_contrib_box_nms", attrs=BOX_NMS)
 def box_nms(ctx, node, attrs, inputs):
     need_inputs(inputs, 1, ctx)
-    return ctx.out("box_nms", inputs[:1], dict(attrs), name=node.name)
+    return ctx.out("box_nms", inputs[:1], {k: attrs[k] for k in BOX_NMS}, name=node.name)
 
 
 # ---- sorting --------------------------------------------------------------------------------------
