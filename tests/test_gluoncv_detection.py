@@ -161,18 +161,34 @@ def export_detector(name, size, tmp_path, **kw):
     return sym_file, params_file, x
 
 
-def run_exported(sym_file, params_file, x):
+def run_exported(sym_file, params_file, x, dtype="float32"):
+    """MXNet's outputs on the exported files; float64: the net cast, and its float32 constants (anchors and
+    grid offsets made with dtype="float32") made float64 too, or MXNet refuses the mix."""
+    if dtype == "float64":
+        text = open(sym_file).read().replace('"dtype": "float32"', '"dtype": "float64"')
+        sym_file = sym_file.replace("-symbol.json", "-float64-symbol.json")
+        with open(sym_file, "w") as f:
+            f.write(text)
     block = mx.gluon.SymbolBlock.imports(sym_file, ["data"], params_file)
-    return [o.asnumpy() for o in block(mx.nd.array(x))]
+    block.cast(dtype)
+    return [o.asnumpy() for o in block(mx.nd.array(x, dtype=dtype))]
 
 
-def assert_detections_close(got, ref, what):
-    """(ids, scores, boxes) rows equal within 1e-4 x max(1, max|ref|) per output; rows whose scores tie within
-    that tolerance may come in another order."""
+def float32_noise(ref32, ref64):
+    """MXNet float32's own error per output, on the detections float32 and float64 agree on (same class,
+    score within 1e-4): on these random-weight nets it can exceed 1e-4 relative on the boxes."""
+    rows = [r if r.ndim == 3 else r[..., None] for r in ref32], [r if r.ndim == 3 else r[..., None] for r in ref64]
+    same = (rows[0][0] == rows[1][0]).all(-1) & (np.abs(rows[0][1] - rows[1][1]) <= 1e-4).all(-1)
+    return [float(np.abs(a - b)[same].max()) if same.any() else 0.0 for a, b in zip(*rows)]
+
+
+def assert_detections_close(got, ref, what, noise=None):
+    """(ids, scores, boxes) rows equal within 1e-4 x max(1, max|ref|) per output, or twice MXNet float32's
+    own error (``noise``, against a float64 ``ref``); rows whose scores tie within that may swap places."""
     assert len(got) == len(ref), f"{what}: {len(got)} outputs, MXNet has {len(ref)}"
     for g, r in zip(got, ref):
         assert np.shape(g) == r.shape, f"{what}: shape {np.shape(g)} != MXNet's {r.shape}"
-    tols = [tolerance(r) for r in ref]
+    tols = [max(tolerance(r), 2 * e) for r, e in zip(ref, noise or [0.0] * len(ref))]
     ref = [r if r.ndim == 3 else r[..., None] for r in ref]  # CenterNet's ids and scores are (batch, k)
     got_rows = np.concatenate([np.asarray(g, np.float64).reshape(r.shape) for g, r in zip(got, ref)], axis=-1)
     ref_rows = np.concatenate([r.astype(np.float64) for r in ref], axis=-1)
@@ -189,14 +205,15 @@ def assert_detections_close(got, ref, what):
 
 
 def check_detector(sym_file, params_file, x, tvm=False):
-    ref = run_exported(sym_file, params_file, x)
+    ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
+    noise = float32_noise(ref32, ref)
     scores = ref[1][ref[1] >= 0]
     assert scores.size and np.ptp(scores) > 1e-3, "degenerate fixture: the scores do not vary"
     model = nb.export_model(sym_file, params_file, {"data": x.shape})
-    assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime")
+    assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
     if tvm:
         cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
-        assert_detections_close(cm.run({"data": x}), ref, "tvm")
+        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
 
 
 @pytest.mark.slow
