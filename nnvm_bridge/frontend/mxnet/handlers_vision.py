@@ -23,7 +23,8 @@ BOX_DECODE = dict(std0=Attr("float", 1.0), std1=Attr("float", 1.0), std2=Attr("f
 BOX_NMS = dict(overlap_thresh=Attr("float", 0.5), valid_thresh=Attr("float", 0.0), topk=Attr("int", -1),
                coord_start=Attr("int", 2), score_index=Attr("int", 1), id_index=Attr("int", -1),
                background_id=Attr("int", -1), force_suppress=Attr("bool", False),
-               in_format=Attr("str", "corner", choices=BOX_FORMATS), out_format=Attr("str", "corner", choices=BOX_FORMATS))
+               in_format=Attr("str", "corner", choices=BOX_FORMATS),
+               out_format=Attr("str", "corner", choices=BOX_FORMATS))
 ARGSORT = dict(axis=Attr("int", -1, optional=True), is_ascend=Attr("bool", True), dtype=Attr("str", "float32"))
 
 
