@@ -1,12 +1,14 @@
 """Handlers for the MXNet ops of GluonCV's segmentation and detection nets.
 
 BilinearResize2D becomes the IR's ``resize`` with the output size MXNet's mode computes; box_decode
-is elementwise arithmetic on the box columns; argsort is a full ``topk`` returning indices.
+is elementwise arithmetic on the box columns; box_nms is the IR's ``box_nms`` (MXNet's semantics, attribute
+for attribute); argsort is a full ``topk`` returning indices.
 """
 from __future__ import annotations
 
 from ...ops.common import norm_axis
 from ...ops.registry import Attr
+from ...ops.vision import BOX_FORMATS
 from .handlers_nn import need_inputs
 from .handlers_tensor import _dtype_name
 from .registry import MXNET_IMPORT
@@ -18,6 +20,11 @@ BILINEAR_RESIZE = dict(height=Attr("int", 1), width=Attr("int", 1), scale_height
 BOX_DECODE = dict(std0=Attr("float", 1.0), std1=Attr("float", 1.0), std2=Attr("float", 1.0),
                   std3=Attr("float", 1.0), clip=Attr("float", -1.0),
                   format=Attr("str", "center", choices=("center", "corner")))
+BOX_NMS = dict(overlap_thresh=Attr("float", 0.5), valid_thresh=Attr("float", 0.0), topk=Attr("int", -1),
+               coord_start=Attr("int", 2), score_index=Attr("int", 1), id_index=Attr("int", -1),
+               background_id=Attr("int", -1), force_suppress=Attr("bool", False),
+               in_format=Attr("str", "corner", choices=BOX_FORMATS),
+               out_format=Attr("str", "corner", choices=BOX_FORMATS))
 ARGSORT = dict(axis=Attr("int", -1, optional=True), is_ascend=Attr("bool", True), dtype=Attr("str", "float32"))
 
 
@@ -88,6 +95,12 @@ def box_decode(ctx, node, attrs, inputs):
     corners = [op("broadcast_sub", ox, ow), op("broadcast_sub", oy, oh), op("broadcast_add", ox, ow),
                op("broadcast_add", oy, oh)]
     return ctx.out("concatenate", corners, dict(axis=len(dshape) - 1), name=node.name)
+
+
+@MXNET_IMPORT.register("_contrib_box_nms", attrs=BOX_NMS)
+def box_nms(ctx, node, attrs, inputs):
+    need_inputs(inputs, 1, ctx)
+    return ctx.out("box_nms", inputs[:1], {k: attrs[k] for k in BOX_NMS}, name=node.name)
 
 
 # ---- sorting --------------------------------------------------------------------------------------

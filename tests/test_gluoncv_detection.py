@@ -1,0 +1,222 @@
+"""GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime)
+against MXNet itself.
+
+box_nms is checked attribute by attribute against ``mx.nd.contrib.box_nms`` (the IR's numpy reference and the
+ONNX export, which must give the same boxes in the same order).  The detectors are built with random weights
+from GluonCV's own classes, saved with ``net.export``, and every BatchNorm of the exported symbol gets the
+statistics of what it sees on the test input (REAL_MODELS.md: with default statistics SSD's features vanish
+and every class score is 1/21); detections whose scores tie within float32 error may swap places.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+mx = pytest.importorskip("mxnet")
+ort = pytest.importorskip("onnxruntime")
+
+import nnvm_bridge as nb  # noqa: E402
+from nnvm_bridge.ops import get_op  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def tolerance(ref):
+    return 1e-4 * max(1.0, float(np.max(np.abs(ref)))) if ref.size else 0.0
+
+
+def onnx_run(model, feeds):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {i.name: feeds[i.name] for i in sess.get_inputs()})
+
+
+# ---- box_nms, op by op ------------------------------------------------------------------------------
+def boxes(shape, classes=3, center=False):
+    """Rows [id, score, x1, y1, x2, y2] (or [id, score, x, y, w, h]); ids include -1 (MXNet drops those
+    when id_index is set), many boxes overlap."""
+    d = RNG.uniform(0, 1, shape + (6,)).astype(np.float32)
+    d[..., 0] = RNG.integers(-1, classes, shape)
+    xy, wh = RNG.uniform(0, 10, shape + (2,)), RNG.uniform(0.5, 4, shape + (2,))
+    d[..., 2:4] = xy + (wh / 2 if center else 0)
+    d[..., 4:6] = wh if center else xy + wh
+    return d
+
+
+NMS_CASES = [
+    dict(), dict(id_index=0), dict(id_index=0, force_suppress=True), dict(topk=7, id_index=0, valid_thresh=0.3),
+    dict(id_index=0, background_id=1, overlap_thresh=0.2), dict(overlap_thresh=0.7, valid_thresh=0.5),
+    dict(in_format="center", out_format="corner", id_index=0), dict(in_format="corner", out_format="center"),
+    dict(in_format="center", out_format="center", topk=12), dict(topk=0), dict(valid_thresh=2.0),
+    dict(coord_start=1, score_index=5, id_index=0, topk=100),
+]
+
+
+@pytest.mark.parametrize("kw", NMS_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
+@pytest.mark.parametrize("shape", [(2, 40), (2, 3, 25), (30,)], ids=["batch2", "batch2x3", "unbatched"])
+def test_box_nms(kw, shape):
+    data = boxes(shape, center=kw.get("in_format") == "center")
+    ref = mx.nd.contrib.box_nms(mx.nd.array(data), **kw).asnumpy()
+    attrs = get_op("box_nms").parse_attrs({k: str(v) for k, v in kw.items()})
+    np.testing.assert_array_equal(get_op("box_nms").compute(attrs, [data])[0], ref)  # the IR's reference
+    sym = mx.sym.contrib.box_nms(mx.sym.var("x"), **kw)
+    for opset in (11, 17):
+        got = onnx_run(nb.export_model(sym, {}, {"x": data.shape}, opset=opset), {"x": data})[0]
+        np.testing.assert_array_equal(got, ref, err_msg=f"onnxruntime at opset {opset}")
+
+
+def test_box_nms_float64_and_degenerate_boxes():
+    data = boxes((2, 50)).astype(np.float64)
+    data[0, :10, 4] = data[0, :10, 2] - 1  # negative width: area 0, never suppresses nor is suppressed
+    data[1, :5, 2:6] = data[1, 5:10, 2:6]  # identical boxes
+    kw = dict(id_index=0, topk=30, overlap_thresh=0.3)
+    ref = mx.nd.contrib.box_nms(mx.nd.array(data, dtype="float64"), **kw).asnumpy()
+    sym = mx.sym.contrib.box_nms(mx.sym.var("x"), **kw)
+    got = onnx_run(nb.export_model(sym, {}, {"x": data.shape}, input_type="float64"), {"x": data})[0]
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_box_nms_roundtrip_to_mxnet():
+    """IR -> MXNet writes MXNet's own op back, attributes and all."""
+    kw = dict(overlap_thresh=0.3, valid_thresh=0.1, topk=9, coord_start=2, score_index=1, id_index=0,
+              background_id=2, force_suppress=True, in_format="center", out_format="corner")
+    graph, params = nb.frontend.from_mxnet(mx.sym.contrib.box_nms(mx.sym.var("x"), **kw), shape={"x": (2, 20, 6)})
+    sym_json, _, _ = nb.frontend.to_mxnet(graph, params)
+    data = boxes((2, 20), center=True)
+    back = mx.sym.load_json(sym_json).eval(ctx=mx.cpu(), x=mx.nd.array(data))[0].asnumpy()
+    np.testing.assert_array_equal(back, mx.nd.contrib.box_nms(mx.nd.array(data), **kw).asnumpy())
+
+
+# ---- models -----------------------------------------------------------------------------------------
+def import_gluoncv():
+    """gluoncv 0.10.5 refuses to import next to torch >= 2 (a version check that raises RuntimeError)."""
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = None  # makes gluoncv's optional `import torch` fail as if torch were absent
+    try:
+        import gluoncv
+    except ImportError:
+        pytest.skip("gluoncv is not installed")
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+    return gluoncv
+
+
+def initialize(net, x):
+    """Xavier weights; GluonCV's feature expanders ask Xavier for their BatchNorm vectors too, which it
+    refuses: those start at ones and zeros (calibrated later)."""
+    for p in net.collect_params().values():
+        if p.name.endswith(("gamma", "running_var", "moving_var")):
+            p.init = mx.init.One()
+        elif p.name.endswith(("beta", "bias", "running_mean", "moving_mean")):
+            p.init = mx.init.Zero()
+    mx.random.seed(0)
+    net.initialize(mx.init.Xavier(), force_reinit=True)
+    net.hybridize()
+    net(x)
+
+
+def calibrate_exported(sym_file, params_file, x):
+    """Give every BatchNorm of the exported symbol the statistics of its input on ``x`` (times random
+    factors near 1) and random affine parameters, in graph order, so each sees calibrated inputs."""
+    sym = mx.sym.load(sym_file)
+    saved = mx.nd.load(params_file)
+    params = {k.split(":", 1)[1]: v for k, v in saved.items()}
+    nodes = json.loads(sym.tojson())["nodes"]
+    internals = sym.get_internals()
+    outputs = set(internals.list_outputs())
+    for node in nodes:
+        if node["op"] != "BatchNorm":
+            continue
+        src, index = nodes[node["inputs"][0][0]]["name"], node["inputs"][0][1]
+        name = f"{src}_output" if f"{src}_output" in outputs else f"{src}_output{index}"
+        feed = internals[name]
+        args = {n: params[n] if n != "data" else mx.nd.array(x) for n in feed.list_arguments()}
+        aux = {n: params[n] for n in feed.list_auxiliary_states()}
+        data = feed.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null").forward()[0].asnumpy()
+        data = data.astype(np.float64)
+        axes = tuple(i for i in range(data.ndim) if i != 1)
+        c = data.shape[1]
+        gamma, beta, mean, var = (nodes[i[0]]["name"] for i in node["inputs"][1:5])
+        params[gamma] = mx.nd.array(RNG.uniform(0.5, 1.5, c))
+        params[beta] = mx.nd.array(RNG.uniform(-0.2, 0.2, c))
+        params[mean] = mx.nd.array(data.mean(axis=axes) * RNG.uniform(0.9, 1.1, c))
+        params[var] = mx.nd.array(data.var(axis=axes) * RNG.uniform(0.9, 1.1, c) + 1e-3)
+    mx.nd.save(params_file, {k: params[k.split(":", 1)[1]] for k in saved})
+
+
+def export_detector(name, size, tmp_path, **kw):
+    gcv = import_gluoncv()
+    net = gcv.model_zoo.get_model(name, pretrained=False, pretrained_base=False, **kw)
+    x = RNG.uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
+    initialize(net, mx.nd.array(x))
+    prefix = str(tmp_path / "model")
+    net.export(prefix)
+    sym_file, params_file = prefix + "-symbol.json", prefix + "-0000.params"
+    calibrate_exported(sym_file, params_file, x)
+    return sym_file, params_file, x
+
+
+def run_exported(sym_file, params_file, x, dtype="float32"):
+    """MXNet's outputs on the exported files; float64: the net cast, and its float32 constants (anchors and
+    grid offsets made with dtype="float32") made float64 too, or MXNet refuses the mix."""
+    if dtype == "float64":
+        text = open(sym_file).read().replace('"dtype": "float32"', '"dtype": "float64"')
+        sym_file = sym_file.replace("-symbol.json", "-float64-symbol.json")
+        with open(sym_file, "w") as f:
+            f.write(text)
+    block = mx.gluon.SymbolBlock.imports(sym_file, ["data"], params_file)
+    block.cast(dtype)
+    return [o.asnumpy() for o in block(mx.nd.array(x, dtype=dtype))]
+
+
+def float32_noise(ref32, ref64):
+    """MXNet float32's own error per output, on the detections float32 and float64 agree on (same class,
+    score within 1e-4): on these random-weight nets it can exceed 1e-4 relative on the boxes."""
+    rows = [r if r.ndim == 3 else r[..., None] for r in ref32], [r if r.ndim == 3 else r[..., None] for r in ref64]
+    same = (rows[0][0] == rows[1][0]).all(-1) & (np.abs(rows[0][1] - rows[1][1]) <= 1e-4).all(-1)
+    return [float(np.abs(a - b)[same].max()) if same.any() else 0.0 for a, b in zip(*rows)]
+
+
+def assert_detections_close(got, ref, what, noise=None):
+    """(ids, scores, boxes) rows equal within 1e-4 x max(1, max|ref|) per output, or twice MXNet float32's
+    own error (``noise``, against a float64 ``ref``); rows whose scores tie within that may swap places."""
+    assert len(got) == len(ref), f"{what}: {len(got)} outputs, MXNet has {len(ref)}"
+    for g, r in zip(got, ref):
+        assert np.shape(g) == r.shape, f"{what}: shape {np.shape(g)} != MXNet's {r.shape}"
+    tols = [max(tolerance(r), 2 * e) for r, e in zip(ref, noise or [0.0] * len(ref))]
+    ref = [r if r.ndim == 3 else r[..., None] for r in ref]  # CenterNet's ids and scores are (batch, k)
+    got_rows = np.concatenate([np.asarray(g, np.float64).reshape(r.shape) for g, r in zip(got, ref)], axis=-1)
+    ref_rows = np.concatenate([r.astype(np.float64) for r in ref], axis=-1)
+    tol = np.concatenate([np.full(r.shape[-1], t) for r, t in zip(ref, tols)])
+    score_col = ref[0].shape[-1]
+    for b in range(ref_rows.shape[0]):
+        free = list(range(ref_rows.shape[1]))
+        for i, row in enumerate(ref_rows[b]):
+            ties = [j for j in free if abs(ref_rows[b, j, score_col] - row[score_col]) <= 2 * tols[1]]
+            match = [j for j in ([i] if i in free else []) + ties if np.all(np.abs(got_rows[b, j] - row) <= tol)]
+            assert match, (f"{what}: MXNet's detection {i} {row} has no match in the export (at {i}: "
+                           f"{got_rows[b, i]})")
+            free.remove(match[0])
+
+
+def check_detector(sym_file, params_file, x, tvm=False):
+    ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
+    noise = float32_noise(ref32, ref)
+    scores = ref[1][ref[1] >= 0]
+    assert scores.size and np.ptp(scores) > 1e-3, "degenerate fixture: the scores do not vary"
+    model = nb.export_model(sym_file, params_file, {"data": x.shape})
+    assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
+    if tvm:
+        cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
+        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ssd_512_mobilenet1.0_voc", "yolo3_mobilenet1.0_voc", "center_net_resnet18_v1b_voc"])
+def test_detector(name, tmp_path):
+    check_detector(*export_detector(name, 256, tmp_path))
