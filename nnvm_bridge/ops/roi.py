@@ -16,6 +16,12 @@ from .registry import Attr, register
 
 
 # ---- roi_align ------------------------------------------------------------------------------------
+def _pooled_size(a):
+    if len(a.pooled_size) != 2:
+        raise ShapeError(f"pooled_size={tuple(a.pooled_size)} must be (height, width)")
+    return tuple(a.pooled_size)
+
+
 def _roi_align_shape(a, shapes):
     if not known(shapes):
         return [None]
@@ -24,7 +30,7 @@ def _roi_align_shape(a, shapes):
         raise ShapeError(f"roi_align takes 4-d NCHW data, got shape {tuple(data)}")
     if len(rois) != 2 or (isinstance(rois[1], int) and rois[1] != 5):
         raise ShapeError(f"roi_align takes rois of shape (num_rois, 5), got {tuple(rois)}")
-    ph, pw = a.pooled_size
+    ph, pw = _pooled_size(a)
     channels = data[1]
     if a.position_sensitive:
         if isinstance(channels, int) and channels % (ph * pw):
@@ -112,7 +118,7 @@ def _roi_pool_shape(a, shapes):
     data, rois = shapes
     if len(data) != 4 or len(rois) != 2:
         raise ShapeError(f"roi_pool takes NCHW data and (num_rois, 5) rois, got {tuple(data)} and {tuple(rois)}")
-    return [(rois[0], data[1]) + tuple(a.pooled_size)]
+    return [(rois[0], data[1]) + _pooled_size(a)]
 
 
 def _round_half_away(x):
