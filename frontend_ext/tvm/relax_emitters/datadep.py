@@ -40,21 +40,32 @@ def _dyn_topk(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("all_class_non_max_suppression")
 def _nms(ctx, node, attrs, inputs):
+    """TVM's all_class_non_max_suppression; it applies max_output_boxes_per_class only when that is a
+    constant (its lowering reads no tensor limit), so a run-time limit is refused."""
     op = _op()
     rx = compat.relax()
     boxes, scores, limit, iou, score = inputs
-    dtype = ctx.in_dtypes[0]
-    y1, x1, y2, x2 = (ctx.emit(rx.TupleGetItem(ctx.emit(op.split(boxes, 4, axis=2)), i)) for i in range(4))
-    if attrs.center_point_box:  # (xc, yc, w, h)
-        half = rx.const(0.5, dtype)
-        xc, yc, w, h = y1, x1, y2, x2
-        corners = [op.subtract(yc, op.multiply(h, half)), op.subtract(xc, op.multiply(w, half)),
-                   op.add(yc, op.multiply(h, half)), op.add(xc, op.multiply(w, half))]
-    else:  # ONNX lets either corner come first
-        corners = [op.minimum(y1, y2), op.minimum(x1, x2), op.maximum(y1, y2), op.maximum(x1, x2)]
-    boxes = ctx.emit(op.concat([ctx.emit(c) for c in corners], axis=2))
-    limit = ctx.emit(op.reshape(op.maximum(limit, rx.const(0, "int64")), []))
-    res = ctx.emit(op.vision.all_class_non_max_suppression(
-        boxes, scores, limit, op.reshape(iou, []), op.reshape(score, []), output_format="onnx"))
+    fixed = ctx.const_inputs[2]
+    if fixed is None:
+        ctx.fail("TVM's NMS takes max_output_boxes_per_class only as a constant; make it an initializer, or "
+                 "pass shape= so that it folds")
+    limit = rx.const(max(int(fixed.reshape(-1)[0]), 0), "int64")
+    iou, score = (ctx.emit(op.reshape(x, [])) for x in (iou, score))
+    res = ctx.emit(op.vision.all_class_non_max_suppression(_corner_boxes(ctx, boxes, attrs), scores, limit, iou,
+                                                           score, output_format="onnx"))
     n = _run_time_length(ctx, ctx.emit(rx.TupleGetItem(res, 1)), f"{ctx.node.name}_count")
     return op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n])
+
+
+def _corner_boxes(ctx, boxes, attrs):
+    """(y1, x1, y2, x2) boxes with y1 <= y2 and x1 <= x2 from either ONNX box format."""
+    op = _op()
+    rx = compat.relax()
+    a, b, c, d = (ctx.emit(rx.TupleGetItem(ctx.emit(op.split(boxes, 4, axis=2)), i)) for i in range(4))
+    if attrs.center_point_box:  # (xc, yc, w, h)
+        half = rx.const(0.5, ctx.in_dtypes[0])
+        corners = [op.subtract(b, op.multiply(d, half)), op.subtract(a, op.multiply(c, half)),
+                   op.add(b, op.multiply(d, half)), op.add(a, op.multiply(c, half))]
+    else:  # ONNX lets either corner come first
+        corners = [op.minimum(a, c), op.minimum(b, d), op.maximum(a, c), op.maximum(b, d)]
+    return ctx.emit(op.concat([ctx.emit(x) for x in corners], axis=2))

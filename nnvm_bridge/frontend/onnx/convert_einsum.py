@@ -1,7 +1,7 @@
 """Einsum -> transpose / sum / batch_matmul / reshape where the equation allows, else the IR's einsum op.
 
 Operands are contracted left to right; each step sums out the letters no one needs any more, lines the two
-operands up as (batch..., rows, k) x (batch..., k, cols) and multiplies them.  Equations with a repeated
+operands up as (batch..., rows, k) x (batch..., k, cols) and multiplies them (matmul without batch letters).  Equations with a repeated
 letter in one operand (diagonals), letters whose dims differ (broadcast 1s), a scalar result, or merged
 dims that a reshape cannot express with symbolic sizes keep the einsum op, which every emitter also has.
 """
@@ -54,7 +54,7 @@ def _contract(ctx, dims, a, ta, b, tb, needed):
     cols = [c for c in tb if c not in ta]
     a = _merge(ctx, _transpose(ctx, a, ta, batch + rows + inner), dims, batch, [rows, inner])
     b = _merge(ctx, _transpose(ctx, b, tb, batch + inner + cols), dims, batch, [inner, cols])
-    y = ctx.emit1("batch_matmul", [a, b])
+    y = ctx.emit1("batch_matmul" if batch else "matmul", [a, b])
     return _reshape(ctx, y, [dims[c] for c in batch + rows + cols]), "".join(batch + rows + cols)
 
 
