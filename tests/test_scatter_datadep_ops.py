@@ -240,3 +240,36 @@ def test_nonzero_length_is_a_new_symbol_of_its_own():
     g = infer_shape(graph)
     rank, length = g.shape_of(g.outputs[0])
     assert rank == 2 and is_symbolic(length) and length.symbols() not in ({"N"}, set())
+
+
+# ---- a torch-exported model that uses them the way PyTorch writes them -----------------------------------
+def _torch_model(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x, w):
+            y = torch.einsum("bij,jk->bik", x, w)  # MatMul-like einsum
+            k = y.shape[1] // 2 + 1  # a tensor k under dynamic axes
+            top, _ = torch.topk(y, k, dim=1)
+            picked = torch.gather(y, 2, torch.argsort(y, dim=2))  # GatherElements
+            mask = torch.zeros_like(picked)
+            mask[:, 0] = 1.0  # index_put -> ScatterND
+            count = torch.nonzero(top > 0).shape[0]  # NonZero
+            return top.sum(1) + picked.sum(1) * mask.sum(1), torch.full((1,), count, dtype=torch.float32)
+
+    path = tmp_path / "net.onnx"
+    x, w = torch.randn(2, 6, 4), torch.randn(4, 3)
+    torch.onnx.export(Net(), (x, w), str(path), input_names=["x", "w"], output_names=["y", "count"],
+                      dynamic_axes={"x": {0: "B", 1: "S"}}, opset_version=17, dynamo=False)
+    return onnx.load(str(path))
+
+
+@pytest.mark.slow
+def test_torch_exported_model_at_two_sizes(tmp_path):
+    pytest.importorskip("tvm")
+    model = _torch_model(tmp_path)
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Einsum", "TopK", "GatherElements", "ScatterND", "NonZero"} <= ops, ops
+    w = RNG.randn(4, 3).astype(F32)
+    feeds = [{"x": RNG.randn(b, s, 4).astype(F32), "w": w} for b, s in ((2, 6), (3, 9))]
+    _tvm(model, feeds)

@@ -24,7 +24,8 @@ def _dyn_topk(ctx, node, attrs, inputs):
     axis = attrs.axis % rank
     order = ctx.add("topk", f"{node.name}_sort", inputs[:1], {"k": 0, "axis": axis, "ret_typ": "both",
                                                               "is_ascend": attrs.is_ascend, "dtype": "int64"})
-    first = ctx.add("_contrib_arange_like", f"{node.name}_pos", [order], {"axis": axis})
+    first = ctx.add("Cast", f"{node.name}_posf", [ctx.add("_contrib_arange_like", f"{node.name}_pos", [order],
+                                                          {"axis": axis})], {"dtype": "float32"})
     keep = ctx.add("broadcast_lesser", f"{node.name}_keep", [first, ctx.add("Cast", f"{node.name}_k", [inputs[1]],
                                                                             {"dtype": "float32"})])
     perm = (axis,) + tuple(a for a in range(rank) if a != axis)
