@@ -29,7 +29,7 @@ def nonzero(ctx, node, attrs, inputs):
     return _nonzero(ctx, inputs[0])
 
 
-@ONNX_IMPORT.register("Compress", since=(9, 11))
+@ONNX_IMPORT.register("Compress", since=(9, 11, 28))
 def compress(ctx, node, attrs, inputs):
     data, condition = inputs[0], inputs[1]
     picked = _nonzero(ctx, condition)
