@@ -65,6 +65,12 @@ def tensor_type(shape, dtype):
     return cls(dims, dtype) if dims is not None else cls(None, dtype, ndim=-1)
 
 
+def shape_type(dims):
+    """A Relax shape type with these dims (``relax.ShapeType`` from 0.26; ``ShapeStructInfo`` before)."""
+    rx = relax()
+    return (rx.ShapeType if hasattr(rx, "ShapeType") else rx.ShapeStructInfo)(list(dims))
+
+
 def shape_dtype_of(expr):
     """(tuple of PrimExprs or None, dtype str or None) of an emitted Relax expression."""
     info = getattr(expr, "ty", None)

@@ -96,7 +96,7 @@ def fold_constants_numpy(mod, max_bytes=1 << 30):
                     return call
             except Exception:  # symbolic shapes, unknown attrs: leave it to FoldConstant
                 return call
-            return relax.const(np.ascontiguousarray(out), dtype)
+            return relax.const(np.ascontiguousarray(out).reshape(out.shape), dtype)  # (ascontiguousarray makes 0-d 1-d)
 
     @relax.transform.function_pass(opt_level=0, name="FoldConstantsNumpy")
     class _Pass:

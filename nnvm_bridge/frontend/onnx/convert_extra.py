@@ -1,5 +1,5 @@
 """Converters that decompose newer or rarer ONNX ops into IR ops: Trilu, Hardmax, LpNormalization,
-Swish, RMSNormalization, GatherElements, Shrink."""
+Swish, RMSNormalization, Shrink."""
 from __future__ import annotations
 
 import numpy as np
@@ -114,34 +114,6 @@ def rms_normalization(ctx, node, attrs, inputs):
     ms = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [x, x])], {"axis": tuple(range(axis, r)), "keepdims": True})
     inv = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [ms], {"scalar": eps})])
     return ctx.emit1("broadcast_mul", [ctx.emit1("broadcast_mul", [x, inv]), scale])
-
-
-@ONNX_IMPORT.register("GatherElements", since=(11, 13))
-def gather_elements(ctx, node, attrs, inputs):
-    data, idx = inputs[0], inputs[1]
-    ds, is_ = ctx.shape(data), ctx.shape(idx)
-    if ds is None or is_ is None:
-        raise ctx.error(ShapeError, "GatherElements needs the input shapes")
-    r = len(ds)
-    axis = int(attrs.get("axis", 0)) % r
-    iv = ctx.const(idx)
-    # normalise negative indices: idx + dim * (idx < 0)
-    if iv is not None:
-        index_along = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
-    else:
-        neg = ctx.emit1("__less_scalar__", [idx], {"scalar": 0.0})
-        index_along = ctx.emit1("broadcast_add", [idx, ctx.emit1("__mul_scalar__", [neg],
-                                                                 {"scalar": float(ds[axis])})])
-        index_along = ctx.cast(index_along, "int64")
-    coords = []
-    grids = np.indices(is_, dtype=np.int64)
-    for d in range(r):
-        coords.append(index_along if d == axis else grids[d])
-    if all(isinstance(c, np.ndarray) for c in coords):
-        stacked = np.stack(coords, 0)
-    else:
-        stacked = ctx.emit1("stack", coords, {"axis": 0, "num_args": r})
-    return ctx.emit1("gather_nd", [data, stacked])
 
 
 @ONNX_IMPORT.register("Shrink", since=9)

@@ -534,26 +534,6 @@ def _pad(ctx, attrs, x, pads, value, axes):
     raise ctx.unsupported(f"mode={mode}")
 
 
-@ONNX_IMPORT.register("TopK", since=1)
-def topk_attribute(ctx, node, attrs, inputs):
-    return _topk(ctx, attrs, inputs[0], int(attrs.get("k")))
-
-
-@ONNX_IMPORT.register("TopK", since=(10, 11, 24))
-def topk(ctx, node, attrs, inputs):
-    return _topk(ctx, attrs, inputs[0], int(ctx.require_const(inputs[1], "TopK k").reshape(-1)[0]))
-
-
-def _topk(ctx, attrs, x, k):
-    axis = int(attrs.get("axis", -1))
-    r = ctx.rank(x)
-    if r is not None:
-        axis %= r
-    largest = bool(attrs.get("largest", 1))
-    return ctx.emit("topk", [x], {"k": k, "axis": axis, "ret_type": "both", "is_ascend": not largest,
-                                  "dtype": "int64"})
-
-
 @ONNX_IMPORT.register("DepthToSpace", since=(1, 11, 13, 28))
 def depth_to_space(ctx, node, attrs, inputs):
     return ctx.emit1("depth_to_space", [inputs[0]], {"block_size": int(attrs.get("blocksize")),

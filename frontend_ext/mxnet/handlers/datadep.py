@@ -1,0 +1,45 @@
+"""MXNet export of the ops whose output length the values decide.
+
+MXNet 1.9 computes such shapes only in a few ops (``_npx_nonzero``, ``_contrib_boolean_mask``); nonzero and
+TopK with a run-time k are written with them.  ONNX's NonMaxSuppression has no MXNet counterpart (MXNet's
+box_nms pads its output instead of listing the selected boxes), so it is an error that says so.
+"""
+from __future__ import annotations
+
+from nnvm_bridge.errors import unsupported_feature
+
+from ..registry import MXNET_EXPORT
+
+
+@MXNET_EXPORT.register("nonzero")
+def _nonzero(ctx, node, attrs, inputs):
+    found = ctx.add("_npx_nonzero", f"{node.name}_rows", inputs)  # (n, rank)
+    return [ctx.add("transpose", node.name, [found], {"axes": (1, 0)})]
+
+
+@MXNET_EXPORT.register("dyn_topk")
+def _dyn_topk(ctx, node, attrs, inputs):
+    # a full sort, then the first k along the axis (boolean_mask keeps axis 0: move the axis there and back)
+    rank = len(ctx.shape(node.inputs[0]))
+    axis = attrs.axis % rank
+    order = ctx.add("topk", f"{node.name}_sort", inputs[:1], {"k": 0, "axis": axis, "ret_typ": "both",
+                                                              "is_ascend": attrs.is_ascend, "dtype": "int64"})
+    first = ctx.add("Cast", f"{node.name}_posf", [ctx.add("_contrib_arange_like", f"{node.name}_pos", [order],
+                                                          {"axis": axis})], {"dtype": "float32"})
+    keep = ctx.add("broadcast_lesser", f"{node.name}_keep", [first, ctx.add("Cast", f"{node.name}_k", [inputs[1]],
+                                                                            {"dtype": "float32"})])
+    perm = (axis,) + tuple(a for a in range(rank) if a != axis)
+    back = tuple(perm.index(a) for a in range(rank))
+    outs = []
+    for k, part in enumerate((order, (order[0], 1))):
+        moved = ctx.add("transpose", f"{node.name}_in{k}", [part], {"axes": perm})
+        picked = ctx.add("_contrib_boolean_mask", f"{node.name}_pick{k}", [moved, keep])
+        outs.append(ctx.add("transpose", f"{node.name}_out{k}", [picked], {"axes": back}))
+    return outs
+
+
+@MXNET_EXPORT.register("all_class_non_max_suppression")
+def _nms(ctx, node, attrs, inputs):
+    raise unsupported_feature(node.op, node.name, "MXNet has no NMS that lists the selected boxes of each class "
+                              "(box_nms pads its output); compile it with TVM or keep it in ONNX",
+                              direction="MXNet export")
