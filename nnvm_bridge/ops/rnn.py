@@ -3,7 +3,8 @@
 ``rnn``: MXNet's fused RNN (modes lstm / gru / rnn_tanh / rnn_relu) over TNC data with one flat
 parameter vector (all i2h/h2h weights, layer by layer and direction by direction, then all biases
 in the same order; MXNet gate orders: LSTM i,f,g,o and GRU r,z,n with the reset gate applied after
-the hidden matmul, as in cuDNN).
+the hidden matmul, as in cuDNN: ``linear_before_reset``; False is ONNX's default GRU, which applies
+the reset gate to the hidden state before that matmul).
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ register("rnn", inputs=("data", "parameters", "state", "state_cell"),
          num_inputs=lambda a: 4 if _is_lstm(a) else 3,
          attrs={"mode": Attr("str", choices=tuple(RNN_GATES)), "state_size": Attr("int"),
                 "num_layers": Attr("int", 1), "bidirectional": Attr("bool", False),
-                "state_outputs": Attr("bool", True)},
+                "state_outputs": Attr("bool", True), "linear_before_reset": Attr("bool", True)},
          num_outputs=lambda a: 3 if _is_lstm(a) else 2, output_names=("output", "state", "state_cell"),
          infer_shape=_rnn_shape, level=6, ext=True,
          doc="MXNet RNN (TNC); outputs: sequence output, final hidden state(s)")
