@@ -13,6 +13,7 @@ from ...errors import unsupported_feature
 from ...ir.graph import Entry
 from ...ops.registry import Attr
 from ...ops.rnn import RNN_GATES, rnn_param_size
+from .context import BIG
 from .handlers_nn import need_inputs
 from .registry import MXNET_IMPORT
 
@@ -41,6 +42,17 @@ def _flat_param(ctx, entry):
     return np.ravel(ctx.params[node.name])
 
 
+def _begin_state(ctx, entry, data, shape):
+    """A state input; Gluon's ``begin_state(func=sym.zeros)`` (a layer inside a hybridized block) writes zeros of
+    shape (L*D, 0, H), 0 being the batch MXNet infers backwards: those become zeros sized from the data."""
+    s = ctx.shape(entry)
+    if entry.node.is_variable or entry.node.op != "zeros" or s is None or 0 not in s:
+        return entry
+    first = ctx.aux("strided_slice", [data], dict(begin=(0, 0, 0), end=(1, BIG, 1)), suffix="batch")
+    zeros = ctx.aux("zeros_like", [first], suffix="batch_zeros")
+    return ctx.aux("broadcast_to", [zeros], dict(shape=shape), suffix="begin_state")
+
+
 @MXNET_IMPORT.register("_rnn_param_concat", attrs=RNN_PARAM_CONCAT)
 def rnn_param_concat(ctx, node, attrs, inputs):
     need_inputs(inputs, 1, ctx)
@@ -67,7 +79,8 @@ def rnn(ctx, node, attrs, inputs):
     if data_shape is not None and len(data_shape) == 3:
         size = rnn_param_size(mode, data_shape[2], attrs["state_size"], attrs["num_layers"], attrs["bidirectional"])
         ctx.expect(inputs[1], (size,), "parameters")
-    ins = inputs[:4] if mode == "lstm" else inputs[:3]
+    state_shape = ((2 if attrs["bidirectional"] else 1) * attrs["num_layers"], 0, attrs["state_size"])
+    ins = inputs[:2] + [_begin_state(ctx, e, inputs[0], state_shape) for e in inputs[2:4 if mode == "lstm" else 3]]
     y = ctx.emit("rnn", ins, dict(mode=mode, state_size=attrs["state_size"], num_layers=attrs["num_layers"],
                                   bidirectional=attrs["bidirectional"], state_outputs=attrs["state_outputs"]),
                  name=node.name)
