@@ -25,6 +25,24 @@ def rnn_param_size(mode, input_size, hidden, num_layers, bidirectional):
     return size
 
 
+def rnn_param_pieces(mode, input_size, hidden, num_layers, bidirectional):
+    """Where each part sits in the flat vector: per (layer, direction), ((offset, shape) of the input weights,
+    hidden weights, input bias, hidden bias)."""
+    g, d = RNN_GATES[mode], 2 if bidirectional else 1
+    pos, weights = 0, []
+    for layer in range(num_layers):
+        in_size = input_size if layer == 0 else hidden * d
+        for _ in range(d):
+            wi, pos = (pos, (g * hidden, in_size)), pos + g * hidden * in_size
+            wh, pos = (pos, (g * hidden, hidden)), pos + g * hidden * hidden
+            weights.append((wi, wh))
+    biases = []
+    for _ in range(num_layers * d):
+        biases.append(((pos, (g * hidden,)), (pos + g * hidden, (g * hidden,))))
+        pos += 2 * g * hidden
+    return [w + b for w, b in zip(weights, biases)]
+
+
 def _is_lstm(a):
     return a.mode == "lstm"
 

@@ -10,28 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.ir.symbolic import is_symbolic
-from nnvm_bridge.ops.rnn import ONNX_GATES_IN_MXNET_ORDER, RNN_GATES
+from nnvm_bridge.ops.rnn import ONNX_GATES_IN_MXNET_ORDER, rnn_param_pieces
 
 from ..registry import ONNX_EXPORT
 
 _ONNX_OP = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN", "rnn_relu": "RNN"}
-
-
-def _pieces(mode, input_size, hidden, layers, dirs):
-    """Per (layer, direction): (offset, shape) of its input weights, hidden weights, input and hidden biases."""
-    g = RNN_GATES[mode]
-    pos, weights = 0, []
-    for layer in range(layers):
-        in_size = input_size if layer == 0 else hidden * dirs
-        for _ in range(dirs):
-            wi, pos = (pos, (g * hidden, in_size)), pos + g * hidden * in_size
-            wh, pos = (pos, (g * hidden, hidden)), pos + g * hidden * hidden
-            weights.append((wi, wh))
-    biases = []
-    for _ in range(layers * dirs):
-        biases.append(((pos, (g * hidden,)), (pos + g * hidden, (g * hidden,))))
-        pos += 2 * g * hidden
-    return [w + b for w, b in zip(weights, biases)]
 
 
 def _onnx_gate_order(mode):
@@ -99,7 +82,7 @@ def _rnn(ctx, node, attrs, inputs):
     dirs = 2 if attrs.bidirectional else 1
     flat = ctx.param(1)
     cut = (_Folded(b, np.ravel(flat), mode, hidden) if flat is not None else _Sliced(b, inputs[1], mode, hidden))
-    pieces = _pieces(mode, ctx.shape(0)[2], hidden, layers, dirs)
+    pieces = rnn_param_pieces(mode, ctx.shape(0)[2], hidden, layers, attrs.bidirectional)
     op_attrs = dict(hidden_size=hidden, direction="bidirectional" if dirs == 2 else "forward")
     if mode == "gru":
         op_attrs["linear_before_reset"] = int(attrs.linear_before_reset)
