@@ -4,6 +4,8 @@ against MXNet itself, within 1e-4 x max(1, max|ref|) (tests/tolerance.py).
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -194,3 +196,36 @@ def test_gluonnlp_language_model(name, tmp_path):
     prefix, feeds, ref = _language_model(name, tmp_path)
     assert len(ref) == len(feeds)  # the logits and every final state
     check_all(prefix + "-symbol.json", prefix + "-0000.params", feeds, ref)
+
+
+# ---- ONNX's default GRU (linear_before_reset=0: the reset gate before the hidden matmul) ----------------
+def test_onnx_gru_reset_before_matmul_in_every_emitter():
+    from onnx import TensorProto, helper, numpy_helper
+
+    d, g = 2, 3
+    weights = {"W": rand(d, g * HIDDEN, FEATURES), "R": rand(d, g * HIDDEN, HIDDEN), "B": rand(d, 2 * g * HIDDEN)}
+    node = helper.make_node("GRU", ["x", "W", "R", "B", "", "h0"], ["y", "y_h"], hidden_size=HIDDEN,
+                            direction="bidirectional", linear_before_reset=0)
+    graph = helper.make_graph(
+        [node], "gru", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (SEQ, BATCH, FEATURES)),
+                        helper.make_tensor_value_info("h0", TensorProto.FLOAT, (d, BATCH, HIDDEN))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    feeds = {"x": rand(SEQ, BATCH, FEATURES), "h0": rand(d, BATCH, HIDDEN)}
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+    graph_ir, params = nb.frontend.from_onnx(model)
+    again = nb.frontend.to_onnx(graph_ir, params)
+    gru = [n for n in again.graph.node if n.op_type == "GRU"]
+    assert [a.i for n in gru for a in n.attribute if a.name == "linear_before_reset"] == [0]
+    got = ort.InferenceSession(again.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    sym, mx_params = nb.import_model(model)  # MXNet's RNN cannot: unrolled
+    assert "RNN" not in {n["op"] for n in json.loads(sym.tojson())["nodes"]}
+    got_mx = mxnet_outputs(sym, feeds, {k: v.asnumpy() for k, v in mx_params.items()})
+    got_tvm = nb.compile_model(model).run(feeds)
+    for outs in (got, got_mx, got_tvm):
+        assert len(outs) == len(ref)
+        for o, r in zip(outs, ref):
+            assert_close(o, r)
