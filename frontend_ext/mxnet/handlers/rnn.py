@@ -50,7 +50,8 @@ def _gru_reset_first(ctx, node, attrs, inputs):
         for d in range(D):
             k = layer * D + d
             wi, wh, bi, bh = (part(p) for p in pieces[k])
-            w_rz, w_n, b_rz, b_n = rows(wh, 0, 2 * H), rows(wh, 2 * H, 3 * H), rows(bh, 0, 2 * H), rows(bh, 2 * H, 3 * H)
+            w_rz, b_rz = rows(wh, 0, 2 * H), rows(bh, 0, 2 * H)  # reset and update gates
+            w_n, b_n = rows(wh, 2 * H, 3 * H), rows(bh, 2 * H, 3 * H)  # the new gate
             proj = dense(seq, wi, bi, 3 * H)  # (T, N, 3H)
             h = add("squeeze", [rows(inputs[2], k, k + 1)], axis=0)
             steps = [None] * T
