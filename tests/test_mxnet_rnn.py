@@ -17,7 +17,7 @@ from nnvm_bridge.ops.rnn import rnn_param_size  # noqa: E402
 from tolerance import assert_close  # noqa: E402
 
 RNG = np.random.default_rng(0)
-SEQ, BATCH, FEATURES, HIDDEN = 5, 2, 3, 4
+SEQ, BATCH, FEATURES, HIDDEN = 3, 2, 3, 4
 
 
 def rand(*shape):
