@@ -39,10 +39,6 @@ def test_onnx_to_ir_to_onnx_keeps_dynamic_axes(model):
 
     name, path, make_inputs = model
     graph, params = nb.frontend.from_onnx(path)
-    if graph.op_counts().get("rnn"):
-        with pytest.raises(nb.UnsupportedOperatorError, match="rnn"):
-            nb.frontend.to_onnx(graph, params)
-        pytest.xfail("the IR's rnn op has no ONNX export yet (issue 11)")
     out = nb.frontend.to_onnx(graph, params)
     src = onnx.load(path)
     src_inputs = {vi.name: _dims(vi) for vi in src.graph.input}

@@ -9,7 +9,7 @@ from nnvm_bridge.errors import ShapeError
 
 
 class NodeContext:
-    def __init__(self, builder, node, in_shapes, in_dtypes, out_shapes, out_dtypes):
+    def __init__(self, builder, node, in_shapes, in_dtypes, out_shapes, out_dtypes, in_params=()):
         self.b = builder
         self.node = node  # named in shape errors
         self.in_shapes = in_shapes
@@ -18,6 +18,11 @@ class NodeContext:
         self.out_dtypes = out_dtypes
         # (body, formal shapes, formal dtypes, {formal: outer value name}) -> GraphProto; set by the exporter
         self.build_body = None
+        self.in_params = in_params  # the value of each input that is a parameter, else None
+
+    def param(self, i: int):
+        """The value (numpy) of input ``i`` when it is a parameter, else None: handlers may fold it."""
+        return self.in_params[i] if i < len(self.in_params) else None
 
     @property
     def opset(self) -> int:

@@ -30,7 +30,7 @@ from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 from .builder import Builder
 from .context import NodeContext
 from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401 # (they register)
-                       quantize, reduce, roi, scatter, tensor, transform)
+                       quantize, reduce, rnn, roi, scatter, tensor, transform)
 from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
                      checker_view, save_model_proto, write_model_streamed)
@@ -145,14 +145,14 @@ def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
         g = infer_type(g, params=params)
     except BridgeError:
         g.attrs["dtype"] = [None] * g.num_entries
-    missing, too_new = _collect_unsupported(g, opset, _node_views(g, Builder(opset), {}))
+    missing, too_new = _collect_unsupported(g, opset, _node_views(g, Builder(opset), {}, params))
     for op, nodes in too_new.ops.items():
         for name in nodes:
             missing.add(op, name, "needs a newer opset")
     return missing.ops
 
 
-def _node_views(g: Graph, b: Builder, value_of: dict):
+def _node_views(g: Graph, b: Builder, value_of: dict, params: dict):
     """node -> (ctx, attrs, inputs): what a handler gets besides the node itself."""
     from nnvm_bridge.ops import node_attrs
 
@@ -164,7 +164,8 @@ def _node_views(g: Graph, b: Builder, value_of: dict):
         in_ids = [ptr[g.node_id(e.node)] + e.index for e in node.inputs]
         out_ids = range(ptr[nid], ptr[nid + 1])
         ctx = NodeContext(b, node, [shapes[i] for i in in_ids], [dtypes[i] for i in in_ids],
-                          [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids])
+                          [shapes[i] for i in out_ids], [dtypes[i] for i in out_ids],
+                          [params.get(e.node.name) if e.node.is_variable else None for e in node.inputs])
         if node.subgraphs:
             ctx.build_body = lambda body, s, d, outer: body_proto(body, s, d, outer, b.opset,
                                                                   b.fresh(f"{node.name}_body"))
@@ -294,7 +295,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     def entry_key(e):
         return (id(e.node), e.index)
 
-    node_view = _node_views(g, b, value_of)
+    node_view = _node_views(g, b, value_of, params)
 
     _prescan(g, opset, node_view)
     if shape_error is not None:

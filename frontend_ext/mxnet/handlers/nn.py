@@ -1,4 +1,4 @@
-"""Dense, convolution, pooling, normalisation, activations, padding, resizing and RNN."""
+"""Dense, convolution, pooling, normalisation, activations, padding and resizing."""
 from __future__ import annotations
 
 import math
@@ -11,14 +11,6 @@ from nnvm_bridge.ops.common import expand_pads, per_dim
 
 from ..context import mx_dtype, same
 from ..registry import MXNET_EXPORT
-
-
-@MXNET_EXPORT.register("rnn")
-def _rnn(ctx, node, attrs, inputs):
-    y = ctx.add("RNN", node.name, inputs, {"mode": attrs.mode, "state_size": attrs.state_size,
-                                           "num_layers": attrs.num_layers, "bidirectional": attrs.bidirectional,
-                                           "state_outputs": True})
-    return [(y[0], k) for k in range(3 if attrs.mode == "lstm" else 2)]
 
 
 @MXNET_EXPORT.register("dense")

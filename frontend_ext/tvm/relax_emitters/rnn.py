@@ -31,15 +31,23 @@ def _rnn(ctx, node, attrs, inputs):
         for _ in range(D):
             weights.append((take(g * H * in_size, (g * H, in_size)), take(g * H * H, (g * H, H))))
     biases = [(take(g * H, (g * H,)), take(g * H, (g * H,))) for _ in range(L * D)]
+    # ONNX's default GRU (linear_before_reset=0) scales h by the reset gate before the new gate's hidden
+    # matmul: its hidden weights and biases in two parts, reset+update rows and new-gate rows
+    reset_first = attrs.mode == "gru" and not attrs.linear_before_reset
+    if reset_first:
+        def rows(v, lo, hi):
+            return ctx.emit(op.strided_slice(v, [0], [lo], [hi], assume_inbound=True))
+        hidden_parts = [((rows(wh, 0, 2 * H), rows(bh, 0, 2 * H)), (rows(wh, 2 * H, 3 * H), rows(bh, 2 * H, 3 * H)))
+                        for (_, wh), (_, bh) in zip(weights, biases)]
     h0 = inputs[2]
     c0 = inputs[3] if attrs.mode == "lstm" else None
 
     def state_at(s, k):
         return ctx.emit(op.reshape(op.strided_slice(s, [0], [k], [k + 1], assume_inbound=True), ctx.shape([N, H])))
 
-    def split(v):
-        parts = ctx.emit(op.split(v, g, axis=1)) if g > 1 else None
-        return [ctx.emit(compat.relax().TupleGetItem(parts, i)) for i in range(g)] if g > 1 else [v]
+    def split(v, n=g):
+        parts = ctx.emit(op.split(v, n, axis=1)) if n > 1 else None
+        return [ctx.emit(compat.relax().TupleGetItem(parts, i)) for i in range(n)] if n > 1 else [v]
     seq = inputs[0]
     h_last, c_last = [], []
     for layer in range(L):
@@ -55,8 +63,16 @@ def _rnn(ctx, node, attrs, inputs):
             for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
                 xt = ctx.emit(op.reshape(op.strided_slice(proj, [0], [t], [t + 1], assume_inbound=True),
                                          ctx.shape([N, g * H])))
-                hh = ctx.emit(op.linear(h, wh, bh))
-                h, c = _rnn_cell(ctx, attrs.mode, split(xt), split(hh), xt, hh, h, c)
+                if reset_first:
+                    (w_rz, b_rz), (w_n, b_n) = hidden_parts[k]
+                    xg = split(xt)
+                    hg = split(ctx.emit(op.linear(h, w_rz, b_rz)), 2)
+                    r = ctx.emit(op.sigmoid(op.add(xg[0], hg[0])))
+                    hg.append(ctx.emit(op.linear(op.multiply(r, h), w_n, b_n)))
+                    h = _gru_update(ctx, xg, hg, h, r, reset_applied=True)
+                else:
+                    hh = ctx.emit(op.linear(h, wh, bh))
+                    h, c = _rnn_cell(ctx, attrs.mode, split(xt), split(hh), xt, hh, h, c)
                 steps[t] = h
             outs_dir.append(ctx.emit(op.stack(steps, axis=0)))
             h_last.append(h)
@@ -75,9 +91,14 @@ def _rnn_cell(ctx, mode, xg, hg, xt, hh, h, c):
         c = ctx.emit(op.add(op.multiply(op.sigmoid(f), c), op.multiply(op.sigmoid(i), op.tanh(gg))))
         return ctx.emit(op.multiply(op.sigmoid(o), op.tanh(c))), c
     if mode == "gru":
-        r = ctx.emit(op.sigmoid(op.add(xg[0], hg[0])))
-        z = ctx.emit(op.sigmoid(op.add(xg[1], hg[1])))
-        n = ctx.emit(op.tanh(op.add(xg[2], op.multiply(r, hg[2]))))
-        return ctx.emit(op.add(n, op.multiply(z, op.subtract(h, n)))), None  # (1-z)*n + z*h
+        return _gru_update(ctx, xg, hg, h, ctx.emit(op.sigmoid(op.add(xg[0], hg[0])))), None
     pre = op.add(xt, hh)
     return ctx.emit(op.tanh(pre) if mode == "rnn_tanh" else op.nn.relu(pre)), None
+
+
+def _gru_update(ctx, xg, hg, h, r, reset_applied=False):
+    """(1-z)*n + z*h; ``reset_applied``: the new gate's hidden term is already (r*h) W + b, else r*(h W + b)."""
+    op = _op()
+    z = ctx.emit(op.sigmoid(op.add(xg[1], hg[1])))
+    n = ctx.emit(op.tanh(op.add(xg[2], hg[2] if reset_applied else op.multiply(r, hg[2]))))
+    return ctx.emit(op.add(n, op.multiply(z, op.subtract(h, n))))

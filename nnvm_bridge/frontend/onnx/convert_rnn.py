@@ -48,9 +48,6 @@ def _rnn(mode_of):
             raise ctx.unsupported("clip")
         if attrs.get("input_forget", 0):
             raise ctx.unsupported("input_forget")
-        if mode == "gru" and not attrs.get("linear_before_reset", 0):
-            raise ctx.unsupported("linear_before_reset=0 (MXNet/cuDNN GRU applies the reset after the "
-                                  "hidden matmul)")
         x = inputs[0]
         W = ctx.require_const(inputs[1], f"{node.op_type} W")
         R = ctx.require_const(inputs[2], f"{node.op_type} R")
@@ -84,7 +81,10 @@ def _rnn(mode_of):
             return ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) if batch_first else s
 
         ins = [x, params, state(5)] + ([state(6)] if mode == "lstm" else [])
-        outs = ctx.emit("rnn", ins, {"mode": mode, "state_size": hidden, "bidirectional": dirs == 2})
+        rnn_attrs = {"mode": mode, "state_size": hidden, "bidirectional": dirs == 2}
+        if mode == "gru":  # ONNX's default (0) applies the reset gate before the hidden matmul, MXNet's after it
+            rnn_attrs["linear_before_reset"] = bool(attrs.get("linear_before_reset", 0))
+        outs = ctx.emit("rnn", ins, rnn_attrs)
         y = outs[0]
         if direction == "reverse":
             y = ctx.emit1("flip", [y], {"axis": 0})
