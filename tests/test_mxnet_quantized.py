@@ -105,6 +105,15 @@ def test_round_trip_to_mxnet(tmp_path):
     assert_matches(block(mx.nd.array(x)).asnumpy(), ref, "MXNet round trip")
 
 
+@pytest.mark.slow
+def test_model_zoo_resnet(tmp_path):
+    from mxnet.gluon.model_zoo import vision
+
+    x = RNG.uniform(-1, 1, (2, 3, 64, 64)).astype(np.float32)
+    sym_file, params_file, ref = quantize(vision.resnet18_v1(classes=10), x, tmp_path)
+    check(sym_file, params_file, x, ref)
+
+
 def test_uncalibrated_model_is_refused_with_the_fix(tmp_path):
     x = RNG.uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
     sym_file, params_file, _ = quantize(plain(), x, tmp_path, calib_mode="none")

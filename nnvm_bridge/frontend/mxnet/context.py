@@ -34,6 +34,7 @@ class ConvertContext:
         self.weight_vars = set()  # variable names used in a weight slot
         # set by the importer: convert_subgraph(subgraph_json, bindings, replace=None) -> head entries
         self.convert_subgraph = None
+        self.entry_facts = {}  # (node name, output index) -> what handlers record for later ones (e.g. MXNet dtypes)
 
     # ---- naming -------------------------------------------------------------------------------
     def aux_name(self, suffix: str) -> str:

@@ -47,12 +47,18 @@ def _qdq(ctx, x, lo, hi, dtype, suffix="q"):
     q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": dtype}, suffix=f"{suffix}uantize")
     dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix=f"{suffix}_dequantize")
     out_lo, out_hi = (lo, hi) if dtype == "uint8" else (-maxabs, maxabs)
+    ctx.entry_facts[(dq.node.name, dq.index)] = {"mxnet_dtype": dtype}
     return [dq, ctx.const(f"{suffix}_min", np.array([out_lo], np.float32)),
             ctx.const(f"{suffix}_max", np.array([out_hi], np.float32))]
 
 
 def _auto_type(out_type, lo):
     return out_type if out_type != "auto" else ("uint8" if lo >= 0 else "int8")
+
+
+def _mxnet_dtype(ctx, entry):
+    """The int8/uint8 type MXNet gives a quantized entry (recorded by ``_qdq``), else None."""
+    return ctx.entry_facts.get((entry.node.name, entry.index), {}).get("mxnet_dtype")
 
 
 def _data_scale(ctx, entry):
@@ -200,7 +206,23 @@ def sg_conv(ctx, node, attrs, inputs):
     if not attrs["quantized"]:
         return out
     lo, hi = _calib(ctx, node, attrs)
-    return _qdq(ctx, out, lo, hi, _output_type(attrs, _inner_ops(sub), lo))
+    dtype = _output_type(attrs, _inner_ops(sub), lo)
+    if attrs["with_sum"] and dtype == "uint8" and _mxnet_dtype(ctx, inputs[n_vars - 1]) == "int8":
+        return _int8_sum_as_uint8(ctx, out, lo, hi)
+    return _qdq(ctx, out, lo, hi, dtype)
+
+
+def _int8_sum_as_uint8(ctx, x, lo, hi):
+    """oneDNN accumulates into the sum input's int8 buffer: the result gets the uint8 output's scale but
+    saturates at int8's 127, i.e. at about half the calibrated range. Reproduced, so that the numbers are
+    MXNet's."""
+    maxabs = max(abs(lo), abs(hi)) or 1.0
+    scale = ctx.const("q_scale", np.array(maxabs / INT_RANGE["uint8"], np.float32))
+    zero = ctx.const("q_zero_point", np.array(0, "int8"))
+    q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": "int8"}, suffix="quantize")
+    dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix="q_dequantize")
+    ctx.entry_facts[(dq.node.name, dq.index)] = {"mxnet_dtype": "uint8"}
+    return [dq, ctx.const("q_min", np.array([lo], np.float32)), ctx.const("q_max", np.array([hi], np.float32))]
 
 
 @MXNET_IMPORT.register("_sg_mkldnn_fully_connected", attrs=SG_FC, subgraphs=True)
