@@ -1,7 +1,7 @@
 """quantize_linear / dequantize_linear -> ONNX QuantizeLinear / DequantizeLinear.
 
 What the schema at the export opset cannot say (per-axis before opset 13, int16/uint16 before 21, int32
-results, which QuantizeLinear never makes) is written as float arithmetic instead: Div, Round (half to
+results, which QuantizeLinear never makes; DequantizeLinear reads int32) is written as float arithmetic instead: Div, Round (half to
 even), Add, Clip, Cast -- and Sub, Mul for dequantizing.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from nnvm_bridge.ops.quantize import int_range
 from ..registry import ONNX_EXPORT
 
 _QUANTIZED_AT = {"int8": 10, "uint8": 10, "int16": 21, "uint16": 21}  # dtype -> first opset of its Q/DQ
+_DEQUANTIZED_AT = dict(_QUANTIZED_AT, int32=10)  # DequantizeLinear reads int32 (biases) too
 
 
 def _size(shape) -> int:
@@ -38,9 +39,9 @@ def _broadcastable(ctx, i, value, axis):
     return ctx.b.op("Reshape", [value, ctx.b.i64(target)])
 
 
-def _native(ctx, dtype) -> bool:
+def _native(ctx, dtype, first=_QUANTIZED_AT) -> bool:
     per_axis = _size(ctx.shape(1)) > 1
-    return ctx.opset >= _QUANTIZED_AT.get(dtype, 10**9) and (ctx.opset >= 13 or not per_axis)
+    return ctx.opset >= first.get(dtype, 10**9) and (ctx.opset >= 13 or not per_axis)
 
 
 def _axis(ctx, attrs):
@@ -66,7 +67,7 @@ def _quantize_linear(ctx, node, attrs, inputs):
 @ONNX_EXPORT.register("dequantize_linear", since=11)
 def _dequantize_linear(ctx, node, attrs, inputs):
     b = ctx.b
-    if _native(ctx, ctx.dtype(0)) and ctx.dtype(1) == "float32":
+    if _native(ctx, ctx.dtype(0), _DEQUANTIZED_AT) and ctx.dtype(1) == "float32":
         zp = _param(ctx, 2, inputs[2])
         if ctx.dtype(2) != ctx.dtype(0):
             zp = b.cast(zp, ctx.dtype(0))
