@@ -201,3 +201,25 @@ def test_compiled_graph_outputs_carry_onnx_names(case):
     feeds = _feeds(model)
     for got, want in zip(cm.run(feeds), ort_run(model, feeds)):
         assert_close(got, want, 1e-5)
+
+
+def test_scalar_output_keeps_its_rank_through_tvm():
+    """A full reduction without keepdims is 0-d in ONNX; NNVM's reductions give (1,): the import reshapes it back,
+    so a compiled model returns what onnxruntime returns."""
+    pytest.importorskip("tvm")
+    ort = pytest.importorskip("onnxruntime")
+    import nnvm_bridge as nb
+
+    g = helper.make_graph([helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+                           helper.make_node("ReduceMax", ["x"], ["rows"], axes=[1], keepdims=0)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("total", TensorProto.FLOAT, []),
+                           helper.make_tensor_value_info("rows", TensorProto.FLOAT, [2])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    x = np.random.default_rng(0).random((2, 3)).astype(np.float32)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    cm = nb.compile_model(model)
+    got = cm.run({"x": x})
+    assert [o.shape for o in got] == [r.shape for r in ref] == [(), (2,)]
+    assert cm.info["outputs"][0][1] == ()
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-6)

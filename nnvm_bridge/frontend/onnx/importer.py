@@ -250,6 +250,11 @@ def from_onnx(model, shape=None, dtype=None):
     return graph, params
 
 
+def _declared_rank(value_info):
+    t = value_info.type.tensor_type
+    return len(t.shape.dim) if value_info.type.HasField("tensor_type") and t.HasField("shape") else None
+
+
 def _named_outputs(ctx, g, variable_names):
     """The IR output entries, arranged so that ``Graph.output_names()`` gives the ONNX output names.
 
@@ -268,6 +273,8 @@ def _named_outputs(ctx, g, variable_names):
             continue
         ctx.node = None
         e = ctx.entry(o.name)
+        if _declared_rank(o) == 0 and ctx.shape(e) == (1,):  # NNVM ops give (1,) where ONNX means a scalar
+            e = ctx.emit1("reshape", [e], {"shape": ()})
         node = e.node
         if node.is_variable and node.name == o.name:
             pass  # a graph input or initializer passed straight through keeps its name
