@@ -95,6 +95,7 @@ def _text_inputs(vocab, with_mask=True, with_types=False):
 
 def _text_spec(module, vocab, with_mask=True, with_types=False):
     names = ["input_ids"] + (["attention_mask"] if with_mask else []) + (["token_type_ids"] if with_types else [])
+    module.arg_names = tuple(names)
     return Spec(module, names, _text_inputs(vocab, with_mask, with_types), {n: {0: "batch", 1: "sequence"} for n in names})
 
 
@@ -110,11 +111,13 @@ class _FirstOutput:
                 super().__init__()
                 self.model = model
 
-            def forward(self, *args):
-                out = self.model(*args, return_dict=True)
+            def forward(self, *args):  # by keyword: GPT-2's second parameter is past_key_values
+                out = self.model(**dict(zip(self.arg_names, args)), return_dict=True)
                 return tuple(out[k] for k in keys)
 
-        return Wrapped().eval()
+        wrapped = Wrapped().eval()
+        wrapped.arg_names = ("pixel_values",)  # _text_spec sets the text models' names
+        return wrapped
 
 
 def bert():
@@ -175,7 +178,8 @@ def gpt2_past():
         return (ids, mask, *past)
 
     past_names = [f"past_{i // 2}_{'kv'[i % 2]}" for i in range(2 * layers)]
-    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"}}
+    # the mask covers past and new tokens: named as the expression it is (dynamo gets a dim of its own)
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "past + sequence"}}
     dynamic.update({n: {0: "batch", 2: "past"} for n in past_names})
     return Spec(Step().eval(), ["input_ids", "attention_mask"] + past_names, inputs, dynamic)
 
@@ -235,8 +239,9 @@ def clip_text():
     return _text_spec(_FirstOutput.wrap(CLIPTextModel(cfg).eval(), ("last_hidden_state", "pooler_output")), 120)
 
 
-def _image_spec(module, shape, sizes=(1, 2), spatial=None, randomise=True):
-    """Images of ``shape`` (C, H, W) at batch sizes ``sizes``; ``spatial`` = ((H, W), (H, W)) makes H and W
+def _image_spec(module, shape, sizes=(2, 3), spatial=None, randomise=True):
+    """Images of ``shape`` (C, H, W) at batch sizes ``sizes`` (not 1 at export: torch.export would fix it);
+    ``spatial`` = ((H, W), (H, W)) makes H and W
     dynamic too."""
     torch = _torch()
 
@@ -278,10 +283,11 @@ def whisper_encoder():
     cfg = WhisperConfig(num_mel_bins=16, d_model=64, encoder_layers=2, encoder_attention_heads=2,
                         encoder_ffn_dim=128, max_source_positions=32)
     enc = _FirstOutput.wrap(WhisperEncoder(cfg).eval())
+    enc.arg_names = ("input_features",)
 
     def inputs(k):
         g = torch.Generator().manual_seed(k)
-        return (torch.randn((1, 2)[k], 16, 64, generator=g),)  # mel frames = 2 * max_source_positions
+        return (torch.randn((2, 3)[k], 16, 64, generator=g),)  # mel frames = 2 * max_source_positions
 
     return Spec(enc, ["input_features"], inputs, {"input_features": {0: "batch"}})
 
@@ -367,14 +373,12 @@ MODELS = {
     "t5_encoder": t5_encoder, "bart": bart, "vit": vit, "whisper_encoder": whisper_encoder, "clip_text": clip_text,
     "swin": swin, "maxvit": maxvit,
     "tv_resnet18": _tv("resnet18"), "tv_mobilenet_v3_small": _tv("mobilenet_v3_small"),
-    "tv_efficientnet_b0": _tv("efficientnet_b0"), "tv_convnext_tiny": _tv("convnext_tiny", size=32),
+    "tv_efficientnet_b0": _tv("efficientnet_b0"),
     "tv_lraspp_mobilenet_v3": _tv("lraspp_mobilenet_v3_large", spatial=((64, 64), (96, 80)), weights_backbone=None,
                                    num_classes=5),
-    "tv_deeplabv3_mobilenet_v3": _tv("deeplabv3_mobilenet_v3_large", spatial=((64, 64), (80, 96)),
-                                     weights_backbone=None, num_classes=5, aux_loss=False),
     "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320),
     "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320),
-    "timm_resnet18": _timm("resnet18"), "timm_convnext_atto": _timm("convnext_atto"),
+    "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
     "lstm": _rnn("lstm"), "gru": _rnn("gru"),
 }
@@ -455,7 +459,8 @@ def export_model(name, cache):
                     dims = {}
 
                     def dim(label):
-                        return dims.setdefault(label, torch.export.Dim(label, min=2, max=1024))
+                        name = label if label.isidentifier() else "total"
+                        return dims.setdefault(name, torch.export.Dim(name, min=2, max=1024))
 
                     per_input = [{a: dim(lbl) for a, lbl in spec.dynamic.get(n, {}).items()} or None
                                  for n in spec.names]
@@ -463,7 +468,8 @@ def export_model(name, cache):
                     torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
                                       dynamo=True, external_data=False)
         except Exception as exc:  # recorded: an exporter that cannot write the model is a result too
-            errors[exporter] = f"{type(exc).__name__}: {_first_line(exc)}"
+            cause = exc.__cause__ or exc  # torch.onnx wraps torch.export's error in a generic one
+            errors[exporter] = f"{type(cause).__name__}: {_first_line(cause)}"
             if os.path.exists(path):
                 os.remove(path)
     return errors
