@@ -389,9 +389,11 @@ def torchvision_without_cxx_ops():
     """torchvision 0.28's wheel here is CUDA-linked (its _C.so does not load next to torch+cpu): define the ops
     its import and its detection models need as Python custom ops. onnxruntime gives every reference, so these
     stand-ins never enter a comparison."""
+    import importlib.util
+
     import torch
 
-    if hasattr(torch.ops.torchvision, "nms"):
+    if importlib.util.find_spec("torchvision") is None or hasattr(torch.ops.torchvision, "nms"):
         return
 
     schema = "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
@@ -430,8 +432,8 @@ def _file(cache, model, exporter):
     return os.path.join(cache, f"{model}.{exporter}.onnx")
 
 
-def export_model(name, cache):
-    """Build ``name`` and write both exporters' files and the inputs at two sizes; returns {exporter: error}."""
+def export_model(name, cache, exporters=EXPORTERS):
+    """Build ``name`` and write the exporters' files and the inputs at two sizes; returns {exporter: error}."""
     import warnings
 
     import numpy as np
@@ -448,7 +450,7 @@ def export_model(name, cache):
             feeds[f"s{k}__{n}"] = t.numpy()
     np.savez(os.path.join(cache, f"{name}.inputs.npz"), **feeds)
     errors = {}
-    for exporter in EXPORTERS:
+    for exporter in exporters:
         path = _file(cache, name, exporter)
         try:
             with torch.no_grad():
