@@ -19,6 +19,10 @@ MXNET_EXPORT.add("where", same("where"))
 # ---- creation and casts --------------------------------------------------------------------------
 @MXNET_EXPORT.register("cast")
 def _cast(ctx, node, attrs, inputs):
+    src = ctx.dtype(node.inputs[0])
+    if attrs.dtype == "bool" and src not in (None, "bool"):
+        # bool is uint8 in MXNet, and Cast truncates (0.5 -> 0, -3.4e38 -> 0): test != 0 first
+        inputs = [ctx.add("_not_equal_scalar", f"{node.name}_nonzero", inputs, {"scalar": 0.0})]
     return [ctx.add("Cast", node.name, inputs, {"dtype": mx_dtype(attrs.dtype)})]
 
 
