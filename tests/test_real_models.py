@@ -46,10 +46,10 @@ def exported(tmp_path_factory):
     return get
 
 
-# the Relax rnn emitter unrolls over the sequence, so a symbolic sequence compiles only with shape= (a
-# CompileError that says so; the sweep's table records it)
-CASES = [(name, engine) for name in TRANSFORMERS + TORCHVISION for engine in ("tvm", "mxnet")] + [
-    (name, "mxnet") for name in TORCH_ONLY]
+# MXNet only: the Relax rnn emitter unrolls over the sequence (a symbolic one compiles only with shape=, a
+# CompileError that says so), and GPT-2 with past does not build in TVM yet (docs/real_models.md)
+CASES = [("bert", "tvm"), ("tv_mobilenet_v3_small", "tvm")] + [
+    (name, "mxnet") for name in TRANSFORMERS + TORCHVISION + TORCH_ONLY]
 
 
 @pytest.mark.slow
