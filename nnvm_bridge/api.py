@@ -67,15 +67,6 @@ def _onnx_to_ir(model, fmt, shape=None, dtype=None):
     return from_onnx(model, shape=shape, dtype=dtype)
 
 
-def _onnx_data_inputs(model):
-    """The ONNX graph's data inputs (not initializers), in its declared order."""
-    from .frontend.onnx.tensors import load_model as load_onnx
-
-    proto, _, _ = load_onnx(model)
-    inits = {t.name for t in proto.graph.initializer}
-    return [vi for vi in proto.graph.input if vi.name not in inits]
-
-
 def import_model(model, format="onnx", shape=None, dtype=None):
     """ONNX model (path, bytes or ModelProto) -> (mx.sym.Symbol, {name: mx.nd.NDArray}).
 
@@ -96,7 +87,8 @@ def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     from frontend_ext.mxnet.objects import to_gluon_block
 
     graph, params = _onnx_to_ir(model, format, shape, dtype)
-    return to_gluon_block(graph, params, [vi.name for vi in _onnx_data_inputs(model)], ctx=ctx)
+    # from_onnx records the file's data inputs in their declared order: no second read of the file.
+    return to_gluon_block(graph, params, graph.attrs.get("input_order"), ctx=ctx)
 
 
 # ---- TVM -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 
 def _torch():
@@ -233,3 +234,11 @@ def causal_lm(path, hidden=16, heads=2, vocab=30):
 
 BUILDERS = {"cnn": cnn, "cnn_any_size": cnn_any_size, "mlp": mlp, "attention": attention, "lstm": lstm, "gru": gru_batch_first,
             "decoder_with_past": decoder_with_past, "causal_lm": causal_lm}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDERS))
+def model(request, tmp_path_factory):
+    """(name, path, size -> inputs) for each builder; a test module imports this fixture by name."""
+    path = str(tmp_path_factory.mktemp("dyn") / f"{request.param}.onnx")
+    make_inputs = BUILDERS[request.param](path)
+    return request.param, path, make_inputs

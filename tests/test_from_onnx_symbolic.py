@@ -22,16 +22,9 @@ from nnvm_bridge.ir.symbolic import Dim, evaluate, is_static
 pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-import onnx_dynamic_fixtures as fixtures  # noqa: E402
+from onnx_dynamic_fixtures import model  # noqa: E402,F401  (the shared pytest fixture)
 
 SIZES = (2, 5)
-
-
-@pytest.fixture(scope="module", params=sorted(fixtures.BUILDERS))
-def model(request, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("dyn") / f"{request.param}.onnx")
-    make_inputs = fixtures.BUILDERS[request.param](path)
-    return request.param, path, make_inputs
 
 
 def _reference(path, feeds):

@@ -14,20 +14,13 @@ import pytest
 pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-import onnx_dynamic_fixtures as fixtures  # noqa: E402
+from onnx_dynamic_fixtures import model  # noqa: E402,F401  (the shared pytest fixture)
 from tolerance import assert_close  # noqa: E402
 
 import nnvm_bridge as nb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = (2, 5)
-
-
-@pytest.fixture(scope="module", params=sorted(fixtures.BUILDERS))
-def model(request, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("dyn") / f"{request.param}.onnx")
-    make_inputs = fixtures.BUILDERS[request.param](path)
-    return request.param, path, make_inputs
 
 
 def _dims(vi):

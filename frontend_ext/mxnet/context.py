@@ -10,6 +10,7 @@ import numpy as np
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.attrs import format_literal
 from nnvm_bridge.ir.names import NameAllocator
+from nnvm_bridge.ir.symbolic import is_symbolic
 
 
 def mx_dtype(name):
@@ -32,6 +33,18 @@ class MXNetEmitter:
         self.nodes = []
         self.names = NameAllocator()
         self.param_overrides = {}  # constants the handlers added: name -> array
+        self.dim_sources = {}  # symbolic Dim -> (MXNet entry, axis): a tensor that has that length there
+
+    def note_dims(self, shape, entry):
+        """Remember ``entry`` (whose IR shape is ``shape``) as the first tensor holding each of its symbolic
+        dims: an op whose length comes from a tensor at run time takes it from there (``dim_source``)."""
+        for axis, d in enumerate(shape or ()):
+            if is_symbolic(d):
+                self.dim_sources.setdefault(d, (entry, axis))
+
+    def dim_source(self, d):
+        """(entry, axis) of a tensor whose axis has the symbolic length ``d``, or None."""
+        return self.dim_sources.get(d)
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""

@@ -76,6 +76,7 @@ def to_mxnet(graph, params):
     for node in g.nodes:
         if node.is_variable:
             mapping[(id(node), 0)] = ctx.var(node.name, _variable_hints(g, node, params))
+            ctx.note_dims(g.shape_of(node[0]), mapping[(id(node), 0)])
             continue
         for i in get_op(node.op, node.name).mutate_inputs:
             if i < len(node.inputs) and node.inputs[i].node.is_variable:
@@ -90,6 +91,7 @@ def to_mxnet(graph, params):
         for k, o in enumerate(outs):
             if o is not None:
                 mapping[(id(node), k)] = o
+                ctx.note_dims(g.shape_of(node[k]), o)
     heads = []
     for e in g.outputs:
         key = (id(e.node), e.index)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..ir.symbolic import is_symbolic
 from . import numpy_ref as ref
 from .common import DTYPES, broadcast_shape, known, norm_axis, pad_shape, prod, reduce_shape, same_shape
 from .registry import Attr, AttrDict, register
@@ -83,7 +84,10 @@ def _batch_matmul_shape(a, shapes):
         raise ShapeError(f"batch_matmul needs operands of equal rank >= 2, got {x} and {y}")
     m, k = (x[-1], x[-2]) if a.transpose_a else (x[-2], x[-1])
     k2, n = (y[-1], y[-2]) if a.transpose_b else (y[-2], y[-1])
-    if k != k2 or tuple(x[:-2]) != tuple(y[:-2]):
+    # two different symbolic lengths may be equal at run time (a mask's max(total, past + seq) against the
+    # keys' past + seq): the run checks them; only different numbers cannot fit
+    if (k != k2 and not (is_symbolic(k) or is_symbolic(k2))) or any(
+            p != q and not (is_symbolic(p) or is_symbolic(q)) for p, q in zip(x[:-2], y[:-2])):
         raise ShapeError(f"batch_matmul shapes do not fit: {x} x {y}")
     return [tuple(x[:-2]) + (m, n)]
 

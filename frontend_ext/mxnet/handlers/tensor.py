@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nnvm_bridge.errors import ShapeError, unsupported_feature
+from nnvm_bridge.ir.symbolic import is_symbolic
 from nnvm_bridge.ops.common import norm_axis
 from nnvm_bridge.ops.transform import slice_bounds
 
@@ -19,6 +20,10 @@ MXNET_EXPORT.add("where", same("where"))
 # ---- creation and casts --------------------------------------------------------------------------
 @MXNET_EXPORT.register("cast")
 def _cast(ctx, node, attrs, inputs):
+    src = ctx.dtype(node.inputs[0])
+    if attrs.dtype == "bool" and src not in (None, "bool"):
+        # bool is uint8 in MXNet, and Cast truncates (0.5 -> 0, -3.4e38 -> 0): test != 0 first
+        inputs = [ctx.add("_not_equal_scalar", f"{node.name}_nonzero", inputs, {"scalar": 0.0})]
     return [ctx.add("Cast", node.name, inputs, {"dtype": mx_dtype(attrs.dtype)})]
 
 
@@ -146,8 +151,11 @@ def _strided_slice(ctx, node, attrs, inputs):
         return [ctx.add("slice", node.name, inputs, {"begin": tuple(attrs.begin), "end": tuple(attrs.end),
                                                      "step": tuple(attrs.stride) if attrs.stride else None})]
     bounds = slice_bounds(attrs, shape)[:len(attrs.begin)]
-    begin = tuple(b for b, _, _ in bounds)
-    end = tuple(None if (st < 0 and e < 0) else e for _, e, st in bounds)
+    # a symbolic end that is the whole axis is MXNet's None (to the end); any other symbolic bound cannot
+    # be written, and int() says so (to_mxnet turns that into an error asking for shape=)
+    begin = tuple(int(b) for b, _, _ in bounds)
+    end = tuple(None if (st < 0 and e < 0) or (st > 0 and is_symbolic(e) and e == shape[k]) else int(e)
+                for k, (_, e, st) in enumerate(bounds))
     step = tuple(st for _, _, st in bounds)
     return [ctx.add("slice", node.name, inputs, {"begin": begin, "end": end, "step": step})]
 

@@ -174,6 +174,8 @@ class ImportContext:
         if isinstance(x, str) and x in self.shape_values:
             return self.shape_values[x]
         v = self.const(x)
+        if v is not None and v.dtype.kind == "f" and v.size <= 64 and np.all(np.mod(v, 1) == 0):
+            return v  # whole floats: torch.arange(seq, dtype=float)'s bounds
         return None if v is None or v.dtype.kind not in "iub" else v
 
     def shape(self, x):

@@ -91,7 +91,7 @@ def _symbolic_range(ctx, inputs):
     if any(v is None for v in vals) or not any(isinstance(v.reshape(-1)[0], Dim) for v in vals):
         return None
     start, limit, delta = (v.reshape(-1)[0] for v in vals)
-    if isinstance(delta, Dim) or int(delta) == 0:
+    if isinstance(delta, Dim) or int(delta) == 0 or int(delta) != delta:
         return None
     length = slice_length(start, limit, int(delta))
     return ctx.runtime_op("dyn_arange", [inputs[0], inputs[1], inputs[2]], (length,),

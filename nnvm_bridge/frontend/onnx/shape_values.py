@@ -174,15 +174,24 @@ def _reshape(ctx, node, attrs, inputs):
 @_rule("Cast")
 def _cast(ctx, node, attrs, inputs):
     to = _dt.from_onnx(attrs["to"])
-    if to not in ("int64", "int32"):
+    if to not in ("int64", "int32", "float32", "float64"):  # torch.arange(seq, dtype=float) casts the length
         return None
     return _operand(ctx, inputs[0]), to
 
 
-def _arith(fn):
+def _integral(v):
+    return all(isinstance(x, Dim) or float(x).is_integer() for x in v.reshape(-1))
+
+
+def _arith(fn, exact_in_floats=True):
+    """A binary rule; on float tensors only while every value is a whole number (a dim cast to float), and
+    never a division there (it would not truncate)."""
     def rule(ctx, node, attrs, inputs):
         a, b = _operand(ctx, inputs[0]), _operand(ctx, inputs[1])
-        return fn(a, b), _dtype(ctx, inputs[0])
+        dtype = _dtype(ctx, inputs[0])
+        if dtype.startswith("float") and not (exact_in_floats and _integral(a) and _integral(b)):
+            return None
+        return fn(a, b), dtype
     return rule
 
 
@@ -200,7 +209,7 @@ def _divide(a, b):
 _rule("Add")(_arith(lambda a, b: a + b))
 _rule("Sub")(_arith(lambda a, b: a - b))
 _rule("Mul")(_arith(lambda a, b: a * b))
-_rule("Div")(_arith(_divide))
+_rule("Div")(_arith(_divide, exact_in_floats=False))
 
 
 def _equal(x, y):

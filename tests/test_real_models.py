@@ -1,0 +1,118 @@
+"""Real-model files that the sweep (tools/real_model_sweep.py, docs/real_models.md) found passing stay passing:
+small random-weight transformers and torch models, exported by PyTorch's legacy exporter with dynamic
+batch/sequence axes, through compile_model(path) and import_to_gluon(path) WITHOUT shape=, at two input sizes,
+against onnxruntime (1e-4 x max(1, max|ref|) per output).  The builders and the check are the sweep's own."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import real_model_sweep as sweep  # noqa: E402
+
+# transformers BERT (mask and token types) and GPT-2 with past keys/values (batch, new and past lengths
+# dynamic), a torchvision CNN (dynamic batch) and a torch.nn LSTM (dynamic batch and sequence)
+TRANSFORMERS = ("bert", "gpt2_past")
+TORCHVISION = ("tv_mobilenet_v3_small",)
+TORCH_ONLY = ("lstm",)
+
+
+def _needs(name):
+    sweep.torchvision_without_cxx_ops()  # before anything imports torchvision (transformers does)
+    if name in TRANSFORMERS:
+        pytest.importorskip("transformers")
+    if name in TORCHVISION:
+        pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("real_models"))
+    done = {}
+
+    def get(name):
+        _needs(name)
+        if name not in done:
+            errors = sweep.export_model(name, cache, exporters=("legacy",))
+            assert not errors, errors
+            done[name] = sweep._file(cache, name, "legacy")
+        return done[name]
+
+    return get
+
+
+# MXNet only: the Relax rnn emitter unrolls over the sequence (a symbolic one compiles only with shape=, a
+# CompileError that says so), and GPT-2 with past does not build in TVM yet (docs/real_models.md)
+CASES = [("bert", "tvm"), ("tv_mobilenet_v3_small", "tvm")] + [
+    (name, "mxnet") for name in TRANSFORMERS + TORCHVISION + TORCH_ONLY]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,engine", CASES)
+def test_real_model_matches_onnxruntime_at_two_sizes(exported, name, engine):
+    if engine == "mxnet":
+        pytest.importorskip("mxnet")
+    else:
+        pytest.importorskip("tvm")
+    path = exported(name)
+    result = sweep.check_file(path, engine)
+    assert result["result"] == "ok", result["reason"]
+    assert result["max_rel_err"] <= sweep.TOL
+
+
+def test_cast_to_bool_in_mxnet_is_nonzero_not_truncation():
+    """GPT-2's mask casts finfo.min to bool: MXNet's Cast to uint8 alone gives 0 (and 0.5 -> 0)."""
+    mx = pytest.importorskip("mxnet")
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    import nnvm_bridge as nb
+
+    graph = helper.make_graph([helper.make_node("Cast", ["x"], ["b"], to=TensorProto.BOOL),
+                               helper.make_node("Cast", ["b"], ["y"], to=TensorProto.FLOAT)], "cast_bool",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.array([0.5, -3.4e38, 0.0, -0.0, 2.0], dtype=np.float32)
+    out = nb.import_to_gluon(model.SerializeToString())(mx.nd.array(x)).asnumpy()
+    np.testing.assert_array_equal(out, [1, 1, 0, 0, 1])
+
+
+def test_runtime_slice_range_and_fill_at_two_sizes(tmp_path):
+    """x + pos[:, 3:S+3] + arange(S) + zeros(N, S, 1): Slice, Range (over the length cast to float) and
+    ConstantOfShape with run-time bounds, one compiled model / one Gluon block, two sizes."""
+    torch = pytest.importorskip("torch")
+    mx = pytest.importorskip("mxnet")
+    pytest.importorskip("tvm")
+    import numpy as np
+    import onnxruntime as ort
+
+    import nnvm_bridge as nb
+    from tolerance import assert_close
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos = torch.nn.Parameter(torch.randn(1, 32, 8))
+
+        def forward(self, x):
+            s = x.shape[1]
+            return x + self.pos[:, 3:s + 3] * 2 + torch.arange(s, dtype=torch.float32).reshape(1, s, 1) + \
+                torch.zeros(x.shape[0], s, 1)
+
+    path = str(tmp_path / "runtime_bounds.onnx")
+    torch.onnx.export(Net(), (torch.randn(2, 5, 8),), path, input_names=["x"],
+                      dynamic_axes={"x": {0: "N", 1: "S"}}, dynamo=False)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    cm, block = nb.compile_model(path), nb.import_to_gluon(path)
+    for n, s in ((2, 5), (3, 9)):
+        x = np.random.RandomState(s).randn(n, s, 8).astype(np.float32)
+        ref = sess.run(None, {"x": x})[0]
+        assert_close(cm.run({"x": x})[0], ref)
+        assert_close(block(mx.nd.array(x)).asnumpy(), ref)

@@ -1,0 +1,712 @@
+"""Real-model sweep (issue 10): ONNX files written by today's PyTorch exporters, through nnvm_bridge, vs onnxruntime.
+
+Each model (transformers, torchvision, timm and torch.nn RNNs with small configs and random weights) is exported
+with PyTorch's legacy exporter (``dynamo=False``, ``dynamic_axes`` on batch/sequence) and the dynamo exporter
+(``dynamo=True``, ``dynamic_shapes``) into a cache folder. Each file then goes, WITHOUT ``shape=``, through
+``compile_model(path)`` (TVM) and ``import_to_gluon(path)`` (MXNet), is run at two input sizes and compared with
+onnxruntime (max abs error <= 1e-4 * max(1, max|ref|), output by output). Every export and every check runs in its
+own subprocess with a timeout, so a crash is recorded instead of ending the sweep.
+
+    nice python tools/real_model_sweep.py                      # everything: export, check, JSONL + table
+    nice python tools/real_model_sweep.py --only bert gpt2_past  # some models
+    python tools/real_model_sweep.py --table-only               # rewrite docs/real_models.md from the JSONL
+
+Needs torch, torchvision, transformers, timm, onnxscript (export) and onnxruntime, apache-tvm, mxnet (checks).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "nnvm_bridge_real_models")
+DEFAULT_JSONL = os.path.join(ROOT, "benchmarks", "results", "real_models.jsonl")
+DEFAULT_TABLE = os.path.join(ROOT, "docs", "real_models.md")
+EXPORTERS = ("legacy", "dynamo")
+TOL = 1e-4
+
+
+# ---- model builders (torch imported inside) -------------------------------------------------
+class Spec:
+    """A model ready to export: ``inputs(k)`` gives the k-th size's input tensors (k = 0 is the export size)."""
+
+    def __init__(self, module, names, inputs, dynamic, outputs=None, opset=17):
+        self.module, self.names, self.inputs, self.dynamic = module, names, inputs, dynamic
+        self.outputs, self.opset = outputs, opset
+
+
+def _torch():
+    import torch
+
+    torch.manual_seed(0)
+    return torch
+
+
+def _randomise(model, batches):
+    """Random BN affine, BN statistics calibrated on the inputs it sees, zero/tiny tensors re-drawn (heads, layer
+    scales): random-init torchvision/timm nets otherwise give ~1e-9 logits that any engine 'matches'."""
+    torch = _torch()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.numel() and float(p.abs().max()) < 1e-3:
+                p.normal_(0.0, 0.1)
+        bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        for bn in bns:
+            if bn.affine:
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.normal_(0.0, 0.2)
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the calibration batches
+        if bns:
+            model.train()
+            for b in batches:
+                model(*b)
+            for bn in bns:
+                bn.running_mean.mul_(torch.empty_like(bn.running_mean).uniform_(0.9, 1.1))
+                bn.running_var.mul_(torch.empty_like(bn.running_var).uniform_(0.9, 1.1))
+    return model.eval()
+
+
+def _text_inputs(vocab, with_mask=True, with_types=False):
+    torch = _torch()
+    sizes = [(2, 16), (3, 11)]
+
+    def inputs(k):
+        b, s = sizes[k]
+        g = torch.Generator().manual_seed(k)
+        ids = torch.randint(0, vocab, (b, s), generator=g)
+        out = [ids]
+        if with_mask:
+            mask = torch.ones(b, s, dtype=torch.int64)
+            mask[0, s - 3:] = 0  # padding exercises the mask
+            out.append(mask)
+        if with_types:
+            types = torch.zeros(b, s, dtype=torch.int64)
+            types[:, s // 2:] = 1
+            out.append(types)
+        return tuple(out)
+
+    return inputs
+
+
+def _text_spec(module, vocab, with_mask=True, with_types=False):
+    names = ["input_ids"] + (["attention_mask"] if with_mask else []) + (["token_type_ids"] if with_types else [])
+    module.arg_names = tuple(names)
+    return Spec(module, names, _text_inputs(vocab, with_mask, with_types), {n: {0: "batch", 1: "sequence"} for n in names})
+
+
+class _FirstOutput:
+    """Wrap a HF model so that forward returns plain tensors (last_hidden_state, and pooler where present)."""
+
+    @staticmethod
+    def wrap(model, keys=("last_hidden_state",)):
+        torch = _torch()
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, *args):  # by keyword: GPT-2's second parameter is past_key_values
+                out = self.model(**dict(zip(self.arg_names, args)), return_dict=True)
+                return tuple(out[k] for k in keys)
+
+        wrapped = Wrapped().eval()
+        wrapped.arg_names = ("pixel_values",)  # _text_spec sets the text models' names
+        return wrapped
+
+
+def bert():
+    from transformers import BertConfig, BertModel
+
+    _torch()
+    cfg = BertConfig(vocab_size=120, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=128, max_position_embeddings=64)
+    return _text_spec(_FirstOutput.wrap(BertModel(cfg).eval(), ("last_hidden_state", "pooler_output")), 120,
+                      with_types=True)
+
+
+def distilbert():
+    from transformers import DistilBertConfig, DistilBertModel
+
+    _torch()
+    cfg = DistilBertConfig(vocab_size=120, dim=64, n_layers=2, n_heads=2, hidden_dim=128, max_position_embeddings=64)
+    return _text_spec(_FirstOutput.wrap(DistilBertModel(cfg).eval()), 120)
+
+
+def gpt2():
+    from transformers import GPT2Config, GPT2Model
+
+    _torch()
+    cfg = GPT2Config(vocab_size=120, n_embd=64, n_layer=2, n_head=2, n_positions=64, use_cache=False)
+    return _text_spec(_FirstOutput.wrap(GPT2Model(cfg).eval()), 120)
+
+
+def gpt2_past():
+    """GPT-2 decoding step: new tokens, past keys/values of a dynamic length, the mask over past + new."""
+    from transformers import GPT2Config, GPT2Model
+
+    torch = _torch()
+    layers, heads, dim = 2, 2, 32
+    cfg = GPT2Config(vocab_size=120, n_embd=heads * dim, n_layer=layers, n_head=heads, n_positions=64)
+    model = GPT2Model(cfg).eval()
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, *past):
+            pkv = tuple((past[2 * i], past[2 * i + 1]) for i in range(layers))
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, past_key_values=pkv,
+                             use_cache=True, return_dict=True)
+            flat = [t for kv in out.past_key_values for t in kv]
+            return (out.last_hidden_state, *flat)
+
+    sizes = [(2, 3, 5), (3, 1, 9)]  # batch, new tokens, past length
+
+    def inputs(k):
+        b, s, p = sizes[k]
+        g = torch.Generator().manual_seed(k)
+        ids = torch.randint(0, 120, (b, s), generator=g)
+        mask = torch.ones(b, p + s, dtype=torch.int64)
+        past = [torch.randn(b, heads, p, dim, generator=g) for _ in range(2 * layers)]
+        return (ids, mask, *past)
+
+    past_names = [f"past_{i // 2}_{'kv'[i % 2]}" for i in range(2 * layers)]
+    # the mask covers past and new tokens: named as the expression it is (dynamo gets a dim of its own)
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "past + sequence"}}
+    dynamic.update({n: {0: "batch", 2: "past"} for n in past_names})
+    return Spec(Step().eval(), ["input_ids", "attention_mask"] + past_names, inputs, dynamic)
+
+
+def llama():
+    from transformers import LlamaConfig, LlamaModel
+
+    _torch()
+    cfg = LlamaConfig(vocab_size=120, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, use_cache=False)
+    return _text_spec(_FirstOutput.wrap(LlamaModel(cfg).eval()), 120)
+
+
+def t5_encoder():
+    from transformers import T5Config, T5EncoderModel
+
+    _torch()
+    cfg = T5Config(vocab_size=120, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4)
+    return _text_spec(_FirstOutput.wrap(T5EncoderModel(cfg).eval()), 120)
+
+
+def bart():
+    from transformers import BartConfig, BartModel
+
+    torch = _torch()
+    cfg = BartConfig(vocab_size=120, d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=64,
+                     use_cache=False)
+    model = BartModel(cfg).eval()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, decoder_input_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              decoder_input_ids=decoder_input_ids, return_dict=True).last_hidden_state
+
+    text = _text_inputs(120)
+
+    def inputs(k):
+        ids, mask = text(k)
+        return ids, mask, ids[:, : ids.shape[1] - 2]
+
+    dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+           "decoder_input_ids": {0: "batch", 1: "decoder_sequence"}}
+    return Spec(Wrapped().eval(), ["input_ids", "attention_mask", "decoder_input_ids"], inputs, dyn)
+
+
+def clip_text():
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    _torch()
+    cfg = CLIPTextConfig(vocab_size=120, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=64)
+    return _text_spec(_FirstOutput.wrap(CLIPTextModel(cfg).eval(), ("last_hidden_state", "pooler_output")), 120)
+
+
+def _image_spec(module, shape, sizes=(2, 3), spatial=None, randomise=True):
+    """Images of ``shape`` (C, H, W) at batch sizes ``sizes`` (not 1 at export: torch.export would fix it);
+    ``spatial`` = ((H, W), (H, W)) makes H and W
+    dynamic too."""
+    torch = _torch()
+
+    def inputs(k):
+        hw = spatial[k] if spatial else shape[1:]
+        g = torch.Generator().manual_seed(k)
+        return (torch.randn(sizes[k], shape[0], *hw, generator=g),)
+
+    if randomise:
+        _randomise(module, [inputs(0), inputs(1)])
+    dyn = {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}
+    return Spec(module.eval(), ["pixel_values"], inputs, {"pixel_values": dyn})
+
+
+def vit():
+    from transformers import ViTConfig, ViTModel
+
+    _torch()
+    cfg = ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                    image_size=32, patch_size=8)
+    return _image_spec(_FirstOutput.wrap(ViTModel(cfg).eval(), ("last_hidden_state", "pooler_output")),
+                       (3, 32, 32), randomise=False)
+
+
+def swin():
+    from transformers import SwinConfig, SwinModel
+
+    _torch()
+    cfg = SwinConfig(image_size=32, patch_size=2, embed_dim=16, depths=[1, 1], num_heads=[2, 2], window_size=4)
+    return _image_spec(_FirstOutput.wrap(SwinModel(cfg).eval(), ("last_hidden_state", "pooler_output")),
+                       (3, 32, 32), randomise=False)
+
+
+def whisper_encoder():
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    torch = _torch()
+    cfg = WhisperConfig(num_mel_bins=16, d_model=64, encoder_layers=2, encoder_attention_heads=2,
+                        encoder_ffn_dim=128, max_source_positions=32)
+    enc = _FirstOutput.wrap(WhisperEncoder(cfg).eval())
+    enc.arg_names = ("input_features",)
+
+    def inputs(k):
+        g = torch.Generator().manual_seed(k)
+        return (torch.randn((2, 3)[k], 16, 64, generator=g),)  # mel frames = 2 * max_source_positions
+
+    return Spec(enc, ["input_features"], inputs, {"input_features": {0: "batch"}})
+
+
+def maxvit():
+    from torchvision.models import MaxVit
+
+    _torch()
+    net = MaxVit(input_size=(32, 32), stem_channels=8, partition_size=2, block_channels=[16, 32],
+                 block_layers=[1, 1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10)
+    return _image_spec(net, (3, 32, 32))
+
+
+def _tv(name, size=64, spatial=None, **kw):
+    def build():
+        import torchvision
+
+        _torch()
+        return _image_spec(torchvision.models.get_model(name, weights=None, **kw), (3, size, size), spatial=spatial)
+
+    return build
+
+
+def _detection(name, size):
+    def build():
+        import torchvision
+
+        torch = _torch()
+        net = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
+        _randomise(net, [])
+        with torch.no_grad():  # spread the class scores so that no two boxes tie in NMS
+            for n, p in net.named_parameters():
+                if "cls" in n and p.dim() > 1:
+                    p.mul_(4.0)
+        net.eval()
+
+        def inputs(k):
+            g = torch.Generator().manual_seed(k)
+            return (torch.rand(1, 3, size, size, generator=g),)
+
+        return Spec(net, ["images"], inputs, {"images": {2: "height", 3: "width"}}, opset=17)
+
+    return build
+
+
+def _timm(name, size=64, **kw):
+    def build():
+        import timm
+
+        _torch()
+        return _image_spec(timm.create_model(name, pretrained=False, **kw), (3, size, size))
+
+    return build
+
+
+def _rnn(kind):
+    def build():
+        torch = _torch()
+        cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = cls(12, 16, num_layers=2, batch_first=True, bidirectional=(kind == "gru"))
+                self.head = torch.nn.Linear(32 if kind == "gru" else 16, 4)
+
+            def forward(self, x):
+                return self.head(self.rnn(x)[0])
+
+        sizes = [(2, 7), (3, 4)]
+
+        def inputs(k):
+            g = torch.Generator().manual_seed(k)
+            return (torch.randn(*sizes[k], 12, generator=g),)
+
+        return Spec(Net().eval(), ["x"], inputs, {"x": {0: "batch", 1: "sequence"}})
+
+    return build
+
+
+MODELS = {
+    "bert": bert, "distilbert": distilbert, "gpt2": gpt2, "gpt2_past": gpt2_past, "llama": llama,
+    "t5_encoder": t5_encoder, "bart": bart, "vit": vit, "whisper_encoder": whisper_encoder, "clip_text": clip_text,
+    "swin": swin, "maxvit": maxvit,
+    "tv_resnet18": _tv("resnet18"), "tv_mobilenet_v3_small": _tv("mobilenet_v3_small"),
+    "tv_efficientnet_b0": _tv("efficientnet_b0"),
+    "tv_lraspp_mobilenet_v3": _tv("lraspp_mobilenet_v3_large", spatial=((64, 64), (96, 80)), weights_backbone=None,
+                                   num_classes=5),
+    "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320),
+    "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320),
+    "timm_convnext_atto": _timm("convnext_atto"),
+    "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
+    "lstm": _rnn("lstm"), "gru": _rnn("gru"),
+}
+
+
+# ---- torchvision without its C++ ops ---------------------------------------------------------
+def torchvision_without_cxx_ops():
+    """torchvision 0.28's wheel here is CUDA-linked (its _C.so does not load next to torch+cpu): define the ops
+    its import and its detection models need as Python custom ops. onnxruntime gives every reference, so these
+    stand-ins never enter a comparison."""
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("torchvision") is None or hasattr(torch.ops.torchvision, "nms"):
+        return
+
+    schema = "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
+
+    @torch.library.custom_op("torchvision::nms", mutates_args=(), schema=schema)
+    def nms(dets, scores, iou_threshold):
+        order, keep = scores.argsort(descending=True), []
+        suppressed = torch.zeros(len(order), dtype=torch.bool)
+        x1, y1, x2, y2 = dets.unbind(1)
+        area = (x2 - x1) * (y2 - y1)
+        for i, idx in enumerate(order.tolist()):
+            if suppressed[i]:
+                continue
+            keep.append(idx)
+            rest = order[i + 1:]
+            w = (torch.minimum(x2[idx], x2[rest]) - torch.maximum(x1[idx], x1[rest])).clamp(min=0)
+            h = (torch.minimum(y2[idx], y2[rest]) - torch.maximum(y1[idx], y1[rest])).clamp(min=0)
+            inter = w * h
+            suppressed[i + 1:] |= inter / (area[idx] + area[rest] - inter) > iou_threshold
+        return torch.tensor(keep, dtype=torch.int64)
+
+    @torch.library.custom_op("torchvision::qnms", mutates_args=(), schema=schema)
+    def qnms(dets, scores, iou_threshold):
+        raise NotImplementedError("quantized NMS")
+
+    import torchvision.extension
+    import torchvision.ops.roi_align
+
+    # nms now exists; roi_align keeps torchvision's own Python version (`_roi_align`), as without the ops.
+    torchvision.extension._has_ops = lambda: True
+    torchvision.ops.roi_align._has_ops = lambda: False
+
+
+# ---- export (one subprocess per model) -------------------------------------------------------
+def _file(cache, model, exporter):
+    return os.path.join(cache, f"{model}.{exporter}.onnx")
+
+
+def export_model(name, cache, exporters=EXPORTERS):
+    """Build ``name`` and write the exporters' files and the inputs at two sizes; returns {exporter: error}."""
+    import warnings
+
+    import numpy as np
+    import torch
+
+    warnings.filterwarnings("ignore")
+    torch.backends.mha.set_fastpath_enabled(False)  # the legacy exporter cannot trace the fused MHA path
+    torchvision_without_cxx_ops()  # transformers and timm import torchvision too
+    spec = MODELS[name]()
+    args = spec.inputs(0)
+    feeds = {}
+    for k in (0, 1):
+        for n, t in zip(spec.names, spec.inputs(k)):
+            feeds[f"s{k}__{n}"] = t.numpy()
+    np.savez(os.path.join(cache, f"{name}.inputs.npz"), **feeds)
+    errors = {}
+    for exporter in exporters:
+        path = _file(cache, name, exporter)
+        try:
+            with torch.no_grad():
+                if exporter == "legacy":
+                    torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_axes=spec.dynamic,
+                                      opset_version=spec.opset, dynamo=False)
+                else:
+                    dims = {}
+
+                    def dim(label):
+                        name = label if label.isidentifier() else "total"
+                        return dims.setdefault(name, torch.export.Dim(name, min=2, max=1024))
+
+                    per_input = [{a: dim(lbl) for a, lbl in spec.dynamic.get(n, {}).items()} or None
+                                 for n in spec.names]
+                    shapes = _by_signature(spec.module, per_input)
+                    torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
+                                      dynamo=True, external_data=False)
+        except Exception as exc:  # recorded: an exporter that cannot write the model is a result too
+            cause = exc.__cause__ or exc  # torch.onnx wraps torch.export's error in a generic one
+            errors[exporter] = f"{type(cause).__name__}: {_first_line(cause)}"
+            if os.path.exists(path):
+                os.remove(path)
+    return errors
+
+
+def _by_signature(module, per_input):
+    """torch.export wants dynamic_shapes shaped like forward's parameters: a ``*args`` parameter takes one tuple."""
+    import inspect
+
+    out, rest = [], list(per_input)
+    for p in inspect.signature(module.forward).parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            out.append(tuple(rest))
+            rest = []
+        elif rest:
+            out.append(rest.pop(0))
+    return tuple(out)
+
+
+# ---- checks (one subprocess per file and engine) ---------------------------------------------
+def _first_line(exc, limit=300):
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else ""
+    return line[:limit]
+
+
+def _reason(exc):
+    from nnvm_bridge.errors import UnsupportedOperatorError
+
+    if isinstance(exc, UnsupportedOperatorError):
+        return "unsupported: " + ", ".join(sorted(exc.ops))
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _compare(outs, refs):
+    """Max error relative to each output's scale (None where shapes differ)."""
+    import numpy as np
+
+    if len(outs) != len(refs):
+        return None, f"{len(outs)} outputs, onnxruntime gives {len(refs)}"
+    worst = 0.0
+    for i, (o, r) in enumerate(zip(outs, refs)):
+        o, r = np.asarray(o), np.asarray(r)
+        if o.shape != r.shape:
+            return None, f"output {i}: shape {o.shape} != onnxruntime's {r.shape}"
+        if r.size == 0:
+            continue
+        scale = max(1.0, float(np.abs(r.astype(np.float64)).max()))
+        worst = max(worst, float(np.abs(o.astype(np.float64) - r.astype(np.float64)).max()) / scale)
+    return worst, None
+
+
+def check_file(path, engine):
+    """Run ``path`` through ``engine`` ("tvm" or "mxnet") without shape= at both sizes: a result dict."""
+    import numpy as np
+    import onnxruntime as ort
+
+    import nnvm_bridge as nb
+
+    name = os.path.basename(path).split(".")[0]
+    data = np.load(os.path.join(os.path.dirname(path), f"{name}.inputs.npz"))
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    order = [i.name for i in sess.get_inputs()]
+    sizes = [{n: data[f"s{k}__{n}"] for n in order} for k in (0, 1)]
+    t0 = time.perf_counter()
+    try:
+        if engine == "tvm":
+            cm = nb.compile_model(path)
+            run = cm.run
+        else:
+            import mxnet as mx
+
+            block = nb.import_to_gluon(path)
+            names = [s.name for s in block._cached_graph[0]]
+
+            def run(feeds):
+                outs = block(*[mx.nd.array(feeds[n], dtype=feeds[n].dtype) for n in names])
+                outs = outs if isinstance(outs, (list, tuple)) else [outs]
+                return [o.asnumpy() for o in outs]
+        build_s = time.perf_counter() - t0
+        errs = []
+        for feeds in sizes:
+            refs = sess.run(None, feeds)
+            err, why = _compare(run(feeds), refs)
+            if why:
+                return {"result": "wrong", "reason": why, "build_s": round(build_s, 1)}
+            errs.append(err)
+        worst = max(errs)
+        return {"result": "ok" if worst <= TOL else "wrong", "max_rel_err": worst, "build_s": round(build_s, 1),
+                "reason": "" if worst <= TOL else f"max error {worst:.2e} of the output's scale"}
+    except Exception as exc:
+        return {"result": "error", "reason": _reason(exc), "build_s": round(time.perf_counter() - t0, 1)}
+
+
+# ---- driver ------------------------------------------------------------------------------------
+def _subprocess(args, timeout):
+    """Run this script with ``args`` in a child; its last stdout line is JSON. Crashes and timeouts are results."""
+    cmd = [sys.executable, os.path.abspath(__file__), *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"result": "timeout", "reason": f"no result within {timeout} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    tail = (proc.stderr.strip().splitlines() or [""])[-1][:300]
+    return {"result": "crash", "reason": f"exit status {proc.returncode}: {tail}"}
+
+
+def _file_info(path):
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    dyn = sorted({d.dim_param for vi in m.graph.input if vi.name not in inits
+                  for d in vi.type.tensor_type.shape.dim if d.dim_param})
+    opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=None)
+    return {"opset": opset, "nodes": len(m.graph.node), "dynamic_dims": dyn,
+            "size_kb": os.path.getsize(path) // 1024}
+
+
+def sweep(names, cache, jsonl, timeout, reexport=False, export_only=False):
+    os.makedirs(cache, exist_ok=True)
+    done = {}
+    if os.path.exists(jsonl):
+        with open(jsonl) as f:
+            for line in f:
+                row = json.loads(line)
+                done[(row["model"], row["exporter"])] = row
+    for name in names:
+        t0 = time.perf_counter()
+        status = os.path.join(cache, f"{name}.export.json")
+        if reexport or not os.path.exists(status):
+            export = _subprocess(["--export-one", name, "--cache", cache], timeout)
+            with open(status, "w") as f:
+                json.dump(export, f)
+            print(f"[{name}] export {time.perf_counter() - t0:.0f} s: {export}", flush=True)
+        with open(status) as f:
+            export = json.load(f)
+        if export_only:
+            continue
+        for exporter in EXPORTERS:
+            path = _file(cache, name, exporter)
+            row = {"model": name, "exporter": exporter}
+            if not os.path.exists(path):
+                row.update(export_error=export.get(exporter) or export.get("reason", "not written"))
+            else:
+                row.update(_file_info(path))
+                for engine in ("tvm", "mxnet"):
+                    row[engine] = _subprocess(["--check-one", path, engine], timeout)
+            done[(name, exporter)] = row
+            print(json.dumps(row), flush=True)
+            _write_jsonl(done, jsonl)
+
+
+def _write_jsonl(rows, jsonl):
+    os.makedirs(os.path.dirname(jsonl), exist_ok=True)
+    order = {n: i for i, n in enumerate(MODELS)}
+    with open(jsonl, "w") as f:
+        for key in sorted(rows, key=lambda k: (order.get(k[0], len(order)), EXPORTERS.index(k[1]))):
+            f.write(json.dumps(rows[key]) + "\n")
+
+
+def _cell(res):
+    if res is None:
+        return "-"
+    if res["result"] == "ok":
+        return f"ok ({res['max_rel_err']:.0e})"
+    return res["result"]
+
+
+def write_table(jsonl, table):
+    with open(jsonl) as f:
+        rows = [json.loads(line) for line in f]
+    files = [r for r in rows if "export_error" not in r]
+    ok = {e: sum(r[e]["result"] == "ok" for r in files) for e in ("tvm", "mxnet")}
+    lines = [
+        "# Real models through nnvm_bridge (issue 10)", "",
+        "ONNX files written by PyTorch's legacy exporter (`dynamo=False`, dynamic axes on batch/sequence) and its",
+        "dynamo exporter (`dynamo=True`, `dynamic_shapes`) from small random-weight models, each run WITHOUT `shape=`",
+        "through `compile_model(path)` (TVM) and `import_to_gluon(path)` (MXNet) at two input sizes and compared with",
+        "onnxruntime (max abs error <= 1e-4 x max(1, max|ref|), output by output; the figure is the worst error of",
+        "either size relative to that scale). Made by `nice python tools/real_model_sweep.py` (results:",
+        "`benchmarks/results/real_models.jsonl`).", "",
+        f"**{len(files)} files: TVM {ok['tvm']} match, MXNet {ok['mxnet']} match.**", "",
+        "| model | exporter | dynamic dims | TVM | MXNet | reason |", "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "export_error" in r:
+            lines.append(f"| {r['model']} | {r['exporter']} | | - | - | export failed: {_md(r['export_error'])} |")
+            continue
+        reasons = []
+        for engine, label in (("tvm", "TVM"), ("mxnet", "MXNet")):
+            if r[engine]["result"] != "ok":
+                reasons.append(f"{label}: {_md(r[engine]['reason'])}")
+        lines.append(f"| {r['model']} | {r['exporter']} | {', '.join(r['dynamic_dims'])} | {_cell(r['tvm'])} | "
+                     f"{_cell(r['mxnet'])} | {'; '.join(reasons)} |")
+    os.makedirs(os.path.dirname(table), exist_ok=True)
+    with open(table, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def _md(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="*", help="models to run (default: all)")
+    ap.add_argument("--cache", default=DEFAULT_CACHE, help="folder for the ONNX files and inputs")
+    ap.add_argument("--jsonl", default=DEFAULT_JSONL)
+    ap.add_argument("--table", default=DEFAULT_TABLE)
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per export or check subprocess")
+    ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--export-only", action="store_true", help="write the cache, check nothing")
+    ap.add_argument("--reexport", action="store_true", help="export again even where the cache has the files")
+    ap.add_argument("--export-one", metavar="MODEL", help=argparse.SUPPRESS)
+    ap.add_argument("--check-one", nargs=2, metavar=("PATH", "ENGINE"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.export_one:
+        os.makedirs(a.cache, exist_ok=True)
+        print(json.dumps(export_model(a.export_one, a.cache)))
+        return
+    if a.check_one:
+        print(json.dumps(check_file(*a.check_one)))
+        return
+    if not a.table_only:
+        unknown = set(a.only or ()) - set(MODELS)
+        if unknown:
+            ap.error(f"unknown models: {sorted(unknown)}; known: {sorted(MODELS)}")
+        sweep(a.only or list(MODELS), a.cache, a.jsonl, a.timeout, a.reexport, a.export_only)
+        if a.export_only:
+            return
+    write_table(a.jsonl, a.table)
+
+
+if __name__ == "__main__":
+    main()
