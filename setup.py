@@ -32,8 +32,10 @@ EXTRAS = {
     "plot": ["matplotlib"],  # `nnvm-bridge bench --plot`
     # torch is a reference implementation in some op tests; constraints.txt pins the CPU build 2.13.0.
     # gluoncv / gluonnlp: the model zoos of tests/test_gluon_zoo_models.py (gluonnlp builds with Cython).
+    # transformers / timm / torchvision / onnxscript: the PyTorch-exported real models of tests/test_real_models.py
+    # (torchvision 0.28's wheel is CUDA-linked; the tests define its two custom ops before importing it).
     "test": ["pytest", "hypothesis", "psutil", "torch", "gluoncv==0.10.5.post0", "gluonnlp==0.10.0", "cython",
-             "matplotlib"],
+             "matplotlib", "transformers==4.47.1", "timm==1.0.31", "torchvision==0.28.0", "onnxscript"],
 }
 EXTRAS["all"] = sorted({req for name in ("mxnet", "tvm", "ort") for req in EXTRAS[name]})
 

@@ -10,7 +10,6 @@ and every class score is 1/21); detections whose scores tie within float32 error
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import pytest
 mx = pytest.importorskip("mxnet")
 ort = pytest.importorskip("onnxruntime")
 
+import gluon_fixtures  # noqa: E402
 import nnvm_bridge as nb  # noqa: E402
 from nnvm_bridge.ops import get_op  # noqa: E402
 
@@ -91,19 +91,10 @@ def test_box_nms_roundtrip_to_mxnet():
 
 # ---- models -----------------------------------------------------------------------------------------
 def import_gluoncv():
-    """gluoncv 0.10.5 refuses to import next to torch >= 2 (a version check that raises RuntimeError)."""
-    saved = sys.modules.get("torch")
-    sys.modules["torch"] = None  # makes gluoncv's optional `import torch` fail as if torch were absent
     try:
-        import gluoncv
-    except ImportError:
+        return gluon_fixtures.import_gluoncv()
+    except gluon_fixtures.GluonCVMissing:
         pytest.skip("gluoncv is not installed")
-    finally:
-        if saved is None:
-            del sys.modules["torch"]
-        else:
-            sys.modules["torch"] = saved
-    return gluoncv
 
 
 def initialize(net, x):
