@@ -120,7 +120,8 @@ def _split(ctx, node, attrs, inputs):
 
 @MXNET_EXPORT.register("reshape")
 def _reshape(ctx, node, attrs, inputs):
-    return [ctx.add("Reshape", node.name, inputs, {"shape": tuple(attrs.shape)})]
+    shape = tuple(attrs.shape) or (1,)  # MXNet has no 0-d arrays: a scalar stays (1,)
+    return [ctx.add("Reshape", node.name, inputs, {"shape": shape})]
 
 
 @MXNET_EXPORT.register("transpose")
