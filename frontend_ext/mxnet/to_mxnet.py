@@ -19,7 +19,7 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import dynamic, elementwise, nn, quantize, tensor  # noqa: F401  (they register the handlers)
+from .handlers import dynamic, elementwise, nn, quantize, sampling, tensor  # noqa: F401  (they register the handlers)
 from .registry import MXNET_EXPORT
 
 MXNET_EXPORT.mark_loaded()

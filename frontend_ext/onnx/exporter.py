@@ -29,7 +29,7 @@ from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
 from .context import NodeContext
-from .handlers import (dynamic, elementwise, nn, normalization, quantize, reduce, tensor,  # noqa: F401
+from .handlers import (dynamic, elementwise, nn, normalization, quantize, reduce, sampling, tensor,  # noqa: F401
                        transform)  # (they register)
 from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
