@@ -19,9 +19,9 @@ from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
 from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
 from ...ops import num_visible_outputs
-from . import (convert_extra, convert_image, convert_indexing, convert_math, convert_nn,  # noqa: F401
-               convert_quant, convert_random, convert_resize, convert_rnn, convert_signal, convert_tensor,
-               shape_values)
+from . import (convert_extra, convert_image, convert_indexing, convert_linalg, convert_math,  # noqa: F401
+               convert_nn, convert_quant, convert_random, convert_resize, convert_rnn, convert_signal,
+               convert_tensor, shape_values)
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
