@@ -1,6 +1,6 @@
 """The NNVM operator table (data) with shape, dtype and numpy rules."""
 # Importing the op modules registers their ops, in this order (the order of OPS).
-from . import tensor, ext, nn, reduce, transform, vision, rnn, dynamic, quantize, image, random  # noqa: F401,I001
+from . import tensor, ext, nn, reduce, transform, vision, rnn, dynamic, quantize, image, random, cumulative  # noqa: F401,I001
 from .registry import (ALIASES, OPS, REQUIRED, Attr, AttrDict, OpDef, canonical_name, check_node, get_op,
                        node_attrs, num_outputs, num_visible_outputs, register)
 

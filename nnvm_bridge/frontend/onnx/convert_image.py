@@ -5,6 +5,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir.symbolic import is_static
+from .convert_nn import _padding_attr
 from .registry import ONNX_IMPORT
 
 # GridSample-16 spells the modes as PyTorch does; -20 renamed them (and allowed any rank)
@@ -124,3 +125,37 @@ def group_normalization_18(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("GroupNormalization", since=21)
 def group_normalization(ctx, node, attrs, inputs):
     return _group_norm(ctx, attrs, inputs, per_group=False)
+
+
+@ONNX_IMPORT.register("Col2Im", since=18)
+def col2im(ctx, node, attrs, inputs):
+    """Col2Im sums each column's block back into the image: a grouped transposed convolution (one group
+    per channel) whose constant kernel puts block position p of a column at that position."""
+    x = inputs[0]
+    image = [int(v) for v in ctx.require_const(inputs[1], "Col2Im image_shape").reshape(-1)]
+    block = [int(v) for v in ctx.require_const(inputs[2], "Col2Im block_shape").reshape(-1)]
+    nsp = len(image)
+    s = ctx.shape(x)
+    if s is None or len(s) != 3 or not isinstance(s[1], (int, np.integer)) or nsp not in (1, 2, 3):
+        raise ctx.error(ShapeError, "Col2Im needs a (N, C * prod(block), L) input of known channels and a 1-3-d "
+                                    "image")
+    k = int(np.prod(block))
+    channels = int(s[1]) // k
+    dil = list(attrs.get("dilations", [1] * nsp))
+    strides = list(attrs.get("strides", [1] * nsp))
+    pads = list(attrs.get("pads", [0] * (2 * nsp)))
+    begins, ends = pads[:nsp], pads[nsp:]
+    blocks = [(n + b + e - (d * (kk - 1) + 1)) // st + 1 for n, b, e, d, kk, st in
+              zip(image, begins, ends, dil, block, strides)]
+    if channels * k != s[1] or (isinstance(s[2], (int, np.integer)) and int(np.prod(blocks)) != s[2]):
+        raise ctx.error(ShapeError, f"Col2Im: input {tuple(s)} does not hold {blocks} blocks of {block}")
+    weight = np.zeros((channels * k, 1) + tuple(block), ctx.dtype(x))
+    for c in range(channels):
+        weight[c * k:(c + 1) * k, 0].reshape(k, k)[np.arange(k), np.arange(k)] = 1.0
+    natural = [(n - 1) * st - b - e + d * (kk - 1) + 1 for n, st, b, e, d, kk in
+               zip(blocks, strides, begins, ends, dil, block)]
+    ir_attrs = dict(channels=channels, kernel_size=tuple(block), strides=tuple(strides), dilation=tuple(dil),
+                    groups=channels, padding=_padding_attr(begins, ends), use_bias=False,
+                    output_padding=tuple(n - m for n, m in zip(image, natural)))
+    cols = ctx.reshape(x, [s[0], channels * k] + blocks)
+    return ctx.emit1(f"conv{nsp}d_transpose", [cols, weight], ir_attrs)

@@ -1,4 +1,4 @@
-"""Converters for ONNX's linear-algebra ops beyond MatMul: Det."""
+"""Converters for ONNX's linear-algebra and running-product ops: Det, CumProd."""
 from __future__ import annotations
 
 import itertools
@@ -41,3 +41,12 @@ def det(ctx, node, attrs, inputs):
     terms = ctx.emit1("prod", [ctx.emit1("take", [flat, index], {"axis": rank - 2})], {"axis": (rank - 1,)})
     signed = ctx.emit1("broadcast_mul", [terms, signs.astype(ctx.dtype(x))])
     return ctx.emit1("sum", [signed], {"axis": (rank - 2,)})
+
+
+@ONNX_IMPORT.register("CumProd", since=26)
+def cumprod(ctx, node, attrs, inputs):
+    axis = np.asarray(ctx.require_const(inputs[1], "CumProd axis")).reshape(-1)
+    if axis.size != 1:
+        raise ctx.error(ShapeError, f"CumProd axis must hold one value, got {axis.size}")
+    return ctx.emit1("cumprod", [inputs[0]], {"axis": int(axis[0]), "exclusive": bool(attrs.get("exclusive", 0)),
+                                              "reverse": bool(attrs.get("reverse", 0))})
