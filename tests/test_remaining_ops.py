@@ -283,3 +283,16 @@ def test_random_ops_in_mxnet_have_the_shape_dtype_and_distribution(name):
     model, feeds, check = _random_model(name)
     y = _run_symbol(mx, model, feeds)[0]
     assert check(y), (y.shape, y.dtype, y.mean())
+
+
+@pytest.mark.parametrize("length", [None, 9])
+def test_inverse_dft_of_a_one_sided_spectrum_is_numpys_irfft(length):
+    spectrum = _x(2, 5, 2)
+    consts = {"axis": np.array(1, np.int64)}
+    names = ["x", "len" if length else "", "axis"]
+    if length:
+        consts["len"] = np.array(length, np.int64)
+    node = helper.make_node("DFT", names, ["y"], inverse=1, onesided=1)
+    model = _model(node, {"x": spectrum}, 20, consts)
+    want = np.fft.irfft(spectrum[..., 0] + 1j * spectrum[..., 1], n=length, axis=1)[..., None]
+    assert_close(nb.compile_model(model).run({"x": spectrum})[0], want)

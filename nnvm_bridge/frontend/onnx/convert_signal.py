@@ -2,8 +2,9 @@
 
 A window is a constant (its size must be known). DFT and STFT become one matrix product with a constant
 (2n, 2m) Fourier matrix: a signal's samples, flattened as (re, im) pairs, times the matrix give the
-spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided`` and the inverse
-transform are all in the matrix, and so is STFT's window; STFT's frames come from one ``take``.
+spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided``, the inverse
+transform (of a one-sided spectrum too: real samples) are all in the matrix, and so is STFT's window;
+STFT's frames come from one ``take``.
 """
 from __future__ import annotations
 
@@ -60,23 +61,43 @@ def fourier_matrix(n, length, parts, inverse, onesided, window=None):
     return mat.reshape(n * parts, m * 2)
 
 
+def inverse_real_matrix(n, length, parts):
+    """The (n * parts, length) matrix of the inverse real DFT (numpy's irfft): ``n`` one-sided bins to
+    ``length`` real samples; bins past length // 2 and the imaginary parts of the real bins drop out."""
+    t = np.arange(length)[None, :]
+    mat = np.zeros((n, parts, length))
+    for k in range(min(n, length // 2 + 1)):
+        twice = 1.0 if k == 0 or 2 * k == length else 2.0  # a bin and its mirror image
+        theta = 2 * np.pi * k * t / length
+        mat[k, 0] = twice * np.cos(theta)[0] / length
+        if parts == 2:
+            mat[k, 1] = -twice * np.sin(theta)[0] / length
+    return mat.reshape(n * parts, length)
+
+
 def _spectrum(ctx, x, shape, axis, length, inverse, onesided, dtype, window=None):
-    """The DFT of ``x`` (shape (..., parts)) along ``axis``: a (..., m, 2) tensor, m at ``axis``."""
+    """The DFT of ``x`` (shape (..., parts)) along ``axis``: a (..., m, 2) tensor, m at ``axis`` (the inverse
+    of a one-sided spectrum: (..., length, 1) real samples)."""
     rank = len(shape)
     parts, n = int(shape[-1]), shape[axis]
     if parts not in (1, 2) or not isinstance(n, (int, np.integer)):
         raise ctx.error(ShapeError, f"a signal of shape {tuple(shape)} along axis {axis}: the last axis must be "
                                     f"1 (real) or 2 (complex) long and the signal axis' length known")
     n = int(n)
-    length = n if length is None else int(length)
-    mat = fourier_matrix(n, length, parts, inverse, onesided, window).astype(_dt.to_numpy(dtype))
-    m = mat.shape[1] // 2
+    if inverse and onesided:
+        length = 2 * (n - 1) if length is None else int(length)
+        mat, out_parts = inverse_real_matrix(n, length, parts), 1
+    else:
+        length = n if length is None else int(length)
+        mat, out_parts = fourier_matrix(n, length, parts, inverse, onesided, window), 2
+    mat = mat.astype(_dt.to_numpy(dtype))
+    m = mat.shape[1] // out_parts
     order = [d for d in range(rank - 1) if d != axis] + [axis, rank - 1]
     moved = x if order == list(range(rank)) else ctx.emit1("transpose", [x], {"axes": tuple(order)})
     rest = [shape[d] for d in order[:-2]]
     rows = ctx.reshape(moved, (-1, n * parts))
     y = ctx.emit1("matmul", [rows, mat])
-    y = ctx.reshape(y, rest + [m, 2])
+    y = ctx.reshape(y, rest + [m, out_parts])
     back = list(np.argsort(order))
     return y if back == list(range(rank)) else ctx.emit1("transpose", [y], {"axes": tuple(int(v) for v in back)})
 
@@ -93,8 +114,6 @@ def _dft(ctx, attrs, inputs, axis):
     if inputs[1] is not None:
         length = int(ctx.require_const(inputs[1], "DFT dft_length").reshape(-1)[0])
     inverse, onesided = bool(attrs.get("inverse", 0)), bool(attrs.get("onesided", 0))
-    if inverse and onesided:
-        raise ctx.unsupported("inverse with onesided=1")
     return _spectrum(ctx, x, s, axis, length, inverse, onesided, ctx.dtype(x))
 
 
