@@ -390,8 +390,6 @@ XFAIL = {
     'test_dequantizelinear_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_dequantizelinear_uint2': 'unsupported: DequantizeLinear (input type float8, float4, int4 or int2; supported: int8, uint8, int16, uint16, int32)',
     'test_dequantizelinear_uint4': 'unsupported: DequantizeLinear (input type float8, float4, int4 or int2; supported: int8, uint8, int16, uint16, int32)',
-    'test_dft_irfft': 'unsupported: DFT (inverse with onesided=1)',
-    'test_dft_irfft_opset19': 'unsupported: DFT (inverse with onesided=1)',
     'test_div_int16': 'mismatch: MXNet has no int16 arrays',
     'test_div_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_div_uint32': 'mismatch: MXNet has no uint32 arrays',
