@@ -1,8 +1,10 @@
 """ONNX node conformance through TVM: from_onnx -> to_relax -> TVM (llvm), next to TVM's own Relax ONNX frontend.
 
-    python benchmarks/tvm_conformance.py [--runner nnvm|tvm-onnx] [--limit N] [--out FILE]
+    python benchmarks/tvm_conformance.py [--runner nnvm|tvm-onnx] [--cases installed|1.14.1] [--limit N] [-k TEXT]
+                                         [--out FILE]
 
-Cases come from the installed onnx package (``collect_testcases``); each data set is compared with
+Cases come from the installed onnx package (``collect_testcases``) or, with ``--cases 1.14.1``, from onnx
+1.14.1's stored cases (tests/onnx_stored_cases.py; the result file then ends in ``_onnx1.14.1.json``); each data set is compared with
 the case's expected outputs (rtol/atol from the case, at least 1e-4/1e-6). Inputs that an op needs
 as constants (shapes, axes, ...) are bound as initializers and the case retried, for both runners
 alike. Each case runs in a worker process so that a crash in TVM costs one case, not the run. The
@@ -122,18 +124,23 @@ def worker(runner, names, out_path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runner", choices=sorted(RUNNERS), default="nnvm")
+    p.add_argument("--cases", choices=("installed", "1.14.1"), default="installed",
+                   help="the case set: the installed onnx's, or onnx 1.14.1's stored cases")
     p.add_argument("--limit", type=int)
+    p.add_argument("-k", dest="contains", help="only the cases whose name contains this text")
     p.add_argument("--out")
     p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    import onnx_conformance as oc
+
+    oc.use_case_set(args.cases)
     if args._worker:
         names = json.load(open(args._worker[0]))
         worker(args.runner, names, args._worker[1])
         return 0
-    import onnx_conformance as oc
-
-    names = oc.case_names()[:args.limit] if args.limit else oc.case_names()
-    out = args.out or os.path.join(HERE, "results", f"tvm_conformance_{args.runner}.json")
+    names = [n for n in oc.case_names() if args.contains is None or args.contains in n]
+    names = names[:args.limit] if args.limit else names
+    out = args.out or os.path.join(HERE, "results", f"tvm_conformance_{args.runner}{oc.case_set_suffix()}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     log = out + ".log"
     if os.path.exists(log):
@@ -143,7 +150,8 @@ def main(argv=None):
     while todo:
         lst = out + ".todo"
         json.dump(todo, open(lst, "w"))
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--runner", args.runner, "--_worker", lst, log],
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--runner", args.runner, "--cases", args.cases,
+                        "--_worker", lst, log],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = None
         for line in open(log):
@@ -157,7 +165,7 @@ def main(argv=None):
             done[started] = {"case": started, "status": "fail", "reason": "crashed the process"}
         todo = [n for n in names if n not in done]
     passed = sum(1 for r in done.values() if r["status"] == "pass")
-    summary = {"runner": args.runner, "cases": len(names), "passed": passed, "seconds": round(time.time() - t0),
+    summary = {"runner": args.runner, "case_set": oc.case_set(), "cases": len(names), "passed": passed, "seconds": round(time.time() - t0),
                "failures": {n: done[n]["reason"] for n in names if done[n]["status"] != "pass"}}
     json.dump(summary, open(out, "w"), indent=1, sort_keys=True)
     os.remove(out + ".todo")

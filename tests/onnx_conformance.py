@@ -1,30 +1,73 @@
 """Runs ONNX's backend node test cases through from_onnx -> to_mxnet -> MXNet.
 
-Shared by tests/test_onnx_conformance_mxnet.py and tools/onnx_conformance_table.py.  The cases are
-built in memory by the installed onnx package (``collect_testcases``), ~10 s, cached per process.
+Shared by tests/test_onnx_conformance_mxnet.py, tools/onnx_conformance_table.py and
+benchmarks/tvm_conformance.py.  Two case sets (``NNVM_BRIDGE_ONNX_CASES``, or ``use_case_set``):
+
+* ``installed`` (the default): built in memory by the installed onnx package (``collect_testcases``),
+  ~10 s, cached per process;
+* ``1.14.1``: onnx 1.14.1's 1168 stored cases (``backend/test/data/node`` of its wheel), read from a
+  cache directory (``NNVM_BRIDGE_ONNX_CASE_CACHE``, default ``~/.cache/nnvm_bridge/onnx-1.14.1-node``)
+  that the first use fills with ``pip download onnx==1.14.1 --no-deps``; the installed onnx stays.
 """
 from __future__ import annotations
 
+import os
 import re
 import warnings
 
 import numpy as np
 
+CASE_SETS = ("installed", "1.14.1")
+CASE_SET_ENV = "NNVM_BRIDGE_ONNX_CASES"
 _CASES = None
+_CASE_SET = None
 
 # Cases known to give different results between runs (reason per case); counted as failures and
 # marked non-strict.  Empty: the earlier entries were an importer bug (node ids reused), now fixed.
 FLAKY: dict = {}
 
 
+def case_set() -> str:
+    """The chosen case set: ``use_case_set``'s, else the environment's, else ``installed``."""
+    chosen = _CASE_SET or os.environ.get(CASE_SET_ENV) or "installed"
+    if chosen not in CASE_SETS:
+        raise ValueError(f"{CASE_SET_ENV}={chosen!r}: the case sets are {', '.join(CASE_SETS)}")
+    return chosen
+
+
+def use_case_set(name: str):
+    """Choose the case set for this process and the worker processes it starts."""
+    global _CASES, _CASE_SET
+    if name not in CASE_SETS:
+        raise ValueError(f"unknown case set {name!r}; the case sets are {', '.join(CASE_SETS)}")
+    if name != _CASE_SET:
+        _CASE_SET, _CASES = name, None
+    os.environ[CASE_SET_ENV] = name
+
+
+def case_set_suffix() -> str:
+    """'' for the installed set, else e.g. '_onnx1.14.1' (for result and table file names)."""
+    return "" if case_set() == "installed" else f"_onnx{case_set()}"
+
+
+def xfail_module() -> str:
+    """The module (in tests/) holding the chosen case set's expected-failure list."""
+    return "onnx_conformance_xfail" + case_set_suffix().replace(".", "")  # onnx_conformance_xfail_onnx1141
+
+
 def cases():
     global _CASES
     if _CASES is None:
-        from onnx.backend.test.case.node import collect_testcases
+        if case_set() == "installed":
+            from onnx.backend.test.case.node import collect_testcases
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _CASES = {c.name: c for c in collect_testcases(None)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _CASES = {c.name: c for c in collect_testcases(None)}
+        else:
+            import onnx_stored_cases
+
+            _CASES = onnx_stored_cases.load_cases(case_set())
     return _CASES
 
 

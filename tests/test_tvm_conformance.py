@@ -1,8 +1,9 @@
 """ONNX node conformance through from_onnx -> to_relax -> TVM: a fixed sample of the cases.
 
 The full run (`python benchmarks/tvm_conformance.py`) writes benchmarks/results/tvm_conformance_nnvm.json,
-whose "failures" map is the expected-failure list with reasons. Here every 25th case that the list
-does not excuse must pass, and every 25th excused case must still fail (so the list stays honest).
+whose "failures" map is the expected-failure list with reasons (with NNVM_BRIDGE_ONNX_CASES=1.14.1: onnx
+1.14.1's cases and tvm_conformance_nnvm_onnx1.14.1.json, written by `--cases 1.14.1`). Here every 25th case
+that the list does not excuse must pass, and every 25th excused case must still fail (so the list stays honest).
 """
 import json
 import os
@@ -13,9 +14,15 @@ import pytest
 pytest.importorskip("tvm")
 pytest.importorskip("onnx")
 
+import onnx_conformance  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "benchmarks", "results", "tvm_conformance_nnvm.json")
+RESULTS = os.path.join(ROOT, "benchmarks", "results",
+                       f"tvm_conformance_nnvm{onnx_conformance.case_set_suffix()}.json")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+if onnx_conformance.case_set() != "installed" and not os.path.exists(RESULTS):
+    pytest.skip(f"no {os.path.basename(RESULTS)}; write it with benchmarks/tvm_conformance.py --cases "
+                f"{onnx_conformance.case_set()}", allow_module_level=True)
 
 
 def _expected_failures():

@@ -64,7 +64,7 @@ def _deconv(nsp):
             lo, hi = b[i] - common[i], e[i] - common[i]
             if lo or hi:
                 y = ctx.add("slice_axis", node.name + f"_crop{i}", [y], {"axis": 2 + i, "begin": lo,
-                                                                         "end": -hi if hi else None})
+                                                                         "end": -hi if hi else "None"})
         return [y]
     return fn
 

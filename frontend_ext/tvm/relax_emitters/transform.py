@@ -270,3 +270,12 @@ def _cumsum(ctx, node, attrs, inputs):
     x = ctx.emit(op.flip(inputs[0], axis)) if attrs.reverse else inputs[0]
     y = ctx.emit(op.cumsum(x, axis=axis, dtype=ctx.in_dtypes[0], exclusive=bool(attrs.exclusive)))
     return op.flip(y, axis) if attrs.reverse else y
+
+
+@RELAX_EXPORT.register("cumprod")
+def _cumprod(ctx, node, attrs, inputs):
+    op = _op()
+    axis = attrs.axis % len(ctx.in_shapes[0])
+    x = ctx.emit(op.flip(inputs[0], axis)) if attrs.reverse else inputs[0]
+    y = ctx.emit(op.cumprod(x, axis=axis, dtype=ctx.in_dtypes[0], exclusive=bool(attrs.exclusive)))
+    return op.flip(y, axis) if attrs.reverse else y

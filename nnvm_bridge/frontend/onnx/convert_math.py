@@ -81,10 +81,10 @@ def mod(ctx, node, attrs, inputs):
     av, bv = ctx.const(a), ctx.const(b)
     if av is not None and bv is not None:
         return np.fmod(av, bv) if fmod else np.mod(av, bv)
-    if fmod or ctx.dtype(a) in _FLOATS:
-        # broadcast_mod follows C fmod for floats; integer mod with the divisor's sign differs
-        if not fmod:
-            raise ctx.unsupported("fmod=0 on floats")
+    if ctx.dtype(a) in _FLOATS:
+        # a - round(a / b) * b, rounding down (Python's mod, the divisor's sign) or to zero (C's fmod)
+        whole = ctx.emit1("trunc" if fmod else "floor", [ctx.emit1("broadcast_div", [a, b])])
+        return ctx.emit1("broadcast_sub", [a, ctx.emit1("broadcast_mul", [whole, b])])
     return ctx.emit1("broadcast_mod", [a, b])
 
 

@@ -8,6 +8,7 @@ from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
 from ...ir.symbolic import Dim, is_static
 from ...ops.common import broadcast_shapes
+from .dilated_pool import dilated_pool
 from .registry import ONNX_IMPORT
 
 
@@ -157,11 +158,12 @@ def _pool_window(ctx, attrs, inputs):
     if len(strides) != nsp or min(kernel + strides) < 1:
         raise ctx.error(AttributeParseError, f"kernel_shape {kernel} and strides {strides} must be {nsp} "
                                              "positive ints each")
-    dil = list(attrs.get("dilations", [1] * nsp))
-    if any(d != 1 for d in dil):
-        raise ctx.unsupported("dilations")
-    begins, ends = _auto_pads(ctx, attrs, nsp, kernel, strides, dil, x)
+    begins, ends = _auto_pads(ctx, attrs, nsp, kernel, strides, _dilations(attrs, nsp), x)
     return x, kernel, strides, list(begins), list(ends), bool(attrs.get("ceil_mode", 0))
+
+
+def _dilations(attrs, nsp):
+    return list(attrs.get("dilations", [1] * nsp))
 
 
 def _zero_pad(ctx, x, begins, ends):
@@ -177,6 +179,9 @@ def _pool(ctx, node, attrs, inputs, kind):
     x, kernel, strides, begins, ends, ceil = _pool_window(ctx, attrs, inputs)
     nsp = len(kernel)
     include_pad = kind == "avg" and bool(attrs.get("count_include_pad", 0))
+    dil = _dilations(attrs, nsp)
+    if any(d != 1 for d in dil):
+        return [dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include_pad), None]
     tails = _ceil_tails(ctx, x, kernel, strides, begins, ends) if ceil else None
     if tails is not None:
         ceil = False
@@ -217,6 +222,9 @@ def lp_pool(ctx, node, attrs, inputs):
     p = float(attrs.get("p", 2))
     if p <= 0:
         raise ctx.unsupported(f"p={p}")
+    dil = _dilations(attrs, nsp)
+    if any(d != 1 for d in dil):
+        return dilated_pool(ctx, x, "lp", kernel, strides, dil, begins, ends, ceil, p=p)
     if ceil:  # every window must lie inside the declared padding, so always go to floor mode
         tails = _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=False)
         ends = [e + t for e, t in zip(ends, tails)]

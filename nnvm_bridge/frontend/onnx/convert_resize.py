@@ -14,6 +14,7 @@ import numpy as np
 from ...errors import ShapeError
 from ...ir.symbolic import Dim
 from .registry import ONNX_IMPORT
+from .resize_matrices import resize_by_matrices
 
 
 def _source_coords(mode, n, m, scale, j):
@@ -199,14 +200,15 @@ def resize_v10(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Resize", since=(11, 13, 18, 19))
 def resize(ctx, node, attrs, inputs):
-    if attrs.get("antialias", 0):
-        raise ctx.unsupported("antialias")
     mode = attrs.get("coordinate_transformation_mode", "half_pixel")
-    if mode == "tf_crop_and_resize":
-        raise ctx.unsupported("tf_crop_and_resize")
     scales = ctx.require_const(inputs[2], "Resize scales") if inputs[2] else None
     sizes = (ctx.shape_value(inputs[3]) if ctx.shape_value(inputs[3]) is not None else
              ctx.require_const(inputs[3], "Resize sizes")) if inputs[3] else None
+    if attrs.get("antialias", 0) or mode == "tf_crop_and_resize":
+        roi = ctx.require_const(inputs[1], "Resize roi").reshape(-1) if inputs[1] else None
+        return resize_by_matrices(ctx, node, attrs, inputs[0], roi, None if scales is None or not scales.size
+                                  else scales.reshape(-1), None if sizes is None or not sizes.size
+                                  else sizes.reshape(-1))
     return _resize_common(ctx, node, attrs, inputs[0], scales, sizes, mode, attrs.get("mode", "nearest"),
                           attrs.get("nearest_mode", "round_prefer_floor"))
 

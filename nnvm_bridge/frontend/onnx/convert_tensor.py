@@ -128,6 +128,9 @@ def reshape_attribute(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("Reshape", since=(5, 13, 14, 19, 21, 23, 24, 25))
 def reshape(ctx, node, attrs, inputs):
     spec = _shape_input(ctx, inputs[1], "Reshape shape")
+    if attrs.get("allowzero", 0) and is_static(spec) and 0 in spec and -1 not in spec:
+        # an empty result whatever the input (whose zero-length dim may read as unknown): nothing to read
+        return np.zeros(tuple(int(d) for d in spec), _dt.to_numpy(ctx.dtype(inputs[0])))
     if is_static(spec) and is_static(ctx.shape(inputs[0])):
         return _reshape(ctx, attrs, inputs[0], spec)
     return _symbolic_reshape(ctx, attrs, inputs[0], inputs[1], spec)
@@ -170,6 +173,8 @@ def _reshape(ctx, attrs, x, spec):
         if int(np.prod(out)) != int(np.prod(xs)):
             raise ctx.error(ShapeError, f"cannot reshape {xs} to {spec}")
         spec = tuple(out)
+        if attrs.get("allowzero", 0) and 0 in spec:  # an empty result: nothing to read from x
+            return np.zeros(spec, _dt.to_numpy(ctx.dtype(x)))
     return ctx.reshape(x, spec)
 
 
