@@ -19,8 +19,8 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import (datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, sampling,  # noqa: F401  (they register the handlers)
-                       scatter, tensor)
+from .handlers import (datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, sampling,  # noqa: F401
+                       scatter, tensor)  # (they register the handlers)
 from .registry import MXNET_EXPORT
 
 MXNET_EXPORT.mark_loaded()

@@ -29,8 +29,8 @@ from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
 from .context import NodeContext
-from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401 # (they register)
-                       quantize, reduce, rnn, roi, sampling, scatter, tensor, transform)
+from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401
+                       quantize, reduce, rnn, roi, sampling, scatter, tensor, transform)  # (they register)
 from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
                      checker_view, save_model_proto, write_model_streamed)

@@ -22,8 +22,8 @@ from ...ir.graph import Entry, Graph
 from ...ir.json_io import parse_json, parse_obj
 from ...ir.passes import infer_shape, infer_type
 from ...ops.registry import Attr
-from . import (handlers_math, handlers_nlp, handlers_nn, handlers_quant, handlers_rnn,  # noqa: F401 # (they register the built-in handlers)
-               handlers_roi, handlers_tensor, handlers_vision)
+from . import (handlers_math, handlers_nlp, handlers_nn, handlers_quant, handlers_rnn,  # noqa: F401
+               handlers_roi, handlers_tensor, handlers_vision)  # (they register the built-in handlers)
 from .context import ConvertContext
 from .defaults import MxAttrs
 from .registry import MXNET_IMPORT
