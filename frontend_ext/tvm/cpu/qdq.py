@@ -18,32 +18,49 @@ import numpy as np
 from . import int8
 from .fold import const_value
 
-_SCALE_DIVISORS = (127.0, 128.0, 64.0, 63.0)  # symmetric int8 ranges of onnxruntime / MXNet (reduce_range: 64)
-_MATCH_TOL = 2.0 ** -20  # |q * s - W| allowed, relative to the channel's largest weight (float32 rounding)
+_MATCH_TOL = 2.0 ** -20  # |q * s - W| allowed, relative to the largest weight (float32 rounding)
+_SAMPLE = 64  # values tried first for each candidate scale, before the whole channel
 
 
 def integer_weights(w, axis):
     """``(w_q int8, scale float32 per channel along axis)`` with ``w_q * scale == w`` up to float32
-    rounding, or None when ``w`` is not such a product (a float model's weights)."""
+    rounding, or None when ``w`` is not such a product (a float model's weights). One scale for the whole
+    tensor is tried first, then one per channel; a scale is ``max|w| / m`` for the largest quantized
+    magnitude m (127 for onnxruntime's symmetric int8, any of 1..128 is tried)."""
     w = np.asarray(w)
     if w.dtype != np.float32 or w.size == 0:
         return None
     moved = np.moveaxis(w, axis, 0)
     flat = moved.reshape(moved.shape[0], -1).astype(np.float64)
-    amax = np.abs(flat).max(axis=1)
-    if np.all(flat == np.round(flat)) and amax.max() <= 127:  # the scale was 1 (MatMulInteger, ConvInteger)
-        tries = [np.ones_like(amax)]
+    whole = _common_scale(flat.reshape(-1))
+    if whole is not None:
+        scales = np.full(flat.shape[0], whole)
     else:
-        tries = [np.full_like(amax, amax.max() / d) for d in _SCALE_DIVISORS]  # per tensor
-        tries += [amax / d for d in _SCALE_DIVISORS]  # per channel
-    for s in tries:
-        s = np.where(s > 0, s, 1.0)
-        q = np.round(flat / s[:, None])
-        if q.min() < -128 or q.max() > 127:
-            continue
-        if np.all(np.abs(q * s[:, None] - flat) <= _MATCH_TOL * np.maximum(amax, 1e-30)[:, None]):
-            wq = np.moveaxis(q.astype(np.int8).reshape(moved.shape), 0, axis)
-            return np.ascontiguousarray(wq), s.astype(np.float32)
+        scales = np.empty(flat.shape[0])
+        for c, row in enumerate(flat):
+            sc = _common_scale(row)
+            if sc is None:
+                return None
+            scales[c] = sc
+    q = np.round(flat / scales[:, None]).astype(np.int8)
+    return np.ascontiguousarray(np.moveaxis(q.reshape(moved.shape), 0, axis)), scales.astype(np.float32)
+
+
+def _common_scale(v):
+    """The s with every value of ``v`` an integer in [-128, 127] times s (up to rounding), or None."""
+    amax = float(np.abs(v).max())
+    if amax == 0:
+        return 1.0
+    tol = _MATCH_TOL * amax
+    sample = v[:: max(1, v.size // _SAMPLE)]
+    for m in range(128, 0, -1):
+        s = amax / m
+        for part in (sample, v):
+            q = np.round(part / s)
+            if q.min() < -128 or q.max() > 127 or np.abs(q * s - part).max() > tol:
+                break
+        else:
+            return s
     return None
 
 
