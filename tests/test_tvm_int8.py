@@ -176,3 +176,18 @@ def test_integer_weights_recovers_the_quantization():
     wq, ws = integer_weights(ints, 0)
     np.testing.assert_array_equal(wq, q)
     assert np.all(ws == 1)
+
+
+def test_auto_takes_the_integer_path_where_measured_faster():
+    """int8="auto": conv2d on AVX-512 VNNI targets (measured faster), matmul never (not measured faster)."""
+    from frontend_ext.tvm import compat
+    from frontend_ext.tvm.cpu.int8 import has_vnni
+    from frontend_ext.tvm.cpu.pipeline import int8_kinds
+
+    vnni = {"kind": "llvm", "mtriple": "x86_64-linux-gnu", "mcpu": "cascadelake"}
+    avx2 = {"kind": "llvm", "mtriple": "x86_64-linux-gnu", "mcpu": "haswell"}
+    assert has_vnni(compat.make_target(vnni)) and not has_vnni(compat.make_target(avx2))
+    assert int8_kinds(compat.make_target(vnni), "auto") == ("conv2d",)
+    assert int8_kinds(compat.make_target(avx2), "auto") == ()
+    assert int8_kinds(compat.make_target(avx2), True) == ("conv2d", "matmul")
+    assert int8_kinds(compat.make_target(vnni), False) == ()

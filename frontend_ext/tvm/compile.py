@@ -71,7 +71,7 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     model with symbolic dims).
     ``int8``: "auto" (default), True or False -- quantized models' conv2d / matmul on dequantized int8 data
     as uint8 x int8 -> int32 kernels (llvm only; ``cpu/qdq.py``). "auto" does it where that was measured
-    faster than the float path: x86 targets with AVX-512 VNNI.
+    faster than the float path: conv2d on x86 targets with AVX-512 VNNI (matmul only with True).
     """
     t0 = time.perf_counter()
     params = dict(params or {})

@@ -23,13 +23,13 @@ from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
 from .layout import clip_to_min_max, convert_layout
 from .pick_cache import PickCache
-from .qdq import rewrite_qdq
+from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
 
 
 def prepare(mod, target, int8=False):
     """Steps 1-4: the fused Relax module, PrimFuncs not yet scheduled. ``int8``: rewrite the quantized
-    conv2d / matmul to integer kernels (see ``int8_default`` for where that is faster)."""
+    conv2d / matmul to integer kernels: True (both), False, "auto" (``int8_kinds``), or a tuple of kinds."""
     import tvm
     from tvm import relax
 
@@ -38,8 +38,9 @@ def prepare(mod, target, int8=False):
         mod = tvm.ir.transform.Sequential([relax.transform.DecomposeOpsForInference(),
                                            relax.transform.CanonicalizeBindings()])(mod)
         mod = fold_constants_numpy(mod)
-        if int8:
-            mod, _ = rewrite_qdq(mod, facts)
+        kinds = int8_kinds(target, int8)
+        if kinds:
+            mod, _ = rewrite_qdq(mod, kinds)
         mod = clip_to_min_max(mod)
         mod = convert_layout(mod, facts)
         mod = fold_constants_numpy(mod)
@@ -157,19 +158,22 @@ def _structural_hash(obj):
     return structural_hash(obj)
 
 
-def int8_default(target):
-    """Whether ``int8="auto"`` takes the integer path on ``target``: where it was measured faster than the
-    float path (``benchmarks/tvm_int8.py``): x86 with AVX-512 VNNI."""
-    return _int8.has_vnni(target)
+def int8_kinds(target, int8):
+    """The kinds of call (``qdq.KINDS``) that take the integer path. "auto": only where it was measured
+    faster than the float path (``benchmarks/tvm_int8.py``): conv2d on x86 with AVX-512 VNNI (ResNet-18
+    QDQ 1.9x); matmul stays float (a dynamically quantized BERT encoder was not faster)."""
+    if int8 == "auto":
+        return ("conv2d",) if _int8.has_vnni(target) else ()
+    if isinstance(int8, (tuple, list)):
+        return tuple(int8)
+    return KINDS if int8 else ()
 
 
 def cpu_pipeline(mod, target, database=None, pick_seconds=None, report=None, int8=False):
     """The whole recipe (steps 1-6); ``database``: a MetaSchedule database whose records win; ``int8``:
-    True, False or "auto" (``int8_default``)."""
+    True, False or "auto" (``int8_kinds``)."""
     from tvm import relax
 
-    if int8 == "auto":
-        int8 = int8_default(target)
     mod = prepare(mod, target, int8=int8)
     if database is not None:
         with target, database:

@@ -75,8 +75,12 @@ def _is_scalar(expr, dtype="float32"):
     return _static_shape(expr) == [] and str(expr.ty.dtype) == dtype
 
 
-def rewrite_qdq(mod, facts=None):
-    """Rewrite every fitting conv2d / matmul of ``mod``'s Relax functions; returns ``(mod, count)``."""
+KINDS = ("conv2d", "matmul")
+
+
+def rewrite_qdq(mod, kinds=KINDS):
+    """Rewrite every fitting call of ``kinds`` ("conv2d", "matmul") in ``mod``'s Relax functions; returns
+    ``(mod, count)``."""
     import tvm
     from tvm import relax
 
@@ -135,9 +139,9 @@ def rewrite_qdq(mod, facts=None):
             call = self.visit_expr_post_order(call)
             name = getattr(call.op, "name", None)
             try:
-                if name == "relax.nn.conv2d":
+                if name == "relax.nn.conv2d" and "conv2d" in kinds:
                     out = self._conv(call)
-                elif name == "relax.matmul":
+                elif name == "relax.matmul" and "matmul" in kinds:
                     out = self._matmul(call)
                 else:
                     out = None
