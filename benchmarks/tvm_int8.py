@@ -7,7 +7,8 @@ Models, made here with onnxruntime's own quantizer from seeded random-weight mod
 per-channel int8 weights, uint8 activations, random calibration data, input 1x3x224x224) and
 ``bert_dynamic`` (a 4-layer BERT encoder in plain torch, hidden 256, sequence 128, ``quantize_dynamic`` with int8 weights).
 
-Every measurement runs in a fresh process, one at a time, engines alternating per round; a TVM engine
+Engines: onnxruntime, ``tvm_float`` (``compile_model(path, int8=False)``), ``tvm_int8`` (``int8=True``: conv2d
+and matmul both integer). Every measurement runs in a fresh process, one at a time, engines alternating per round; a TVM engine
 compiles once (first round) and later rounds load the exported library. Each row has the median ms per
 engine, the error of each TVM output against onnxruntime's relative to max(1, max|ref|), whether the
 top-1 agrees, and the load average before and after (the machine may be shared).
