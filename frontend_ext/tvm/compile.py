@@ -27,15 +27,15 @@ META_SUFFIX = ".meta.json"
 
 
 # ---- building -----------------------------------------------------------------------------------
-def _cpu_pipeline(mod, target, database=None):
+def _cpu_pipeline(mod, target, database=None, int8="auto"):
     """The CPU build recipe (``cpu/``): NCHWc layouts, blocked conv2d, fixed TIR schedules with a bounded
     timed pick, no search; MetaSchedule records win where a database is given."""
     from .cpu import cpu_pipeline
 
-    return cpu_pipeline(mod, target, database=database)
+    return cpu_pipeline(mod, target, database=database, int8=int8)
 
 
-def build(mod, target, tuning=None):
+def build(mod, target, tuning=None, int8="auto"):
     """Relax IRModule -> relax.VMExecutable for ``target`` (a tvm.target.Target)."""
     tvm = compat.tvm()
     kind = target.kind.name
@@ -46,7 +46,7 @@ def build(mod, target, tuning=None):
                 from .tuning import tune_or_load
 
                 database = tune_or_load(mod, target, tuning)
-            mod = _cpu_pipeline(mod, target, database)
+            mod = _cpu_pipeline(mod, target, database, int8)
             return tvm.compile(mod, target=target)
         # GPU targets: tvm.compile applies the target's default pipeline (dlight schedules) itself
         return tvm.compile(mod, target=target)
@@ -59,7 +59,7 @@ def build(mod, target, tuning=None):
 
 
 def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *, dtype=None, bind_params=True,
-                  offload="auto"):
+                  offload="auto", int8="auto"):
     """Compile an IR graph and its params (numpy arrays) with TVM; returns a CompiledModel.
 
     ``tuning``: None (no search), or ``{"trials": N, "database": DIR}`` to run MetaSchedule for N
@@ -69,6 +69,9 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     runs conv2d/dense chains through PyTorch's kernels (oneDNN on CPU, cuDNN on CUDA; see ``offload.py``),
     an opt-in that needs torch wherever the library is loaded and static input shapes (True refuses a
     model with symbolic dims).
+    ``int8``: "auto" (default), True or False -- quantized models' conv2d / matmul on dequantized int8 data
+    as uint8 x int8 -> int32 kernels (llvm only; ``cpu/qdq.py``). "auto" does it where that was measured
+    faster than the float path: conv2d on x86 targets with AVX-512 VNNI (matmul only with True).
     """
     t0 = time.perf_counter()
     params = dict(params or {})
@@ -77,7 +80,9 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
     mod, info = to_relax(graph, params, shape=shape if isinstance(shape, dict) else None, dtype=dtype,
                          bind_params=bind_params, offload=use_offload)
     offloaded = info.pop("offloaded")
-    ex = build(mod, tgt, tuning=tuning)
+    if int8 not in ("auto", True, False):
+        raise CompileError(f"int8 must be 'auto', True or False, not {int8!r}")
+    ex = build(mod, tgt, tuning=tuning, int8=int8)
     kept = {name: params[name] for name, _, _ in info["params"]}
     cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept)
     cm.compile_seconds = time.perf_counter() - t0

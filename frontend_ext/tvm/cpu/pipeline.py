@@ -1,6 +1,7 @@
 """``cpu_pipeline(mod, target) -> mod``: the pure-TVM llvm recipe, ready for ``tvm.compile``.
 
 1. ``DecomposeOpsForInference``, ``CanonicalizeBindings``, constants folded with numpy (``fold.py``);
+   with ``int8``, the conv2d / matmul of dequantized int8 data as integer kernels (``qdq.py``, ``int8.py``);
 2. float clips as max/min (``layout.clip_to_min_max``), conv2d and its neighbours to ``NCHW{b}c``
    (``layout.convert_layout``);
 3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py`` and float32 erf/exp/tanh in
@@ -15,17 +16,20 @@ from __future__ import annotations
 
 import time
 
+from . import int8 as _int8
 from . import pick as _pick
 from . import schedules
 from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
 from .layout import clip_to_min_max, convert_layout
 from .pick_cache import PickCache
+from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
 
 
-def prepare(mod, target):
-    """Steps 1-4: the fused Relax module, PrimFuncs not yet scheduled."""
+def prepare(mod, target, int8=False):
+    """Steps 1-4: the fused Relax module, PrimFuncs not yet scheduled. ``int8``: rewrite the quantized
+    conv2d / matmul to integer kernels: True (both), False, "auto" (``int8_kinds``), or a tuple of kinds."""
     import tvm
     from tvm import relax
 
@@ -34,6 +38,9 @@ def prepare(mod, target):
         mod = tvm.ir.transform.Sequential([relax.transform.DecomposeOpsForInference(),
                                            relax.transform.CanonicalizeBindings()])(mod)
         mod = fold_constants_numpy(mod)
+        kinds = int8_kinds(target, int8)
+        if kinds:
+            mod, _ = rewrite_qdq(mod, kinds)
         mod = clip_to_min_max(mod)
         mod = convert_layout(mod, facts)
         mod = fold_constants_numpy(mod)
@@ -91,6 +98,11 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
             if func.attrs is not None and "tir.is_scheduled" in func.attrs and bool(func.attrs["tir.is_scheduled"]):
                 continue
             base = func.with_attr("global_symbol", "main")
+            out = _int8_scheduled(base, facts, target)
+            if out is not None:
+                stats["scheduled"] += 1
+                updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
+                continue
             choice = None
             if budget > 0 and schedules.kernel_kind(base, facts):
                 key = _structural_hash(base)
@@ -110,6 +122,17 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
     if report is not None:
         report.update(stats)
     return mod
+
+
+def _int8_scheduled(func, facts, target):
+    """The integer kernels' own schedule, or None (not one; or it failed: the generic rules take it)."""
+    if not _int8.is_int8_kernel(func):
+        return None
+    try:
+        return _int8.schedule_int8(func, facts, _int8.has_vnni(target))
+    except Exception as exc:  # pragma: no cover - an epilogue the schedule does not know
+        schedules._debug("int8", exc)
+        return None
 
 
 def _cached_or_picked(func, facts, target, deadline, workload, cache, stats):
@@ -135,11 +158,23 @@ def _structural_hash(obj):
     return structural_hash(obj)
 
 
-def cpu_pipeline(mod, target, database=None, pick_seconds=None, report=None):
-    """The whole recipe (steps 1-6); ``database``: a MetaSchedule database whose records win."""
+def int8_kinds(target, int8):
+    """The kinds of call (``qdq.KINDS``) that take the integer path. "auto": only where it was measured
+    faster than the float path (``benchmarks/tvm_int8.py``): conv2d on x86 with AVX-512 VNNI (ResNet-18
+    QDQ 1.9x); matmul stays float (a dynamically quantized BERT encoder was not faster)."""
+    if int8 == "auto":
+        return ("conv2d",) if _int8.has_vnni(target) else ()
+    if isinstance(int8, (tuple, list)):
+        return tuple(int8)
+    return KINDS if int8 else ()
+
+
+def cpu_pipeline(mod, target, database=None, pick_seconds=None, report=None, int8=False):
+    """The whole recipe (steps 1-6); ``database``: a MetaSchedule database whose records win; ``int8``:
+    True, False or "auto" (``int8_kinds``)."""
     from tvm import relax
 
-    mod = prepare(mod, target)
+    mod = prepare(mod, target, int8=int8)
     if database is not None:
         with target, database:
             mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
