@@ -323,6 +323,8 @@ def _vectorizable(sch, blk):
         text = stmt.script()
     except Exception:
         text = str(stmt)
+    if '"bool"' in text:  # TVM 0.27's LLVM codegen mixes i8-stored and i1 bool vectors ("or <5 x i8>, <5 x i1>")
+        return False
     return not any(f"T.{name.split('.')[-1]}(" in text for name in NO_VECTOR_INTRINSICS)
 
 
