@@ -221,7 +221,9 @@ def _emit_body(ctx, body, formal_values, shapes, dtypes, symbols=None):
     g = infer_shape(body, shape={n: s for n, s in zip(names, shapes) if s is not None})
     g = infer_type(g, dtype=dict(zip(names, dtypes)))
     check_supported(g)
-    sub = Ctx(ctx.bb, g, {}, ctx.bind_params, symbols or ctx.symbols)
+    # a formal bound to a constant reads as that constant (NMS limits, TopK k: what emitters need fixed)
+    consts = {n: compat.constant_value(v) for n, v in zip(names, formal_values) if compat.is_constant(v)}
+    sub = Ctx(ctx.bb, g, consts, True, symbols or ctx.symbols)
     sub.emit_body = lambda *a, **k: _emit_body(sub, *a, **k)
     bound = dict(zip(names, formal_values))
     ptr = g.node_row_ptr

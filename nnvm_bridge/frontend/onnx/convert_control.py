@@ -18,7 +18,7 @@ from ...errors import InvalidModelError
 from ...ir import control
 from ...ir.graph import Entry
 from ...ir.interpreter import run_graph
-from ...ir.symbolic import format_dim, sym
+from ...ir.symbolic import count_dim, format_dim
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import tensor_to_array
@@ -214,7 +214,7 @@ def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
         formals = bind(body)
         outs, extra = body.finish(convert_graph(body, graph))
         got = [body.shape(e) for e in outs[offset:offset + n_carried]]
-        joined = [control.join_shapes(a, b, lambda axis, k=k: sym(f"{node.name}_carried{k}_dim{axis}"))
+        joined = [control.join_shapes(a, b, lambda axis, k=k: count_dim(f"{node.name}_carried{k}_dim{axis}"))
                   for k, (a, b) in enumerate(zip(shapes, got))]
         ctx.node = node
         if joined == shapes:
