@@ -19,7 +19,7 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import (datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, scatter,  # noqa: F401  (they register the handlers)
+from .handlers import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, scatter,  # noqa: F401  (they register the handlers)
                        tensor)
 from .registry import MXNET_EXPORT
 
@@ -54,28 +54,21 @@ def _variable_hints(g, node, params):
     return hints or None
 
 
-def to_mxnet(graph, params):
-    """(Graph, params) -> (symbol JSON text, arg_params, aux_params), numpy arrays, no MXNet needed."""
-    if not isinstance(graph, Graph):
-        raise InvalidModelError(f"to_mxnet expects an nnvm_bridge Graph, got {type(graph).__name__}")
-    if params is not None and not isinstance(params, dict):
-        raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
-    params = dict(params or {})
-    if has_control_flow(graph):  # MXNet gets if as a select and loops unrolled (ir/passes/control_flow.py)
-        graph, params = lower_control_flow(graph, params, direction="MXNet")
+def _check_supported(graph):
     missing = OpTally()
     for node in graph.op_nodes():
         if _handler(node) is None:
             missing.add(node.op, node.name)
     missing.raise_if_any(direction="MXNet")
-    g = infer_shape(graph, params=params)
-    g = infer_type(g, params=params)
-    ctx = MXNetEmitter(g, params)
-    mapping = {}
-    aux_names = set()
+
+
+def _emit_nodes(ctx, g, params, mapping, aux_names):
+    """Write the nodes of the inferred graph ``g`` into ``ctx``; ``mapping``: (id(node), output) -> entry."""
+    ctx.emit_subgraph = lambda *a, **k: _emit_subgraph(ctx, *a, **k)
     for node in g.nodes:
         if node.is_variable:
-            mapping[(id(node), 0)] = ctx.var(node.name, _variable_hints(g, node, params))
+            if (id(node), 0) not in mapping:  # (a subgraph's empty formals are made already)
+                mapping[(id(node), 0)] = ctx.var(node.name, _variable_hints(g, node, params))
             continue
         for i in get_op(node.op, node.name).mutate_inputs:
             if i < len(node.inputs) and node.inputs[i].node.is_variable:
@@ -90,6 +83,79 @@ def to_mxnet(graph, params):
         for k, o in enumerate(outs):
             if o is not None:
                 mapping[(id(node), k)] = o
+
+
+def _emit_subgraph(ctx, body, shapes, dtypes, empties=(), seed_dtype=None):
+    """A control node's ``body`` as an MXNet subgraph: ``(graph JSON dict, formal of each graph input)``, the
+    inputs in the order MXNet binds them (its indexed graph's: depth first from the heads; a formal no output
+    uses is no input).  A formal is an index into ``body``'s formals, an array (a constant the handlers made,
+    which the caller passes in as a parameter of its own), or None: the ``seed``, a one-element input of
+    ``seed_dtype`` from which the formals listed in ``empties`` (bound to empty constants) are made."""
+    from nnvm_bridge.ir.control import body_inputs
+
+    names = body_inputs(body)
+    g = infer_shape(body, shape={n: s for n, s in zip(names, shapes) if s is not None})
+    g = infer_type(g, dtype=dict(zip(names, dtypes)))
+    _check_supported(g)
+    sub = MXNetEmitter(g, {})
+    mapping = {}
+    if empties:
+        seed = sub.var("seed", {"__dtype__": str(_dt.to_mxnet(mx_dtype(seed_dtype)))})
+        for n in g.variables:
+            k = names.index(n.name)
+            if k in empties:
+                mapping[(id(n), 0)] = sub.empty(n.name, empties[k], seed)
+    _emit_nodes(sub, g, {}, mapping, set())
+    heads = []
+    for e in g.outputs:
+        entry = mapping[(id(e.node), e.index)]
+        if sub.nodes[entry[0]]["op"] == "null":  # a subgraph input given back as it is: MXNet needs an op there
+            entry = sub.add("_copy", f"{sub.nodes[entry[0]]['name']}_copy", [entry])
+        heads.append([entry[0], entry[1], 0])
+    order = _dfs_inputs(sub.nodes, heads)
+    formal_of = {i: names.index(nd["name"]) for i, nd in enumerate(sub.nodes)
+                 if nd["op"] == "null" and nd["name"] in names}
+    formals = [formal_of[i] if i in formal_of else None if sub.nodes[i]["name"] == "seed" else
+               np.asarray(sub.param_overrides[sub.nodes[i]["name"]]) for i in order]
+    return {"nodes": sub.nodes, "arg_nodes": order, "heads": heads}, formals
+
+
+def _dfs_inputs(nodes, heads):
+    """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
+    order, seen = [], set()
+    for head in heads:
+        stack = [(head[0], False)]
+        while stack:
+            nid, done = stack.pop()
+            if done:
+                if nodes[nid]["op"] == "null":
+                    order.append(nid)
+                continue
+            if nid in seen:
+                continue
+            seen.add(nid)
+            stack.append((nid, True))
+            stack.extend((i[0], False) for i in reversed(nodes[nid]["inputs"]))
+    return order
+
+
+def to_mxnet(graph, params):
+    """(Graph, params) -> (symbol JSON text, arg_params, aux_params), numpy arrays, no MXNet needed."""
+    if not isinstance(graph, Graph):
+        raise InvalidModelError(f"to_mxnet expects an nnvm_bridge Graph, got {type(graph).__name__}")
+    if params is not None and not isinstance(params, dict):
+        raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
+    params = dict(params or {})
+    if has_control_flow(graph):  # if as a select and loops unrolled (ir/passes/control_flow.py); what cannot
+        # be lowered becomes MXNet's own control flow (handlers/control.py)
+        graph, params = lower_control_flow(graph, params, direction="MXNet", keep=True)
+    _check_supported(graph)
+    g = infer_shape(graph, params=params)
+    g = infer_type(g, params=params)
+    ctx = MXNetEmitter(g, params)
+    mapping = {}
+    aux_names = set()
+    _emit_nodes(ctx, g, params, mapping, aux_names)
     heads = []
     for e in g.outputs:
         key = (id(e.node), e.index)
