@@ -1,8 +1,8 @@
 """ONNX control flow (If, Loop, Scan) through the IR's ``if``/``loop`` nodes, checked against onnxruntime.
 
 The IR's numpy interpreter, ONNX -> IR -> ONNX, compile_model (TVM) and import_to_gluon (MXNet) run the same
-models; MXNet and TVM get ``if`` as a select and loops of a known count unrolled, and a loop whose count is
-only known at run time is refused there with an error naming the node.
+models; MXNet and TVM get ``if`` as a select and loops of a known count unrolled where that works (the rest,
+Relax control flow and MXNet's _cond, is tests/test_control_flow_runtime.py).
 """
 from __future__ import annotations
 
