@@ -235,3 +235,18 @@ def test_loop_that_mxnet_cannot_unroll_is_refused_with_what_to_do():
 
     with pytest.raises(UnsupportedOperatorError, match="compile with TVM"):
         to_mxnet(*from_onnx(while_model()))
+
+
+def test_slice_with_bounds_from_values_compiles():
+    """x[s:e] with s, e inputs (what a loop body's x[i:i + 1] becomes outside a loop): dyn_slice in Relax."""
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = _model([h.make_node("Slice", ["x", "s", "e", "axes"], ["y"])],
+                   [_vi("x", shape=[6, 3]), _vi("s", T.INT64, [1]), _vi("e", T.INT64, [1])], [_vi("y")],
+                   [_int("axes", [0])])
+    compiled = nb.compile_model(model)
+    x = np.random.RandomState(0).rand(6, 3).astype(np.float32)
+    for s, e in ((1, 4), (0, 6), (2, 3)):
+        feeds = {"x": x, "s": np.array([s], np.int64), "e": np.array([e], np.int64)}
+        _compare(compiled.run(feeds), _ort(model, feeds))

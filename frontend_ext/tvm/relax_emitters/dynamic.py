@@ -44,5 +44,23 @@ def _dyn_arange(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("dyn_slice")
 def _dyn_slice(ctx, node, attrs, inputs):
-    ctx.fail("a Slice whose bounds are computed at run time is not supported in Relax yet; pass "
-             "shape={input: dims} to fix them")
+    """Full-rank begin/end/strides tensors for dynamic_strided_slice (the sliced axes from the tensors, the
+    others whole); to_relax's match_cast binds the lengths it computes to the IR's symbols."""
+    op = _op()
+    axes, steps = ctx.const_inputs[3], ctx.const_inputs[4]
+    if axes is None or steps is None:
+        ctx.fail("a Slice whose axes or steps are computed at run time is not supported in Relax")
+    axes = [int(a) % len(ctx.in_shapes[0]) for a in axes.reshape(-1)]
+    begin, end, stride = [], [], []
+    for a, d in enumerate(ctx.in_shapes[0]):
+        if a in axes:
+            k = ctx.const(axes.index(a), "int64")
+            begin.append(op.take(op.astype(inputs[1], "int64"), op.reshape(k, [1]), axis=0))
+            end.append(op.take(op.astype(inputs[2], "int64"), op.reshape(k, [1]), axis=0))
+            stride.append(ctx.const([int(steps.reshape(-1)[axes.index(a)])], "int64"))
+        else:
+            begin.append(ctx.const([0], "int64"))
+            end.append(op.reshape(ctx.dim_tensor(d, "int64"), [1]))
+            stride.append(ctx.const([1], "int64"))
+    parts = [ctx.emit(op.concat([ctx.emit(x) for x in xs], axis=0)) for xs in (begin, end, stride)]
+    return op.dynamic_strided_slice(inputs[0], *parts)

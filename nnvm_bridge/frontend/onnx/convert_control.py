@@ -10,6 +10,7 @@ stacked scan outputs are flipped and transposed as the directions and axes ask.
 """
 from __future__ import annotations
 
+import re
 from collections import ChainMap
 
 import numpy as np
@@ -190,6 +191,8 @@ def _loop(ctx, node, attrs, inputs):
 
     def bind(body):
         it = body.formal(names[0], (), "int64")
+        # the iteration as a symbolic value, so that x[i:i + 1] has length 1 (and not a length of its own)
+        body.shape_values[names[0]] = np.array(count_dim(f"{_symbol_base(node.name)}_iteration"), dtype=object)
         c = body.formal(names[1], ctx.shape(cond), "bool")
         return [it, c] + [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names[2:], shapes, carried)]
     shapes = [ctx.shape(x) for x in carried]
@@ -203,6 +206,11 @@ def _loop(ctx, node, attrs, inputs):
         if known is not None and known.size == 1:
             trip_count = format_dim(known.reshape(-1)[0])
     return _emit_loop(ctx, [trips, cond] + carried, formals, outs, extra, len(carried), trip_count)
+
+
+def _symbol_base(name):
+    name = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    return name if name[:1].isalpha() or name[:1] == "_" else f"n{name}"
 
 
 def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
