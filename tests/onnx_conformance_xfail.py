@@ -660,7 +660,6 @@ XFAIL = {
     'test_rotary_embedding_no_position_ids_rotary_dim': 'unsupported: RotaryEmbedding',
     'test_rotary_embedding_with_interleaved_rotary_dim': 'unsupported: RotaryEmbedding',
     'test_rotary_embedding_with_rotary_dim': 'unsupported: RotaryEmbedding',
-    'test_scan_sum': 'unsupported: Scan',
     'test_scatter_elements_with_reduction_max': 'unsupported: ScatterElements',
     'test_scatter_elements_with_reduction_min': 'unsupported: ScatterElements',
     'test_scatter_elements_with_reduction_mul': 'unsupported: ScatterElements',

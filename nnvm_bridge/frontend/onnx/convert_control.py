@@ -269,6 +269,46 @@ def _scan(ctx, node, attrs, inputs):
     in_axes = [_axis(a, ctx.require_rank(x, "a scan input"))
                for a, x in zip(attrs.get("scan_input_axes", [0] * n_in), scanned)]
     in_dirs = list(attrs.get("scan_input_directions", [0] * n_in))
+    n_scan_out = len(graph.output) - n_state
+    out_axes = list(attrs.get("scan_output_axes", [0] * max(n_scan_out, 0)))
+    out_dirs = list(attrs.get("scan_output_directions", [0] * max(n_scan_out, 0)))
+    return _scan_loop(ctx, node, graph, states, scanned, in_axes, in_dirs, out_axes, out_dirs)
+
+
+@ONNX_IMPORT.register("Scan", since=8)
+def _scan8(ctx, node, attrs, inputs):
+    """Scan-8: axis 0 is a batch, each batch row is scanned on its own (the body sees no batch axis); the batch
+    is unrolled, so it must be a known size, and sequence_lens (optional) must keep every row whole."""
+    graph = attrs["body"]
+    n_in = int(attrs["num_scan_inputs"])
+    n_state = len(node.inputs) - 1 - n_in
+    states, scanned = list(node.inputs[1:1 + n_state]), list(node.inputs[1 + n_state:])
+    if n_in < 1 or n_state < 0 or any(x is None for x in node.inputs[1:]):
+        raise ctx.error(InvalidModelError, "Scan needs at least one scan input and no empty input")
+    for x in scanned:
+        ctx.require_rank(x, "a scan input")
+    batch, length = ctx.shape(scanned[0])[:2]
+    if not isinstance(batch, int):
+        raise ctx.unsupported("Scan-8 over a batch of symbolic size (the batch is unrolled); pass shape=")
+    if inputs[0] is not None:
+        lens = ctx.const(inputs[0])
+        if lens is None or not isinstance(length, int) or not np.all(np.asarray(lens) == length):
+            raise ctx.unsupported("Scan-8 sequence_lens shorter than the sequence")
+    dirs = list(attrs.get("directions", [0] * n_in))
+    n_out = len(graph.output) - n_state
+
+    def row(x, b):
+        taken = ctx.emit1("take", [x, np.array([b], dtype=np.int64)], {"axis": 0})
+        return ctx.emit1("squeeze", [taken], {"axis": (0,)})
+    rows = [_scan_loop(ctx, node, graph, [row(x, b) for x in states], [row(x, b) for x in scanned], [0] * n_in,
+                       dirs, [0] * n_out, [0] * n_out) for b in range(batch)]
+    return [ctx.emit1("concatenate", [ctx.emit1("expand_dims", [r[k]], {"axis": 0}) for r in rows], {"axis": 0})
+            for k in range(n_state + n_out)]
+
+
+def _scan_loop(ctx, node, graph, states, scanned, in_axes, in_dirs, out_axes, out_dirs):
+    """Scan (opset 9 on) as a ``loop``: states, scan inputs (ONNX names or entries), their axes and directions."""
+    n_in, n_state = len(scanned), len(states)
     names = [vi.name for vi in graph.input]
     n_scan_out = len(graph.output) - n_state
     if len(names) != n_state + n_in or n_scan_out < 0:
@@ -295,8 +335,6 @@ def _scan(ctx, node, attrs, inputs):
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, n_state, offset=0)
     results = _emit_loop(ctx, [trips, np.array(True)] + states, formals, [formals[1]] + outs, extra, n_state,
                          format_dim(length))
-    out_axes = list(attrs.get("scan_output_axes", [0] * n_scan_out))
-    out_dirs = list(attrs.get("scan_output_directions", [0] * n_scan_out))
     final = list(results[:n_state])
     for k, y in enumerate(results[n_state:]):
         rank = len(ctx.shape(y))
