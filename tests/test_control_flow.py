@@ -14,7 +14,6 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto as T  # noqa: E402
 from onnx import helper as h  # noqa: E402
 
-from nnvm_bridge.errors import UnsupportedOperatorError  # noqa: E402
 from nnvm_bridge.frontend.onnx.importer import from_onnx  # noqa: E402
 from nnvm_bridge.ir.interpreter import run_graph  # noqa: E402
 from nnvm_bridge.ir.json_io import load_json, save_json  # noqa: E402
