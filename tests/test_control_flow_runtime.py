@@ -4,7 +4,8 @@ ir/passes/control_flow.py lowers what it can (a select, an unrolled loop); these
 whose branches give different shapes on a run-time condition, Loops with a run-time trip count and a
 data-dependent condition, and torchvision's detection post-processing (NonZero on the scores, an If that
 returns no boxes when nothing is left, NMS and TopK otherwise), each compiled once and run at two input
-sizes against onnxruntime.
+sizes against onnxruntime.  MXNet gets ``_cond`` for such an If and ``_foreach`` for a loop that runs its
+whole (symbolic or long) trip count; a loop the data stop is refused there.
 """
 from __future__ import annotations
 
@@ -66,6 +67,15 @@ def long_loop_model(trips=300):
                         [nh.from_array(np.array(0.99, np.float32), "k")])
     return _model([h.make_node("Loop", ["M", "", "a0"], ["a"], body=body)], [_vi("x", shape=["N"]), _vi("a0", shape=["N"])],
                   [_vi("a", shape=["N"])], [_int("M", trips)])
+
+
+def scan_model():
+    """s += x_t; y_t = s * x_t over a sequence of symbolic length T (ONNX Scan: a loop of T iterations)."""
+    body = h.make_graph([h.make_node("Add", ["s_in", "x_t"], ["s_out"]), h.make_node("Mul", ["s_out", "x_t"], ["y_t"])],
+                        "body", [_vi("s_in", shape=[3]), _vi("x_t", shape=[3])],
+                        [_vi("s_out", shape=[3]), _vi("y_t", shape=[3])])
+    return _model([h.make_node("Scan", ["s0", "x"], ["s", "ys"], body=body, num_scan_inputs=1)],
+                  [_vi("s0", shape=[3]), _vi("x", shape=["T", 3])], [_vi("s", shape=[3]), _vi("ys", shape=["T", 3])])
 
 
 def detection_model(nms=True, topk=5):
@@ -227,6 +237,20 @@ def test_detection_post_processing_runs_in_gluon_at_two_sizes():
     block = nb.import_to_gluon(model)
     for n, seed in ((30, 0), (64, 1)):
         feeds = boxes_and_scores(n, seed)
+        _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
+
+
+@pytest.mark.parametrize("make", [scan_model, long_loop_model], ids=["scan over a symbolic length", "300 trips"])
+def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
+    import nnvm_bridge as nb
+
+    pytest.importorskip("mxnet")
+    model = make()
+    block = nb.import_to_gluon(model)
+    r = np.random.RandomState(0)
+    for n in (4, 9):
+        feeds = {"s0": np.ones(3, np.float32), "x": r.rand(n, 3).astype(np.float32)} if make is scan_model else \
+            {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
         _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
 
 

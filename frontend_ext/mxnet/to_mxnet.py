@@ -85,12 +85,17 @@ def _emit_nodes(ctx, g, params, mapping, aux_names):
                 mapping[(id(node), k)] = o
 
 
-def _emit_subgraph(ctx, body, shapes, dtypes, empties=(), seed_dtype=None):
+_SEED = "__seed__"
+
+
+def _emit_subgraph(ctx, body, shapes, dtypes, bind=None, seed_dtype=None, outputs=None, seed_out=None):
     """A control node's ``body`` as an MXNet subgraph: ``(graph JSON dict, formal of each graph input)``, the
     inputs in the order MXNet binds them (its indexed graph's: depth first from the heads; a formal no output
     uses is no input).  A formal is an index into ``body``'s formals, an array (a constant the handlers made,
-    which the caller passes in as a parameter of its own), or None: the ``seed``, a one-element input of
-    ``seed_dtype`` from which the formals listed in ``empties`` (bound to empty constants) are made."""
+    which the caller passes in as a parameter of its own), or None: the *seed*, an input of ``seed_dtype``
+    from which ``bind[k](sub, seed)`` makes formal k inside the subgraph.  ``outputs``: which body outputs
+    the subgraph gives, in order (default all); ``seed_out``: a position among them where the seed itself is
+    one more output (so that it is an input even where the body does not use it)."""
     from nnvm_bridge.ir.control import body_inputs
 
     names = body_inputs(body)
@@ -99,23 +104,25 @@ def _emit_subgraph(ctx, body, shapes, dtypes, empties=(), seed_dtype=None):
     _check_supported(g)
     sub = MXNetEmitter(g, {})
     mapping = {}
-    if empties:
-        seed = sub.var("seed", {"__dtype__": str(_dt.to_mxnet(mx_dtype(seed_dtype)))})
+    seed = None
+    if bind:
+        seed = sub.var(_SEED, {"__dtype__": str(_dt.to_mxnet(mx_dtype(seed_dtype)))})
         for n in g.variables:
-            k = names.index(n.name)
-            if k in empties:
-                mapping[(id(n), 0)] = sub.empty(n.name, empties[k], seed)
+            if names.index(n.name) in bind:
+                mapping[(id(n), 0)] = bind[names.index(n.name)](sub, seed)
     _emit_nodes(sub, g, {}, mapping, set())
-    heads = []
-    for e in g.outputs:
-        entry = mapping[(id(e.node), e.index)]
+    heads = [mapping[(id(e.node), e.index)] for e in (g.outputs if outputs is None else
+                                                      [g.outputs[k] for k in outputs])]
+    if seed_out is not None:
+        heads.insert(seed_out, seed)
+    for k, entry in enumerate(heads):
         if sub.nodes[entry[0]]["op"] == "null":  # a subgraph input given back as it is: MXNet needs an op there
-            entry = sub.add("_copy", f"{sub.nodes[entry[0]]['name']}_copy", [entry])
-        heads.append([entry[0], entry[1], 0])
+            heads[k] = sub.add("_copy", f"{sub.nodes[entry[0]]['name']}_copy", [entry])
+    heads = [[nid, index, 0] for nid, index in heads]
     order = _dfs_inputs(sub.nodes, heads)
     formal_of = {i: names.index(nd["name"]) for i, nd in enumerate(sub.nodes)
                  if nd["op"] == "null" and nd["name"] in names}
-    formals = [formal_of[i] if i in formal_of else None if sub.nodes[i]["name"] == "seed" else
+    formals = [formal_of[i] if i in formal_of else None if sub.nodes[i]["name"] == _SEED else
                np.asarray(sub.param_overrides[sub.nodes[i]["name"]]) for i in order]
     return {"nodes": sub.nodes, "arg_nodes": order, "heads": heads}, formals
 
