@@ -189,14 +189,22 @@ def _loop(ctx, node, attrs, inputs):
         raise ctx.error(InvalidModelError, f"the body takes {len(names)} inputs; a Loop with {len(carried)} "
                                            f"carried values needs {2 + len(carried)}")
 
+    # the iteration as a symbolic value, so that x[i:i + 1] has length 1 rather than a length of its own; only
+    # where it cancels like that: a shape that keeps it would take a different value in every iteration
+    iteration = f"{_symbol_base(node.name)}_iteration"
+    symbolic = [True]
+
     def bind(body):
         it = body.formal(names[0], (), "int64")
-        # the iteration as a symbolic value, so that x[i:i + 1] has length 1 (and not a length of its own)
-        body.shape_values[names[0]] = np.array(count_dim(f"{_symbol_base(node.name)}_iteration"), dtype=object)
+        if symbolic[0]:
+            body.shape_values[names[0]] = np.array(count_dim(iteration), dtype=object)
         c = body.formal(names[1], ctx.shape(cond), "bool")
         return [it, c] + [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names[2:], shapes, carried)]
     shapes = [ctx.shape(x) for x in carried]
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, len(carried), offset=1)
+    if _shapes_use(ctx, outs, iteration):
+        symbolic[0], shapes = False, [ctx.shape(x) for x in carried]
+        formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, len(carried), offset=1)
     if len(outs) < 1 + len(carried):
         raise ctx.error(InvalidModelError, f"the body gives {len(outs)} outputs; it must give the condition and "
                                            f"{len(carried)} carried values")
@@ -229,6 +237,17 @@ def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
             break
         shapes[:] = joined
     return formals, outs, extra
+
+
+def _shapes_use(ctx, outs, symbol) -> bool:
+    """Whether a shape in the subgraph computing ``outs`` has the symbol ``symbol``."""
+    from ...ir.graph import topo_order
+    from ...ir.symbolic import Dim
+
+    ids = {id(n) for n in topo_order(outs)}
+    return any(key[0] in ids and info[0] is not None and
+               any(isinstance(d, Dim) and symbol in d.symbols() for d in info[0])
+               for key, info in ctx.info.items())
 
 
 def _stays_true(ctx, cond, cond_out, cond_formal) -> bool:
