@@ -58,6 +58,21 @@ def while_model():
                   [_vi("y", shape=["N", 2]), _vi("ys")])
 
 
+def sliding_loop_model():
+    """ONNX's test_loop11 with a run-time trip count: y += x[i:i + 1] for i < M, scanning y (the slice's
+    bounds are values, its length 1 follows from them)."""
+    body = h.make_graph([
+        h.make_node("Add", ["i", "one"], ["end"]), h.make_node("Unsqueeze", ["i", "ax"], ["start1"]),
+        h.make_node("Unsqueeze", ["end", "ax"], ["end1"]), h.make_node("Slice", ["x", "start1", "end1"], ["piece"]),
+        h.make_node("Add", ["y_in", "piece"], ["y_out"]), h.make_node("Identity", ["cond_in"], ["cond_out"]),
+        h.make_node("Identity", ["y_out"], ["scan"])], "body",
+        [_vi("i", T.INT64, []), _vi("cond_in", T.BOOL, []), _vi("y_in", shape=[1])],
+        [_vi("cond_out", T.BOOL, []), _vi("y_out", shape=[1]), _vi("scan", shape=[1])],
+        [_int("one", 1), _int("ax", [0])])
+    return _model([h.make_node("Loop", ["M", "", "y0"], ["y", "ys"], body=body)],
+                  [_vi("x", shape=[8]), _vi("y0", shape=[1]), _vi("M", T.INT64, [])], [_vi("y", shape=[1]), _vi("ys")])
+
+
 def long_loop_model(trips=300):
     """A fixed trip count above the unrolling limit (256): acc = acc * 0.99 + x."""
     body = h.make_graph([h.make_node("Mul", ["a_in", "k"], ["t"]), h.make_node("Add", ["t", "x"], ["a_out"]),
@@ -172,6 +187,18 @@ def test_loop_with_run_time_trip_count_and_condition_is_a_recursive_relax_functi
     assert out[1].shape[0] == 0
 
 
+def test_loop_slicing_at_its_iteration_compiles():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = sliding_loop_model()
+    compiled = nb.compile_model(model)
+    x = np.arange(8, dtype=np.float32)
+    for trips in (3, 6):
+        feeds = {"x": x, "y0": np.ones(1, np.float32), "M": np.array(trips, np.int64)}
+        _compare(compiled.run(feeds), _ort(model, feeds))
+
+
 def test_loop_longer_than_the_unrolling_limit_runs_natively():
     import nnvm_bridge as nb
 
@@ -259,18 +286,3 @@ def test_loop_that_mxnet_cannot_unroll_is_refused_with_what_to_do():
 
     with pytest.raises(UnsupportedOperatorError, match="compile with TVM"):
         to_mxnet(*from_onnx(while_model()))
-
-
-def test_slice_with_bounds_from_values_compiles():
-    """x[s:e] with s, e inputs (what a loop body's x[i:i + 1] becomes outside a loop): dyn_slice in Relax."""
-    import nnvm_bridge as nb
-
-    pytest.importorskip("tvm")
-    model = _model([h.make_node("Slice", ["x", "s", "e", "axes"], ["y"])],
-                   [_vi("x", shape=[6, 3]), _vi("s", T.INT64, [1]), _vi("e", T.INT64, [1])], [_vi("y")],
-                   [_int("axes", [0])])
-    compiled = nb.compile_model(model)
-    x = np.random.RandomState(0).rand(6, 3).astype(np.float32)
-    for s, e in ((1, 4), (0, 6), (2, 3)):
-        feeds = {"x": x, "s": np.array([s], np.int64), "e": np.array([e], np.int64)}
-        _compare(compiled.run(feeds), _ort(model, feeds))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvm_bridge.errors import ShapeError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.attrs import format_literal
 from nnvm_bridge.ir.names import NameAllocator
@@ -63,8 +64,6 @@ class MXNetEmitter:
         unknown): the run-time nonzero of zeros shaped like the one-element ``seed``, (0, rank), made (0,) or
         (0, m).  MXNet 1.9 computes on no empty array, so this only fails later and more clearly: in the
         branch that is taken."""
-        from nnvm_bridge.errors import ShapeError
-
         if value.ndim not in (1, 2) or value.shape[0] != 0:
             raise ShapeError(f"MXNet has no empty arrays of shape {value.shape} (a 0 dim reads as unknown)",
                              node=name)

@@ -23,7 +23,7 @@ import re
 
 from nnvm_bridge.ir.control import loop_layout
 from nnvm_bridge.ir.passes import has_control_flow
-from nnvm_bridge.ir.symbolic import Dim
+from nnvm_bridge.ir.symbolic import Dim, sym
 
 from .. import compat
 from ..registry import RELAX_EXPORT
@@ -87,7 +87,7 @@ class _Function:
         return rx.Call(self.gv, args)
 
 
-def _name(ctx, node, what) -> str:
+def _name(node, what) -> str:
     return f"{what}_" + re.sub(r"\W", "_", node.name)
 
 
@@ -117,7 +117,7 @@ def _if(ctx, node, attrs, inputs):
     args, shapes, dtypes = inputs[1:], ctx.in_shapes[1:], ctx.in_dtypes[1:]
     branches = []
     for body, what in zip(node.subgraphs, ("then", "else")):
-        fn = _Function(ctx, _name(ctx, node, what), args, shapes, dtypes)
+        fn = _Function(ctx, _name(node, what), args, shapes, dtypes)
         fn.define(lambda fn=fn, body=body: ctx.emit_body(body, fn.formals, shapes, dtypes, symbols=fn.table),
                   dataflow=not has_control_flow(body))
         branches.append(_branch(ctx, lambda fn=fn: fn.call(args, ctx.symbols)))
@@ -148,7 +148,7 @@ def _loop(ctx, node, attrs, inputs):
     dtypes = ["int64", "int64", cond_dtype] + carried_dtypes + captured_dtypes + elem_dtypes
     placeholders = [None] * (3 + n_carried) + captured + [None] * n_scan
     known = set(_symbols(ctx.in_shapes))  # the rest (joined carried dims, scan lengths) vary per iteration
-    loop = _Function(ctx, _name(ctx, node, "loop"), [_var() if v is None else v for v in placeholders], shapes,
+    loop = _Function(ctx, _name(node, "loop"), [_var() if v is None else v for v in placeholders], shapes,
                      dtypes, outer=[s for s in _symbols(shapes) if s in known])
     ret = rx.TupleType([tt(None, d) for d in carried_dtypes + elem_dtypes])
     loop.declare(ret)
@@ -159,10 +159,9 @@ def _loop(ctx, node, attrs, inputs):
 
     # step(symbols, i, cond, *carried, *captured, *scans) -> (i + 1, cond, *carried, *scans): one iteration
     step_values = [it, cond] + state + inside + scans
-    step = _Function(ctx, _name(ctx, node, "step"), step_values, [()] + shapes[2:], ["int64"] + dtypes[2:])
+    step = _Function(ctx, _name(node, "step"), step_values, [()] + shapes[2:], ["int64"] + dtypes[2:])
 
     def one_iteration():
-        s_it, s_cond = step.formals[:2]
         outs = ctx.emit_body(node.subgraphs[0], step.formals[:2 + n_carried + len(captured)],
                              [(), cond_shape] + carried_shapes + captured_shapes,
                              ["int64", cond_dtype] + carried_dtypes + captured_dtypes, symbols=step.table)
@@ -171,7 +170,7 @@ def _loop(ctx, node, attrs, inputs):
             next_cond = ctx.emit(op.astype(next_cond, cond_dtype))
         grown = [ctx.emit(op.concat([acc, ctx.emit(op.expand_dims(x, 0))], axis=0))
                  for acc, x in zip(step.formals[len(step.formals) - n_scan:], outs[1 + n_carried:])]
-        following = ctx.emit(op.add(s_it, rx.const(1, "int64")))
+        following = ctx.emit(op.add(step.formals[0], rx.const(1, "int64")))
         return [following, next_cond] + outs[1:1 + n_carried] + grown
     step.define(one_iteration, dataflow=not has_control_flow(node.subgraphs[0]))
 
@@ -194,8 +193,6 @@ def _loop(ctx, node, attrs, inputs):
 
 
 def _count(node, k):
-    from nnvm_bridge.ir.symbolic import sym
-
     return sym(f"{node.name}_scan{k}_count")
 
 

@@ -351,8 +351,6 @@ def slice_op(ctx, node, attrs, inputs):
     dynamic = _symbolic_slice(ctx, inputs)
     if dynamic is not None:
         return dynamic
-    if ctx.const(inputs[1]) is None or ctx.const(inputs[2]) is None:
-        return _data_slice(ctx, node, inputs)
     starts = _ints(ctx.require_const(inputs[1], "Slice starts"))
     ends = _ints(ctx.require_const(inputs[2], "Slice ends"))
     axes = _ints(ctx.require_const(inputs[3], "Slice axes")) if inputs[3] else None
@@ -387,31 +385,6 @@ def _symbolic_slice(ctx, inputs):
     ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.asarray(axes, dtype=np.int64),
            inputs[4] or np.ones(len(starts), dtype=np.int64)]
     return ctx.runtime_op("dyn_slice", ins, out)
-
-
-def _data_slice(ctx, node, inputs):
-    """Slice whose starts or ends are values (``x[i:i + 1]`` with ``i`` a loop's iteration): dyn_slice, the
-    sliced axes of lengths that only the run time knows (new symbols, which may be 0)."""
-    from ...ir.symbolic import count_dim
-
-    xs = ctx.require_rank(inputs[0], "the sliced input")
-    n = ctx.shape(inputs[1])
-    if n is None or len(n) != 1 or not isinstance(n[0], int):
-        raise ctx.unsupported("run-time slice bounds of unknown length")
-    axes = [int(a) % xs for a in _ints(ctx.require_const(inputs[3], "Slice axes"))] if inputs[3] else list(range(n[0]))
-    steps = ctx.require_const(inputs[4], "Slice steps") if inputs[4] else np.ones(n[0], dtype=np.int64)
-    out = list(ctx.shape(inputs[0]))
-    for a in axes:
-        out[a] = count_dim(f"{_symbol_base(node.name)}_dim{a}")
-    ins = [inputs[0], inputs[1], inputs[2], np.asarray(axes, dtype=np.int64), np.asarray(steps, dtype=np.int64)]
-    return ctx.runtime_op("dyn_slice", ins, out)
-
-
-def _symbol_base(name):
-    import re
-
-    name = re.sub(r"[^0-9A-Za-z_]", "_", name)
-    return name if name[:1].isalpha() or name[:1] == "_" else f"n{name}"
 
 
 def _slice_bound(ctx, v, dim):
