@@ -589,8 +589,6 @@ XFAIL = {
     'test_rotary_embedding_no_position_ids_rotary_dim': 'unsupported: RotaryEmbedding',
     'test_rotary_embedding_with_interleaved_rotary_dim': 'unsupported: RotaryEmbedding',
     'test_rotary_embedding_with_rotary_dim': 'unsupported: RotaryEmbedding',
-    'test_scan9_scalar': 'MXNet: a 0-d loop-carried value: MXNet arrays have no 0-d shape (Shape is unknown)',
-    'test_scan_sum': 'unsupported: Scan',
     'test_scatter_elements_with_reduction_max': 'unsupported: ScatterElements',
     'test_scatter_elements_with_reduction_min': 'unsupported: ScatterElements',
     'test_scatter_elements_with_reduction_mul': 'unsupported: ScatterElements',

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvm_bridge.errors import ShapeError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.attrs import format_literal
 from nnvm_bridge.ir.names import NameAllocator
@@ -45,6 +46,8 @@ class MXNetEmitter:
     def dim_source(self, d):
         """(entry, axis) of a tensor whose axis has the symbolic length ``d``, or None."""
         return self.dim_sources.get(d)
+        # emit_subgraph(body, IR shapes, IR dtypes) -> (subgraph JSON, formal of each input): set by to_mxnet
+        self.emit_subgraph = None
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""
@@ -64,10 +67,26 @@ class MXNetEmitter:
         return (nid, 0)
 
     def const(self, name, value):
-        name = self.names.fresh(name)
         value = np.asarray(value)
+        name = self.names.fresh(name)
         self.param_overrides[name] = value
         return self.var(name, param_hints(value))
+
+    def empty(self, name, value, seed):
+        """An empty constant (a branch's "no detections"), which cannot be a parameter (MXNet reads a 0 dim as
+        unknown): the run-time nonzero of zeros shaped like the one-element ``seed``, (0, rank), made (0,) or
+        (0, m).  MXNet 1.9 computes on no empty array, so this only fails later and more clearly: in the
+        branch that is taken."""
+        if value.ndim not in (1, 2) or value.shape[0] != 0:
+            raise ShapeError(f"MXNet has no empty arrays of shape {value.shape} (a 0 dim reads as unknown)",
+                             node=name)
+        rank = value.shape[1] if value.ndim == 2 else 1
+        zero = self.add("Reshape", f"{name}_zero", [self.add("zeros_like", f"{name}_zeros", [seed])],
+                        {"shape": (1,) * rank})
+        rows = self.add("_npx_nonzero", f"{name}_rows", [zero])
+        if value.ndim == 1:
+            rows = self.add("squeeze", f"{name}_squeeze", [rows], {"axis": (1,)})
+        return self.add("Cast", name, [rows], {"dtype": mx_dtype(_dt.canonical(value.dtype))})
 
     def shape(self, entry):
         return self.graph.shape_of(entry)

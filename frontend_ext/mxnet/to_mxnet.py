@@ -19,8 +19,8 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import (datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, sampling,  # noqa: F401
-                       scatter, tensor)  # (they register the handlers)
+from .handlers import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
+                       sampling, scatter, tensor)  # (they register the handlers)
 from .registry import MXNET_EXPORT
 
 MXNET_EXPORT.mark_loaded()
@@ -54,28 +54,21 @@ def _variable_hints(g, node, params):
     return hints or None
 
 
-def to_mxnet(graph, params):
-    """(Graph, params) -> (symbol JSON text, arg_params, aux_params), numpy arrays, no MXNet needed."""
-    if not isinstance(graph, Graph):
-        raise InvalidModelError(f"to_mxnet expects an nnvm_bridge Graph, got {type(graph).__name__}")
-    if params is not None and not isinstance(params, dict):
-        raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
-    params = dict(params or {})
-    if has_control_flow(graph):  # MXNet gets if as a select and loops unrolled (ir/passes/control_flow.py)
-        graph, params = lower_control_flow(graph, params, direction="MXNet")
+def _check_supported(graph):
     missing = OpTally()
     for node in graph.op_nodes():
         if _handler(node) is None:
             missing.add(node.op, node.name)
     missing.raise_if_any(direction="MXNet")
-    g = infer_shape(graph, params=params)
-    g = infer_type(g, params=params)
-    ctx = MXNetEmitter(g, params)
-    mapping = {}
-    aux_names = set()
+
+
+def _emit_nodes(ctx, g, params, mapping, aux_names):
+    """Write the nodes of the inferred graph ``g`` into ``ctx``; ``mapping``: (id(node), output) -> entry."""
+    ctx.emit_subgraph = lambda *a, **k: _emit_subgraph(ctx, *a, **k)
     for node in g.nodes:
         if node.is_variable:
-            mapping[(id(node), 0)] = ctx.var(node.name, _variable_hints(g, node, params))
+            if (id(node), 0) not in mapping:  # (a subgraph's empty formals are made already)
+                mapping[(id(node), 0)] = ctx.var(node.name, _variable_hints(g, node, params))
             ctx.note_dims(g.shape_of(node[0]), mapping[(id(node), 0)])
             continue
         for i in get_op(node.op, node.name).mutate_inputs:
@@ -92,6 +85,86 @@ def to_mxnet(graph, params):
             if o is not None:
                 mapping[(id(node), k)] = o
                 ctx.note_dims(g.shape_of(node[k]), o)
+
+
+_SEED = "__seed__"
+
+
+def _emit_subgraph(ctx, body, shapes, dtypes, bind=None, seed_dtype=None, outputs=None, seed_out=None):
+    """A control node's ``body`` as an MXNet subgraph: ``(graph JSON dict, formal of each graph input)``, the
+    inputs in the order MXNet binds them (its indexed graph's: depth first from the heads; a formal no output
+    uses is no input).  A formal is an index into ``body``'s formals, an array (a constant the handlers made,
+    which the caller passes in as a parameter of its own), or None: the *seed*, an input of ``seed_dtype``
+    from which ``bind[k](sub, seed)`` makes formal k inside the subgraph.  ``outputs``: which body outputs
+    the subgraph gives, in order (default all); ``seed_out``: a position among them where the seed itself is
+    one more output (so that it is an input even where the body does not use it)."""
+    from nnvm_bridge.ir.control import body_inputs
+
+    names = body_inputs(body)
+    g = infer_shape(body, shape={n: s for n, s in zip(names, shapes) if s is not None})
+    g = infer_type(g, dtype=dict(zip(names, dtypes)))
+    _check_supported(g)
+    sub = MXNetEmitter(g, {})
+    mapping = {}
+    seed = None
+    if bind:
+        seed = sub.var(_SEED, {"__dtype__": str(_dt.to_mxnet(mx_dtype(seed_dtype)))})
+        for n in g.variables:
+            if names.index(n.name) in bind:
+                mapping[(id(n), 0)] = bind[names.index(n.name)](sub, seed)
+    _emit_nodes(sub, g, {}, mapping, set())
+    heads = [mapping[(id(e.node), e.index)] for e in (g.outputs if outputs is None else
+                                                      [g.outputs[k] for k in outputs])]
+    if seed_out is not None:
+        heads.insert(seed_out, seed)
+    for k, entry in enumerate(heads):
+        if sub.nodes[entry[0]]["op"] == "null":  # a subgraph input given back as it is: MXNet needs an op there
+            heads[k] = sub.add("_copy", f"{sub.nodes[entry[0]]['name']}_copy", [entry])
+    heads = [[nid, index, 0] for nid, index in heads]
+    order = _dfs_inputs(sub.nodes, heads)
+    formal_of = {i: names.index(nd["name"]) for i, nd in enumerate(sub.nodes)
+                 if nd["op"] == "null" and nd["name"] in names}
+    formals = [formal_of[i] if i in formal_of else None if sub.nodes[i]["name"] == _SEED else
+               np.asarray(sub.param_overrides[sub.nodes[i]["name"]]) for i in order]
+    return {"nodes": sub.nodes, "arg_nodes": order, "heads": heads}, formals
+
+
+def _dfs_inputs(nodes, heads):
+    """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
+    order, seen = [], set()
+    for head in heads:
+        stack = [(head[0], False)]
+        while stack:
+            nid, done = stack.pop()
+            if done:
+                if nodes[nid]["op"] == "null":
+                    order.append(nid)
+                continue
+            if nid in seen:
+                continue
+            seen.add(nid)
+            stack.append((nid, True))
+            stack.extend((i[0], False) for i in reversed(nodes[nid]["inputs"]))
+    return order
+
+
+def to_mxnet(graph, params):
+    """(Graph, params) -> (symbol JSON text, arg_params, aux_params), numpy arrays, no MXNet needed."""
+    if not isinstance(graph, Graph):
+        raise InvalidModelError(f"to_mxnet expects an nnvm_bridge Graph, got {type(graph).__name__}")
+    if params is not None and not isinstance(params, dict):
+        raise ParamsError(f"params must be a dict name -> array, got {type(params).__name__}")
+    params = dict(params or {})
+    if has_control_flow(graph):  # if as a select and loops unrolled (ir/passes/control_flow.py); what cannot
+        # be lowered becomes MXNet's own control flow (handlers/control.py)
+        graph, params = lower_control_flow(graph, params, direction="MXNet", keep=True)
+    _check_supported(graph)
+    g = infer_shape(graph, params=params)
+    g = infer_type(g, params=params)
+    ctx = MXNetEmitter(g, params)
+    mapping = {}
+    aux_names = set()
+    _emit_nodes(ctx, g, params, mapping, aux_names)
     heads = []
     for e in g.outputs:
         key = (id(e.node), e.index)

@@ -177,6 +177,16 @@ def is_leaf(expr) -> bool:
     return isinstance(expr, (rx.Var, const_cls))
 
 
+def is_constant(expr) -> bool:
+    const_cls = getattr(relax(), "Constant", None) or getattr(tvm().ir.expr, "Constant")
+    return isinstance(expr, const_cls)
+
+
+def constant_value(expr) -> np.ndarray:
+    """The numpy value of a Relax constant (``.value`` in 0.27, ``.data`` before)."""
+    return (expr.value if hasattr(expr, "value") else expr.data).numpy()
+
+
 def meta_schedule():
     """MetaSchedule (``tvm.meta_schedule`` until 0.23, ``tvm.s_tir.meta_schedule`` from 0.24)."""
     try:

@@ -11,17 +11,20 @@ a symbolic shape equal.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
+from nnvm_bridge.ir.control import body_inputs
 from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow
 from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
 from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
 from .registry import RELAX_EXPORT
-from .relax_emitters import (datadep, dynamic, elementwise, nn, quantize, rnn, roi, sampling,  # noqa: F401
-                             scatter, transform)  # (they register the emitters)
+from .relax_emitters import (control, datadep, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
+                             sampling, scatter, transform)  # (they register the emitters)
 from .relax_emitters.context import Ctx
 from .relax_emitters.symbols import SymbolTable
 
@@ -56,8 +59,10 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     """
     rx = compat.relax()
     params = {k: np.asarray(v) for k, v in (params or {}).items()}
-    if has_control_flow(graph):  # if as a select, loops with a known count unrolled (ir/passes/control_flow.py)
-        graph, params = lower_control_flow(graph, params, shape=shape, direction="TVM Relax (to_relax)")
+    if has_control_flow(graph):  # if as a select, loops with a known count unrolled (ir/passes/control_flow.py);
+        # what cannot be lowered becomes Relax control flow (relax_emitters/control.py)
+        graph, params = lower_control_flow(graph, params, shape=shape, direction="TVM Relax (to_relax)", keep=True)
+    dataflow = not has_control_flow(graph)  # a Relax If cannot sit in a dataflow block
     check_supported(graph)
     g = infer_shape(graph, shape=shape, params=params)
     g = infer_type(g, dtype=dtype, params=params)
@@ -83,7 +88,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     static = all(is_static(shapes[ptr[g.node_id(n)]]) for n in used_inputs)
     if offload is True and not static:
         raise CompileError("offload to PyTorch needs static input shapes; pass shape={name: dims} or offload=False")
-    offload = bool(offload) and static and bind_params
+    offload = bool(offload) and static and bind_params and dataflow
     order, plans = range(len(g.nodes)), {}
     if offload:  # conv/dense chains run in PyTorch, grouped into segments (fusion.py)
         from .fusion import emission_order, plan_offload
@@ -93,9 +98,10 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     segments = [s for s in order if not isinstance(s, int)]
     bb = rx.BlockBuilder()
     ctx = Ctx(bb, g, params, bind_params, symbols)
+    ctx.emit_body = lambda *a, **k: _emit_body(ctx, *a, **k)
     values = {}  # entry id -> relax expr
     with bb.function(func_name, [fn_vars[_name(n)] for n in inputs + kept]):
-        with bb.dataflow():
+        with bb.dataflow() if dataflow else contextlib.nullcontext():
             for nid in order:
                 if not isinstance(nid, int):  # an offloaded segment
                     _emit_segment(ctx, g, plans, nid, values)
@@ -113,9 +119,11 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
             for e in g.outputs:
                 outs.append(values[ptr[g.node_id(e.node)] + e.index])
             result = outs[0] if len(outs) == 1 else rx.Tuple(outs)
-            out_var = bb.emit_output(result)
+            out_var = bb.emit_output(result) if dataflow else bb.emit(result)
         bb.emit_func_output(out_var)
     mod = bb.get()
+    if not dataflow:  # the pure stretches between control flow become dataflow blocks again (so they fuse)
+        mod = rx.transform.ConvertToDataflow()(mod)
 
     def meta(n):
         if isinstance(n, str):
@@ -203,6 +211,29 @@ def _emit_node(ctx, g, nid, node, values):
     for k in range(n_out):
         values[ptr[nid] + k] = _conform(ctx, res[k] if k < len(res) else res[-1], ctx.out_shapes[k],
                                         ctx.out_dtypes[k])
+
+
+def _emit_body(ctx, body, formal_values, shapes, dtypes, symbols=None):
+    """Emit the nodes of a control node's ``body`` into the current block, its formals bound to
+    ``formal_values`` (of the IR ``shapes`` and ``dtypes``); returns the Relax values of its outputs.
+    ``symbols``: the SymbolTable of the function being emitted, when that is not ``ctx``'s."""
+    names = body_inputs(body)
+    g = infer_shape(body, shape={n: s for n, s in zip(names, shapes) if s is not None})
+    g = infer_type(g, dtype=dict(zip(names, dtypes)))
+    check_supported(g)
+    # a formal bound to a constant reads as that constant (NMS limits, TopK k: what emitters need fixed)
+    consts = {n: compat.constant_value(v) for n, v in zip(names, formal_values) if compat.is_constant(v)}
+    sub = Ctx(ctx.bb, g, consts, True, symbols or ctx.symbols)
+    sub.emit_body = lambda *a, **k: _emit_body(sub, *a, **k)
+    bound = dict(zip(names, formal_values))
+    ptr = g.node_row_ptr
+    values = {}
+    for nid, node in enumerate(g.nodes):
+        if node.is_variable:
+            values[ptr[nid]] = bound[node.name]
+        else:
+            _emit_node(sub, g, nid, node, values)
+    return [values[ptr[g.node_id(e.node)] + e.index] for e in g.outputs]
 
 
 def _emit_segment(ctx, g, plans, seg, values):

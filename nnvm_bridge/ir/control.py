@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InvalidModelError, ShapeError
 from .graph import Graph, Node, topo_order
-from .symbolic import parse_dim, sym
+from .symbolic import count_dim, parse_dim
 
 CONTROL_OPS = ("if", "loop")
 
@@ -86,13 +86,13 @@ def trip_dim(node: Node, attrs):
     """The length of a loop's scan outputs: the importer's known trip count, else a new symbol."""
     if attrs.trip_count is not None:
         return parse_dim(attrs.trip_count)
-    return sym(f"{node.name}_trips")
+    return count_dim(f"{node.name}_trips")
 
 
 def infer_shapes(node: Node, attrs, in_shapes, infer) -> list:
     """Output shapes of a control node; ``infer(graph, shapes_by_name)`` is the shape pass."""
     def fresh(k):
-        return lambda axis: sym(f"{node.name}_out{k}_dim{axis}")
+        return lambda axis: count_dim(f"{node.name}_out{k}_dim{axis}")
 
     if node.op == "if":
         then_s = _body_shapes(node.subgraphs[0], in_shapes[1:], infer)

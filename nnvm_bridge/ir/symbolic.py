@@ -268,6 +268,17 @@ def sym(name: str) -> Dim:
     return Dim(((((_Atom("sym", (name,))),), 1),))
 
 
+# Symbols that may be 0: lengths the data decide (a NonZero count, the iterations of a loop). Every other
+# symbol is a size the user gives (>= 1). A name shared with a user's dim only makes folding more cautious.
+_MAY_BE_ZERO: set = set()
+
+
+def count_dim(name: str) -> Dim:
+    """The symbolic dim ``name`` for a length that the values decide and that may be 0."""
+    _MAY_BE_ZERO.add(name)
+    return sym(name)
+
+
 def is_symbolic(d) -> bool:
     return isinstance(d, Dim)
 
@@ -287,7 +298,8 @@ def as_dim(d):
 
 
 def lower_bound(d):
-    """The least value ``d`` takes when every symbol is a size (>= 1), or None when that is not evident."""
+    """The least value ``d`` takes when every symbol is a size (>= 1; >= 0 for a ``count_dim``), or None when
+    that is not evident."""
     if not isinstance(d, Dim):
         return d
     if any(c < 0 for m, c in d.terms if m):
@@ -306,7 +318,7 @@ def lower_bound(d):
 
 def _atom_lower_bound(a):
     if a.op == "sym":
-        return 1
+        return 0 if a.args[0] in _MAY_BE_ZERO else 1
     lbs = [lower_bound(x) for x in a.args]
     if any(lb is None for lb in lbs):
         return None
@@ -563,5 +575,5 @@ def format_shape_hint(shape, *, mxnet: bool = False) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-__all__ = ["parse_shape", "lower_bound", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+__all__ = ["parse_shape", "lower_bound", "count_dim", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
            "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

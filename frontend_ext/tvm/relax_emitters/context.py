@@ -27,6 +27,9 @@ class Ctx:
         self.out_shapes = []
         self.out_dtypes = []
         self.const_inputs = []  # numpy value of each input when it is a bound parameter, else None
+        # emit_body(body, formal values, IR shapes, IR dtypes, symbols=None) -> output values: emits a control
+        # node's subgraph into the current block (set by to_relax)
+        self.emit_body = None
 
     def emit(self, expr):
         return self.bb.emit(expr)

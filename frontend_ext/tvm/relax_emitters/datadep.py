@@ -34,7 +34,7 @@ def _dyn_topk(ctx, node, attrs, inputs):
     axis = attrs.axis % len(ctx.in_shapes[0])
     k = _run_time_length(ctx, op.astype(inputs[1], "int64"), f"{ctx.node.name}_k")
     order = ctx.emit(op.argsort(x, axis=axis, descending=not attrs.is_ascend, dtype="int64"))
-    indices = ctx.emit(op.strided_slice(order, axes=[axis], begin=[0], end=[k]))
+    indices = ctx.emit(op.strided_slice(order, axes=[axis], begin=[0], end=[k], assume_inbound=True))  # ONNX: k <= the axis
     return [op.gather_elements(x, indices, axis=axis), indices]
 
 
@@ -54,7 +54,8 @@ def _nms(ctx, node, attrs, inputs):
     res = ctx.emit(op.vision.all_class_non_max_suppression(_corner_boxes(ctx, boxes, attrs), scores, limit, iou,
                                                            score, output_format="onnx"))
     n = _run_time_length(ctx, ctx.emit(rx.TupleGetItem(res, 1)), f"{ctx.node.name}_count")
-    return op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n])
+    # the count never exceeds the rows, and saying so keeps if_then_else out of the shapes (FuseOps fails on it)
+    return op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n], assume_inbound=True)
 
 
 def _corner_boxes(ctx, boxes, attrs):

@@ -10,6 +10,7 @@ stacked scan outputs are flipped and transposed as the directions and axes ask.
 """
 from __future__ import annotations
 
+import re
 from collections import ChainMap
 
 import numpy as np
@@ -18,7 +19,7 @@ from ...errors import InvalidModelError
 from ...ir import control
 from ...ir.graph import Entry
 from ...ir.interpreter import run_graph
-from ...ir.symbolic import format_dim, sym
+from ...ir.symbolic import count_dim, format_dim
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import tensor_to_array
@@ -188,12 +189,22 @@ def _loop(ctx, node, attrs, inputs):
         raise ctx.error(InvalidModelError, f"the body takes {len(names)} inputs; a Loop with {len(carried)} "
                                            f"carried values needs {2 + len(carried)}")
 
+    # the iteration as a symbolic value, so that x[i:i + 1] has length 1 rather than a length of its own; only
+    # where it cancels like that: a shape that keeps it would take a different value in every iteration
+    iteration = f"{_symbol_base(node.name)}_iteration"
+    symbolic = [True]
+
     def bind(body):
         it = body.formal(names[0], (), "int64")
+        if symbolic[0]:
+            body.shape_values[names[0]] = np.array(count_dim(iteration), dtype=object)
         c = body.formal(names[1], ctx.shape(cond), "bool")
         return [it, c] + [body.formal(n, s, ctx.dtype(x)) for n, s, x in zip(names[2:], shapes, carried)]
     shapes = [ctx.shape(x) for x in carried]
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, len(carried), offset=1)
+    if _shapes_use(ctx, outs, iteration):
+        symbolic[0], shapes = False, [ctx.shape(x) for x in carried]
+        formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, len(carried), offset=1)
     if len(outs) < 1 + len(carried):
         raise ctx.error(InvalidModelError, f"the body gives {len(outs)} outputs; it must give the condition and "
                                            f"{len(carried)} carried values")
@@ -205,6 +216,11 @@ def _loop(ctx, node, attrs, inputs):
     return _emit_loop(ctx, [trips, cond] + carried, formals, outs, extra, len(carried), trip_count)
 
 
+def _symbol_base(name):
+    name = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    return name if name[:1].isalpha() or name[:1] == "_" else f"n{name}"
+
+
 def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
     """Convert a loop body with the carried shapes ``shapes`` (changed in place); where a carried value
     comes back with other dims, convert again with those dims as new symbols (a value that grows per
@@ -214,13 +230,24 @@ def _converged_body(ctx, node, graph, bind, shapes, n_carried, offset):
         formals = bind(body)
         outs, extra = body.finish(convert_graph(body, graph))
         got = [body.shape(e) for e in outs[offset:offset + n_carried]]
-        joined = [control.join_shapes(a, b, lambda axis, k=k: sym(f"{node.name}_carried{k}_dim{axis}"))
+        joined = [control.join_shapes(a, b, lambda axis, k=k: count_dim(f"{node.name}_carried{k}_dim{axis}"))
                   for k, (a, b) in enumerate(zip(shapes, got))]
         ctx.node = node
         if joined == shapes:
             break
         shapes[:] = joined
     return formals, outs, extra
+
+
+def _shapes_use(ctx, outs, symbol) -> bool:
+    """Whether a shape in the subgraph computing ``outs`` has the symbol ``symbol``."""
+    from ...ir.graph import topo_order
+    from ...ir.symbolic import Dim
+
+    ids = {id(n) for n in topo_order(outs)}
+    return any(key[0] in ids and info[0] is not None and
+               any(isinstance(d, Dim) and symbol in d.symbols() for d in info[0])
+               for key, info in ctx.info.items())
 
 
 def _stays_true(ctx, cond, cond_out, cond_formal) -> bool:
@@ -261,6 +288,46 @@ def _scan(ctx, node, attrs, inputs):
     in_axes = [_axis(a, ctx.require_rank(x, "a scan input"))
                for a, x in zip(attrs.get("scan_input_axes", [0] * n_in), scanned)]
     in_dirs = list(attrs.get("scan_input_directions", [0] * n_in))
+    n_scan_out = len(graph.output) - n_state
+    out_axes = list(attrs.get("scan_output_axes", [0] * max(n_scan_out, 0)))
+    out_dirs = list(attrs.get("scan_output_directions", [0] * max(n_scan_out, 0)))
+    return _scan_loop(ctx, node, graph, states, scanned, in_axes, in_dirs, out_axes, out_dirs)
+
+
+@ONNX_IMPORT.register("Scan", since=8)
+def _scan8(ctx, node, attrs, inputs):
+    """Scan-8: axis 0 is a batch, each batch row is scanned on its own (the body sees no batch axis); the batch
+    is unrolled, so it must be a known size, and sequence_lens (optional) must keep every row whole."""
+    graph = attrs["body"]
+    n_in = int(attrs["num_scan_inputs"])
+    n_state = len(node.inputs) - 1 - n_in
+    states, scanned = list(node.inputs[1:1 + n_state]), list(node.inputs[1 + n_state:])
+    if n_in < 1 or n_state < 0 or any(x is None for x in node.inputs[1:]):
+        raise ctx.error(InvalidModelError, "Scan needs at least one scan input and no empty input")
+    for x in scanned:
+        ctx.require_rank(x, "a scan input")
+    batch, length = ctx.shape(scanned[0])[:2]
+    if not isinstance(batch, int):
+        raise ctx.unsupported("Scan-8 over a batch of symbolic size (the batch is unrolled); pass shape=")
+    if inputs[0] is not None:
+        lens = ctx.const(inputs[0])
+        if lens is None or not isinstance(length, int) or not np.all(np.asarray(lens) == length):
+            raise ctx.unsupported("Scan-8 sequence_lens shorter than the sequence")
+    dirs = list(attrs.get("directions", [0] * n_in))
+    n_out = len(graph.output) - n_state
+
+    def row(x, b):
+        taken = ctx.emit1("take", [x, np.array([b], dtype=np.int64)], {"axis": 0})
+        return ctx.emit1("squeeze", [taken], {"axis": (0,)})
+    rows = [_scan_loop(ctx, node, graph, [row(x, b) for x in states], [row(x, b) for x in scanned], [0] * n_in,
+                       dirs, [0] * n_out, [0] * n_out) for b in range(batch)]
+    return [ctx.emit1("concatenate", [ctx.emit1("expand_dims", [r[k]], {"axis": 0}) for r in rows], {"axis": 0})
+            for k in range(n_state + n_out)]
+
+
+def _scan_loop(ctx, node, graph, states, scanned, in_axes, in_dirs, out_axes, out_dirs):
+    """Scan (opset 9 on) as a ``loop``: states, scan inputs (ONNX names or entries), their axes and directions."""
+    n_in, n_state = len(scanned), len(states)
     names = [vi.name for vi in graph.input]
     n_scan_out = len(graph.output) - n_state
     if len(names) != n_state + n_in or n_scan_out < 0:
@@ -287,8 +354,6 @@ def _scan(ctx, node, attrs, inputs):
     formals, outs, extra = _converged_body(ctx, node, graph, bind, shapes, n_state, offset=0)
     results = _emit_loop(ctx, [trips, np.array(True)] + states, formals, [formals[1]] + outs, extra, n_state,
                          format_dim(length))
-    out_axes = list(attrs.get("scan_output_axes", [0] * n_scan_out))
-    out_dirs = list(attrs.get("scan_output_directions", [0] * n_scan_out))
     final = list(results[:n_state])
     for k, y in enumerate(results[n_state:]):
         rank = len(ctx.shape(y))

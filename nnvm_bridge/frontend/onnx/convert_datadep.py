@@ -9,14 +9,15 @@ import re
 
 import numpy as np
 
-from ...ir.symbolic import Dim, anonymous_dim, format_shape_hint
+from ...ir.symbolic import Dim, anonymous_dim, count_dim, format_shape_hint
 from .registry import ONNX_IMPORT
 
 
 def data_dependent_dim(ctx, axis):
     """The symbol for the length of the current node's output axis ``axis``, which only its values decide."""
     base = re.sub(r"[^0-9A-Za-z_]", "_", ctx.node.name)
-    return anonymous_dim(base if base[:1].isalpha() or base[:1] == "_" else f"n{base}", axis)
+    name = anonymous_dim(base if base[:1].isalpha() or base[:1] == "_" else f"n{base}", axis)
+    return count_dim(str(name))  # 0 is a real outcome (no box above the threshold)
 
 
 def _nonzero(ctx, x):

@@ -6,13 +6,14 @@
   scan outputs once the input shapes are bound) and at most ``max_unroll``: the body is inlined once per
   iteration and the scan elements are stacked.
 A node nested in a body is lowered once its enclosing body has been inlined.  What cannot be lowered raises
-the emitter's UnsupportedOperatorError naming the node and what to do.
+the emitter's UnsupportedOperatorError naming the node and what to do, or, with ``keep=True`` (an emitter
+with control flow of its own, such as Relax), stays in the graph as it is.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...errors import BridgeError, unsupported_feature
+from ...errors import BridgeError, UnsupportedOperatorError, unsupported_feature
 from ..control import body_inputs, loop_layout
 from ..graph import Entry, Graph, Node, variable
 from ..names import unique_name
@@ -30,18 +31,26 @@ def has_control_flow(graph: Graph) -> bool:
 
 
 def lower_control_flow(graph: Graph, params=None, *, shape=None, max_unroll: int = MAX_UNROLL,
-                       direction: str = "this emitter"):
-    """Return ``(graph, params)`` without ``if``/``loop`` nodes (see the module doc)."""
+                       direction: str = "this emitter", keep: bool = False):
+    """Return ``(graph, params)`` without ``if``/``loop`` nodes (see the module doc); with ``keep``, the nodes
+    that cannot be lowered stay."""
     params = dict(params or {})
     for _ in range(_MAX_DEPTH):
-        if not has_control_flow(graph):
+        left = _count_control(graph)
+        if not left:
             return graph, params
         graph, params = fold_constants(graph, params, shape=shape)  # binds trip counts that follow from shapes
-        graph, params = _lower_once(graph, params, shape, max_unroll, direction)
+        graph, params = _lower_once(graph, params, shape, max_unroll, direction, keep)
+        if keep and _count_control(graph) >= left:
+            break
     return fold_constants(graph, params, shape=shape)
 
 
-def _lower_once(graph, params, shape, max_unroll, direction):
+def _count_control(graph):
+    return sum(1 for n in graph.op_nodes() if n.subgraphs)
+
+
+def _lower_once(graph, params, shape, max_unroll, direction, keep):
     try:
         g = infer_type(infer_shape(graph, shape=shape, params=params), params=params)
     except BridgeError:
@@ -50,10 +59,14 @@ def _lower_once(graph, params, shape, max_unroll, direction):
     new_params = {}
 
     def visit(node, inputs, rw):
-        if node.op == "if":
-            return _select(node, inputs, g, names, direction)
-        if node.op == "loop":
-            return _unroll(node, inputs, params, names, new_params, max_unroll, direction)
+        try:
+            if node.op == "if":
+                return _select(node, inputs, g, names, direction)
+            if node.op == "loop":
+                return _unroll(node, inputs, params, names, new_params, max_unroll, direction)
+        except UnsupportedOperatorError:
+            if not keep:
+                raise
         return None
     out = rewrite(graph, visit)
     params.update(new_params)

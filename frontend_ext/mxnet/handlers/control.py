@@ -1,0 +1,121 @@
+"""MXNet export of the control flow that ``ir/passes/control_flow.py`` could not lower.
+
+``if`` -> MXNet's ``_cond``, which carries its condition, then and else graphs as subgraphs of the node (the
+form ``mx.sym.contrib.cond`` serialises); each subgraph's inputs are positions in the node's inputs
+(``*_input_locs``).  MXNet runs only the taken branch, and the branches may give different shapes: Gluon
+(``import_to_gluon``) then learns the output shape at run time.  ``loop`` -> ``_foreach`` where it runs its
+whole trip count (see ``_loop``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnvm_bridge.errors import unsupported_feature
+from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.control import loop_layout
+from nnvm_bridge.ir.symbolic import parse_dim
+
+from ..context import mx_dtype
+from ..registry import MXNET_EXPORT
+
+
+class _Inputs:
+    """The node's input list, shared by its subgraphs: one position per distinct outer value."""
+
+    def __init__(self, ctx, node, values):
+        self.ctx, self.node, self.values = ctx, node, values
+        self.entries, self.where = [], {}
+
+    def locs(self, formals):
+        """Positions of a subgraph's inputs: formal k is ``values[k]``; an array becomes a new parameter."""
+        out = []
+        for f in formals:
+            key = ("formal", f) if isinstance(f, int) else ("const", id(f))
+            if key not in self.where:
+                entry = self.values[f] if isinstance(f, int) else self.ctx.const(f"{self.node.name}_const", f)
+                self.where[key] = len(self.entries)
+                self.entries.append(entry)
+            out.append(self.where[key])
+        return out
+
+
+def _condition_graph(dtype):
+    """The condition subgraph: its one input as float32 (the dtype _cond gives a condition)."""
+    hint = {"__dtype__": str(_dt.to_mxnet(mx_dtype(dtype)))}
+    return {"nodes": [{"op": "null", "name": "cond", "inputs": [], "attrs": hint},
+                      {"op": "Cast", "name": "cond_float", "attrs": {"dtype": "float32"}, "inputs": [[0, 0, 0]]}],
+            "arg_nodes": [0], "heads": [[1, 0, 0]]}
+
+
+@MXNET_EXPORT.register("if")
+def _if(ctx, node, attrs, inputs):
+    shapes = [ctx.shape(e) for e in node.inputs[1:]]
+    dtypes = [ctx.dtype(e) for e in node.inputs[1:]]
+    ins = _Inputs(ctx, node, list(inputs))  # formal 0 is the condition, formal k + 1 the branches' formal k
+    cond_locs = ins.locs([0])
+    branches, locs = [], []
+    # formals bound to empty constants are made in the branch, from the condition (see MXNetEmitter.empty)
+    empties = {k: (lambda sub, seed, v=np.asarray(ctx.params[e.node.name]), name=e.node.name: sub.empty(name, v, seed))
+               for k, e in enumerate(node.inputs[1:])
+               if e.node.is_variable and e.node.name in ctx.params and np.asarray(ctx.params[e.node.name]).size == 0}
+    for body in node.subgraphs:
+        graph, formals = ctx.emit_subgraph(body, shapes, dtypes, bind=empties, seed_dtype=ctx.dtype(node.inputs[0]))
+        branches.append(graph)
+        locs.append(ins.locs([0 if f is None else f + 1 if isinstance(f, int) else f for f in formals]))
+    out = ctx.add("_cond", node.name, ins.entries,
+                  {"num_args": len(ins.entries) + 3, "num_outputs": attrs.num_outputs, "cond_input_locs": cond_locs,
+                   "then_input_locs": locs[0], "else_input_locs": locs[1]})
+    ctx.nodes[out[0]]["subgraphs"] = [_condition_graph(ctx.dtype(node.inputs[0]))] + branches
+    return [(out[0], k) for k in range(attrs.num_outputs)]
+
+
+@MXNET_EXPORT.register("loop")
+def _loop(ctx, node, attrs, inputs):
+    """A loop that runs its whole trip count (the importer's ``trip_count``: a Scan, a Loop whose condition
+    stays true) of a symbolic length or over the unrolling limit -> ``_foreach`` over the iteration numbers
+    (0..T-1 as a (T, 1) float column: foreach walks axis 0 of its data).  A loop that the data stop has no
+    MXNet form: ``_while_loop`` needs a fixed bound and pads its outputs."""
+    n_carried, _, n_scan = loop_layout(node, attrs)
+    if attrs.trip_count is None:
+        raise unsupported_feature(node.op, node.name, "a trip count or condition known only at run time: MXNet's "
+                                  "_while_loop needs a fixed bound and pads its outputs; compile with TVM "
+                                  "(compile_model) instead", direction="MXNet")
+    seq = ctx.add("Reshape", f"{node.name}_iterations", [_iterations(ctx, node, inputs, parse_dim(attrs.trip_count))],
+                  {"shape": (-1, 1)})
+    shapes = [(), ctx.shape(node.inputs[1])] + [ctx.shape(node[k]) for k in range(n_carried)] + \
+        [ctx.shape(e) for e in node.inputs[2 + n_carried:]]
+    dtypes = ["int64", ctx.dtype(node.inputs[1])] + [ctx.dtype(node[k]) for k in range(n_carried)] + \
+        [ctx.dtype(e) for e in node.inputs[2 + n_carried:]]
+    iteration = {0: lambda sub, seed: sub.add("Cast", "iteration", [seed], {"dtype": "int64"})}
+    # foreach's subgraph gives (*scan elements, the iteration, *carried): the body's (cond, *carried, *scans)
+    order = list(range(1 + n_carried, 1 + n_carried + n_scan)) + list(range(1, 1 + n_carried))
+    graph, formals = ctx.emit_subgraph(node.subgraphs[0], shapes, dtypes, bind=iteration, seed_dtype="float32",
+                                       outputs=order, seed_out=n_scan)
+    # the node takes (data, *states, *the rest); the *_locs say where each sits among the subgraph's inputs
+    states = [formals.index(2 + k) if 2 + k in formals else -1 for k in range(n_carried)]
+    if -1 in states:
+        raise unsupported_feature(node.op, node.name, "a carried value that the body does not read",
+                                  direction="MXNet")
+    data = [formals.index(None)]
+    remain = [i for i in range(len(formals)) if i not in states and i not in data]
+    entries = [seq] + [inputs[2 + k] for k in range(n_carried)] + \
+        [inputs[formals[i]] if isinstance(formals[i], int) else ctx.const(f"{node.name}_const", formals[i])
+         for i in remain]
+    n_out_data = n_scan + 1
+    out = ctx.add("_foreach", node.name, entries,
+                  {"num_args": len(entries) + 1, "num_outputs": n_out_data + n_carried, "num_out_data": n_out_data,
+                   "in_data_locs": data, "in_state_locs": states, "remain_locs": remain})
+    ctx.nodes[out[0]]["subgraphs"] = [graph]
+    return [(out[0], n_out_data + k) for k in range(n_carried)] + [(out[0], k) for k in range(n_scan)]
+
+
+def _iterations(ctx, node, inputs, trips):
+    """0..trips-1 (float32): an arange, or, for a symbolic count, an arange_like over an input of that length."""
+    if isinstance(trips, int):
+        return ctx.add("_arange", f"{node.name}_range", [], {"start": 0, "stop": trips, "dtype": "float32"})
+    for e, entry in zip(node.inputs, inputs):
+        shape = ctx.shape(e) or ()
+        if trips in shape:
+            return ctx.add("_contrib_arange_like", f"{node.name}_range", [entry], {"axis": list(shape).index(trips)})
+    raise unsupported_feature(node.op, node.name, f"a trip count {trips} that no input has as a dim",
+                              direction="MXNet")

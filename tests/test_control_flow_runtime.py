@@ -1,0 +1,288 @@
+"""Control flow that only the run time decides, through TVM (Relax If, recursive functions) and MXNet (_cond).
+
+ir/passes/control_flow.py lowers what it can (a select, an unrolled loop); these models are the rest: an If
+whose branches give different shapes on a run-time condition, Loops with a run-time trip count and a
+data-dependent condition, and torchvision's detection post-processing (NonZero on the scores, an If that
+returns no boxes when nothing is left, NMS and TopK otherwise), each compiled once and run at two input
+sizes against onnxruntime.  MXNet gets ``_cond`` for such an If and ``_foreach`` for a loop that runs its
+whole (symbolic or long) trip count; a loop the data stop is refused there.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto as T  # noqa: E402
+from onnx import helper as h  # noqa: E402
+from onnx import numpy_helper as nh  # noqa: E402
+
+from nnvm_bridge.errors import UnsupportedOperatorError  # noqa: E402
+from nnvm_bridge.frontend.onnx.importer import from_onnx  # noqa: E402
+from tolerance import assert_close  # noqa: E402
+
+
+def _vi(name, dtype=T.FLOAT, shape=None):
+    return h.make_tensor_value_info(name, dtype, shape)
+
+
+def _int(name, value):
+    return nh.from_array(np.asarray(value, np.int64), name)
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    return h.make_model(h.make_graph(nodes, "g", inputs, outputs, list(inits)), opset_imports=[h.make_opsetid("", opset)])
+
+
+def if_shapes_model():
+    """relu(concat(x, x)) if c else relu(x + x): the branches differ in length along axis 0."""
+    then = h.make_graph([h.make_node("Concat", ["x", "x"], ["t"], axis=0)], "then", [], [_vi("t")])
+    other = h.make_graph([h.make_node("Add", ["x", "x"], ["e"])], "else", [], [_vi("e")])
+    return _model([h.make_node("If", ["c"], ["y0"], then_branch=then, else_branch=other),
+                   h.make_node("Relu", ["y0"], ["y"])],
+                  [_vi("x", shape=["N", 3]), _vi("c", T.BOOL, [1])], [_vi("y")])
+
+
+def while_model():
+    """while i < M and sum(y) < limit: y = 1.5 * y + x, scanning y (M and limit are inputs)."""
+    body = h.make_graph([
+        h.make_node("Mul", ["y_in", "k"], ["t"]), h.make_node("Add", ["t", "x"], ["y_out"]),
+        h.make_node("ReduceSum", ["y_out"], ["s"], keepdims=0), h.make_node("Less", ["s", "limit"], ["cond_out"]),
+        h.make_node("Identity", ["y_out"], ["scan"])], "body",
+        [_vi("i", T.INT64, []), _vi("cond_in", T.BOOL, []), _vi("y_in", shape=["N", 2])],
+        [_vi("cond_out", T.BOOL, []), _vi("y_out", shape=["N", 2]), _vi("scan", shape=["N", 2])],
+        [nh.from_array(np.array(1.5, np.float32), "k")])
+    return _model([h.make_node("Loop", ["M", "", "y0"], ["y", "ys"], body=body)],
+                  [_vi("x", shape=["N", 2]), _vi("y0", shape=["N", 2]), _vi("M", T.INT64, []), _vi("limit", shape=[])],
+                  [_vi("y", shape=["N", 2]), _vi("ys")])
+
+
+def sliding_loop_model():
+    """ONNX's test_loop11 with a run-time trip count: y += x[i:i + 1] for i < M, scanning y (the slice's
+    bounds are values, its length 1 follows from them)."""
+    body = h.make_graph([
+        h.make_node("Add", ["i", "one"], ["end"]), h.make_node("Unsqueeze", ["i", "ax"], ["start1"]),
+        h.make_node("Unsqueeze", ["end", "ax"], ["end1"]), h.make_node("Slice", ["x", "start1", "end1"], ["piece"]),
+        h.make_node("Add", ["y_in", "piece"], ["y_out"]), h.make_node("Identity", ["cond_in"], ["cond_out"]),
+        h.make_node("Identity", ["y_out"], ["scan"])], "body",
+        [_vi("i", T.INT64, []), _vi("cond_in", T.BOOL, []), _vi("y_in", shape=[1])],
+        [_vi("cond_out", T.BOOL, []), _vi("y_out", shape=[1]), _vi("scan", shape=[1])],
+        [_int("one", 1), _int("ax", [0])])
+    return _model([h.make_node("Loop", ["M", "", "y0"], ["y", "ys"], body=body)],
+                  [_vi("x", shape=[8]), _vi("y0", shape=[1]), _vi("M", T.INT64, [])], [_vi("y", shape=[1]), _vi("ys")])
+
+
+def long_loop_model(trips=300):
+    """A fixed trip count above the unrolling limit (256): acc = acc * 0.99 + x."""
+    body = h.make_graph([h.make_node("Mul", ["a_in", "k"], ["t"]), h.make_node("Add", ["t", "x"], ["a_out"]),
+                         h.make_node("Identity", ["c_in"], ["c_out"])], "body",
+                        [_vi("i", T.INT64, []), _vi("c_in", T.BOOL, []), _vi("a_in", shape=["N"])],
+                        [_vi("c_out", T.BOOL, []), _vi("a_out", shape=["N"])],
+                        [nh.from_array(np.array(0.99, np.float32), "k")])
+    return _model([h.make_node("Loop", ["M", "", "a0"], ["a"], body=body)], [_vi("x", shape=["N"]), _vi("a0", shape=["N"])],
+                  [_vi("a", shape=["N"])], [_int("M", trips)])
+
+
+def scan_model():
+    """s += x_t; y_t = s * x_t over a sequence of symbolic length T (ONNX Scan: a loop of T iterations)."""
+    body = h.make_graph([h.make_node("Add", ["s_in", "x_t"], ["s_out"]), h.make_node("Mul", ["s_out", "x_t"], ["y_t"])],
+                        "body", [_vi("s_in", shape=[3]), _vi("x_t", shape=[3])],
+                        [_vi("s_out", shape=[3]), _vi("y_t", shape=[3])])
+    return _model([h.make_node("Scan", ["s0", "x"], ["s", "ys"], body=body, num_scan_inputs=1)],
+                  [_vi("s0", shape=[3]), _vi("x", shape=["T", 3])], [_vi("s", shape=[3]), _vi("ys", shape=["T", 3])])
+
+
+def detection_model(nms=True, topk=5):
+    """torchvision's post-processing as the legacy exporter writes it: keep = NonZero(scores > 0.5); If nothing
+    is kept, no index (an empty constant), else NMS of the kept boxes (``nms``) and the TopK best of what
+    is left, k = min(5, n); the boxes and scores are Gathers of the result."""
+    then = h.make_graph([h.make_node("Constant", [], ["none"], value=_int("v", np.zeros(0)))], "then", [],
+                        [_vi("none", T.INT64, [0])])
+    if nms:
+        pick = [h.make_node("Unsqueeze", ["kept_boxes", "ax0"], ["b3"]),
+                h.make_node("Unsqueeze", ["kept_scores", "ax01"], ["s3"]),
+                h.make_node("NonMaxSuppression", ["b3", "s3", "max_out", "iou"], ["sel"]),
+                h.make_node("Gather", ["sel", "two"], ["sel_idx"], axis=1),
+                h.make_node("Gather", ["kept_scores", "sel_idx"], ["sel_scores"])]
+        last = h.make_node("Gather", ["sel_idx", "top_i"], ["chosen"])
+    else:
+        pick = [h.make_node("Identity", ["kept_scores"], ["sel_scores"])]
+        last = h.make_node("Identity", ["top_i"], ["chosen"])
+    other = h.make_graph(pick + [h.make_node("Shape", ["sel_scores"], ["n_sel"]), h.make_node("Min", ["n_sel", "k"], ["kk"]),
+                                 h.make_node("TopK", ["sel_scores", "kk"], ["top_s", "top_i"]), last],
+                         "else", [], [_vi("chosen", T.INT64, ["K"])],
+                         [_int("ax0", [0]), _int("ax01", [0, 1]), _int("max_out", [100]), _int("two", 2),
+                          _int("k", [topk]), nh.from_array(np.array([0.5], np.float32), "iou")])
+    nodes = [h.make_node("Greater", ["scores", "thr"], ["mask"]), h.make_node("NonZero", ["mask"], ["nz"]),
+             h.make_node("Squeeze", ["nz", "ax0g"], ["keep"]), h.make_node("Gather", ["boxes", "keep"], ["kept_boxes"]),
+             h.make_node("Gather", ["scores", "keep"], ["kept_scores"]), h.make_node("Size", ["kept_scores"], ["n"]),
+             h.make_node("Equal", ["n", "zero"], ["nothing"]),
+             h.make_node("If", ["nothing"], ["idx"], then_branch=then, else_branch=other),
+             h.make_node("Gather", ["kept_boxes", "idx"], ["out_boxes"]),
+             h.make_node("Gather", ["kept_scores", "idx"], ["out_scores"])]
+    return _model(nodes, [_vi("boxes", shape=["N", 4]), _vi("scores", shape=["N"])],
+                  [_vi("out_boxes", shape=["D", 4]), _vi("out_scores", shape=["D"])],
+                  [nh.from_array(np.array(0.5, np.float32), "thr"), _int("ax0g", [0]), _int("zero", 0)], opset=13)
+
+
+def boxes_and_scores(n, seed, detections=True):
+    """Boxes that overlap often (NMS has work) and distinct scores (no ties in NMS or TopK)."""
+    r = np.random.RandomState(seed)
+    corner = r.rand(n, 2).astype(np.float32) * 20
+    size = r.rand(n, 2).astype(np.float32) * 8 + 1
+    scores = r.permutation(n).astype(np.float32) / n
+    return {"boxes": np.concatenate([corner, corner + size], 1), "scores": scores if detections else scores * 0.4}
+
+
+def _ort(model, feeds):
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _compare(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert_close(g, w)
+
+
+def _gluon_run(block, model, feeds):
+    import mxnet as mx
+
+    names = [vi.name for vi in model.graph.input]
+    out = block(*[mx.nd.array(feeds[n], dtype="uint8" if feeds[n].dtype == bool else feeds[n].dtype)
+                  for n in names])
+    return [o.asnumpy() for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+IF_FEEDS = [{"x": np.random.RandomState(n).randn(n, 3).astype(np.float32), "c": np.array([c])}
+            for n, c in ((2, True), (5, False), (4, True))]
+
+
+# ---- TVM ---------------------------------------------------------------------------------------------
+def test_if_with_branches_of_different_shapes_compiles_once_for_every_size():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    compiled = nb.compile_model(if_shapes_model())
+    assert compiled.input_shapes["x"] == ("N", 3)
+    for feeds in IF_FEEDS:
+        _compare(compiled.run(feeds), _ort(if_shapes_model(), feeds))
+
+
+def test_loop_with_run_time_trip_count_and_condition_is_a_recursive_relax_function():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = while_model()
+    compiled = nb.compile_model(model)
+    r = np.random.RandomState(0)
+    for n, trips, limit in ((2, 10, 30.0), (5, 3, 1e9), (4, 100, 50.0)):  # stops on the condition, on the count
+        feeds = {"x": r.rand(n, 2).astype(np.float32), "y0": r.rand(n, 2).astype(np.float32),
+                 "M": np.array(trips, np.int64), "limit": np.array(limit, np.float32)}
+        _compare(compiled.run(feeds), _ort(model, feeds))
+    # no iteration at all: the carried value comes back unchanged (onnxruntime's empty scan shape is its own)
+    feeds = dict(feeds, M=np.array(0, np.int64))
+    out = compiled.run(feeds)
+    assert_close(out[0], feeds["y0"])
+    assert out[1].shape[0] == 0
+
+
+def test_loop_slicing_at_its_iteration_compiles():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = sliding_loop_model()
+    compiled = nb.compile_model(model)
+    x = np.arange(8, dtype=np.float32)
+    for trips in (3, 6):
+        feeds = {"x": x, "y0": np.ones(1, np.float32), "M": np.array(trips, np.int64)}
+        _compare(compiled.run(feeds), _ort(model, feeds))
+
+
+def test_loop_longer_than_the_unrolling_limit_runs_natively():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = long_loop_model(300)
+    compiled = nb.compile_model(model)
+    for n in (3, 7):
+        feeds = {"x": np.random.RandomState(n).rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
+        _compare(compiled.run(feeds), _ort(model, feeds))
+
+
+def test_lowering_is_kept_where_it_works():
+    """Branches of equal shapes are a select and a short fixed loop is unrolled: no Relax function besides main."""
+    from frontend_ext.tvm.to_relax import to_relax
+
+    pytest.importorskip("tvm")
+    then = h.make_graph([h.make_node("Neg", ["x"], ["t"])], "then", [], [_vi("t", shape=["N", 3])])
+    other = h.make_graph([h.make_node("Relu", ["x"], ["e"])], "else", [], [_vi("e", shape=["N", 3])])
+    model = _model([h.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)],
+                   [_vi("x", shape=["N", 3]), _vi("c", T.BOOL, [1])], [_vi("y", shape=["N", 3])])
+    mod, _ = to_relax(*from_onnx(model))
+    assert [gv.name_hint for gv in mod.get_global_vars() if gv.name_hint != "main" and
+            not hasattr(mod[gv], "buffer_map")] == []
+    mod, _ = to_relax(*from_onnx(long_loop_model(300)))
+    assert any(gv.name_hint.startswith("loop_") for gv in mod.get_global_vars())
+
+
+def test_detection_post_processing_with_if_and_nonzero_compiles_once_for_every_size():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = detection_model()
+    graph, _ = from_onnx(model)
+    assert any(n.op == "if" for n in graph.op_nodes())  # Size(NonZero(..)) == 0 may be true: never folded
+    compiled = nb.compile_model(model)
+    for n, seed, detections in ((30, 0, True), (64, 1, True), (20, 2, False)):
+        feeds = boxes_and_scores(n, seed, detections)
+        want = _ort(model, feeds)
+        assert want[0].shape[0] == (5 if detections else 0)
+        _compare(compiled.run(feeds), want)
+
+
+# ---- MXNet ---------------------------------------------------------------------------------------------
+def test_if_with_branches_of_different_shapes_runs_in_gluon_as_cond():
+    import nnvm_bridge as nb
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    pytest.importorskip("mxnet")
+    text, _, _ = to_mxnet(*from_onnx(if_shapes_model()))
+    assert '"_cond"' in text
+    block = nb.import_to_gluon(if_shapes_model())
+    for feeds in IF_FEEDS:
+        _compare(_gluon_run(block, if_shapes_model(), feeds), _ort(if_shapes_model(), feeds))
+
+
+def test_detection_post_processing_runs_in_gluon_at_two_sizes():
+    """MXNet 1.9 has no NonMaxSuppression counterpart and computes on no empty array (an input without any
+    detection fails in MXNet already at the empty NonZero), so: TopK only, inputs with detections."""
+    import nnvm_bridge as nb
+
+    pytest.importorskip("mxnet")
+    model = detection_model(nms=False)
+    block = nb.import_to_gluon(model)
+    for n, seed in ((30, 0), (64, 1)):
+        feeds = boxes_and_scores(n, seed)
+        _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
+
+
+@pytest.mark.parametrize("make", [scan_model, long_loop_model], ids=["scan over a symbolic length", "300 trips"])
+def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
+    import nnvm_bridge as nb
+
+    pytest.importorskip("mxnet")
+    model = make()
+    block = nb.import_to_gluon(model)
+    r = np.random.RandomState(0)
+    for n in (4, 9):
+        feeds = {"s0": np.ones(3, np.float32), "x": r.rand(n, 3).astype(np.float32)} if make is scan_model else \
+            {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
+        _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
+
+
+def test_loop_that_mxnet_cannot_unroll_is_refused_with_what_to_do():
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    with pytest.raises(UnsupportedOperatorError, match="compile with TVM"):
+        to_mxnet(*from_onnx(while_model()))
