@@ -14,6 +14,10 @@ next, and at worst to the unscheduled PrimFunc, which is slow but correct):
 * ``generic``: everything else, block by block: pads inlined, reductions with their contiguous spatial axis
   moved inside and vectorized (pools, means in NCHWc), injective loops fused, parallel and vectorized.
 
+Symbolic extents (a dynamic batch or sequence) are accepted: a matmul pads a symbolic M or N to whole
+tiles (``pad_einsum``), a conv loops over a symbolic batch, and a contiguous axis of symbolic length is
+left a serial loop for LLVM's vectorizer (a vector loop under a predicate would be scalarized).
+
 Tile sizes come from the target (``CpuFacts``: vector lanes, register count); ``candidates`` lists a few
 alternatives per kernel that ``pick.py`` times at compile time.
 """
@@ -316,10 +320,25 @@ def schedule_matmul(func, facts, choice=None):
 
 
 # ---- reductions with neighbours (softmax, layer norm) --------------------------------------------------
-def schedule_reduction(func, target):
+def _row_reduction_rule():
+    """dlight's CPU rule for row reductions, except that an injective block over a row of symbolic
+    length (a softmax over a dynamic sequence) keeps a plain serial loop, which LLVM vectorizes with a
+    scalar tail: dlight's vector loop under a predicate is scalarized (3x slower)."""
     from tvm.s_tir.dlight.cpu import Reduction
 
-    sch = Reduction().apply(func, target, False)
+    class RowReduction(Reduction):
+        @staticmethod
+        def _vectorize_inner(sch, block_rv, vec_lanes):
+            loops = sch.get_loops(block_rv)
+            if loops and _extent(sch, loops[-1]) is None:
+                return
+            Reduction._vectorize_inner(sch, block_rv, vec_lanes)
+
+    return RowReduction()
+
+
+def schedule_reduction(func, target):
+    sch = _row_reduction_rule().apply(func, target, False)
     return None if sch is None else sch.mod["main"]
 
 
@@ -362,6 +381,10 @@ def _generic_block(sch, blk, facts):
                 elif e <= 64:
                     inner = last
                     spatial = spatial[:-1]
+        if inner is None and len(spatial) > 1 and _extent(sch, spatial[-1]) is None:
+            # a symbolic contiguous axis stays its own serial loop (LLVM vectorizes it): fused into the
+            # parallel loop it would cost a division by a run-time extent per element
+            spatial = spatial[:-1]
         init = None
         if reduce:
             if inner is not None:
