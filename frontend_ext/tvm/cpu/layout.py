@@ -28,8 +28,12 @@ def _static(shape):
 
 def static_but_batch(shape):
     """The shape with ints after its first dim, which may stay symbolic (a dynamic batch), or None."""
-    rest = _static(list(shape)[1:])
-    return None if rest is None else (list(shape)[0],) + rest
+    dims = list(shape)
+    rest = _static(dims[1:])
+    if rest is None or not dims:
+        return None
+    first = _static(dims[:1])
+    return (first[0] if first else dims[0],) + rest
 
 
 def conv_layouts(call, facts: CpuFacts, forced=None):
