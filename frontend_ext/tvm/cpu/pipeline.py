@@ -10,6 +10,9 @@
 6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
    few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
    (``pick_cache.py``).
+
+Symbolic dims (a dynamic batch or sequence) go the same way: one library for every size.
+``report["rules"]`` counts the PrimFuncs each schedule rule took.
 """
 from __future__ import annotations
 

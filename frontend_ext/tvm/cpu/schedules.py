@@ -381,7 +381,7 @@ def _generic_block(sch, blk, facts):
                 elif e <= 64:
                     inner = last
                     spatial = spatial[:-1]
-        if inner is None and len(spatial) > 1 and _extent(sch, spatial[-1]) is None:
+        if inner is None and not reduce and len(spatial) > 1 and _extent(sch, spatial[-1]) is None:
             # a symbolic contiguous axis stays its own serial loop (LLVM vectorizes it): fused into the
             # parallel loop it would cost a division by a run-time extent per element
             spatial = spatial[:-1]
