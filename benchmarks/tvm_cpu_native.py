@@ -31,8 +31,9 @@ ROOT = os.path.dirname(HERE)
 
 
 # ---- models -------------------------------------------------------------------------------------------
-def bert_onnx(path, layers=2, hidden=256, heads=4, seq=128, ffn=1024, seed=0):
-    """A BERT-style encoder (post-LN, GELU via Erf) as ONNX opset 13, input ``x`` [1, seq, hidden]."""
+def bert_onnx(path, layers=2, hidden=256, heads=4, seq=128, ffn=1024, seed=0, dynamic=False):
+    """A BERT-style encoder (post-LN, GELU via Erf) as ONNX opset 13, input ``x`` [1, seq, hidden]
+    (``dynamic``: [batch, seq, hidden] with both dims symbolic, reshapes that copy them with 0)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -65,8 +66,9 @@ def bert_onnx(path, layers=2, hidden=256, heads=4, seq=128, ffn=1024, seed=0):
         nodes.append(helper.make_node("Add", [name + "_ng", b], [name]))
         return name
 
-    shape_heads = const("shape_heads", np.array([1, seq, heads, dh], "int64"))
-    shape_back = const("shape_back", np.array([1, seq, hidden], "int64"))
+    lead = [0, 0] if dynamic else [1, seq]  # Reshape's 0 copies the input's (symbolic) dim
+    shape_heads = const("shape_heads", np.array(lead + [heads, dh], "int64"))
+    shape_back = const("shape_back", np.array(lead + [hidden], "int64"))
     scale = const("scale", np.float32(1.0 / np.sqrt(dh)))
     x = "x"
     for i in range(layers):
@@ -96,8 +98,9 @@ def bert_onnx(path, layers=2, hidden=256, heads=4, seq=128, ffn=1024, seed=0):
         f2 = dense(f1 + "_g", p + "f2", ffn, hidden)
         nodes.append(helper.make_node("Add", [f2, h], [p + "_res2"]))
         x = layernorm(p + "_res2", p + "ln2")
-    graph = helper.make_graph(nodes, "bert", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, hidden])],
-                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, seq, hidden])], inits)
+    dims = ["batch", "sequence", hidden] if dynamic else [1, seq, hidden]
+    graph = helper.make_graph(nodes, "bert", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, dims)], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     return path
 

@@ -298,3 +298,97 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('nnvm_brid
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
     got = np.load(tmp_path / "y.npy")
     assert_close([got], [ref], ["library"])
+
+
+# ---- symbolic dims: one library for every batch / sequence length ------------------------------------
+def sym_input(net, dims):
+    """An input whose dims may be names (ONNX dim_params); its feeds are given per run."""
+    nm = net.name("x")
+    net.inputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, list(dims)))
+    return nm
+
+
+def run_at_sizes(net, feeds_per_size, opset=13, pick_seconds=0):
+    """Compile once, run at every size; returns the pipeline's report and the built module."""
+    model = net.model(opset)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    graph, params = from_onnx(model)
+    mod, info = to_relax(graph, params)
+    tgt = compat.make_target("llvm")
+    report = {}
+    mod = cpu_pipeline(mod, tgt, pick_seconds=pick_seconds, report=report)
+    vm = tvm.relax.VirtualMachine(tvm.compile(mod, target=tgt), tvm.cpu())
+    for feeds in feeds_per_size:
+        out = vm["main"](*[tvm.runtime.tensor(feeds[n]) for n, _, _ in info["inputs"]])
+        got = [out.numpy()] if hasattr(out, "numpy") else [o.numpy() for o in out]
+        names = [f"{o.name} at {[f.shape for f in feeds.values()]}" for o in net.outputs]
+        assert_close(got, sess.run(None, feeds), names)
+    return report, mod
+
+
+def _scripts(mod, name_part):
+    return [f.script() for gv, f in mod.functions.items()
+            if isinstance(f, tvm.tirx.PrimFunc) and name_part in gv.name_hint]
+
+
+def test_symbolic_batch_convs_are_blocked_and_scheduled():
+    """A CNN with a dynamic batch: the convs keep the channel-blocked compute and its schedule (not TVM's
+    default lowering), at batch 1 and 3 from one library."""
+    net = Net()
+    x = sym_input(net, ["N", 16, 12, 12])
+    y = net.node("Relu", [net.conv(x, 16, 32, 3, 1, 1)])
+    z = net.node("Relu", [net.node("Add", [y, net.conv(y, 32, 32, 3, 1, 1, groups=32)])])
+    z = net.node("MaxPool", [z], kernel_shape=[2, 2], strides=[2, 2])
+    z = net.conv(z, 32, 24, 1, 2)
+    net.output(net.node("Gemm", [net.node("Flatten", [net.node("GlobalAveragePool", [z])]),
+                                 net.const(RNG.standard_normal((5, 24))), net.const(RNG.standard_normal(5))],
+                        transB=1))
+    feeds = [{x: RNG.standard_normal((n, 16, 12, 12)).astype("float32")} for n in (1, 3)]
+    report, mod = run_at_sizes(net, feeds)
+    assert report["scheduled"] == report["primfuncs"]
+    assert report["rules"].get("conv") == 3, report["rules"]
+    convs = _scripts(mod, "conv2d")
+    assert convs and all("T.parallel" in s and "T.vectorized" in s for s in convs)
+
+
+def test_symbolic_sequence_matmul_softmax_layernorm(tmp_path, monkeypatch):
+    """The transformer path with a dynamic batch and sequence: dense + GELU, attention (both batch
+    matmuls, softmax over a row of symbolic length), layer norm; one library at two sizes whose
+    sequences do not divide the tiles. The matmuls get the matmul rule (padded tiles), the row
+    reductions the reduction rule, and the timed pick runs at a representative size."""
+    monkeypatch.setenv("NNVM_BRIDGE_CACHE_DIR", str(tmp_path))
+    net = Net()
+    hidden, heads = 32, 2
+    x = sym_input(net, ["B", "S", hidden])
+    h = net.node("Add", [net.node("MatMul", [x, net.const(RNG.standard_normal((hidden, hidden)) / 6)]),
+                         net.const(RNG.standard_normal(hidden))])
+    g = net.node("Mul", [h, net.node("Add", [net.node("Erf", [net.node("Div", [h, net.const(1.4142135)])]),
+                                             net.const(1.0)])])
+    split = net.name("shape")  # Reshape's 0 copies the (symbolic) batch and sequence
+    net.inits.append(numpy_helper.from_array(np.array([0, 0, heads, hidden // heads], "int64"), split))
+    q = net.node("Transpose", [net.node("Reshape", [g, split])], perm=[0, 2, 1, 3])
+    k = net.node("Transpose", [net.node("Reshape", [x, split])], perm=[0, 2, 3, 1])
+    p = net.node("Softmax", [net.node("MatMul", [q, k])], axis=-1)
+    net.output(net.node("MatMul", [p, q]))
+    net.output(net.node("LayerNormalization", [g, net.const(RNG.standard_normal(hidden)),
+                                               net.const(RNG.standard_normal(hidden))], axis=-1, epsilon=1e-5))
+    feeds = [{x: RNG.standard_normal((b, s, hidden)).astype("float32")} for b, s in ((1, 5), (2, 19))]
+    report, mod = run_at_sizes(net, feeds, opset=17, pick_seconds=10)
+    assert report["scheduled"] == report["primfuncs"]
+    assert report["rules"].get("matmul", 0) >= 3 and report["rules"].get("reduction", 0) >= 2, report["rules"]
+    assert report["picked"] >= 1
+    mms = _scripts(mod, "matmul")
+    assert mms and all("T.parallel" in s and "T.vectorized" in s and "_pad" in s for s in mms)
+
+
+def test_representative_sizes_for_symbolic_kernels():
+    """A dim used only as a buffer's first axis is timed as a batch (1), any other as a sequence."""
+    from tvm import te
+
+    from frontend_ext.tvm.cpu import pick
+
+    n, s = tvm.tirx.Var("n", "int64"), tvm.tirx.Var("s", "int64")
+    a = te.placeholder((n, s, 8), name="a")
+    b = te.compute((n, s * 2, 8), lambda i, j, k: a[i, j // 2, k], name="b")
+    sizes = pick.representative_sizes(te.create_prim_func([a, b]))
+    assert (sizes(n), sizes(s * 2)) == (pick.BATCH_SIZE, 2 * pick.SEQUENCE_SIZE)

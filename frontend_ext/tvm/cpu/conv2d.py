@@ -12,13 +12,16 @@ Three computes, chosen from the layouts ``layout.py`` gave the call:
 
 Weights that are constants (the usual case: parameters bound) are packed here with numpy, so the library
 holds them packed; others are packed by a separate PrimFunc at run time. Everything else (other dtypes,
-symbolic shapes, other layouts) goes to TVM's own legalization.
+symbolic dims other than the batch, other layouts) goes to TVM's own legalization; a symbolic batch stays a
+variable of the compute (the schedules loop over it).
 """
 from __future__ import annotations
 
 import re
 
 import numpy as np
+
+from .layout import static_but_batch
 
 CONV_BLOCK = "conv2d_nchwc"
 DW_BLOCK = "dwconv2d_nchwc"
@@ -90,10 +93,12 @@ def legalize_conv2d(facts):
         a = call.attrs
         data, weight = call.args
         dl, kl, ol = str(a.data_layout), str(a.kernel_layout), str(a.out_layout) or str(a.data_layout)
+        dshape = static_but_batch(data.ty.shape)  # a symbolic batch stays a tir var of the compute
         try:
-            dshape = _ints(data.ty.shape)
             wshape = _ints(weight.ty.shape)
         except (TypeError, ValueError):
+            return _default(bb, call)
+        if dshape is None:
             return _default(bb, call)
         out_dtype = str(a.out_dtype) if str(a.out_dtype) not in ("", "void", "None") else str(data.ty.dtype)
         if (kl != "OIHW" or str(data.ty.dtype) != "float32" or str(weight.ty.dtype) != "float32"

@@ -26,13 +26,23 @@ def _static(shape):
         return None
 
 
+def static_but_batch(shape):
+    """The shape with ints after its first dim, which may stay symbolic (a dynamic batch), or None."""
+    dims = list(shape)
+    rest = _static(dims[1:])
+    if rest is None or not dims:
+        return None
+    first = _static(dims[:1])
+    return (first[0] if first else dims[0],) + rest
+
+
 def conv_layouts(call, facts: CpuFacts, forced=None):
     """(data_layout, kernel_layout, out_layout) for one relax.nn.conv2d call."""
     keep = ["NCHW", "OIHW"]
     a = call.attrs
     if str(a.data_layout) != "NCHW" or str(a.kernel_layout) != "OIHW" or str(a.out_layout) not in ("NCHW", ""):
         return None
-    dshape = _static(call.args[0].ty.shape)
+    dshape = static_but_batch(call.args[0].ty.shape)
     wshape = _static(call.args[1].ty.shape)
     if dshape is None or wshape is None or str(call.args[0].ty.dtype) != "float32" or str(
             call.args[1].ty.dtype) != "float32":
@@ -106,7 +116,7 @@ def _concat_blocks(mod, facts):
                 continue
             chans = []
             for f in value.args[0].fields:
-                shp = _static(f.ty.shape) if getattr(f.ty, "shape", None) is not None else None
+                shp = static_but_batch(f.ty.shape) if getattr(f.ty, "shape", None) is not None else None
                 if shp is None or len(shp) != 4:
                     chans = None
                     break

@@ -4,6 +4,8 @@ Each candidate of ``schedules.candidates`` is built alone (0.1-0.5 s) and timed 
 fastest wins. Workloads are keyed by the PrimFunc's structure, so ResNet-50's 53 convs cost about 20
 picks (2-3 candidates each). A time budget (20 s) bounds the whole pick; what it does not reach keeps
 the first (rule-of-thumb) candidate. ``NNVM_BRIDGE_CPU_PICK_SECONDS`` overrides the budget (0 turns the pick off).
+Kernels with symbolic shapes (a dynamic batch or sequence) are timed at one representative size each
+(``representative_sizes``).
 """
 from __future__ import annotations
 
@@ -29,9 +31,10 @@ def _args_for(func, dev):
 
     rng = np.random.default_rng(0)
     out = []
+    sizes = representative_sizes(func)
     for p in func.params:
         buf = param_buffer(func, p)
-        shape = [int(d) for d in buf.shape]
+        shape = [sizes(d) for d in buf.shape]
         dtype = str(buf.dtype)
         if dtype.startswith("float"):
             arr = rng.standard_normal(shape).astype(dtype)
@@ -39,6 +42,30 @@ def _args_for(func, dev):
             arr = np.zeros(shape, dtype)
         out.append(tvm.runtime.tensor(arr, dev))
     return out
+
+
+BATCH_SIZE = 1  # a symbolic dim that is only ever a buffer's first axis (a batch) is timed at this size
+SEQUENCE_SIZE = 64  # any other symbolic dim (a sequence, batch x sequence) at this one
+
+
+def representative_sizes(func):
+    """dim expression -> int, to time a PrimFunc with symbolic shapes: each variable at the size above
+    that its uses suggest."""
+    from .. import compat
+
+    tir = compat.tir()
+    every, not_batch = set(), set()
+    for p in func.params:
+        for axis, d in enumerate(param_buffer(func, p).shape):
+            used = tir.analysis.undefined_vars(d)
+            every.update(used)
+            if not (axis == 0 and isinstance(d, tir.Var)):
+                not_batch.update(used)
+    an = compat.analyzer()
+    for v in every:
+        dtype = str(v.ty) if hasattr(v, "ty") else v.dtype  # (a tir.Var's type is .ty in TVM 0.27)
+        an.bind(v, tir.const(SEQUENCE_SIZE if v in not_batch else BATCH_SIZE, dtype))
+    return lambda d: int(an.simplify(d))
 
 
 def param_buffer(func, param):

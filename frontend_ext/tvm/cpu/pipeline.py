@@ -11,6 +11,9 @@
 6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
    few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
    (``pick_cache.py``).
+
+Symbolic dims (a dynamic batch or sequence) go the same way: one library for every size.
+``report["rules"]`` counts the PrimFuncs each schedule rule took.
 """
 from __future__ import annotations
 
@@ -88,7 +91,8 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
     deadline = t0 + budget
     chosen = {}  # structural hash -> choice
     cache = PickCache.open() if budget > 0 else None
-    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "cached": 0, "pick_s": 0.0}
+    stats = {"primfuncs": 0, "scheduled": 0, "picked": 0, "cached": 0, "pick_s": 0.0,
+             "rules": {}}  # rule name -> PrimFuncs it scheduled
     updates = {}
     with target:
         for gv, func in mod.functions.items():
@@ -109,10 +113,11 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
                 if key not in chosen:
                     chosen[key] = _cached_or_picked(base, facts, target, deadline, key, cache, stats)
                 choice = chosen[key]
-            out = schedules.schedule_primfunc(base, facts, target, choice)
+            rule, out = schedules.apply_rules(base, facts, target, choice)
             if out is None:
                 continue
             stats["scheduled"] += 1
+            stats["rules"][rule] = stats["rules"].get(rule, 0) + 1
             updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
     for gv, f in updates.items():
         mod[gv] = f

@@ -14,6 +14,10 @@ next, and at worst to the unscheduled PrimFunc, which is slow but correct):
 * ``generic``: everything else, block by block: pads inlined, reductions with their contiguous spatial axis
   moved inside and vectorized (pools, means in NCHWc), injective loops fused, parallel and vectorized.
 
+Symbolic extents (a dynamic batch or sequence) are accepted: a matmul pads a symbolic M or N to whole
+tiles (``pad_einsum``), a conv loops over a symbolic batch, and a contiguous axis of symbolic length is
+left a serial loop for LLVM's vectorizer (a vector loop under a predicate would be scalarized).
+
 Tile sizes come from the target (``CpuFacts``: vector lanes, register count); ``candidates`` lists a few
 alternatives per kernel that ``pick.py`` times at compile time.
 """
@@ -93,7 +97,7 @@ def _acc_budget(facts):
 
 # ---- conv -------------------------------------------------------------------------------------------
 def conv_info(func):
-    """(block kind, dict of extents) of a conv PrimFunc, or None."""
+    """(block kind, loop extents) of a conv PrimFunc (the batch None where symbolic), or None."""
     import tvm
 
     sch = tvm.s_tir.Schedule(func)
@@ -102,7 +106,7 @@ def conv_info(func):
         if nm.startswith((CONV_BLOCK, DW_BLOCK)):
             loops = sch.get_loops(b)
             ext = [_extent(sch, lp) for lp in loops]
-            if None in ext:
+            if None in ext[1:]:  # a symbolic batch (ext[0]) is only part of the parallel loop
                 return None
             return ("dw" if nm.startswith(DW_BLOCK) else "conv"), ext
     return None
@@ -191,7 +195,7 @@ def schedule_conv(func, facts, choice=None):
 # ---- matmul -----------------------------------------------------------------------------------------
 def _matmul_block(sch):
     """(block, batch loops, i, j, k, (M, N, K)) of the first block shaped like C[.., i, j] += A[.., i, k] *
-    B[.., k, j], or None."""
+    B[.., k, j], or None. An extent is None where it is symbolic (a dynamic batch or sequence)."""
     for b in _blocks(sch):
         st = sch.get(b)
         kinds = _iter_kinds(sch, b)
@@ -215,14 +219,18 @@ def _matmul_block(sch):
             a, bb = bb, a
         if not (a[0].same_as(i_v) and a[1].same_as(k_v) and bb[0].same_as(k_v) and bb[1].same_as(j_v)):
             continue
-        ext = [_int(iv.dom.extent) for iv in st.iter_vars]
-        if None in ext:
-            continue
         loops = sch.get_loops(b)
         if len(loops) != len(kinds):
             continue
-        return b, loops[:-3], loops[-3], loops[-2], loops[-1], tuple(ext[-3:])
+        ext = tuple(_int(iv.dom.extent) for iv in st.iter_vars[-3:])
+        return b, loops[:-3], loops[-3], loops[-2], loops[-1], ext
     return None
+
+
+def _static_rows(M, cap):
+    """Rows per tile: a divisor of M, else ``min(4, cap)`` over zero-padded rows."""
+    ib = _largest_div(M, cap)
+    return min(4, cap) if ib < min(4, cap) and M > cap else ib
 
 
 def matmul_candidates(func, facts):
@@ -238,7 +246,7 @@ def matmul_candidates(func, facts):
     out = []
     for vecs in (4, 2, 1):
         jb = lanes * vecs
-        if N % jb:
+        if N is not None and N % jb:
             divs = [d for d in _divisors(N) if d <= jb]
             if max(divs) >= lanes:
                 jb = max(divs)
@@ -246,13 +254,17 @@ def matmul_candidates(func, facts):
                 jb = N
             # else: whole vectors over a zero-padded N (pad_einsum): N = 197 has no divisor to use
         ib_cap = max(1, min(8, budget // max(1, -(-jb // lanes))))
-        ib = _largest_div(M, ib_cap)
-        if ib < min(4, ib_cap) and M > ib_cap:
-            ib = min(4, ib_cap)  # rows zero-padded to a multiple of ib
+        # a symbolic M (sequence, batch x sequence) is padded to whole tiles at run time; a power of two
+        # keeps its index arithmetic cheap (7 rows built slower and ran slower than 4)
+        ib = 1 << (ib_cap.bit_length() - 1) if M is None else _static_rows(M, ib_cap)
         c = MatmulChoice(ib, jb)
         if c not in out:
             out.append(c)
     return out
+
+
+def _pad_factor(extent, tile):
+    return tile if extent is None or extent % tile else 1
 
 
 def schedule_matmul(func, facts, choice=None):
@@ -264,10 +276,10 @@ def schedule_matmul(func, facts, choice=None):
     choice = choice or cands[0]
     sch = tvm.s_tir.Schedule(func)
     blk, batch, i, j, k, (M, N, K) = _matmul_block(sch)
-    padded = bool(M % choice.ib or N % choice.jb)
-    if padded:  # pad the iteration space: no predicates in the vector loop
-        sch.pad_einsum(blk, [1] * len(batch) + [choice.ib if M % choice.ib else 1,
-                                                choice.jb if N % choice.jb else 1, 1])
+    pads = [_pad_factor(M, choice.ib), _pad_factor(N, choice.jb)]
+    padded = pads != [1, 1]
+    if padded:  # pad the iteration space: no predicates in the vector loop (symbolic extents included)
+        sch.pad_einsum(blk, [1] * len(batch) + pads + [1])
         loops = sch.get_loops(blk)
         batch, i, j, k = loops[:-3], loops[-3], loops[-2], loops[-1]
     blks = _blocks(sch)
@@ -293,7 +305,9 @@ def schedule_matmul(func, facts, choice=None):
                     sch.vectorize(el[-1])
             except Exception:  # an epilogue that reshapes: its own loop nest
                 tail_generic = last
-    if M * N >= PARALLEL_MIN_ELEMS // 4 and _extent(sch, outer) and _extent(sch, outer) > 1:
+    tiles = _extent(sch, outer)
+    small = M is not None and N is not None and M * N < PARALLEL_MIN_ELEMS // 4
+    if not small and (tiles is None or tiles > 1):
         sch.parallel(outer)
     sch.unroll(ii)
     sch.vectorize(ji)
@@ -306,10 +320,25 @@ def schedule_matmul(func, facts, choice=None):
 
 
 # ---- reductions with neighbours (softmax, layer norm) --------------------------------------------------
-def schedule_reduction(func, target):
+def _row_reduction_rule():
+    """dlight's CPU rule for row reductions, except that an injective block over a row of symbolic
+    length (a softmax over a dynamic sequence) keeps a plain serial loop, which LLVM vectorizes with a
+    scalar tail: dlight's vector loop under a predicate is scalarized (3x slower)."""
     from tvm.s_tir.dlight.cpu import Reduction
 
-    sch = Reduction().apply(func, target, False)
+    class RowReduction(Reduction):
+        @staticmethod
+        def _vectorize_inner(sch, block_rv, vec_lanes):
+            loops = sch.get_loops(block_rv)
+            if loops and _extent(sch, loops[-1]) is None:
+                return
+            Reduction._vectorize_inner(sch, block_rv, vec_lanes)
+
+    return RowReduction()
+
+
+def schedule_reduction(func, target):
+    sch = _row_reduction_rule().apply(func, target, False)
     return None if sch is None else sch.mod["main"]
 
 
@@ -354,6 +383,10 @@ def _generic_block(sch, blk, facts):
                 elif e <= 64:
                     inner = last
                     spatial = spatial[:-1]
+        if inner is None and not reduce and len(spatial) > 1 and _extent(sch, spatial[-1]) is None:
+            # a symbolic contiguous axis stays its own serial loop (LLVM vectorizes it): fused into the
+            # parallel loop it would cost a division by a run-time extent per element
+            spatial = spatial[:-1]
         init = None
         if reduce:
             if inner is not None:
@@ -397,21 +430,26 @@ def schedule_generic(func, facts):
 # ---- dispatch ---------------------------------------------------------------------------------------
 def schedule_primfunc(func, facts, target, choice=None):
     """The scheduled PrimFunc (named ``main`` in the schedule's module), or None when nothing applied."""
+    return apply_rules(func, facts, target, choice)[1]
+
+
+def apply_rules(func, facts, target, choice=None):
+    """(name of the rule that applied, scheduled PrimFunc), or (None, None)."""
     rules = []
     if choice is None or isinstance(choice, ConvChoice):
-        rules.append(lambda f: schedule_conv(f, facts, choice))
+        rules.append(("conv", lambda f: schedule_conv(f, facts, choice)))
     if choice is None or isinstance(choice, MatmulChoice):
-        rules.append(lambda f: schedule_matmul(f, facts, choice))
-    rules += [lambda f: schedule_reduction(f, target), lambda f: schedule_generic(f, facts)]
-    for rule in rules:
+        rules.append(("matmul", lambda f: schedule_matmul(f, facts, choice)))
+    rules += [("reduction", lambda f: schedule_reduction(f, target)), ("generic", lambda f: schedule_generic(f, facts))]
+    for name, rule in rules:
         try:
             out = rule(func)
         except Exception as exc:
-            _debug(getattr(rule, "__name__", "rule"), exc)
+            _debug(name, exc)
             continue
         if out is not None:
-            return out
-    return None
+            return name, out
+    return None, None
 
 
 def kernel_kind(func, facts):
