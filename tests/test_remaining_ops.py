@@ -296,3 +296,33 @@ def test_inverse_dft_of_a_one_sided_spectrum_is_numpys_irfft(length):
     model = _model(node, {"x": spectrum}, 20, consts)
     want = np.fft.irfft(spectrum[..., 0] + 1j * spectrum[..., 1], n=length, axis=1)[..., None]
     assert_close(nb.compile_model(model).run({"x": spectrum})[0], want)
+
+
+def _ints(dtype, *shape, high=40):
+    return RNG.integers(0, high, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("op,dtype,opset", [("BitwiseAnd", np.int32, 18), ("BitwiseOr", np.uint8, 18),
+                                            ("BitwiseXor", np.int64, 18), ("BitwiseNot", np.int32, 18),
+                                            ("BitShift:LEFT", np.uint8, 11), ("BitShift:RIGHT", np.uint32, 11)])
+def test_bitwise_and_shift_ops(op, dtype, opset):
+    """Bitwise ops (broadcasting) and BitShift through TVM, MXNet (its numpy bitwise ops; it has no shifts) and
+    back to ONNX, against onnxruntime."""
+    op_type, _, direction = op.partition(":")
+    unary = op_type == "BitwiseNot"
+    feeds = {"a": _ints(dtype, 2, 3, 4)} if unary else {"a": _ints(dtype, 2, 3, 4), "b": _ints(dtype, 3, 1, high=5)}
+    kw = {"direction": direction} if direction else {}
+    model = _model(helper.make_node(op_type, list(feeds), ["y"], **kw), feeds, opset,
+                   out_type=helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+    want = _ort(model, feeds)[0]
+    np.testing.assert_array_equal(nb.compile_model(model).run(feeds)[0], want)
+    graph, params = nb.frontend.from_onnx(model)
+    back = nb.frontend.to_onnx(graph, params, opset=max(opset, 18))
+    np.testing.assert_array_equal(_ort(back, feeds)[0], want)
+    mx = pytest.importorskip("mxnet")
+    if op_type == "BitShift":
+        with pytest.raises(UnsupportedOperatorError, match="broadcast_.*_shift"):
+            nb.import_to_gluon(model)
+        return
+    got = nb.import_to_gluon(model)(*[mx.nd.array(v, dtype=v.dtype) for v in feeds.values()])
+    np.testing.assert_array_equal(got.asnumpy(), want)

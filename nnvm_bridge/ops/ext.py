@@ -56,6 +56,13 @@ register("broadcast_logical_or", inputs=("lhs", "rhs"), infer_shape=broadcast_sh
          level=6, ext=True)
 register("broadcast_logical_xor", inputs=("lhs", "rhs"), infer_shape=broadcast_shape, compute=ref.logical_xor,
          level=6, ext=True)
+_BITWISE = {"broadcast_bitwise_and": np.bitwise_and, "broadcast_bitwise_or": np.bitwise_or,
+            "broadcast_bitwise_xor": np.bitwise_xor}
+for _name, _fn in _BITWISE.items():
+    register(_name, inputs=("lhs", "rhs"), infer_shape=broadcast_shape, level=6, ext=True,
+             compute=(lambda f: lambda a, xs: [f(xs[0], xs[1].astype(xs[0].dtype))])(_fn), doc="integer inputs")
+register("bitwise_not", infer_shape=same_shape, compute=lambda a, xs: [np.invert(xs[0])], level=6, ext=True,
+         doc="integer input")
 
 
 # ---- normalisation ---------------------------------------------------------------------------

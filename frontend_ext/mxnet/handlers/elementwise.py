@@ -24,6 +24,8 @@ _SAME = {
     "broadcast_greater_equal": "broadcast_greater_equal", "broadcast_less_equal": "broadcast_lesser_equal",
     "broadcast_logical_and": "broadcast_logical_and", "broadcast_logical_or": "broadcast_logical_or",
     "broadcast_logical_xor": "broadcast_logical_xor",
+    "broadcast_bitwise_and": "_npi_bitwise_and", "broadcast_bitwise_or": "_npi_bitwise_or",
+    "broadcast_bitwise_xor": "_npi_bitwise_xor", "bitwise_not": "_npi_bitwise_not",
 }
 for _name, _mx in _SAME.items():
     MXNET_EXPORT.add(_name, same(_mx))

@@ -291,6 +291,18 @@ def shift(b, x, y, dtype, direction):
     return b.cast(r, dtype)
 
 
+_BITWISE = {"broadcast_bitwise_and": "BitwiseAnd", "broadcast_bitwise_or": "BitwiseOr",
+            "broadcast_bitwise_xor": "BitwiseXor"}
+for _name, _op in _BITWISE.items():
+    ONNX_EXPORT.add(_name, (lambda op_type: lambda ctx, node, attrs, inputs: ctx.b.op(op_type, inputs[:2]))(_op),
+                    since=18)
+
+
+@ONNX_EXPORT.register("bitwise_not", since=18)
+def _bitwise_not(ctx, node, attrs, inputs):
+    return ctx.b.op("BitwiseNot", inputs[:1])
+
+
 @ONNX_EXPORT.register("broadcast_left_shift", "broadcast_right_shift", since=11)
 def _shift(ctx, node, attrs, inputs):
     direction = "LEFT" if "left" in node.op else "RIGHT"

@@ -105,6 +105,11 @@ def _cbrt(ctx, node, attrs, inputs):
     return op.multiply(op.sign(inputs[0]), op.power(op.abs(inputs[0]), ctx.scalar(1.0 / 3.0, d)))
 
 
+@RELAX_EXPORT.register("bitwise_not")
+def _bitwise_not(ctx, node, attrs, inputs):
+    return _op().bitwise_not(inputs[0])
+
+
 @RELAX_EXPORT.register("logical_not")
 def _logical_not(ctx, node, attrs, inputs):
     op = _op()
@@ -185,6 +190,8 @@ _BINARY = {  # NNVM op -> Relax op; "divide" and "power" follow the op table's i
     "elemwise_mod": "floor_mod", "broadcast_mod": "floor_mod", "elemwise_pow": "power", "broadcast_pow": "power",
     "broadcast_max": "maximum", "broadcast_min": "minimum",
     "broadcast_left_shift": "left_shift", "broadcast_right_shift": "right_shift",
+    "broadcast_bitwise_and": "bitwise_and", "broadcast_bitwise_or": "bitwise_or",
+    "broadcast_bitwise_xor": "bitwise_xor",
     "greater": "greater", "broadcast_greater": "greater", "less": "less", "broadcast_less": "less",
     "broadcast_equal": "equal", "broadcast_not_equal": "not_equal",
     "broadcast_greater_equal": "greater_equal", "broadcast_less_equal": "less_equal",

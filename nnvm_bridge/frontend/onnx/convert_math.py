@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError
+from ...errors import InvalidModelError, ShapeError
 from ...ir import dtypes as _dt
 from ...ir.symbolic import Dim
 from ...ops.common import broadcast_shapes
@@ -140,6 +140,30 @@ def _logic(kind, legacy_broadcast=False):
 for _onnx, _kind in (("And", "and"), ("Or", "or"), ("Xor", "xor")):
     ONNX_IMPORT.add(_onnx, _logic(_kind, legacy_broadcast=True), since=1)
     ONNX_IMPORT.add(_onnx, _logic(_kind), since=7)
+
+
+def _bitwise(op):
+    def convert(ctx, node, attrs, inputs):
+        return ctx.emit1(op, [inputs[0], inputs[1]])
+    return convert
+
+
+ONNX_IMPORT.add("BitwiseAnd", _bitwise("broadcast_bitwise_and"), since=18)
+ONNX_IMPORT.add("BitwiseOr", _bitwise("broadcast_bitwise_or"), since=18)
+ONNX_IMPORT.add("BitwiseXor", _bitwise("broadcast_bitwise_xor"), since=18)
+
+
+@ONNX_IMPORT.register("BitwiseNot", since=18)
+def bitwise_not(ctx, node, attrs, inputs):
+    return ctx.emit1("bitwise_not", [inputs[0]])
+
+
+@ONNX_IMPORT.register("BitShift", since=(11, 28))  # 28 adds signed types: arithmetic right shifts, as numpy
+def bit_shift(ctx, node, attrs, inputs):
+    direction = attrs.get("direction", "")
+    if direction not in ("LEFT", "RIGHT"):
+        raise ctx.error(InvalidModelError, f"direction must be LEFT or RIGHT, got {direction!r}")
+    return ctx.emit1("broadcast_left_shift" if direction == "LEFT" else "broadcast_right_shift", [inputs[0], inputs[1]])
 
 
 @ONNX_IMPORT.register("Not", since=1)
