@@ -20,7 +20,7 @@ from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
 from .registry import RELAX_EXPORT
-from .relax_emitters import (datadep, dynamic, elementwise, nn, quantize, rnn, roi, scatter,  # noqa: F401  (they register the emitters)
+from .relax_emitters import (datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi, scatter,  # noqa: F401  (they register the emitters)
                              transform)
 from .relax_emitters.context import Ctx
 from .relax_emitters.symbols import SymbolTable
