@@ -1,5 +1,5 @@
 """GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime)
-against MXNet itself.
+and MXNet -> TVM (compile_model) against MXNet itself.
 
 box_nms is checked attribute by attribute against ``mx.nd.contrib.box_nms`` (the IR's numpy reference and the
 ONNX export, which must give the same boxes in the same order).  The detectors are built with random weights
@@ -67,15 +67,48 @@ def test_box_nms(kw, shape):
         np.testing.assert_array_equal(got, ref, err_msg=f"onnxruntime at opset {opset}")
 
 
-def test_box_nms_float64_and_degenerate_boxes():
-    data = boxes((2, 50)).astype(np.float64)
+@pytest.mark.parametrize("shape", [(2, 40), (2, 3, 25)], ids=["batch2", "batch2x3"])
+def test_box_nms_tvm(shape):
+    """Every case of test_box_nms compiled with TVM, as one model per shape (one output per case)."""
+    corner, center = boxes(shape), boxes(shape, center=True)
+    x, xc = mx.sym.var("x"), mx.sym.var("xc")
+    sym = mx.sym.Group([mx.sym.contrib.box_nms(xc if kw.get("in_format") == "center" else x, **kw)
+                        for kw in NMS_CASES])
+    cm = nb.compile_model(sym, shape={"x": shape + (6,), "xc": shape + (6,)}, params={})
+    got = cm.run({"x": corner, "xc": center})
+    for kw, g in zip(NMS_CASES, got):
+        ref = mx.nd.contrib.box_nms(mx.nd.array(center if kw.get("in_format") == "center" else corner), **kw)
+        np.testing.assert_array_equal(g, ref.asnumpy(), err_msg=str(kw))
+
+
+def degenerate_boxes(n):
+    data = boxes((2, n)).astype(np.float64)
     data[0, :10, 4] = data[0, :10, 2] - 1  # negative width: area 0, never suppresses nor is suppressed
     data[1, :5, 2:6] = data[1, 5:10, 2:6]  # identical boxes
+    data[1, 10:20, 1] = 0.5  # tied scores: the lower index first
+    return data
+
+
+def test_box_nms_float64_and_degenerate_boxes():
+    data = degenerate_boxes(50)
     kw = dict(id_index=0, topk=30, overlap_thresh=0.3)
     ref = mx.nd.contrib.box_nms(mx.nd.array(data, dtype="float64"), **kw).asnumpy()
     sym = mx.sym.contrib.box_nms(mx.sym.var("x"), **kw)
     got = onnx_run(nb.export_model(sym, {}, {"x": data.shape}, input_type="float64"), {"x": data})[0]
     np.testing.assert_array_equal(got, ref)
+    cm = nb.compile_model(sym, shape={"x": data.shape}, dtype="float64", params={})
+    np.testing.assert_array_equal(cm.run({"x": data})[0], ref, err_msg="tvm")
+
+
+def test_box_nms_tvm_symbolic_box_count():
+    """One library for every box count (MXNet's 0 = unknown dim), fewer boxes than topk included."""
+    kw = dict(id_index=0, topk=30, overlap_thresh=0.3, in_format="center", out_format="center")
+    sym = mx.sym.contrib.box_nms(mx.sym.var("x"), **kw)
+    cm = nb.compile_model(nb.frontend.from_mxnet(sym, shape={"x": (2, 0, 6)}))
+    for n in (50, 17):
+        data = degenerate_boxes(n).astype(np.float32)
+        ref = mx.nd.contrib.box_nms(mx.nd.array(data), **kw).asnumpy()
+        np.testing.assert_array_equal(cm.run({"x": data})[0], ref, err_msg=f"{n} boxes")
 
 
 def test_box_nms_roundtrip_to_mxnet():
@@ -204,19 +237,25 @@ def assert_detections_close(got, ref, what, noise=None):
             free.remove(match[0])
 
 
-def check_detector(sym_file, params_file, x, tvm=False):
+def check_detector(sym_file, params_file, x):
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
     noise = float32_noise(ref32, ref)
     scores = ref[1][ref[1] >= 0]
     assert scores.size and np.ptp(scores) > 1e-3, "degenerate fixture: the scores do not vary"
     model = nb.export_model(sym_file, params_file, {"data": x.shape})
     assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
-    if tvm:
-        cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
-        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ssd_512_mobilenet1.0_voc", "yolo3_mobilenet1.0_voc", "center_net_resnet18_v1b_voc"])
 def test_detector(name, tmp_path):
     check_detector(*export_detector(name, 256, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ssd_512_mobilenet1.0_voc", "yolo3_mobilenet1.0_voc", "center_net_resnet18_v1b_voc"])
+def test_detector_tvm(name, tmp_path):
+    sym_file, params_file, x = export_detector(name, 256, tmp_path)
+    ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
+    cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
+    assert_detections_close(cm.run({"data": x}), ref, "tvm", float32_noise(ref32, ref))
