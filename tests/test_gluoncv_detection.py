@@ -159,22 +159,19 @@ def calibrate_exported(sym_file, params_file, x):
     sym = mx.sym.load(sym_file)
     saved = mx.nd.load(params_file)
     params = {k.split(":", 1)[1]: v for k, v in saved.items()}
-    nodes = json.loads(sym.tojson())["nodes"]
-    internals = sym.get_internals()
-    outputs = set(internals.list_outputs())
-    for node in nodes:
+    graph = json.loads(sym.tojson())
+    for node in graph["nodes"]:
         if node["op"] != "BatchNorm":
             continue
-        src, index = nodes[node["inputs"][0][0]]["name"], node["inputs"][0][1]
-        name = f"{src}_output" if f"{src}_output" in outputs else f"{src}_output{index}"
-        feed = internals[name]
+        # the BN's input as the symbol's one output (names need not be unique: Mask R-CNN repeats some)
+        feed = mx.sym.load_json(json.dumps({**graph, "heads": [node["inputs"][0]]}))
         args = {n: params[n] if n != "data" else mx.nd.array(x) for n in feed.list_arguments()}
         aux = {n: params[n] for n in feed.list_auxiliary_states()}
         data = feed.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null").forward()[0].asnumpy()
         data = data.astype(np.float64)
         axes = tuple(i for i in range(data.ndim) if i != 1)
         c = data.shape[1]
-        gamma, beta, mean, var = (nodes[i[0]]["name"] for i in node["inputs"][1:5])
+        gamma, beta, mean, var = (graph["nodes"][i[0]]["name"] for i in node["inputs"][1:5])
         params[gamma] = mx.nd.array(RNG.uniform(0.5, 1.5, c))
         params[beta] = mx.nd.array(RNG.uniform(-0.2, 0.2, c))
         params[mean] = mx.nd.array(data.mean(axis=axes) * RNG.uniform(0.9, 1.1, c))
@@ -182,9 +179,14 @@ def calibrate_exported(sym_file, params_file, x):
     mx.nd.save(params_file, {k: params[k.split(":", 1)[1]] for k in saved})
 
 
-def export_detector(name, size, tmp_path, **kw):
+def export_detector(name, size, tmp_path, rpn_proposals=None, **kw):
+    """``rpn_proposals``: cut an R-CNN's test-time region proposals (before, after the RPN's NMS) to bound
+    the time; both the net and its RPN hold the count."""
     gcv = import_gluoncv()
     net = gcv.model_zoo.get_model(name, pretrained=False, pretrained_base=False, **kw)
+    if rpn_proposals:
+        net.rpn._test_pre_nms, net.rpn._test_post_nms = rpn_proposals
+        net._rpn_test_post_nms = rpn_proposals[1]
     x = RNG.uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     initialize(net, mx.nd.array(x))
     prefix = str(tmp_path / "model")
@@ -196,21 +198,31 @@ def export_detector(name, size, tmp_path, **kw):
 
 def run_exported(sym_file, params_file, x, dtype="float32"):
     """MXNet's outputs on the exported files; float64: the net cast, and its float32 constants (anchors and
-    grid offsets made with dtype="float32") made float64 too, or MXNet refuses the mix."""
+    grid offsets made with dtype="float32", argsort's float32 indices by default) made float64 too, or MXNet
+    refuses the mix."""
     if dtype == "float64":
-        text = open(sym_file).read().replace('"dtype": "float32"', '"dtype": "float64"')
+        graph = json.load(open(sym_file))
+        for node in graph["nodes"]:
+            attrs = node.setdefault("attrs", {})
+            if attrs.get("dtype") == "float32" or (node["op"] in ("argsort", "topk") and "dtype" not in attrs):
+                attrs["dtype"] = "float64"
         sym_file = sym_file.replace("-symbol.json", "-float64-symbol.json")
         with open(sym_file, "w") as f:
-            f.write(text)
+            json.dump(graph, f)
     block = mx.gluon.SymbolBlock.imports(sym_file, ["data"], params_file)
     block.cast(dtype)
     return [o.asnumpy() for o in block(mx.nd.array(x, dtype=dtype))]
 
 
+def detection_rows(r):
+    """(batch, detections, values): CenterNet's ids and scores are (batch, k), Mask R-CNN's masks (batch, k, h, w)."""
+    return r.reshape(r.shape[0], r.shape[1], -1)
+
+
 def float32_noise(ref32, ref64):
     """MXNet float32's own error per output, on the detections float32 and float64 agree on (same class,
     score within 1e-4): on these random-weight nets it can exceed 1e-4 relative on the boxes."""
-    rows = [r if r.ndim == 3 else r[..., None] for r in ref32], [r if r.ndim == 3 else r[..., None] for r in ref64]
+    rows = [detection_rows(r) for r in ref32], [detection_rows(r) for r in ref64]
     same = (rows[0][0] == rows[1][0]).all(-1) & (np.abs(rows[0][1] - rows[1][1]) <= 1e-4).all(-1)
     return [float(np.abs(a - b)[same].max()) if same.any() else 0.0 for a, b in zip(*rows)]
 
@@ -222,7 +234,7 @@ def assert_detections_close(got, ref, what, noise=None):
     for g, r in zip(got, ref):
         assert np.shape(g) == r.shape, f"{what}: shape {np.shape(g)} != MXNet's {r.shape}"
     tols = [max(tolerance(r), 2 * e) for r, e in zip(ref, noise or [0.0] * len(ref))]
-    ref = [r if r.ndim == 3 else r[..., None] for r in ref]  # CenterNet's ids and scores are (batch, k)
+    ref = [detection_rows(r) for r in ref]
     got_rows = np.concatenate([np.asarray(g, np.float64).reshape(r.shape) for g, r in zip(got, ref)], axis=-1)
     ref_rows = np.concatenate([r.astype(np.float64) for r in ref], axis=-1)
     tol = np.concatenate([np.full(r.shape[-1], t) for r, t in zip(ref, tols)])
@@ -259,3 +271,18 @@ def test_detector_tvm(name, tmp_path):
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
     cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
     assert_detections_close(cm.run({"data": x}), ref, "tvm", float32_noise(ref32, ref))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc", "mask_rcnn_resnet18_v1b_coco"])
+def test_two_stage_detector(name, tmp_path):
+    """RPN (box_decode, box_nms), ROIAlign, per-class box_nms (and Mask R-CNN's masks, row by row with their
+    detections) through onnxruntime, Faster R-CNN through TVM too."""
+    sym_file, params_file, x = export_detector(name, 128, tmp_path, rpn_proposals=(300, 50))
+    ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
+    noise = float32_noise(ref32, ref)
+    model = nb.export_model(sym_file, params_file, {"data": x.shape})
+    assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
+    if name.startswith("faster_rcnn"):  # untuned TVM runs Mask R-CNN's mask head for > 20 min on 2 cores
+        cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
+        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
