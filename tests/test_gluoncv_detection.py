@@ -286,3 +286,27 @@ def test_two_stage_detector(name, tmp_path):
     if name.startswith("faster_rcnn"):  # untuned TVM runs Mask R-CNN's mask head for > 20 min on 2 cores
         cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
         assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
+
+
+@pytest.mark.slow
+def test_segmentation_dynamic_image_size(tmp_path):
+    """One ONNX file with symbolic H and W (dynamic_axes), run at two sizes against MXNet at each; FCN resizes
+    to its crop_size, so the outputs keep that size.  Judged against MXNet in float64: there float32's own
+    error (~2e-4 relative on this random-weight ResNet-50) is larger than 1e-4."""
+    gcv = import_gluoncv()
+    net = gcv.model_zoo.get_model("fcn_resnet50_voc", pretrained=False, pretrained_base=False, crop_size=128)
+    x = RNG.uniform(-1, 1, (1, 3, 128, 128)).astype(np.float32)
+    initialize(net, mx.nd.array(x))
+    prefix = str(tmp_path / "model")
+    net.export(prefix)
+    sym_file, params_file = prefix + "-symbol.json", prefix + "-0000.params"
+    calibrate_exported(sym_file, params_file, x)
+    model = nb.export_model(sym_file, params_file, {"data": x.shape}, dynamic_axes={"data": {2: "H", 3: "W"}})
+    assert [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[2:]] == ["H", "W"]
+    for h, w in ((128, 128), (160, 192)):
+        xi = RNG.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)
+        ref32, ref = run_exported(sym_file, params_file, xi), run_exported(sym_file, params_file, xi, "float64")
+        for g, r32, r in zip(onnx_run(model, {"data": xi}), ref32, ref):
+            assert g.shape == r.shape
+            tol = max(tolerance(r), 2 * float(np.abs(r32 - r).max()))
+            assert float(np.abs(g - r).max()) <= tol, f"{h}x{w}"
