@@ -314,9 +314,9 @@ def test_segmentation_dynamic_image_size(tmp_path):
 
 @pytest.mark.slow
 def test_detector_dynamic_image_size(tmp_path):
-    """CenterNet exported with symbolic H and W, run at two sizes.  (SSD and YOLOv3 slice their precomputed
-    anchors/offsets with slice_like, whose length min(alloc, features) the IR cannot prove equal to the
-    features' own, so their exports with dynamic H/W stop at the concatenation of the outputs.)"""
+    """CenterNet exported with symbolic H and W, run at two sizes.  (SSD slices its precomputed anchors with
+    slice_like, whose length min(alloc, features) the IR cannot prove equal to the features' own, so its
+    export with dynamic H/W stops at the concatenation of the outputs: a ShapeError.)"""
     sym_file, params_file, x = export_detector("center_net_resnet18_v1b_voc", 128, tmp_path)
     model = nb.export_model(sym_file, params_file, {"data": x.shape}, dynamic_axes={"data": {2: "H", 3: "W"}})
     for h, w in ((128, 128), (160, 192)):
