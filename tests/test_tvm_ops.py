@@ -396,9 +396,9 @@ def test_every_table_op_has_an_emitter_or_is_reported():
 
     emitted = set(supported_ops())
     missing = sorted(n for n, op in OPS.items() if n not in emitted and not op.internal)
-    # vision ops (MXNet's box_nms included), the RPN proposal and Darknet's reorg have no Relax equivalent; they
+    # NNVM's vision ops, the RPN proposal and Darknet's reorg have no Relax equivalent; they
     # are reported as unsupported. if/loop never reach the emitters: ir.passes.control_flow lowers them first.
-    assert missing == ["box_nms", "if", "loop", "multibox_prior", "multibox_transform_loc", "non_max_suppression",
+    assert missing == ["if", "loop", "multibox_prior", "multibox_transform_loc", "non_max_suppression",
                        "proposal", "yolo_reorg"], missing
 
 

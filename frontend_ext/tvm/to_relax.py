@@ -23,7 +23,7 @@ from nnvm_bridge.ops import canonical_name, node_attrs
 
 from . import compat
 from .registry import RELAX_EXPORT
-from .relax_emitters import (control, datadep, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
+from .relax_emitters import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
                              sampling, scatter, transform)  # (they register the emitters)
 from .relax_emitters.context import Ctx
 from .relax_emitters.symbols import SymbolTable
