@@ -60,7 +60,7 @@ MODELS = {
     "i3d_resnet50_v1_ucf101": (ACT, _zoo("i3d_resnet50_v1_ucf101", (1, 3, 8, 112, 112))),
     "slowfast_4x16_resnet50_kinetics400": (ACT, _zoo("slowfast_4x16_resnet50_kinetics400", (1, 3, 36, 112, 112))),
     "r2plus1d_resnet18_kinetics400": (ACT, _zoo("r2plus1d_resnet18_kinetics400", (1, 3, 8, 112, 112))),
-    "p3d_resnet50_kinetics400": (ACT, _zoo("p3d_resnet50_kinetics400", (1, 3, 8, 112, 112))),
+    "p3d_resnet50_kinetics400": (ACT, _zoo("p3d_resnet50_kinetics400", (1, 3, 16, 112, 112))),
     "c3d_kinetics400": (ACT, _zoo("c3d_kinetics400", (1, 3, 16, 112, 112))),
     "i3d_inceptionv1_kinetics400": (ACT, _zoo("i3d_inceptionv1_kinetics400", (1, 3, 8, 112, 112))),
     "nasnet_5_1538": (CLS, _zoo("nasnet_5_1538", (1, 3, 224, 224))),
