@@ -340,17 +340,6 @@ def bilinear_taps(n_in, n_out, align_corners, dtype="float32"):
     return i0, i1, np.asarray(1, dtype) - w1, w1
 
 
-def resize(a, x):
-    if a.method != "BILINEAR":
-        raise ValueError("numpy reference implements bilinear resize only")
-    y = x
-    for axis in (3, 2):  # width first, as MXNet sums
-        i0, i1, w0, w1 = bilinear_taps(x.shape[axis], a.size[axis - 2], a.align_corners, x.dtype)
-        shape = (-1,) + (1,) * (3 - axis)
-        y = np.take(y, i0, axis) * w0.reshape(shape) + np.take(y, i1, axis) * w1.reshape(shape)
-    return y
-
-
 @_same_dtype
 def slice_like(a, x, like):
     axes = [norm_axis(v, x.ndim) for v in a.axis] if a.axis else range(min(x.ndim, like.ndim))
