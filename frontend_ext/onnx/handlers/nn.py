@@ -6,9 +6,9 @@ import numpy as np
 from nnvm_bridge.errors import unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.symbolic import is_static
-from nnvm_bridge.ops.numpy_ref import bilinear_taps
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
+from nnvm_bridge.ops.numpy_ref import bilinear_taps
 
 from ..registry import ONNX_EXPORT
 
