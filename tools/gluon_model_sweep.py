@@ -1,8 +1,8 @@
 """GluonCV and GluonNLP models through nnvm_bridge: export_model (onnxruntime) and compile_model (TVM) vs MXNet.
 
     python tools/gluon_model_sweep.py [--models NAME ...] [--tasks detection ...] [--no-tvm]
-                                      [--timeout 1200] [--out benchmarks/results/gluon_models.jsonl]
-                                      [--table docs/gluon_models.md]
+                                      [--timeout 1200] [--out benchmarks/results/gluon_models.jsonl] [--update]
+                                      [--table docs/gluon_models.md] [--table-only [--table-command TEXT]]
 
 Each model is built from its library's classes with random weights and calibrated BatchNorm statistics
 (tests/gluon_fixtures.py; nothing is downloaded), saved with ``net.export`` and converted from those files,
@@ -46,19 +46,40 @@ MODELS = {
     "center_net_resnet18_v1b_voc": (DET, _zoo("center_net_resnet18_v1b_voc", IMG)),
     "center_net_mobilenetv3_small_duc_voc": (DET, _zoo("center_net_mobilenetv3_small_duc_voc", IMG)),
     "fcn_resnet101_voc": (SEG, _zoo("fcn_resnet101_voc", IMG, crop_size=320, base_size=320)),
+    "fcn_resnet50_voc": (SEG, _zoo("fcn_resnet50_voc", IMG, crop_size=320, base_size=320)),
     "psp_resnet101_coco": (SEG, _zoo("psp_resnet101_coco", IMG, crop_size=320, base_size=320)),
     "deeplab_resnet50_ade": (SEG, _zoo("deeplab_resnet50_ade", IMG, crop_size=320, base_size=320)),
     "icnet_resnet50_mhpv1": (SEG, _zoo("icnet_resnet50_mhpv1", IMG, crop_size=320, base_size=320)),
     "danet_resnet50_citys": (SEG, _zoo("danet_resnet50_citys", IMG, crop_size=320, base_size=320)),
+    "deeplab_resnest50_ade": (SEG, _zoo("deeplab_resnest50_ade", IMG, crop_size=320, base_size=320)),
+    "fastscnn_citys": (SEG, _zoo("fastscnn_citys", IMG, crop_size=320, base_size=320)),
     "simple_pose_resnet50_v1d": (POSE, _zoo("simple_pose_resnet50_v1d", (1, 3, 256, 192))),
     "alpha_pose_resnet101_v1b_coco": (POSE, _zoo("alpha_pose_resnet101_v1b_coco", (1, 3, 256, 192))),
     "mobile_pose_mobilenetv3_large": (POSE, _zoo("mobile_pose_mobilenetv3_large", (1, 3, 256, 192))),
-    "i3d_resnet50_v1_ucf101": (ACT, _zoo("i3d_resnet50_v1_ucf101", (1, 3, 8, 112, 112))),
+    "simple_pose_resnet18_v1b": (POSE, _zoo("simple_pose_resnet18_v1b", (1, 3, 256, 192))),
+    "i3d_resnet50_v1_ucf101": (ACT, _zoo("i3d_resnet50_v1_ucf101", (1, 3, 8, 112, 112),
+                                         use_kinetics_pretrain=False)),  # else it downloads Kinetics weights
     "slowfast_4x16_resnet50_kinetics400": (ACT, _zoo("slowfast_4x16_resnet50_kinetics400", (1, 3, 36, 112, 112))),
+    "r2plus1d_resnet18_kinetics400": (ACT, _zoo("r2plus1d_resnet18_kinetics400", (1, 3, 8, 112, 112))),
+    "p3d_resnet50_kinetics400": (ACT, _zoo("p3d_resnet50_kinetics400", (1, 3, 16, 112, 112))),
+    "c3d_kinetics400": (ACT, _zoo("c3d_kinetics400", (1, 3, 16, 112, 112))),
+    "i3d_inceptionv1_kinetics400": (ACT, _zoo("i3d_inceptionv1_kinetics400", (1, 3, 8, 112, 112))),
     "nasnet_5_1538": (CLS, _zoo("nasnet_5_1538", (1, 3, 224, 224))),
     "residualattentionnet92": (CLS, _zoo("residualattentionnet92", (1, 3, 224, 224))),
     "mobilenetv3_small": (CLS, _zoo("mobilenetv3_small", (1, 3, 224, 224))),
+    "mobilenetv3_large": (CLS, _zoo("mobilenetv3_large", (1, 3, 224, 224))),
+    "resnest50": (CLS, _zoo("resnest50", (1, 3, 224, 224))),
+    "resnest14": (CLS, _zoo("resnest14", (1, 3, 224, 224))),
+    "se_resnext50_32x4d": (CLS, _zoo("se_resnext50_32x4d", (1, 3, 224, 224))),
+    "se_resnet18_v2": (CLS, _zoo("se_resnet18_v2", (1, 3, 224, 224))),
+    "xception": (CLS, _zoo("xception", (1, 3, 299, 299))),
+    "hrnet_w18_small_v1_c": (CLS, _zoo("hrnet_w18_small_v1_c", (1, 3, 224, 224))),
+    "inceptionv3": (CLS, _zoo("inceptionv3", (1, 3, 299, 299))),
+    "densenet121": (CLS, _zoo("densenet121", (1, 3, 224, 224))),
+    "darknet53": (CLS, _zoo("darknet53", (1, 3, 224, 224))),
+    "squeezenet1.1": (CLS, _zoo("squeezenet1.1", (1, 3, 224, 224))),
     "bert_4_128": (NLP, ("gluonnlp", "BERTModel", dict(layers=4, units=128), None)),
+    "bert_12_768": (NLP, ("gluonnlp", "BERTModel", dict(layers=12, units=768), None)),
     "roberta_4_128": (NLP, ("gluonnlp", "RoBERTaModel", dict(layers=4, units=128), None)),
     "distilbert_3_128": (NLP, ("gluonnlp", "DistilBERTModel", dict(layers=3, units=128), None)),
     "standard_lstm_2x200": (NLP, ("gluonnlp", "StandardRNN", dict(layers=2, units=200), None)),
@@ -108,7 +129,7 @@ def _build(name, folder):
         gcv = gf.import_gluoncv()
         try:
             net = gcv.model_zoo.get_model(ctor, pretrained=False, pretrained_base=False, **kw)
-        except TypeError:  # classifiers have no pretrained base
+        except (TypeError, Warning):  # classifiers have no pretrained base (darknet raises Warning on it)
             net = gcv.model_zoo.get_model(ctor, pretrained=False, **kw)
         inputs = [_rng().uniform(-1, 1, s).astype(np.float32) for s in shapes]
         calibrate = True
@@ -227,6 +248,14 @@ def format_table(rows, command):
     return "\n".join(out) + "\n"
 
 
+def _kept_rows(path, names):
+    """The rows of an earlier sweep's JSONL file for models other than ``names``."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [row for row in map(json.loads, filter(str.strip, f)) if row["model"] not in names]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="*", help="model names (default: all of MODELS)")
@@ -235,32 +264,49 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per model (default 1200)")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "gluon_models.jsonl"))
     ap.add_argument("--table", default=os.path.join(ROOT, "docs", "gluon_models.md"))
+    ap.add_argument("--update", action="store_true",
+                    help="keep --out's rows of the models not run now; the table shows them all")
+    ap.add_argument("--table-only", action="store_true",
+                    help="run nothing: write --table from the rows in --out (e.g. JSONL files concatenated)")
+    ap.add_argument("--table-command", default="see the JSONL file",
+                    help="with --table-only: the command(s) that measured the rows, for the table's last line")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, tvm=not args.no_tvm)))
         return 0
+    if args.table_only:
+        with open(args.out) as f:
+            _write_table(args.table, [json.loads(line) for line in f if line.strip()], args.table_command)
+        return 0
     names = args.models or [n for n, (task, _) in MODELS.items() if not args.tasks or task in args.tasks]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         ap.error(f"unknown models: {', '.join(unknown)} (known: {', '.join(MODELS)})")
-    rows = []
-    for i, name in enumerate(names):
-        row = _run_one(name, not args.no_tvm, args.timeout)
-        rows.append(row)
-        print(f"[{i + 1}/{len(names)}] {name}: onnx {_cell(row.get('onnx')) if 'error' not in row else row['error']}"
-              f"; tvm {_cell(row.get('tvm'))}", flush=True)
-    with open(args.out, "w") as f:
+    rows = _kept_rows(args.out, names) if args.update else []
+    with open(args.out, "w") as f:  # row by row: a sweep stopped halfway keeps what it measured
         for row in rows:
             f.write(json.dumps(row) + "\n")
+        for i, name in enumerate(names):
+            row = _run_one(name, not args.no_tvm, args.timeout)
+            rows.append(row)
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            print(f"[{i + 1}/{len(names)}] {name}: onnx "
+                  f"{_cell(row.get('onnx')) if 'error' not in row else row['error']}; tvm {_cell(row.get('tvm'))}",
+                  flush=True)
     command = "python tools/gluon_model_sweep.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    with open(args.table, "w") as f:
+    _write_table(args.table, rows, command)
+    return 0
+
+
+def _write_table(path, rows, command):
+    with open(path, "w") as f:
         f.write("# GluonCV and GluonNLP models through nnvm_bridge\n\n"
                 "Generated by `tools/gluon_model_sweep.py` (random weights, calibrated BatchNorm, `net.export`; "
                 "judged against MXNet in float64 within 1e-4 x max(1, max|ref|) or 2x MXNet float32's own "
                 "error).\n\n")
         f.write(format_table(rows, command))
-    return 0
 
 
 if __name__ == "__main__":

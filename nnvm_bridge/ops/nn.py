@@ -195,7 +195,8 @@ register("upsampling", attrs={"scale": Attr("int"), "layout": Attr("layout", "NC
          infer_shape=_upsampling_shape, compute=ref.upsampling)
 register("resize", attrs={"size": Attr("shape"), "layout": Attr("layout", "NCHW", choices=_LAYOUTS),
                           "method": Attr("str", "BILINEAR", choices=("BILINEAR", "NEAREST_NEIGHBOR")),
-                          "align_corners": Attr("bool", False)}, infer_shape=_resize_shape)
+                          "align_corners": Attr("bool", False)}, infer_shape=_resize_shape,
+         doc="bilinear: MXNet BilinearResize2D's coordinates (numpy_ref.bilinear_taps)")
 register("__layout_transform__", attrs={"src_layout": Attr("layout", "__undef__"),
                                         "dst_layout": Attr("layout", "__undef__")}, internal=True)
 register("conv2d", inputs=_CONV_INPUTS, num_inputs=_use_bias_inputs, attrs=_conv_attrs(2),

@@ -317,6 +317,29 @@ def upsampling(a, x):
     return x.repeat(a.scale, axis=2).repeat(a.scale, axis=3)
 
 
+def bilinear_taps(n_in, n_out, align_corners, dtype="float32"):
+    """One axis of the IR's bilinear ``resize``: (index0, index1, weight0, weight1), computed as MXNet 1.9.1's
+    BilinearResize2D does (bilinear_resize.cc): scale and source coordinate in float32 (the half-pixel offset in
+    double), weights ``w1 = src - floor(src)`` in float32 and ``w0 = 1 - w1`` in the data's dtype.
+
+    Runtimes' own Resize computes the coordinates with other roundings: 5e-5 relative apart at 160 -> 80, which
+    deep segmentation nets amplify far beyond float32's error, so the emitters use these taps."""
+    f32 = np.float32
+    if n_out <= 1:
+        scale = f32(0)
+    else:
+        scale = f32(f32(n_in - 1) / f32(n_out - 1)) if align_corners else f32(f32(n_in) / f32(n_out))
+    dst = np.arange(n_out)
+    if align_corners:
+        src = scale * dst.astype(f32)
+    else:
+        src = np.maximum(np.float64(scale) * (dst + 0.5) - 0.5, 0).astype(f32)
+    i0 = src.astype(np.int64)
+    i1 = i0 + (i0 < n_in - 1)
+    w1 = (src - i0.astype(f32)).astype(dtype)
+    return i0, i1, np.asarray(1, dtype) - w1, w1
+
+
 @_same_dtype
 def slice_like(a, x, like):
     axes = [norm_axis(v, x.ndim) for v in a.axis] if a.axis else range(min(x.ndim, like.ndim))

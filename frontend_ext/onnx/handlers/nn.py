@@ -8,6 +8,7 @@ from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.symbolic import is_static
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
+from nnvm_bridge.ops.numpy_ref import bilinear_taps
 
 from ..registry import ONNX_EXPORT
 
@@ -231,9 +232,25 @@ def _upsampling(ctx, node, attrs, inputs):
     return ctx.b.resize(inputs[0], scales=scales, mode="linear", coord="half_pixel")
 
 
+def _bilinear_gathers(ctx, x, attrs):
+    """Bilinear resize as Gathers with MXNet's taps (numpy_ref.bilinear_taps), width first as MXNet sums."""
+    b, dt, shape = ctx.b, _dt.to_numpy(ctx.dtype(0)), ctx.shape(0)
+    for axis in (3, 2):
+        n_in, n_out = shape[axis], int(attrs.size[axis - 2])
+        if n_in == n_out:  # MXNet's taps are then the identity with weights 1 and 0
+            continue
+        i0, i1, w0, w1 = bilinear_taps(n_in, n_out, attrs.align_corners, dt)
+        wshape = (-1,) + (1,) * (3 - axis)
+        x = b.op("Add", [b.op("Mul", [b.op("Gather", [x, b.const(i0)], axis=axis), b.const(w0.reshape(wshape))]),
+                         b.op("Mul", [b.op("Gather", [x, b.const(i1)], axis=axis), b.const(w1.reshape(wshape))])])
+    return x
+
+
 @ONNX_EXPORT.register("resize", since=11)
 def _resize(ctx, node, attrs, inputs):
     b, x = ctx.b, inputs[0]
+    if attrs.method == "BILINEAR" and is_static(ctx.shape(0)[2:]):
+        return _bilinear_gathers(ctx, x, attrs)
     n, c = ctx.shape(0)[:2]
     sizes = [n, c] + [int(v) for v in attrs.size]
     if b.dynamic_batch:
@@ -244,7 +261,9 @@ def _resize(ctx, node, attrs, inputs):
     else:
         kw = dict(sizes=sizes)
     if attrs.method == "BILINEAR":
-        coord = "align_corners" if attrs.align_corners else "half_pixel"
+        # symbolic H or W: the runtime's coordinates, within float32's error of MXNet's on one op
+        # (pytorch_half_pixel: MXNet samples row 0 for an output of length 1)
+        coord = "align_corners" if attrs.align_corners else "pytorch_half_pixel"
         return b.resize(x, mode="linear", coord=coord, **kw)
     coord = "align_corners" if attrs.align_corners else "asymmetric"
     nearest = "round_prefer_ceil" if attrs.align_corners else "floor"

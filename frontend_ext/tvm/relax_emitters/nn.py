@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvm_bridge.ir.symbolic import is_static
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
-
-from nnvm_bridge.ir.symbolic import is_static
+from nnvm_bridge.ops.numpy_ref import bilinear_taps
 
 from .. import compat
 from ..registry import RELAX_EXPORT
@@ -211,10 +211,9 @@ def _l2_normalize(ctx, node, attrs, inputs):
     return op.divide(inputs[0], op.sqrt(op.maximum(ctx.emit(ss), ctx.scalar(attrs.eps, ctx.in_dtypes[0]))))
 
 
-def _resize(ctx, x, size, method, align_corners=False):
+def _resize(ctx, x, size, method, coord="half_pixel"):
     if method.upper() == "BILINEAR":
-        return _op().image.resize2d(x, size, method="linear", coordinate_transformation_mode=(
-            "align_corners" if align_corners else "half_pixel"))
+        return _op().image.resize2d(x, size, method="linear", coordinate_transformation_mode=coord)
     return _op().image.resize2d(x, size, method="nearest_neighbor", coordinate_transformation_mode="asymmetric",
                                 rounding_method="floor")
 
@@ -224,9 +223,27 @@ def _upsampling(ctx, node, attrs, inputs):
     return _resize(ctx, inputs[0], tuple(ctx.shape(ctx.out_shapes[0][2:])), attrs.method)
 
 
+def _bilinear_takes(ctx, x, attrs):
+    """Bilinear resize as takes with MXNet's taps (numpy_ref.bilinear_taps), width first as MXNet sums."""
+    op, dt, shape = _op(), ctx.in_dtypes[0], ctx.in_shapes[0]
+    for axis in (3, 2):
+        n_in, n_out = shape[axis], int(attrs.size[axis - 2])
+        if n_in == n_out:  # MXNet's taps are then the identity with weights 1 and 0
+            continue
+        i0, i1, w0, w1 = bilinear_taps(n_in, n_out, attrs.align_corners, dt)
+        wshape = (-1,) + (1,) * (3 - axis)
+        x = ctx.emit(op.add(op.multiply(op.take(x, ctx.const(i0, "int64"), axis=axis), ctx.const(w0.reshape(wshape))),
+                            op.multiply(op.take(x, ctx.const(i1, "int64"), axis=axis), ctx.const(w1.reshape(wshape)))))
+    return x
+
+
 @RELAX_EXPORT.register("resize")
 def _resize_op(ctx, node, attrs, inputs):
-    return _resize(ctx, inputs[0], tuple(attrs.size), attrs.method, attrs.align_corners)
+    if attrs.method == "BILINEAR" and is_static(ctx.in_shapes[0][2:]):
+        return _bilinear_takes(ctx, inputs[0], attrs)
+    # symbolic H or W: TVM's coordinates (pytorch_half_pixel: MXNet samples row 0 for an output of length 1)
+    coord = "align_corners" if attrs.align_corners else "pytorch_half_pixel"
+    return _resize(ctx, inputs[0], tuple(attrs.size), attrs.method, coord)
 
 
 @RELAX_EXPORT.register("layer_norm")
