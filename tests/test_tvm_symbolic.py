@@ -276,3 +276,26 @@ def test_onnx_signature_keeps_the_file_order_and_an_unused_input(tmp_path):
     assert cm.input_names == ["ids", "unused", "mask"]
     ids, mask = rand(2, 3), rand(2, 3)
     close(cm.run({"ids": ids, "unused": rand(2, 3), "mask": mask})[0], ids * mask)
+
+
+def test_positions_after_a_symbolic_past_length():
+    """GPT-2 with past key/values: position ids = range(past, past + sequence), past read from a shape tensor.
+    TVM 0.27's FuseTIR failed on the fused shape_to_tensor + arange kernel (cpu/pipeline.py keeps it apart)."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Shape", ["past"], ["sp"]), helper.make_node("Slice", ["sp", "i2", "i3"], ["p1"]),
+             helper.make_node("Squeeze", ["p1", "i0"], ["p"]), helper.make_node("Shape", ["ids"], ["si"]),
+             helper.make_node("Gather", ["si", "one"], ["s"], axis=0), helper.make_node("Add", ["s", "p"], ["end"]),
+             helper.make_node("Range", ["p", "end", "one"], ["pos"]), helper.make_node("Add", ["ids", "pos"], ["out"])]
+    inits = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("i2", 2), ("i3", 3), ("i0", 0))]
+    inits.append(helper.make_tensor("one", TensorProto.INT64, [], [1]))
+    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "S"]),
+              helper.make_tensor_value_info("past", TensorProto.FLOAT, ["B", 2, "P", 4])]
+    graph = helper.make_graph(nodes, "positions", inputs,
+                              [helper.make_tensor_value_info("out", TensorProto.INT64, ["B", "S"])], inits)
+    cm = compile_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), offload=False)
+    for b, s, p in ((2, 3, 5), (1, 1, 9)):
+        ids = RNG.integers(0, 100, (b, s))
+        got = cm.run({"ids": ids, "past": rand(b, 2, p, 4)})[0]
+        np.testing.assert_array_equal(got, ids + np.arange(p, p + s))
