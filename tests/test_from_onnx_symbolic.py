@@ -243,3 +243,31 @@ def test_flatten_split_and_resize_keep_the_symbolic_batch():
                                                              _vi("up", None)], [_ints("hw", [8, 6])], opset=18)
     graph = _check_at_sizes(model, [{"x": _rand(2, 3, 4, 4)}, {"x": _rand(4, 3, 4, 4)}])
     assert "shape_of" not in graph.op_counts()  # nothing needed the sizes at run time
+
+
+def test_a_mask_of_its_own_length_against_the_scores():
+    """torch.export names GPT-2's mask length ``total`` apart from the scores' ``past + sequence``; the Expand to
+    the scores' shape gives max(S, T), which neither TVM nor MXNet can build: both take T as S
+    (ir/passes/unify.py), and the compiled model refuses a mask of another length."""
+    from onnx import helper
+
+    from nnvm_bridge import compile_model, import_to_gluon
+    from nnvm_bridge.errors import ShapeError
+
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["scores"], ["s"]), helper.make_node("Expand", ["mask", "s"], ["m"]),
+             helper.make_node("Add", ["scores", "m"], ["y"])]
+    model = _graph_model(nodes, [_vi("scores", ["N", "S"]), _vi("mask", ["N", "T"])], [_vi("y", None)])
+    graph, params = from_onnx(model)
+    g = infer_shape(graph, params=params)
+    assert "max(S, T)" in str(g.attrs["shape"][g.entry_id(g.outputs[0])])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    assert cm.input_shapes == {"scores": ("N", "S"), "mask": ("N", "S")}
+    for n, s in ((2, 3), (3, 7)):
+        feeds = {"scores": _rand(n, s), "mask": _rand(n, s) + 1}
+        ref = sess.run(None, feeds)[0]
+        _close(cm.run(feeds)[0], ref)
+        _close(block(mx.nd.array(feeds["scores"]), mx.nd.array(feeds["mask"])).asnumpy(), ref)
+    with pytest.raises(ShapeError, match="input 'mask' dim 1 is 1, but S is 3"):
+        cm.run({"scores": _rand(2, 3), "mask": _rand(2, 1)})

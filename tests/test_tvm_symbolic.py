@@ -180,8 +180,17 @@ def test_broadcasting_a_symbol_against_a_size_or_another_symbol():
     close(cm.run({"a": A, "b": B})[0], A + B)
     with pytest.raises(Exception, match="match_cast"):  # S must be 4 here: checked when it runs, never misread
         cm.run({"a": rand(3, 1), "b": B})
-    with pytest.raises(CompileError, match="symbolic dims S and T"):
-        compile_model(Graph([node("broadcast_mul", "z", [a[0], c[0]])[0]]), offload=False)
+    # S against T: taken as one length (T := S, the later input's symbol gives way), checked when it runs
+    cm = compile_model(Graph([node("broadcast_mul", "z", [a[0], c[0]])[0]]), offload=False)
+    assert cm.input_shapes == {"a": ("N", "S"), "c": ("N", "S")}
+    A, C = rand(2, 5), rand(2, 5)
+    close(cm.run({"a": A, "c": C})[0], A * C)
+    with pytest.raises(ShapeError, match="input 'c' dim 1 is 1, but S is 5"):
+        cm.run({"a": A, "c": rand(2, 1)})
+    twice = node("concatenate", "aa", [a[0], a[0]], axis=1)  # (N, 2*S)
+    thrice = node("concatenate", "ccc", [c[0], c[0], c[0]], axis=1)  # (N, 3*T): no plain symbol to solve for
+    with pytest.raises(CompileError, match=r"symbolic dims 2\*S and 3\*T"):
+        compile_model(Graph([node("broadcast_mul", "z", [twice[0], thrice[0]])[0]]), offload=False)
 
 
 # ---- item 7: the source model's signature ---------------------------------------------------------------
