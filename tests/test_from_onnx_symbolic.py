@@ -271,3 +271,18 @@ def test_a_mask_of_its_own_length_against_the_scores():
         _close(block(mx.nd.array(feeds["scores"]), mx.nd.array(feeds["mask"])).asnumpy(), ref)
     with pytest.raises(ShapeError, match="input 'mask' dim 1 is 1, but S is 3"):
         cm.run({"scores": _rand(2, 3), "mask": _rand(2, 1)})
+
+
+def test_slice_from_minus_the_sequence_length():
+    """T5's relative position bias ``bias[:, -seq:, :]``: the start is Neg(Shape(x)[1]); on an axis of length seq
+    it starts at 0 (a plain slice), on one of another length T it starts at T - seq (at run time)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "one"], ["seq"], axis=0),
+             helper.make_node("Neg", ["seq"], ["minus"]), helper.make_node("Unsqueeze", ["minus", "zero"], ["start"]),
+             helper.make_node("Slice", ["x", "start", "big", "one1"], ["whole"]),
+             helper.make_node("Slice", ["y", "start", "big", "zero"], ["tail"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"]), _vi("y", ["T", 2])], [_vi("whole", None), _vi("tail", None)],
+                         [_ints("one", 1), _ints("zero", [0]), _ints("one1", [1]), _ints("big", [2 ** 63 - 1])])
+    graph = _check_at_sizes(model, [{"x": _rand(2, 3), "y": _rand(5, 2)}, {"x": _rand(3, 4), "y": _rand(4, 2)}])
+    assert graph.op_counts().get("dyn_slice") == 1  # only the tail of y needs its start at run time
