@@ -162,14 +162,32 @@ def test_symbol_only_inside_an_expression_is_refused():
         compile_model(Graph([node("relu", "r", [x[0]])[0]]), offload=False)
 
 
-def test_rnn_over_a_symbolic_sequence_names_the_symbol():
-    x = var("x", "(T, 2, 3)")
-    params = {"p": rand(4 * 5 * (3 + 5 + 2)), "h": np.zeros((1, 2, 5), "float32"),
-              "c": np.zeros((1, 2, 5), "float32")}
-    r = node("rnn", "lstm", [x[0], variable("p")[0], variable("h")[0], variable("c")[0]], state_size=5,
-             num_layers=1, mode="lstm")
-    with pytest.raises(CompileError, match=r"symbolic dim\(s\) T.*shape="):
-        compile_model(Graph([r[0]]), params=params, offload=False)
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,layers,bidirectional,reset_before", [("lstm", 2, False, True), ("gru", 1, True, False),
+                                                                      ("rnn_tanh", 1, True, True)])
+def test_rnn_over_a_symbolic_sequence_loops(mode, layers, bidirectional, reset_before):
+    """One library for every sequence length (rnn_scan.py's loop kernels), checked against the unrolled graph
+    that shape= gives at each length."""
+    from nnvm_bridge.ops.rnn import RNN_GATES
+
+    g, H, I, D = RNN_GATES[mode], 5, 3, 2 if bidirectional else 1
+    size = sum(D * (g * H * ((I if k == 0 else H * D) + H) + 2 * g * H) for k in range(layers))
+    x = var("x", "(T, N, 3)")
+    params = {"p": rand(size) * 0.5, "h": rand(layers * D, 2, H)}
+    ins = [x[0], variable("p")[0], variable("h")[0]]
+    if mode == "lstm":
+        params["c"] = rand(layers * D, 2, H)
+        ins.append(variable("c")[0])
+    r = node("rnn", "rnn", ins, state_size=H, num_layers=layers, mode=mode, bidirectional=bidirectional,
+             linear_before_reset=reset_before)
+    graph = Graph([r[k] for k in range(3 if mode == "lstm" else 2)])
+    cm = compile_model(graph, params=params, offload=False)
+    assert cm.input_shapes == {"x": ("T", "N", 3)}
+    for t in (1, 4):
+        feeds = {"x": rand(t, 2, 3)}
+        static = compile_model(graph, params=params, shape={"x": (t, 2, 3)}, offload=False)
+        for got, ref in zip(cm.run(feeds), static.run(feeds)):
+            close(got, ref)
 
 
 def test_broadcasting_a_symbol_against_a_size_or_another_symbol():
