@@ -286,3 +286,16 @@ def test_slice_from_minus_the_sequence_length():
                          [_ints("one", 1), _ints("zero", [0]), _ints("one1", [1]), _ints("big", [2 ** 63 - 1])])
     graph = _check_at_sizes(model, [{"x": _rand(2, 3), "y": _rand(5, 2)}, {"x": _rand(3, 4), "y": _rand(4, 2)}])
     assert graph.op_counts().get("dyn_slice") == 1  # only the tail of y needs its start at run time
+
+
+def test_reversed_slices_reach_the_first_element():
+    """x[:, ::-1] with the end written as -INT64_MAX (torch's F.pad pads, Swin's window padding) kept every
+    element; the importer once wrote the end as -1, which strided_slice reads as the last index (empty)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Slice", ["x", "minus1", "end", "one", "minus1"], ["rev"]),
+             helper.make_node("Slice", ["x", "minus1", "minus5", "one", "minus2"], ["odd"])]
+    model = _graph_model(nodes, [_vi("x", ["N", 4])], [_vi("rev", None), _vi("odd", None)],
+                         [_ints("minus1", [-1]), _ints("end", [-2 ** 63 + 1]), _ints("one", [1]),
+                          _ints("minus5", [-5]), _ints("minus2", [-2])])
+    _check_at_sizes(model, [{"x": _rand(2, 4)}, {"x": _rand(3, 4)}])

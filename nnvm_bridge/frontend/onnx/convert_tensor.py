@@ -426,6 +426,8 @@ def _slice(ctx, x, starts, ends, axes, steps):
         for i in range(n):
             if not isinstance(xs[i], Dim):
                 begin[i], end[i], _ = slice(begin[i], end[i], stride[i]).indices(xs[i])
+                if end[i] < 0:  # indices() writes "before the first element" (x[3::-1]) as -1, an index from the end
+                    end[i] = -_BIG
     return ctx.emit1("strided_slice", [x], {"begin": tuple(begin), "end": tuple(end), "stride": tuple(stride)})
 
 
