@@ -243,3 +243,59 @@ def test_flatten_split_and_resize_keep_the_symbolic_batch():
                                                              _vi("up", None)], [_ints("hw", [8, 6])], opset=18)
     graph = _check_at_sizes(model, [{"x": _rand(2, 3, 4, 4)}, {"x": _rand(4, 3, 4, 4)}])
     assert "shape_of" not in graph.op_counts()  # nothing needed the sizes at run time
+
+
+def test_a_mask_of_its_own_length_against_the_scores():
+    """torch.export names GPT-2's mask length ``total`` apart from the scores' ``past + sequence``; the Expand to
+    the scores' shape gives max(S, T), which neither TVM nor MXNet can build: both take T as S
+    (ir/passes/unify.py), and the compiled model refuses a mask of another length."""
+    from onnx import helper
+
+    from nnvm_bridge import compile_model, import_to_gluon
+    from nnvm_bridge.errors import ShapeError
+
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["scores"], ["s"]), helper.make_node("Expand", ["mask", "s"], ["m"]),
+             helper.make_node("Add", ["scores", "m"], ["y"])]
+    model = _graph_model(nodes, [_vi("scores", ["N", "S"]), _vi("mask", ["N", "T"])], [_vi("y", None)])
+    graph, params = from_onnx(model)
+    g = infer_shape(graph, params=params)
+    assert "max(S, T)" in str(g.attrs["shape"][g.entry_id(g.outputs[0])])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    assert cm.input_shapes == {"scores": ("N", "S"), "mask": ("N", "S")}
+    for n, s in ((2, 3), (3, 7)):
+        feeds = {"scores": _rand(n, s), "mask": _rand(n, s) + 1}
+        ref = sess.run(None, feeds)[0]
+        _close(cm.run(feeds)[0], ref)
+        _close(block(mx.nd.array(feeds["scores"]), mx.nd.array(feeds["mask"])).asnumpy(), ref)
+    with pytest.raises(ShapeError, match="input 'mask' dim 1 is 1, but S is 3"):
+        cm.run({"scores": _rand(2, 3), "mask": _rand(2, 1)})
+
+
+def test_slice_from_minus_the_sequence_length():
+    """T5's relative position bias ``bias[:, -seq:, :]``: the start is Neg(Shape(x)[1]); on an axis of length seq
+    it starts at 0 (a plain slice), on one of another length T it starts at T - seq (at run time)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "one"], ["seq"], axis=0),
+             helper.make_node("Neg", ["seq"], ["minus"]), helper.make_node("Unsqueeze", ["minus", "zero"], ["start"]),
+             helper.make_node("Slice", ["x", "start", "big", "one1"], ["whole"]),
+             helper.make_node("Slice", ["y", "start", "big", "zero"], ["tail"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"]), _vi("y", ["T", 2])], [_vi("whole", None), _vi("tail", None)],
+                         [_ints("one", 1), _ints("zero", [0]), _ints("one1", [1]), _ints("big", [2 ** 63 - 1])])
+    graph = _check_at_sizes(model, [{"x": _rand(2, 3), "y": _rand(5, 2)}, {"x": _rand(3, 4), "y": _rand(4, 2)}])
+    assert graph.op_counts().get("dyn_slice") == 1  # only the tail of y needs its start at run time
+
+
+def test_reversed_slices_reach_the_first_element():
+    """x[:, ::-1] with the end written as -INT64_MAX (torch's F.pad pads, Swin's window padding) kept every
+    element; the importer once wrote the end as -1, which strided_slice reads as the last index (empty)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Slice", ["x", "minus1", "end", "one", "minus1"], ["rev"]),
+             helper.make_node("Slice", ["x", "minus1", "minus5", "one", "minus2"], ["odd"])]
+    model = _graph_model(nodes, [_vi("x", ["N", 4])], [_vi("rev", None), _vi("odd", None)],
+                         [_ints("minus1", [-1]), _ints("end", [-2 ** 63 + 1]), _ints("one", [1]),
+                          _ints("minus5", [-5]), _ints("minus2", [-2])])
+    _check_at_sizes(model, [{"x": _rand(2, 4)}, {"x": _rand(3, 4)}])

@@ -21,6 +21,15 @@ def test_polynomials_are_exact_and_canonical():
     assert str(2 * N * S + 1) in ("1 + 2*N*S", "2*N*S + 1")
 
 
+def test_division_by_a_polynomial_is_exact_when_it_divides():
+    P = sym("P")
+    assert 64 * N * P + 64 * N * S == 64 * N * (P + S)
+    assert (64 * N * P + 64 * N * S) // (32 * P + 32 * S) == 2 * N  # GPT-2's heads from the mask's length
+    assert (N * P + N * S) % (P + S) == 0 and (P * P - S * S) // (P - S) == P + S
+    assert (N * P + S) // (P + S) != N and isinstance((3 * P + 2) // (P + 1), Dim)
+    assert evaluate((N * P + 1) // (P + S), {"N": 3, "P": 4, "S": 2}) == 13 // 6
+
+
 def test_structured_atoms_keep_their_meaning():
     q = (H - 3) // 2 + 1  # a strided conv's output length
     assert isinstance(q, Dim) and q.symbols() == {"H"}

@@ -162,14 +162,32 @@ def test_symbol_only_inside_an_expression_is_refused():
         compile_model(Graph([node("relu", "r", [x[0]])[0]]), offload=False)
 
 
-def test_rnn_over_a_symbolic_sequence_names_the_symbol():
-    x = var("x", "(T, 2, 3)")
-    params = {"p": rand(4 * 5 * (3 + 5 + 2)), "h": np.zeros((1, 2, 5), "float32"),
-              "c": np.zeros((1, 2, 5), "float32")}
-    r = node("rnn", "lstm", [x[0], variable("p")[0], variable("h")[0], variable("c")[0]], state_size=5,
-             num_layers=1, mode="lstm")
-    with pytest.raises(CompileError, match=r"symbolic dim\(s\) T.*shape="):
-        compile_model(Graph([r[0]]), params=params, offload=False)
+@pytest.mark.slow
+@pytest.mark.parametrize("mode,layers,bidirectional,reset_before", [("lstm", 2, False, True), ("gru", 1, True, False),
+                                                                      ("rnn_tanh", 1, True, True)])
+def test_rnn_over_a_symbolic_sequence_loops(mode, layers, bidirectional, reset_before):
+    """One library for every sequence length (rnn_scan.py's loop kernels), checked against the unrolled graph
+    that shape= gives at each length."""
+    from nnvm_bridge.ops.rnn import RNN_GATES
+
+    g, H, I, D = RNN_GATES[mode], 5, 3, 2 if bidirectional else 1
+    size = sum(D * (g * H * ((I if k == 0 else H * D) + H) + 2 * g * H) for k in range(layers))
+    x = var("x", "(T, N, 3)")
+    params = {"p": rand(size) * 0.5, "h": rand(layers * D, 2, H)}
+    ins = [x[0], variable("p")[0], variable("h")[0]]
+    if mode == "lstm":
+        params["c"] = rand(layers * D, 2, H)
+        ins.append(variable("c")[0])
+    r = node("rnn", "rnn", ins, state_size=H, num_layers=layers, mode=mode, bidirectional=bidirectional,
+             linear_before_reset=reset_before)
+    graph = Graph([r[k] for k in range(3 if mode == "lstm" else 2)])
+    cm = compile_model(graph, params=params, offload=False)
+    assert cm.input_shapes == {"x": ("T", "N", 3)}
+    for t in (1, 4):
+        feeds = {"x": rand(t, 2, 3)}
+        static = compile_model(graph, params=params, shape={"x": (t, 2, 3)}, offload=False)
+        for got, ref in zip(cm.run(feeds), static.run(feeds)):
+            close(got, ref)
 
 
 def test_broadcasting_a_symbol_against_a_size_or_another_symbol():
@@ -180,8 +198,17 @@ def test_broadcasting_a_symbol_against_a_size_or_another_symbol():
     close(cm.run({"a": A, "b": B})[0], A + B)
     with pytest.raises(Exception, match="match_cast"):  # S must be 4 here: checked when it runs, never misread
         cm.run({"a": rand(3, 1), "b": B})
-    with pytest.raises(CompileError, match="symbolic dims S and T"):
-        compile_model(Graph([node("broadcast_mul", "z", [a[0], c[0]])[0]]), offload=False)
+    # S against T: taken as one length (T := S, the later input's symbol gives way), checked when it runs
+    cm = compile_model(Graph([node("broadcast_mul", "z", [a[0], c[0]])[0]]), offload=False)
+    assert cm.input_shapes == {"a": ("N", "S"), "c": ("N", "S")}
+    A, C = rand(2, 5), rand(2, 5)
+    close(cm.run({"a": A, "c": C})[0], A * C)
+    with pytest.raises(ShapeError, match="input 'c' dim 1 is 1, but S is 5"):
+        cm.run({"a": A, "c": rand(2, 1)})
+    twice = node("concatenate", "aa", [a[0], a[0]], axis=1)  # (N, 2*S)
+    thrice = node("concatenate", "ccc", [c[0], c[0], c[0]], axis=1)  # (N, 3*T): no plain symbol to solve for
+    with pytest.raises(CompileError, match=r"symbolic dims 2\*S and 3\*T"):
+        compile_model(Graph([node("broadcast_mul", "z", [twice[0], thrice[0]])[0]]), offload=False)
 
 
 # ---- item 7: the source model's signature ---------------------------------------------------------------
@@ -276,3 +303,26 @@ def test_onnx_signature_keeps_the_file_order_and_an_unused_input(tmp_path):
     assert cm.input_names == ["ids", "unused", "mask"]
     ids, mask = rand(2, 3), rand(2, 3)
     close(cm.run({"ids": ids, "unused": rand(2, 3), "mask": mask})[0], ids * mask)
+
+
+def test_positions_after_a_symbolic_past_length():
+    """GPT-2 with past key/values: position ids = range(past, past + sequence), past read from a shape tensor.
+    TVM 0.27's FuseTIR failed on the fused shape_to_tensor + arange kernel (cpu/pipeline.py keeps it apart)."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Shape", ["past"], ["sp"]), helper.make_node("Slice", ["sp", "i2", "i3"], ["p1"]),
+             helper.make_node("Squeeze", ["p1", "i0"], ["p"]), helper.make_node("Shape", ["ids"], ["si"]),
+             helper.make_node("Gather", ["si", "one"], ["s"], axis=0), helper.make_node("Add", ["s", "p"], ["end"]),
+             helper.make_node("Range", ["p", "end", "one"], ["pos"]), helper.make_node("Add", ["ids", "pos"], ["out"])]
+    inits = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("i2", 2), ("i3", 3), ("i0", 0))]
+    inits.append(helper.make_tensor("one", TensorProto.INT64, [], [1]))
+    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "S"]),
+              helper.make_tensor_value_info("past", TensorProto.FLOAT, ["B", 2, "P", 4])]
+    graph = helper.make_graph(nodes, "positions", inputs,
+                              [helper.make_tensor_value_info("out", TensorProto.INT64, ["B", "S"])], inits)
+    cm = compile_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), offload=False)
+    for b, s, p in ((2, 3, 5), (1, 1, 9)):
+        ids = RNG.integers(0, 100, (b, s))
+        got = cm.run({"ids": ids, "past": rand(b, 2, p, 4)})[0]
+        np.testing.assert_array_equal(got, ids + np.arange(p, p + s))

@@ -562,8 +562,9 @@ def check_file(path, engine):
         worst = max(errs)
         return {"result": "ok" if worst <= TOL else "wrong", "max_rel_err": worst, "build_s": round(build_s, 1),
                 "reason": "" if worst <= TOL else f"max error {worst:.2e} of the output's scale"}
-    except Exception as exc:
-        return {"result": "error", "reason": _reason(exc), "build_s": round(time.perf_counter() - t0, 1)}
+    except Exception as exc:  # the cache folder is this machine's: the table names the file alone
+        reason = _reason(exc).replace(os.path.dirname(path) + os.sep, "")
+        return {"result": "error", "reason": reason, "build_s": round(time.perf_counter() - t0, 1)}
 
 
 # ---- driver ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 from nnvm_bridge.errors import InvalidModelError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
-from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow
+from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow, unify_broadcast_dims
 from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_static, parse_shape_hint
 from nnvm_bridge.ops import get_op, node_attrs
 
@@ -159,7 +159,8 @@ def to_mxnet(graph, params):
         # be lowered becomes MXNet's own control flow (handlers/control.py)
         graph, params = lower_control_flow(graph, params, direction="MXNet", keep=True)
     _check_supported(graph)
-    g = infer_shape(graph, params=params)
+    graph, shape = unify_broadcast_dims(graph, params=params)  # a mask of length T against scores over S: T := S
+    g = infer_shape(graph, shape=shape, params=params)
     g = infer_type(g, params=params)
     ctx = MXNetEmitter(g, params)
     mapping = {}

@@ -233,13 +233,37 @@ def _exact_quotient(a, b):
                 return None
             out[tuple(rest)] = c // cb
         return Dim._make(out)
-    # a multiple of a polynomial divisor: a == k * b
-    (m0, c0), = [next(iter(pb.items()))]
-    if m0 in pa and pa[m0] % c0 == 0:
-        k = pa[m0] // c0
-        if Dim._poly(Dim._make({m: k * c for m, c in pb.items()})) == pa:
-            return k
-    return None
+    return _long_division(pa, pb)
+
+
+def _long_division(pa, pb):
+    """a / b for a polynomial divisor (``64*N*(P + S) // (32*(P + S))`` is ``2*N``): multivariate long division
+    in graded lexicographic order; None unless it ends with no remainder and integer coefficients."""
+    names = sorted({a.key for m in (*pa, *pb) for a in m})
+
+    def order(m):
+        keys = [a.key for a in m]
+        return len(m), [keys.count(n) for n in names]
+
+    lead_b = max(pb, key=order)
+    rest, out = dict(pa), {}
+    while rest:
+        lead = max(rest, key=order)
+        factors = list(lead)
+        for atom in lead_b:
+            if atom not in factors:
+                return None
+            factors.remove(atom)
+        if rest[lead] % pb[lead_b]:
+            return None
+        q_mono, q_coeff = tuple(factors), rest[lead] // pb[lead_b]
+        out[q_mono] = out.get(q_mono, 0) + q_coeff
+        for m, c in pb.items():
+            prod = tuple(sorted(q_mono + m, key=lambda a: a.key))
+            rest[prod] = rest.get(prod, 0) - q_coeff * c
+            if not rest[prod]:
+                del rest[prod]
+    return Dim._make(out)
 
 
 def _divide(a, b, op):

@@ -51,12 +51,41 @@ def prepare(mod, target, int8=False):
         mod = relax.transform.LegalizeOps(customize_legalize_map=legalize)(mod)
         # relax.get_pipeline("zero") without its FoldConstant, which costs seconds on a large model even
         # when nothing is left to fold (numpy folded the usual cases above)
-        seq = [relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern()]
-        if _has_constant_calls(mod):
-            seq.append(relax.transform.FoldConstant())
+        mod = tvm.ir.transform.Sequential([relax.transform.LegalizeOps(),
+                                           relax.transform.AnnotateTIROpPattern()])(mod)
+        mod = keep_scalar_arg_kernels_unfused(mod)
+        seq = [relax.transform.FoldConstant()] if _has_constant_calls(mod) else []
         seq += [relax.transform.FuseOps(), relax.transform.FuseTIR()]
         mod = tvm.ir.transform.Sequential(seq)(mod)
     return mod
+
+
+def keep_scalar_arg_kernels_unfused(mod):
+    """Mark opaque (never fused) the PrimFuncs that a ``call_tir`` gives scalar arguments: the shape tensors of
+    symbolic shapes (``shape_to_tensor(batch, past)``). TVM 0.27's FuseTIR fails on a group that mixes such
+    scalar parameters with symbolic ``tir_vars`` (RenewDefs: "VarRemapGet(source) == nullptr", GPT-2 with
+    past key/values); the kernels are a few elements long, so fusing them gains nothing."""
+    import tvm
+    from tvm import relax
+
+    callees = set()
+
+    def visit(e):
+        if isinstance(e, relax.Call) and getattr(e.op, "name", "") == "relax.call_tir":
+            args = e.args[1]
+            fields = list(args.fields) if isinstance(args, relax.Tuple) else [args]
+            if any(tvm.ir.is_prim_expr(a) for a in fields):
+                callees.add(e.args[0])
+
+    for _, func in mod.functions.items():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func, visit)
+    for gv in callees:
+        mod[gv] = mod[gv].with_attr("op_pattern", _OPAQUE)
+    return mod
+
+
+_OPAQUE = 8  # relay/relax OpPatternKind kOpaque
 
 
 def _has_constant_calls(mod):

@@ -1,4 +1,5 @@
-"""MXNet's fused RNN op -> Relax, unrolled over the static sequence length."""
+"""MXNet's fused RNN op -> Relax: unrolled over a static sequence length, a TIR loop over a symbolic one
+(``rnn_scan.py``)."""
 from __future__ import annotations
 
 from .. import compat
@@ -7,7 +8,7 @@ from .context import _op
 
 
 # ---------------------------------------------------------------------------------------------
-# recurrent: MXNet's fused RNN, unrolled over the (static) sequence length
+# recurrent: MXNet's fused RNN, unrolled over a static sequence length, else one loop kernel per direction
 _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
@@ -15,7 +16,7 @@ _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 def _rnn(ctx, node, attrs, inputs):
     op = _op()
     T, N, I = ctx.in_shapes[0]
-    ctx.need_static("the sequence length (the RNN is unrolled over it)", T)
+    looped = not isinstance(T, int)
     H, L, g = attrs.state_size, attrs.num_layers, _RNN_GATES[attrs.mode]
     D = 2 if attrs.bidirectional else 1
     flat = inputs[1]
@@ -59,6 +60,12 @@ def _rnn(ctx, node, attrs, inputs):
             xs = ctx.emit(op.reshape(seq, ctx.shape([T * N, in_size])))
             proj = ctx.emit(op.reshape(op.linear(xs, wi, bi), ctx.shape([T, N, g * H])))
             h, c = state_at(h0, k), (state_at(c0, k) if c0 is not None else None)
+            if looped:
+                h, c, out = _loop(ctx, attrs.mode, H, d == 1, reset_first, proj, wh, bh, h, c, T, N)
+                outs_dir.append(out)
+                h_last.append(h)
+                c_last.append(c)
+                continue
             steps = [None] * T
             for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
                 xt = ctx.emit(op.reshape(op.strided_slice(proj, [0], [t], [t + 1], assume_inbound=True),
@@ -82,6 +89,21 @@ def _rnn(ctx, node, attrs, inputs):
     if attrs.mode == "lstm":
         res.append(op.stack(c_last, axis=0))
     return res
+
+
+def _loop(ctx, mode, H, reverse, reset_first, proj, wh, bh, h, c, T, N):
+    """One direction over a symbolic sequence: ``(h_T, c_T or None, outputs (T, N, H))`` from rnn_scan's kernel."""
+    from . import rnn_scan
+
+    rx = compat.relax()
+    name = f"{mode}_scan_h{H}{'_reverse' if reverse else ''}{'_reset_first' if reset_first else ''}"
+    func = ctx.bb.add_func(rnn_scan.kernel(mode, H, reverse, reset_first), name)
+    state = compat.tensor_type(ctx.shape([N, H]), "float32")
+    outs = [compat.tensor_type(ctx.shape([T, N, H]), "float32"), state] + ([state] if c is not None else [])
+    args = [proj, wh, bh, h] + ([c] if c is not None else [])
+    res = ctx.emit(rx.call_tir(func, args, outs))
+    out, h = (ctx.emit(rx.TupleGetItem(res, i)) for i in range(2))
+    return h, (ctx.emit(rx.TupleGetItem(res, 2)) if c is not None else None), out
 
 
 def _rnn_cell(ctx, mode, xg, hg, xt, hh, h, c):

@@ -383,10 +383,15 @@ def _symbolic_slice(ctx, inputs):
                                                             for e, a in zip(ends, axes)):
         ends = [_BIG if isinstance(e, Dim) else int(e) for e in ends]
         return _slice(ctx, inputs[0], [int(b) for b in starts], ends, axes, [1] * len(starts))
-    out = list(xs)
+    out, bounds = list(xs), []
     for b, e, a in zip(starts, ends, axes):
         lo, hi = _slice_bound(ctx, b, xs[a]), _slice_bound(ctx, e, xs[a])
         out[a] = dim_max(hi - lo, 0)
+        bounds.append((lo, hi))
+    if all(not isinstance(lo, Dim) and (not isinstance(hi, Dim) or hi == xs[a]) for (lo, hi), a in zip(bounds, axes)):
+        # the bounds land on fixed places (T5's bias[:, :, -seq:] on an axis of length seq starts at 0)
+        ends = [_BIG if isinstance(hi, Dim) else int(hi) for _, hi in bounds]
+        return _slice(ctx, inputs[0], [int(lo) for lo, _ in bounds], ends, axes, [1] * len(starts))
     ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.asarray(axes, dtype=np.int64),
            inputs[4] or np.ones(len(starts), dtype=np.int64)]
     return ctx.runtime_op("dyn_slice", ins, out)
@@ -398,9 +403,11 @@ def _slice_bound(ctx, v, dim):
     buffer sliced at [past : past + seq]): the length is then ``end - start`` instead of an expression of
     ``min`` atoms that no other dim would ever equal."""
     if isinstance(v, Dim):
-        if lower_bound(v) is None:
-            raise ctx.unsupported(f"a slice bound {v} that may be negative")
-        return v
+        if lower_bound(v) is not None:
+            return v
+        if lower_bound(-v) is not None:  # minus a size counts from the end: x[-seq:]
+            return v + dim
+        raise ctx.unsupported(f"a slice bound {v} that may be negative")
     v = int(v)
     if v < 0:
         return dim_max(v + dim, 0)
@@ -424,6 +431,8 @@ def _slice(ctx, x, starts, ends, axes, steps):
         for i in range(n):
             if not isinstance(xs[i], Dim):
                 begin[i], end[i], _ = slice(begin[i], end[i], stride[i]).indices(xs[i])
+                if end[i] < 0:  # indices() writes "before the first element" (x[3::-1]) as -1, an index from the end
+                    end[i] = -_BIG
     return ctx.emit1("strided_slice", [x], {"begin": tuple(begin), "end": tuple(end), "stride": tuple(stride)})
 
 

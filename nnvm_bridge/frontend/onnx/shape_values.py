@@ -1,7 +1,7 @@
 """Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
 
 ``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
-Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Equal, Where, Reshape and Identity on such vectors
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Equal, Where, Reshape and Identity on such vectors
 keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
 for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
 Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
@@ -210,6 +210,11 @@ _rule("Add")(_arith(lambda a, b: a + b))
 _rule("Sub")(_arith(lambda a, b: a - b))
 _rule("Mul")(_arith(lambda a, b: a * b))
 _rule("Div")(_arith(_divide, exact_in_floats=False))
+
+
+@_rule("Neg")
+def _neg(ctx, node, attrs, inputs):  # T5's relative position bias, sliced from -seq
+    return -_operand(ctx, inputs[0]), _dtype(ctx, inputs[0])
 
 
 def _equal(x, y):

@@ -7,6 +7,8 @@ from .infer import infer_shape, infer_type
 from .pipeline import run_passes
 from .resolve import resolve_reshape
 from .simplify import simplify_inference
+from .unify import unify_broadcast_dims
 
 __all__ = ["infer_shape", "infer_type", "simplify_inference", "eliminate_dead_nodes", "fold_constants",
-           "fold_batch_norm", "resolve_reshape", "run_passes", "has_control_flow", "lower_control_flow"]
+           "fold_batch_norm", "resolve_reshape", "run_passes", "has_control_flow", "lower_control_flow",
+           "unify_broadcast_dims"]
