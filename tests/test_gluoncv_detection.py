@@ -256,8 +256,8 @@ def test_detector(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ssd_512_mobilenet1.0_voc", "yolo3_mobilenet1.0_voc", "center_net_resnet18_v1b_voc"])
-def test_detector_tvm(name, tmp_path):
+@pytest.mark.parametrize("name", ["yolo3_mobilenet1.0_voc"])  # SSD and CenterNet too, but 1-2 min each to compile:
+def test_detector_tvm(name, tmp_path):  # the box_nms kernel they share is checked case by case above
     sym_file, params_file, x = export_detector(name, 256, tmp_path)
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
     cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
@@ -265,8 +265,8 @@ def test_detector_tvm(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc", "mask_rcnn_resnet18_v1b_coco"])
-def test_two_stage_detector(name, tmp_path):
+@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc"])  # mask_rcnn_resnet18_v1b_coco passes as well but
+def test_two_stage_detector(name, tmp_path):  # takes ~7 min here: tools/gluon_model_sweep.py checks it
     """RPN (box_decode, box_nms), ROIAlign, per-class box_nms (and Mask R-CNN's masks, row by row with their
     detections) through onnxruntime, Faster R-CNN through TVM too."""
     sym_file, params_file, x = export_detector(name, 128, tmp_path, rpn_proposals=(300, 50))
