@@ -423,8 +423,16 @@ def torchvision_without_cxx_ops():
     import torchvision.ops.roi_align
 
     # nms now exists; roi_align keeps torchvision's own Python version (`_roi_align`), as without the ops.
-    torchvision.extension._has_ops = lambda: True
-    torchvision.ops.roi_align._has_ops = lambda: False
+    torchvision.extension._has_ops = _ops_present
+    torchvision.ops.roi_align._has_ops = _ops_absent
+
+
+def _ops_present() -> bool:  # module-level functions, not lambdas: batched_nms is scripted while tracing
+    return True
+
+
+def _ops_absent() -> bool:
+    return False
 
 
 # ---- export (one subprocess per model) -------------------------------------------------------
