@@ -17,6 +17,9 @@ def _rnn(ctx, node, attrs, inputs):
     op = _op()
     T, N, I = ctx.in_shapes[0]
     looped = not isinstance(T, int)
+    if looped and ctx.in_dtypes[0] != "float32":
+        ctx.fail(f"an RNN over a symbolic sequence runs as a float32 loop kernel, this one is {ctx.in_dtypes[0]}; "
+                 "pass shape={input: dims} to unroll it")
     H, L, g = attrs.state_size, attrs.num_layers, _RNN_GATES[attrs.mode]
     D = 2 if attrs.bidirectional else 1
     flat = inputs[1]
