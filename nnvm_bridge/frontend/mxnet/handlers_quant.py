@@ -5,8 +5,8 @@ A quantized MXNet tensor travels as (int data, min, max). In the IR it becomes i
 The (min, max) outputs become constants. Scales follow MXNet's oneDNN ops: uint8 data has scale
 max|range| / 255.5, int8 data max|range| / 127.5 (MXNet's ranges; zero point 0 in both); a fused
 ``_sg_mkldnn_conv`` folds its BatchNorm into the weights and quantizes them per output channel (int8,
-max|w| / 127.5), its bias as int32
-with scale data_scale * weight_scale, and requantizes its output to the calibrated range.
+max|w| / 127.5), its bias as int32 with scale data_scale * weight_scale, and requantizes its output to the
+calibrated range.
 """
 from __future__ import annotations
 
@@ -39,17 +39,18 @@ def _calib(ctx, node, attrs):
     return float(lo), float(hi)
 
 
-def _qdq(ctx, x, lo, hi, dtype, suffix="q"):
-    """(x quantized to ``dtype`` over [lo, hi] the way oneDNN does, as float; MXNet's min and max outputs)."""
+def _qdq(ctx, x, lo, hi, dtype, stored_as=None):
+    """(x quantized to ``dtype`` over [lo, hi] the way oneDNN does, as float; MXNet's min and max outputs).
+    ``stored_as``: the integer type the values saturate in, when oneDNN keeps them in another buffer type."""
     maxabs = max(abs(lo), abs(hi)) or 1.0
-    scale = ctx.const(f"{suffix}_scale", np.array(maxabs / INT_RANGE[dtype], np.float32))
-    zero = ctx.const(f"{suffix}_zero_point", np.array(0, dtype))
-    q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": dtype}, suffix=f"{suffix}uantize")
-    dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix=f"{suffix}_dequantize")
+    grid = stored_as or dtype
+    scale = ctx.const("q_scale", np.array(maxabs / INT_RANGE[dtype], np.float32))
+    zero = ctx.const("q_zero_point", np.array(0, grid))
+    q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": grid}, suffix="quantize")
+    dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix="q_dequantize")
     out_lo, out_hi = (lo, hi) if dtype == "uint8" else (-maxabs, maxabs)
     ctx.entry_facts[(dq.node.name, dq.index)] = {"mxnet_dtype": dtype}
-    return [dq, ctx.const(f"{suffix}_min", np.array([out_lo], np.float32)),
-            ctx.const(f"{suffix}_max", np.array([out_hi], np.float32))]
+    return [dq, ctx.const("q_min", np.array([out_lo], np.float32)), ctx.const("q_max", np.array([out_hi], np.float32))]
 
 
 def _auto_type(out_type, lo):
@@ -208,21 +209,10 @@ def sg_conv(ctx, node, attrs, inputs):
     lo, hi = _calib(ctx, node, attrs)
     dtype = _output_type(attrs, _inner_ops(sub), lo)
     if attrs["with_sum"] and dtype == "uint8" and _mxnet_dtype(ctx, inputs[n_vars - 1]) == "int8":
-        return _int8_sum_as_uint8(ctx, out, lo, hi)
+        # oneDNN accumulates into the sum input's int8 buffer: the result gets the uint8 output's scale but
+        # saturates at int8's 127 (about half the calibrated range); reproduced, so the numbers are MXNet's
+        return _qdq(ctx, out, lo, hi, "uint8", stored_as="int8")
     return _qdq(ctx, out, lo, hi, dtype)
-
-
-def _int8_sum_as_uint8(ctx, x, lo, hi):
-    """oneDNN accumulates into the sum input's int8 buffer: the result gets the uint8 output's scale but
-    saturates at int8's 127, i.e. at about half the calibrated range. Reproduced, so that the numbers are
-    MXNet's."""
-    maxabs = max(abs(lo), abs(hi)) or 1.0
-    scale = ctx.const("q_scale", np.array(maxabs / INT_RANGE["uint8"], np.float32))
-    zero = ctx.const("q_zero_point", np.array(0, "int8"))
-    q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": "int8"}, suffix="quantize")
-    dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix="q_dequantize")
-    ctx.entry_facts[(dq.node.name, dq.index)] = {"mxnet_dtype": "uint8"}
-    return [dq, ctx.const("q_min", np.array([lo], np.float32)), ctx.const("q_max", np.array([hi], np.float32))]
 
 
 @MXNET_IMPORT.register("_sg_mkldnn_fully_connected", attrs=SG_FC, subgraphs=True)
