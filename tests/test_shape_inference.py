@@ -102,9 +102,11 @@ CASES = {
     "gelu": [({}, [(2, 3)]), ({"approximation": "tanh"}, [(2, 3)])],
     "softmax": [({"axis": "1"}, [(2, 3, 4)])],
     "log_softmax": [({}, [(2, 3)])],
+    "box_nms": [({}, [(2, 5, 6)]), ({"coord_start": "1", "score_index": "0", "id_index": "-1"}, [(7, 5)])],
 }
 _INT_OPS = {"broadcast_left_shift", "broadcast_right_shift", "__lshift_scalar__", "__rshift_scalar__",
-            "elemwise_mod", "broadcast_mod"}
+            "elemwise_mod", "broadcast_mod", "broadcast_bitwise_and", "broadcast_bitwise_or", "broadcast_bitwise_xor",
+            "bitwise_not"}
 _BINARY_SAME = {"elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "elemwise_mod", "elemwise_pow",
                 "logical_and", "logical_or", "greater", "less", "logical_xor", "_assign"}
 _CORE_MODULES = {"nnvm_bridge.ops." + m for m in ("common", "tensor", "ext", "nn", "reduce", "transform", "vision")}
