@@ -317,6 +317,19 @@ def upsampling(a, x):
     return x.repeat(a.scale, axis=2).repeat(a.scale, axis=3)
 
 
+def bilinear_resize_taps(shape, size, align_corners, dtype="float32"):
+    """The per-axis taps of an NCHW bilinear ``resize`` in the order MXNet sums them (width first):
+    (axis, index0, index1, weight0, weight1) with the weights shaped to broadcast along ``axis``; an axis whose
+    length does not change is skipped (its taps are the identity)."""
+    for axis in (3, 2):
+        n_in, n_out = shape[axis], int(size[axis - 2])
+        if n_in == n_out:
+            continue
+        i0, i1, w0, w1 = bilinear_taps(n_in, n_out, align_corners, dtype)
+        wshape = (-1,) + (1,) * (3 - axis)
+        yield axis, i0, i1, w0.reshape(wshape), w1.reshape(wshape)
+
+
 def bilinear_taps(n_in, n_out, align_corners, dtype="float32"):
     """One axis of the IR's bilinear ``resize``: (index0, index1, weight0, weight1), computed as MXNet 1.9.1's
     BilinearResize2D does (bilinear_resize.cc): scale and source coordinate in float32 (the half-pixel offset in

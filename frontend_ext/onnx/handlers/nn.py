@@ -8,7 +8,7 @@ from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.symbolic import is_static
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
-from nnvm_bridge.ops.numpy_ref import bilinear_taps
+from nnvm_bridge.ops.numpy_ref import bilinear_resize_taps
 
 from ..registry import ONNX_EXPORT
 
@@ -233,16 +233,12 @@ def _upsampling(ctx, node, attrs, inputs):
 
 
 def _bilinear_gathers(ctx, x, attrs):
-    """Bilinear resize as Gathers with MXNet's taps (numpy_ref.bilinear_taps), width first as MXNet sums."""
-    b, dt, shape = ctx.b, _dt.to_numpy(ctx.dtype(0)), ctx.shape(0)
-    for axis in (3, 2):
-        n_in, n_out = shape[axis], int(attrs.size[axis - 2])
-        if n_in == n_out:  # MXNet's taps are then the identity with weights 1 and 0
-            continue
-        i0, i1, w0, w1 = bilinear_taps(n_in, n_out, attrs.align_corners, dt)
-        wshape = (-1,) + (1,) * (3 - axis)
-        x = b.op("Add", [b.op("Mul", [b.op("Gather", [x, b.const(i0)], axis=axis), b.const(w0.reshape(wshape))]),
-                         b.op("Mul", [b.op("Gather", [x, b.const(i1)], axis=axis), b.const(w1.reshape(wshape))])])
+    """Bilinear resize as Gathers with MXNet's taps (numpy_ref.bilinear_resize_taps)."""
+    b = ctx.b
+    for axis, i0, i1, w0, w1 in bilinear_resize_taps(ctx.shape(0), attrs.size, attrs.align_corners,
+                                                     _dt.to_numpy(ctx.dtype(0))):
+        x = b.op("Add", [b.op("Mul", [b.op("Gather", [x, b.const(i0)], axis=axis), b.const(w0)]),
+                         b.op("Mul", [b.op("Gather", [x, b.const(i1)], axis=axis), b.const(w1)])])
     return x
 
 

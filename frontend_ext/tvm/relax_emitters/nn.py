@@ -6,7 +6,7 @@ import numpy as np
 from nnvm_bridge.ir.symbolic import is_static
 from nnvm_bridge.ops.common import (DATA_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
                                     pool_out_dropping_last)
-from nnvm_bridge.ops.numpy_ref import bilinear_taps
+from nnvm_bridge.ops.numpy_ref import bilinear_resize_taps
 
 from .. import compat
 from ..registry import RELAX_EXPORT
@@ -224,16 +224,12 @@ def _upsampling(ctx, node, attrs, inputs):
 
 
 def _bilinear_takes(ctx, x, attrs):
-    """Bilinear resize as takes with MXNet's taps (numpy_ref.bilinear_taps), width first as MXNet sums."""
-    op, dt, shape = _op(), ctx.in_dtypes[0], ctx.in_shapes[0]
-    for axis in (3, 2):
-        n_in, n_out = shape[axis], int(attrs.size[axis - 2])
-        if n_in == n_out:  # MXNet's taps are then the identity with weights 1 and 0
-            continue
-        i0, i1, w0, w1 = bilinear_taps(n_in, n_out, attrs.align_corners, dt)
-        wshape = (-1,) + (1,) * (3 - axis)
-        x = ctx.emit(op.add(op.multiply(op.take(x, ctx.const(i0, "int64"), axis=axis), ctx.const(w0.reshape(wshape))),
-                            op.multiply(op.take(x, ctx.const(i1, "int64"), axis=axis), ctx.const(w1.reshape(wshape)))))
+    """Bilinear resize as takes with MXNet's taps (numpy_ref.bilinear_resize_taps)."""
+    op = _op()
+    for axis, i0, i1, w0, w1 in bilinear_resize_taps(ctx.in_shapes[0], attrs.size, attrs.align_corners,
+                                                     ctx.in_dtypes[0]):
+        x = ctx.emit(op.add(op.multiply(op.take(x, ctx.const(i0, "int64"), axis=axis), ctx.const(w0)),
+                            op.multiply(op.take(x, ctx.const(i1, "int64"), axis=axis), ctx.const(w1))))
     return x
 
 
