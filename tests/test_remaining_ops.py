@@ -326,3 +326,14 @@ def test_bitwise_and_shift_ops(op, dtype, opset):
         return
     got = nb.import_to_gluon(model)(*[mx.nd.array(v, dtype=v.dtype) for v in feeds.values()])
     np.testing.assert_array_equal(got.asnumpy(), want)
+
+
+def test_bitshift_with_a_bad_direction_is_a_clear_error():
+    from nnvm_bridge.errors import InvalidModelError
+
+    feeds = {"a": _ints(np.uint8, 3), "b": _ints(np.uint8, 3, high=3)}
+    model = _model(helper.make_node("BitShift", ["a", "b"], ["y"], direction="UP"), feeds, 11,
+                   out_type=TensorProto.UINT8)
+    with pytest.raises(InvalidModelError, match="direction must be LEFT or RIGHT") as exc:
+        nb.frontend.from_onnx(model)
+    assert "BitShift" in str(exc.value)
