@@ -41,17 +41,20 @@ def plain():
     return net
 
 
-def quantize(net, x, folder, **kw):
-    """Initialise (random BatchNorm statistics near the data's), quantize with naive calibration, export."""
+def quantize(net, x, folder, calib_scale=1.0, seed=None, **kw):
+    """Initialise (random BatchNorm statistics near the data's), quantize with naive calibration on
+    ``calib_scale * x``, export; the reference is the quantized model on ``x``."""
     from mxnet.contrib.quantization import quantize_net
 
+    rng = RNG if seed is None else np.random.default_rng(seed)
+    mx.random.seed(int(rng.integers(1 << 30)))  # Xavier draws from MXNet's generator: the same weights each run
     net.initialize(mx.init.Xavier())
     net.hybridize()
     net(mx.nd.array(x))
     for p in net.collect_params().values():
         if any(k in p.name for k in ("gamma", "beta", "running_mean", "running_var")):
-            p.set_data(mx.nd.array(RNG.uniform(0.5, 1.5, p.shape)))
-    calib = mx.io.NDArrayIter(data=x, batch_size=len(x))
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+    calib = mx.io.NDArrayIter(data=x * np.float32(calib_scale), batch_size=len(x))
     kw.setdefault("quantized_dtype", "auto")
     qnet = quantize_net(net, calib_mode=kw.pop("calib_mode", "naive"), calib_data=calib, num_calib_examples=len(x),
                         ctx=mx.cpu(), **kw)
@@ -94,6 +97,15 @@ def test_residual_net(tmp_path, dtype):
 def test_plain_net_with_relu_dense(tmp_path, dtype):
     x = RNG.uniform(0, 1, (6, 3, 10, 10)).astype(np.float32)
     sym_file, params_file, ref = quantize(plain(), x, tmp_path, quantized_dtype=dtype)
+    check(sym_file, params_file, x, ref)
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_data_beyond_the_calibrated_range_wraps_as_in_mxnet(tmp_path, seed):
+    """Residual's `F.relu` stays outside the summing conv, so oneDNN writes its int8 result into the uint8
+    buffer of the sum input: the calibrated range is exceeded here, and the bytes past 127 read back negative."""
+    x = np.random.default_rng(seed).uniform(-1, 1, (4, 3, 8, 8)).astype(np.float32)
+    sym_file, params_file, ref = quantize(Residual(), x, tmp_path, calib_scale=0.6, seed=seed)
     check(sym_file, params_file, x, ref)
 
 

@@ -207,3 +207,17 @@ def tvm_op(name):
     import tvm
 
     return tvm.ir.Op.get(name)
+
+
+def legalize_layout_transform(bb, call):
+    """TVM's ``layout_transform`` lowering pads with a float 0.0 unless the dtype is an integer, which its
+    schedule refuses for a bool tensor (a comparison that follows a blocked conv): move bools as uint8."""
+    import tvm
+    from tvm import relax, topi
+
+    default = tvm.ir.Op.get("relax.layout_transform").get_attr("FLegalize")
+    if str(call.args[0].ty.dtype) != "bool":
+        return default(bb, call)
+    as_bytes = bb.emit(bb.call_te(topi.cast, call.args[0], "uint8", primfunc_name_hint="bool_to_uint8"))
+    moved = bb.emit(default(bb, relax.op.layout_transform(as_bytes, call.attrs.index_map)))
+    return bb.call_te(topi.cast, moved, "bool", primfunc_name_hint="uint8_to_bool")

@@ -24,7 +24,7 @@ from . import pick as _pick
 from . import schedules
 from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
-from .layout import clip_to_min_max, convert_layout
+from .layout import clip_to_min_max, convert_layout, legalize_layout_transform
 from .pick_cache import PickCache
 from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
@@ -47,7 +47,8 @@ def prepare(mod, target, int8=False):
         mod = clip_to_min_max(mod)
         mod = convert_layout(mod, facts)
         mod = fold_constants_numpy(mod)
-        legalize = {"relax.nn.conv2d": legalize_conv2d(facts), **fast_math_legalizations()}
+        legalize = {"relax.nn.conv2d": legalize_conv2d(facts), "relax.layout_transform": legalize_layout_transform,
+                    **fast_math_legalizations()}
         mod = relax.transform.LegalizeOps(customize_legalize_map=legalize)(mod)
         # relax.get_pipeline("zero") without its FoldConstant, which costs seconds on a large model even
         # when nothing is left to fold (numpy folded the usual cases above)

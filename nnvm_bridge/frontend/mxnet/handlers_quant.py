@@ -41,16 +41,32 @@ def _calib(ctx, node, attrs):
 
 def _qdq(ctx, x, lo, hi, dtype, stored_as=None):
     """(x quantized to ``dtype`` over [lo, hi] the way oneDNN does, as float; MXNet's min and max outputs).
-    ``stored_as``: the integer type the values saturate in, when oneDNN keeps them in another buffer type."""
+    ``stored_as``: the integer type oneDNN writes, when its buffer has another type than the one MXNet then
+    reads: the values saturate in ``stored_as`` and their bytes are read back as ``dtype``."""
     maxabs = max(abs(lo), abs(hi)) or 1.0
     grid = stored_as or dtype
-    scale = ctx.const("q_scale", np.array(maxabs / INT_RANGE[dtype], np.float32))
+    step = np.float32(maxabs / INT_RANGE[dtype])
+    scale = ctx.const("q_scale", np.array(step, np.float32))
     zero = ctx.const("q_zero_point", np.array(0, grid))
     q = ctx.aux("quantize_linear", [x, scale, zero], {"axis": 1, "out_dtype": grid}, suffix="quantize")
     dq = ctx.aux("dequantize_linear", [q, scale, zero], {"axis": 1}, suffix="q_dequantize")
+    if grid != dtype:
+        dq = _reinterpret(ctx, dq, float(step), grid)
     out_lo, out_hi = (lo, hi) if dtype == "uint8" else (-maxabs, maxabs)
     ctx.entry_facts[(dq.node.name, dq.index)] = {"mxnet_dtype": dtype}
     return [dq, ctx.const("q_min", np.array([out_lo], np.float32)), ctx.const("q_max", np.array([out_hi], np.float32))]
+
+
+def _reinterpret(ctx, value, step, stored_as):
+    """The float value of grid bytes written as ``stored_as`` and read as the other 8-bit type: an int8 byte
+    below 0 reads as 256 more steps, a uint8 byte above 127 as 256 fewer."""
+    if stored_as == "int8":
+        wraps = ctx.aux("__less_scalar__", [value], {"scalar": 0.0}, suffix="wraps")
+        moved = ctx.aux("__add_scalar__", [value], {"scalar": 256 * step}, suffix="wrapped")
+    else:
+        wraps = ctx.aux("__greater_scalar__", [value], {"scalar": 127.5 * step}, suffix="wraps")
+        moved = ctx.aux("__sub_scalar__", [value], {"scalar": 256 * step}, suffix="wrapped")
+    return ctx.aux("where", [wraps, moved, value], suffix="reinterpreted")
 
 
 def _auto_type(out_type, lo):
@@ -208,10 +224,12 @@ def sg_conv(ctx, node, attrs, inputs):
         return out
     lo, hi = _calib(ctx, node, attrs)
     dtype = _output_type(attrs, _inner_ops(sub), lo)
-    if attrs["with_sum"] and dtype == "uint8" and _mxnet_dtype(ctx, inputs[n_vars - 1]) == "int8":
-        # oneDNN accumulates into the sum input's int8 buffer: the result gets the uint8 output's scale but
-        # saturates at int8's 127 (about half the calibrated range); reproduced, so the numbers are MXNet's
-        return _qdq(ctx, out, lo, hi, "uint8", stored_as="int8")
+    sum_dtype = _mxnet_dtype(ctx, inputs[n_vars - 1]) if attrs["with_sum"] else None
+    if sum_dtype is not None and sum_dtype != dtype:
+        # oneDNN writes the result into the sum input's buffer, in that buffer's type and with the output's
+        # scale, and MXNet reads the bytes as the output type: a uint8 result saturates at int8's 127, an int8
+        # result at uint8's 0 and 255 with 128..255 read as negative. Reproduced, so the numbers are MXNet's.
+        return _qdq(ctx, out, lo, hi, dtype, stored_as=sum_dtype)
     return _qdq(ctx, out, lo, hi, dtype)
 
 
