@@ -12,6 +12,22 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: model-zoo sized tests (still run in CI)")
 
 
+def pytest_runtest_setup(item):
+    # Every test starts the global generators from a seed of its own id, so random weights (MXNet's
+    # initializers, torch modules, np.random) are the same whatever ran before or how the suite is split.
+    # Only generators already imported are seeded: no heavy import here.
+    import sys
+    import zlib
+
+    seed = zlib.crc32(item.nodeid.encode())
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if "mxnet" in sys.modules:
+        sys.modules["mxnet"].random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
 def pytest_runtest_teardown(item, nextitem):
     # Model-zoo tests hold several copies of multi-hundred-MB weights (MXNet, numpy, ONNX, onnxruntime)
     # in reference cycles; collect them before the next test so the suite's peak memory stays that of
