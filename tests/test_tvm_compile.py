@@ -175,6 +175,9 @@ def test_tuning_writes_a_database_and_reapplies_it(tmp_path):
     cm = compile_model(Graph([r[0]]), params=params, tuning={"trials": 4, "database": db})
     close(cm.run({"x": xv})[0], ref)
     assert os.path.getsize(os.path.join(db, "database_tuning_record.json")) > 0
+    # each tuned kernel was timed against its fixed schedule (the faster is built) and the verdict kept
+    with open(os.path.join(db, "nnvm_bridge_fixed_or_tuned.json")) as f:
+        assert set(json.load(f).values()) <= {"tuned", "fixed"}
     cm2 = compile_model(Graph([r[0]]), params=params, tuning={"trials": 0, "database": db})  # no search
     close(cm2.run({"x": xv})[0], ref)
     with pytest.raises(CompileError, match="no tuning records"):

@@ -392,3 +392,40 @@ def test_representative_sizes_for_symbolic_kernels():
     b = te.compute((n, s * 2, 8), lambda i, j, k: a[i, j // 2, k], name="b")
     sizes = pick.representative_sizes(te.create_prim_func([a, b]))
     assert (sizes(n), sizes(s * 2)) == (pick.BATCH_SIZE, 2 * pick.SEQUENCE_SIZE)
+
+
+def test_a_tuning_record_is_built_only_where_it_is_faster(tmp_path):
+    """cpu/tuned.py keeps, per kernel, the faster of the MetaSchedule record and the fixed schedule: here the
+    "record" is once the unscheduled loop nest (many times slower than the fixed schedule) and once the fixed
+    schedule itself against an unscheduled "fixed" one, so each verdict is clear on a noisy machine."""
+    from tvm import te
+
+    from frontend_ext.tvm.cpu import tuned
+    from frontend_ext.tvm.cpu.pipeline import _structural_hash
+
+    a, b = te.placeholder((256, 256), name="a"), te.placeholder((256, 256), name="b")
+    k = te.reduce_axis((0, 256), name="k")
+    c = te.compute((256, 256), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="c")
+    naive = te.create_prim_func([a, b, c])
+    target = tvm.target.Target("llvm")
+    with target:
+        fast = schedules.schedule_primfunc(naive.with_attr("global_symbol", "main"), cpu_facts(target), target)
+    assert fast is not None
+    fast = fast.with_attr("tir.is_scheduled", True)
+    marked = naive.with_attr("tir.is_scheduled", True)
+
+    class Database:  # only where the records live is read
+        path_tuning_record = str(tmp_path / "database_tuning_record.json")
+
+    untouched = tvm.IRModule({"mm": naive})
+    report = {}
+    out = tuned.keep_faster(untouched, tvm.IRModule({"mm": fast}), tvm.IRModule({"mm": marked}), target,
+                            Database, _structural_hash, report=report)
+    assert report == {"tuned_kept": 0, "fixed_kept": 1} and out["mm"].same_as(fast)
+    verdicts = json.loads((tmp_path / tuned.VERDICTS).read_text())
+    assert list(verdicts.values()) == ["fixed"]
+
+    (tmp_path / tuned.VERDICTS).unlink()
+    out = tuned.keep_faster(untouched, tvm.IRModule({"mm": marked}), tvm.IRModule({"mm": fast}), target,
+                            Database, _structural_hash, report=report)
+    assert report == {"tuned_kept": 1, "fixed_kept": 0} and out["mm"].same_as(fast)

@@ -29,7 +29,7 @@ META_SUFFIX = ".meta.json"
 # ---- building -----------------------------------------------------------------------------------
 def _cpu_pipeline(mod, target, database=None, int8="auto"):
     """The CPU build recipe (``cpu/``): NCHWc layouts, blocked conv2d, fixed TIR schedules with a bounded
-    timed pick, no search; MetaSchedule records win where a database is given."""
+    timed pick, no search; with a database, MetaSchedule records where they are faster."""
     from .cpu import cpu_pipeline
 
     return cpu_pipeline(mod, target, database=database, int8=int8)
@@ -45,7 +45,7 @@ def build(mod, target, tuning=None, int8="auto"):
             if tuning:
                 from .tuning import tune_or_load
 
-                database = tune_or_load(mod, target, tuning)
+                database = tune_or_load(mod, target, tuning, int8)
             mod = _cpu_pipeline(mod, target, database, int8)
             return tvm.compile(mod, target=target)
         # GPU targets: tvm.compile applies the target's default pipeline (dlight schedules) itself

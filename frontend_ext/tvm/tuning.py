@@ -3,8 +3,8 @@
 ``tuning = {"trials": N, "database": DIR}`` (``work_dir`` is accepted for ``database``):
 N > 0 runs MetaSchedule for about N trials in total, split over the model's tasks, writing
 records to DIR (progress is printed by MetaSchedule's task scheduler); N == 0 only re-applies
-the records already in DIR. Either way the records are applied with ``MetaScheduleApplyDatabase``
-in ``compile.build``. Recipe from DESIGN.md ("TVM 0.27 notes"); pitfalls: apache-tvm-ffi
+the records already in DIR. Either way a record replaces the fixed schedule of its kernel only where it
+was timed faster on this machine (``cpu/tuned.py``), so tuning can only improve the build. Recipe from DESIGN.md ("TVM 0.27 notes"); pitfalls: apache-tvm-ffi
 0.1.15.post2 crashes on the first database write (pin 0.1.14.post1), MetaSchedule needs
 xgboost/scipy/psutil/cloudpickle, and the 30 s default build timeout is too short on 2 cores.
 """
@@ -46,15 +46,25 @@ def _check_deps():
                 from None
 
 
-def _prepare(mod, target):
+def _prepare(mod, target, int8):
     """The module as tuned and as built: the steps of ``cpu.prepare`` (NCHWc layouts, blocked conv2d, fused),
     so that the records match the PrimFuncs that ``compile._cpu_pipeline`` builds."""
     from .cpu import prepare
 
-    return prepare(mod, target)
+    return prepare(mod, target, int8=int8)
 
 
-def tune_or_load(mod, target, tuning):
+def build_candidate(mod, target, _params):
+    """MetaSchedule's default build without its ``import tvm.s_tir.tensor_intrin``: that import registers every
+    target's tensor intrinsics and takes minutes on 2 cores, and the builder pays it in each fresh worker process
+    (a new pool per batch), so every build timed out. A schedule that tensorized carries its intrinsic's code."""
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    return tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+
+
+def tune_or_load(mod, target, tuning, int8=False):
     """Run tuning if asked and return the ``JSONDatabase`` to apply."""
     trials, work_dir, opts = parse_tuning(tuning)
     ms = compat.meta_schedule()
@@ -66,7 +76,7 @@ def tune_or_load(mod, target, tuning):
         return ms.database.JSONDatabase(work_dir=work_dir, allow_missing=False)
     _check_deps()
     os.makedirs(work_dir, exist_ok=True)
-    prepared = _prepare(mod, target)
+    prepared = _prepare(mod, target, int8)
     tasks = ms.relax_integration.extract_tasks(prepared, target)
     per_task = int(opts.get("max_trials_per_task") or max(1, math.ceil(trials / max(1, len(tasks)))))
     print(f"[nnvm_bridge] MetaSchedule: {len(tasks)} tasks, {trials} trials in total "
@@ -76,7 +86,7 @@ def tune_or_load(mod, target, tuning):
         db = ms.relax_integration.tune_relax(
             mod=prepared, params={}, target=target, work_dir=work_dir, max_trials_global=trials,
             max_trials_per_task=per_task, num_trials_per_iter=min(64, max(4, per_task)),
-            builder=ms.builder.LocalBuilder(timeout_sec=int(opts.get("timeout_s", 300))),
+            builder=ms.builder.LocalBuilder(timeout_sec=int(opts.get("timeout_s", 300)), f_build=build_candidate),
             # evolutionary search samples a 2048-schedule population first: only worth it for real budgets
             strategy="evolutionary" if trials >= 64 else "replay-trace")
     except Exception as exc:

@@ -7,10 +7,11 @@
 3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py`` and float32 erf/exp/tanh in
    TOPI's vectorizable polynomial forms;
 4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
-5. MetaSchedule records when a database is given (tuned PrimFuncs are left as tuned);
-6. the fixed schedules of ``schedules.py`` on every other PrimFunc, with a bounded timed pick among a
+5. the fixed schedules of ``schedules.py`` on every PrimFunc, with a bounded timed pick among a
    few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
-   (``pick_cache.py``).
+   (``pick_cache.py``);
+6. when a MetaSchedule database is given, a kernel's tuned record replaces its fixed schedule where it
+   was timed faster (``tuned.py``): tuning can only improve on step 5.
 
 Symbolic dims (a dynamic batch or sequence) go the same way: one library for every size.
 ``report["rules"]`` counts the PrimFuncs each schedule rule took.
@@ -28,6 +29,7 @@ from .layout import clip_to_min_max, convert_layout, legalize_layout_transform
 from .pick_cache import PickCache
 from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
+from .tuned import keep_faster
 
 
 def prepare(mod, target, int8=False):
@@ -205,12 +207,15 @@ def int8_kinds(target, int8):
 
 
 def cpu_pipeline(mod, target, database=None, pick_seconds=None, report=None, int8=False):
-    """The whole recipe (steps 1-6); ``database``: a MetaSchedule database whose records win; ``int8``:
-    True, False or "auto" (``int8_kinds``)."""
+    """The whole recipe (steps 1-6); ``database``: a MetaSchedule database, whose record for a kernel is
+    built where it is faster than the fixed schedule (``tuned.py``); ``int8``: True, False or "auto"
+    (``int8_kinds``)."""
     from tvm import relax
 
     mod = prepare(mod, target, int8=int8)
-    if database is not None:
-        with target, database:
-            mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
-    return apply_schedules(mod, target, pick_seconds=pick_seconds, report=report)
+    if database is None:
+        return apply_schedules(mod, target, pick_seconds=pick_seconds, report=report)
+    fixed = apply_schedules(mod.clone(), target, pick_seconds=pick_seconds, report=report)
+    with target, database:
+        tuned = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+    return keep_faster(mod, fixed, tuned, target, database, _structural_hash, report=report)
