@@ -259,11 +259,30 @@ ONNX_IMPORT.add("GlobalMaxPool", _global_pool("max"), since=(1, 22))
 # ---- normalisation ----------------------------------------------------------------------------
 @ONNX_IMPORT.register("BatchNormalization", since=(1, 6, 7, 9, 14, 15))
 def batch_norm(ctx, node, attrs, inputs):
-    if attrs.get("training_mode", 0):
-        raise ctx.unsupported("training_mode=1")
     ins = [inputs[i] for i in range(5)]
     eps = float(attrs.get("epsilon", 1e-5))
+    if attrs.get("training_mode", 0):
+        return _batch_norm_training(ctx, *ins, eps, float(attrs.get("momentum", 0.9)))
     return ctx.emit1("batch_norm", ins, {"epsilon": eps, "axis": 1})
+
+
+def _batch_norm_training(ctx, x, scale, bias, mean, var, eps, momentum):
+    """training_mode=1: normalise with the batch's statistics (biased variance over every axis but 1) and
+    return the running statistics blended with them by ``momentum``."""
+    r = ctx.require_rank(x)
+    axes = (0,) + tuple(range(2, r))
+    per_channel = (1, -1) + (1,) * (r - 2)
+    batch_mean = ctx.emit1("mean", [x], {"axis": axes})
+    centered = ctx.emit1("broadcast_sub", [x, ctx.reshape(batch_mean, per_channel)])
+    batch_var = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [centered, centered])], {"axis": axes})
+    inv_std = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [batch_var], {"scalar": eps})])
+    gain = ctx.reshape(ctx.emit1("broadcast_mul", [scale, inv_std]), per_channel)
+    y = ctx.emit1("broadcast_add", [ctx.emit1("broadcast_mul", [centered, gain]), ctx.reshape(bias, per_channel)])
+
+    def blend(running, batch):
+        return ctx.emit1("broadcast_add", [ctx.emit1("__mul_scalar__", [running], {"scalar": momentum}),
+                                           ctx.emit1("__mul_scalar__", [batch], {"scalar": 1.0 - momentum})])
+    return [y, blend(mean, batch_mean), blend(var, batch_var)]
 
 
 @ONNX_IMPORT.register("InstanceNormalization", since=(1, 6, 22))
