@@ -393,7 +393,6 @@ XFAIL = {
     'test_flexattention_scaled': 'unsupported: ai.onnx.preview:FlexAttention',
     'test_flexattention_score_mod': 'unsupported: ai.onnx.preview:FlexAttention',
     'test_flexattention_soft_cap': 'unsupported: ai.onnx.preview:FlexAttention',
-    'test_gathernd_example_int32_batch_dim1': 'unsupported: GatherND (batch_dims)',
     'test_greater_equal_int16': 'mismatch: MXNet has no int16 arrays',
     'test_greater_equal_int16_expanded': 'mismatch: MXNet has no int16 arrays',
     'test_greater_equal_uint16': 'mismatch: MXNet has no uint16 arrays',
@@ -489,7 +488,6 @@ XFAIL = {
     'test_mul_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_mul_uint32': 'mismatch: MXNet has no uint32 arrays',
     'test_mul_uint64': 'mismatch: MXNet has no uint64 arrays',
-    'test_mvn': 'unsupported: MeanVarianceNormalization',
     'test_nllloss_NCd1d2d3d4d5_mean_weight_expanded': 'MXNet: Error in operator NegativeLogLikelihoodLoss_test_nllloss_NCd1d2d3d4d5_mean_weight_expanded_function_loss_N1dd: ndim=7too large ',
     'test_nllloss_NCd1d2d3d4d5_none_no_weight_expanded': 'MXNet: Error in operator NegativeLogLikelihoodLoss_test_nllloss_NCd1d2d3d4d5_none_no_weight_expanded_function_loss_N1dd: ndim=7too large ',
     'test_nonmaxsuppression_center_point_box_format': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
@@ -642,5 +640,4 @@ XFAIL = {
     'test_unique_sorted_with_axis_3d': 'unsupported: Unique',
     'test_unique_sorted_with_negative_axis': 'unsupported: Unique',
     'test_unique_sorted_without_axis': 'unsupported: Unique',
-    'test_wrap_pad': 'unsupported: Pad (mode=wrap)',
 }

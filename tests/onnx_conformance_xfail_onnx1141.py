@@ -87,7 +87,6 @@ XFAIL = {
     'test_edge_pad': 'MXNet: Traceback (most recent call last):',
     'test_equal_string': 'mismatch: MXNet has no object arrays',
     'test_equal_string_broadcast': 'mismatch: MXNet has no object arrays',
-    'test_gathernd_example_int32_batch_dim1': 'unsupported: GatherND (batch_dims)',
     'test_gridsample_bicubic': "unsupported: grid_sample (method=cubic, padding_mode=zeros (MXNet's BilinearSampler is linear with zeros padding))",
     'test_gridsample_border_padding': "unsupported: grid_sample (method=linear, padding_mode=border (MXNet's BilinearSampler is linear with zeros padding))",
     'test_gridsample_nearest': "unsupported: grid_sample (method=nearest, padding_mode=zeros (MXNet's BilinearSampler is linear with zeros padding))",
@@ -120,7 +119,6 @@ XFAIL = {
     'test_mod_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_mod_uint32': 'mismatch: MXNet has no uint32 arrays',
     'test_mod_uint64': 'mismatch: MXNet has no uint64 arrays',
-    'test_mvn': 'unsupported: MeanVarianceNormalization',
     'test_nllloss_NCd1d2d3d4d5_mean_weight_expanded': 'MXNet: Error in operator NegativeLogLikelihoodLoss_test_nllloss_NCd1d2d3d4d5_mean_weight_expanded_function_loss_N1dd: ndim=7too large ',
     'test_nllloss_NCd1d2d3d4d5_none_no_weight_expanded': 'MXNet: Error in operator NegativeLogLikelihoodLoss_test_nllloss_NCd1d2d3d4d5_none_no_weight_expanded_function_loss_N1dd: ndim=7too large ',
     'test_nonmaxsuppression_center_point_box_format': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
@@ -201,5 +199,4 @@ XFAIL = {
     'test_unique_sorted_with_axis_3d': 'unsupported: Unique',
     'test_unique_sorted_with_negative_axis': 'unsupported: Unique',
     'test_unique_sorted_without_axis': 'unsupported: Unique',
-    'test_wrap_pad': 'unsupported: Pad (mode=wrap)',
 }
