@@ -469,7 +469,6 @@ XFAIL = {
     'test_maxpool_with_argmax_2d_precomputed_strides': 'unsupported: MaxPool (Indices output)',
     'test_maxunpool_export_with_output_shape': 'unsupported: MaxUnpool',
     'test_maxunpool_export_without_output_shape': 'unsupported: MaxUnpool',
-    'test_melweightmatrix': 'unsupported: MelWeightMatrix',
     'test_min_int16': 'mismatch: MXNet has no int16 arrays',
     'test_min_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_min_uint32': 'mismatch: MXNet has no uint32 arrays',
