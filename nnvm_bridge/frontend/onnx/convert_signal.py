@@ -1,10 +1,10 @@
 """Converters for ONNX's signal ops: the window functions, MelWeightMatrix, DFT and STFT.
 
-A window or a mel filter bank is a constant (its size must be known). DFT and STFT become one matrix
-product with a constant (2n, 2m) Fourier matrix: a signal's samples, flattened as (re, im) pairs, times the matrix give the
-spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided``, the inverse
-transform (of a one-sided spectrum too: real samples) are all in the matrix, and so is STFT's window;
-STFT's frames come from one ``take``.
+A window or a mel filter bank is a constant (its size must be known). DFT and STFT become one matrix product
+with a constant (2n, 2m) Fourier matrix: a signal's samples, flattened as (re, im) pairs, times the matrix
+give the spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided``, the inverse
+transform (of a one-sided spectrum too: real samples) are all in the matrix, and so is STFT's window; STFT's
+frames come from one ``take``.
 """
 from __future__ import annotations
 
