@@ -8,7 +8,7 @@ from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
 from ...ir.symbolic import Dim, is_static
 from ...ops.common import broadcast_shapes
-from .dilated_pool import dilated_pool
+from .dilated_pool import dilated_pool, max_pool_with_indices
 from .registry import ONNX_IMPORT
 
 
@@ -174,12 +174,13 @@ def _zero_pad(ctx, x, begins, ends):
 
 
 def _pool(ctx, node, attrs, inputs, kind):
-    if len(node.outputs) > 1 and node.output_used(1, ctx.consumers):
-        raise ctx.unsupported("Indices output")
     x, kernel, strides, begins, ends, ceil = _pool_window(ctx, attrs, inputs)
     nsp = len(kernel)
     include_pad = kind == "avg" and bool(attrs.get("count_include_pad", 0))
     dil = _dilations(attrs, nsp)
+    if kind == "max" and node.output_used(1, ctx.consumers):
+        return list(max_pool_with_indices(ctx, x, kernel, strides, dil, begins, ends, ceil,
+                                          int(attrs.get("storage_order", 0))))
     if any(d != 1 for d in dil):
         return [dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include_pad), None]
     tails = _ceil_tails(ctx, x, kernel, strides, begins, ends) if ceil else None
@@ -204,6 +205,37 @@ def _pool(ctx, node, attrs, inputs, kind):
 @ONNX_IMPORT.register("MaxPool", since=(1, 8, 10, 11, 12, 22))
 def max_pool(ctx, node, attrs, inputs):
     return _pool(ctx, node, attrs, inputs, "max")
+
+
+@ONNX_IMPORT.register("MaxUnpool", since=(9, 11, 22))
+def max_unpool(ctx, node, attrs, inputs):
+    """Zeros of the unpooled shape with X's values scattered to the flat positions in I (MaxPool's Indices,
+    numbered over that whole shape), then zero-padded at the ends to ``output_shape`` as ONNX's reference
+    does.  The zeros are made at run time, so no output-sized constant is stored."""
+    x, indices = inputs[0], inputs[1]
+    s = ctx.shape(x)
+    if s is None or not is_static(s):
+        raise ctx.error(ShapeError, "MaxUnpool needs the input shape; give the input shapes with shape=")
+    kernel = list(attrs.get("kernel_shape"))
+    nsp = len(kernel)
+    strides = list(attrs.get("strides", [1] * nsp))
+    pads = list(attrs.get("pads", [0] * (2 * nsp)))
+    unpooled = tuple(s[:2]) + tuple((n - 1) * st + k - pb - pe for n, st, k, pb, pe in
+                                    zip(s[2:], strides, kernel, pads[:nsp], pads[nsp:]))
+    out = unpooled
+    if inputs[2]:
+        out = tuple(int(d) for d in ctx.require_const(inputs[2], "MaxUnpool output_shape").reshape(-1))
+        if len(out) != len(s) or any(o < u for o, u in zip(out, unpooled)):
+            raise ctx.error(ShapeError, f"MaxUnpool output_shape {out} is smaller than the unpooled {unpooled}")
+    flat_x = ctx.reshape(x, (-1,))
+    one_zero = ctx.emit1("zeros_like", [ctx.emit1("strided_slice", [flat_x], {"begin": (0,), "end": (1,)})])
+    zeros = ctx.emit1("broadcast_to", [one_zero], {"shape": (int(np.prod(unpooled)),)})
+    flat = ctx.emit1("scatter_elements", [zeros, ctx.reshape(indices, (-1,)), flat_x], {"axis": 0})
+    y = ctx.reshape(flat, unpooled)
+    if out == unpooled:
+        return y
+    width = tuple((0, o - u) for o, u in zip(out, unpooled))
+    return ctx.emit1("pad", [y], {"pad_width": width, "pad_value": 0.0})
 
 
 # the later versions add count_include_pad (7), ceil_mode (10) and dilations (19), each defaulting to
