@@ -94,7 +94,6 @@ XFAIL = {
     'test_loop11': "unsupported: loop (a trip count or condition known only at run time: MXNet's _while_loop needs a fixed bound and pads its outputs; compile with TVM (compile_model) instead)",
     'test_loop13_seq': 'mismatch: sequence/optional values are not tensors',
     'test_loop16_seq_none': 'mismatch: sequence/optional values are not tensors',
-    'test_lstm_with_peepholes': 'unsupported: LSTM (peepholes)',
     'test_max_int16': 'mismatch: MXNet has no int16 arrays',
     'test_max_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_max_uint32': 'mismatch: MXNet has no uint32 arrays',
