@@ -209,33 +209,30 @@ def max_pool(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("MaxUnpool", since=(9, 11, 22))
 def max_unpool(ctx, node, attrs, inputs):
-    """Zeros of the unpooled shape with X's values scattered to the flat positions in I (MaxPool's Indices,
-    numbered over that whole shape), then zero-padded at the ends to ``output_shape`` as ONNX's reference
-    does.  The zeros are made at run time, so no output-sized constant is stored."""
+    """Zeros of the output shape with X's values scattered to the flat positions in I (MaxPool's Indices,
+    numbered over that whole output).  With ``output_shape`` the indices address that shape, as in
+    onnxruntime and PyTorch (onnx's reference scatters into the inferred shape and pads instead: onnx#2398,
+    onnxruntime#2193).  The zeros are made at run time, so no output-sized constant is stored."""
     x, indices = inputs[0], inputs[1]
     s = ctx.shape(x)
     if s is None or not is_static(s):
         raise ctx.error(ShapeError, "MaxUnpool needs the input shape; give the input shapes with shape=")
-    kernel = list(attrs.get("kernel_shape"))
-    nsp = len(kernel)
-    strides = list(attrs.get("strides", [1] * nsp))
-    pads = list(attrs.get("pads", [0] * (2 * nsp)))
-    unpooled = tuple(s[:2]) + tuple((n - 1) * st + k - pb - pe for n, st, k, pb, pe in
-                                    zip(s[2:], strides, kernel, pads[:nsp], pads[nsp:]))
-    out = unpooled
     if inputs[2]:
         out = tuple(int(d) for d in ctx.require_const(inputs[2], "MaxUnpool output_shape").reshape(-1))
-        if len(out) != len(s) or any(o < u for o, u in zip(out, unpooled)):
-            raise ctx.error(ShapeError, f"MaxUnpool output_shape {out} is smaller than the unpooled {unpooled}")
+    else:
+        kernel = list(attrs.get("kernel_shape"))
+        nsp = len(kernel)
+        strides = list(attrs.get("strides", [1] * nsp))
+        pads = list(attrs.get("pads", [0] * (2 * nsp)))
+        out = tuple(s[:2]) + tuple((n - 1) * st + k - pb - pe for n, st, k, pb, pe in
+                                   zip(s[2:], strides, kernel, pads[:nsp], pads[nsp:]))
+    if len(out) != len(s) or tuple(out[:2]) != tuple(s[:2]) or min(out) < 1:
+        raise ctx.error(ShapeError, f"MaxUnpool output shape {out} does not fit the input {tuple(s)}")
     flat_x = ctx.reshape(x, (-1,))
     one_zero = ctx.emit1("zeros_like", [ctx.emit1("strided_slice", [flat_x], {"begin": (0,), "end": (1,)})])
-    zeros = ctx.emit1("broadcast_to", [one_zero], {"shape": (int(np.prod(unpooled)),)})
+    zeros = ctx.emit1("broadcast_to", [one_zero], {"shape": (int(np.prod(out)),)})
     flat = ctx.emit1("scatter_elements", [zeros, ctx.reshape(indices, (-1,)), flat_x], {"axis": 0})
-    y = ctx.reshape(flat, unpooled)
-    if out == unpooled:
-        return y
-    width = tuple((0, o - u) for o, u in zip(out, unpooled))
-    return ctx.emit1("pad", [y], {"pad_width": width, "pad_value": 0.0})
+    return ctx.reshape(flat, out)
 
 
 # the later versions add count_include_pad (7), ceil_mode (10) and dilations (19), each defaulting to
