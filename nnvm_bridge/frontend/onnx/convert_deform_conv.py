@@ -36,6 +36,10 @@ def deform_conv(ctx, node, attrs, inputs):
     if c % offset_group or int(offs[1]) != offset_group * 2 * taps or c != int(ws[1]) * group:
         raise ctx.error(ShapeError, f"DeformConv shapes X {tuple(xs)}, W {tuple(ws)}, offset {tuple(offs)} do not "
                                     f"fit group={group}, offset_group={offset_group}")
+    expected = tuple((side + pads[a] + pads[a + 2] - (k - 1) * d - 1) // st + 1 for a, (side, k, d, st) in
+                     enumerate(((ih, kh, dh, sh), (iw, kw, dw, sw))))
+    if (oh, ow) != expected:
+        raise ctx.error(ShapeError, f"DeformConv offset's spatial size {(oh, ow)} is not the output's {expected}")
     if ih < 2 or iw < 2:
         raise ctx.unsupported("an input side of length 1 (ONNX's sampling divides by side - 1)")
     dtype = ctx.dtype(x)
