@@ -118,6 +118,14 @@ def _max_pool_indices(storage_order, ceil_mode):
                    opset=12), {"x": x}, "ort")
 
 
+def _max_pool_indices_int8():
+    """Padding a max never picks: the type's minimum where there is no -inf."""
+    x = np.random.default_rng(12).integers(-128, 127, (1, 2, 5, 6)).astype(np.int8)
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    return (_model(node, [_vi("x", TensorProto.INT8, x.shape)],
+                   [_vi("y", TensorProto.INT8, None), _vi("i", TensorProto.INT64, None)], opset=12), {"x": x}, "ort")
+
+
 def _max_unpool(output_shape):
     """MaxPool's indices into MaxUnpool, the way a segmentation decoder uses them; an odd-sized input needs
     output_shape (without it the unpooled shape is the inferred one, 2 * the pooled one)."""
@@ -180,6 +188,7 @@ CASES = {
     "melweightmatrix": _mel_weight_matrix,
     "maxpool-indices-row-major-ceil": lambda: _max_pool_indices(0, 1),
     "maxpool-indices-column-major": lambda: _max_pool_indices(1, 0),
+    "maxpool-indices-int8-padded": _max_pool_indices_int8,
     "maxunpool-inferred-shape": lambda: _max_unpool(False),
     "maxunpool-output-shape": lambda: _max_unpool(True),
     "deformconv-groups-mask-bias": _deform_conv,

@@ -57,6 +57,12 @@ def _padding(sizes, kernel, strides, dil, begins, ends, ceil):
     return lengths, tails, [b + n + t for b, n, t in zip(begins, sizes, tails)]
 
 
+def _lowest(dtype):
+    """The padding a max never picks: -inf, or the integer type's minimum (MaxPool-12 takes int8/uint8)."""
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).min) if dtype.kind in "iu" else -np.inf
+
+
 def _padded(ctx, y, begins, tails, fill):
     if not (any(begins) or any(tails)):
         return y
@@ -72,7 +78,7 @@ def dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include
     if kind == "lp":
         y = ctx.emit1("abs", [y])
         y = ctx.emit1("__pow_scalar__", [y], {"scalar": float(p)}) if p != 1 else y
-    y = _padded(ctx, y, begins, tails, -np.inf if kind == "max" else 0.0)
+    y = _padded(ctx, y, begins, tails, _lowest(ctx.dtype(x)) if kind == "max" else 0.0)
     combine = "broadcast_max" if kind == "max" else "broadcast_add"
     acc = None
     for part in _window_slices(ctx, y, kernel, strides, dil, lengths):
@@ -100,7 +106,7 @@ def max_pool_with_indices(ctx, x, kernel, strides, dil, begins, ends, ceil, stor
     if not isinstance(s[0], (int, np.integer)) or not isinstance(s[1], (int, np.integer)):
         raise ctx.error(ShapeError, "MaxPool's Indices output needs a static batch and channel count")
     lengths, tails, _ = _padding(sizes, kernel, strides, dil, begins, ends, ceil)
-    y = _padded(ctx, ctx.entry(x), begins, tails, -np.inf)
+    y = _padded(ctx, ctx.entry(x), begins, tails, _lowest(ctx.dtype(x)))
     parts = list(_window_slices(ctx, y, kernel, strides, dil, lengths))
     windows = ctx.emit1("stack", parts, {"axis": 2, "num_args": len(parts)})
     values = ctx.emit1("max", [windows], {"axis": (2,)})
