@@ -13,10 +13,10 @@ from .registry import ONNX_IMPORT
 
 
 class _Math:
-    """Small arithmetic on IR entries in one float dtype."""
+    """Small arithmetic on IR entries."""
 
-    def __init__(self, ctx, dtype):
-        self.ctx, self.dtype = ctx, dtype
+    def __init__(self, ctx):
+        self.ctx = ctx
 
     def scale(self, x, s):
         return self.ctx.emit1("__mul_scalar__", [x], {"scalar": float(s)})
@@ -51,7 +51,7 @@ class _Math:
 
 
 def _groups(ctx, node, inputs, roles):
-    """(R, T, [[X1, G1, ...], [X2, G2, ...], ...]) with R in the float dtype of X1 and T cast to it."""
+    """(R, T, [[X1, G1, ...], [X2, G2, ...], ...], arithmetic) with R and T cast to X1's float dtype."""
     tensors = list(inputs[2:])
     if len(inputs) < 2 + roles or len(tensors) % roles:
         raise ctx.error(InvalidModelError, f"{node.op_type} takes R, T and {roles} tensors per updated value "
@@ -61,7 +61,7 @@ def _groups(ctx, node, inputs, roles):
     dtype = ctx.dtype(per_value[0][0])
     if dtype not in ("float16", "float32", "float64"):
         raise ctx.unsupported(f"dtype {dtype}")
-    return ctx.cast(inputs[0], dtype), ctx.cast(inputs[1], dtype), per_value, _Math(ctx, dtype)
+    return ctx.cast(inputs[0], dtype), ctx.cast(inputs[1], dtype), per_value, _Math(ctx)
 
 
 def _started(ctx, t):
