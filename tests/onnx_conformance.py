@@ -80,11 +80,20 @@ def op_of(case) -> str:
     return ops[0] if len(set(ops)) == 1 else (ops[-1] if ops else "?")
 
 
-def _to_mx_input(v):
+def _to_mx_input(v, legacy_ops=False):
     v = np.asarray(v)
     if v.dtype == np.bool_:
-        return v.astype(np.uint8)  # MXNet's executor has no bool: 0/1 uint8
+        v = v.astype(np.uint8)  # MXNet's executor has no bool: 0/1 uint8
+    if v.ndim == 0 and legacy_ops:
+        return v.reshape(1)  # MXNet's legacy ops have no 0-d arrays: a scalar is (1,), as the importer stores one
     return v
+
+
+def _legacy_ops_only(symbol_json) -> bool:
+    """True unless the symbol uses MXNet's numpy-semantics ops (``_np*``), the ones that know 0-d arrays."""
+    import json
+
+    return not any(n["op"].startswith("_np") for n in json.loads(symbol_json)["nodes"])
 
 
 def _as_array(v):
@@ -124,8 +133,9 @@ def run_case(case):
         text, args, aux = to_mxnet(graph, params)
         sym = mx.sym.load_json(text)
         arrays = {}
+        legacy_ops = _legacy_ops_only(text)
         for k, v in list(feeds.items()) + list(args.items()) + list(aux.items()):
-            v = _to_mx_input(v)
+            v = _to_mx_input(v, legacy_ops)
             if v.dtype.type not in mx.ndarray.ndarray._DTYPE_NP_TO_MX:
                 raise Mismatch(f"MXNet has no {v.dtype} arrays")
             arrays[k] = mx.nd.array(v, dtype=v.dtype)

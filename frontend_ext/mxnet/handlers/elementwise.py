@@ -74,3 +74,15 @@ def _scalar(op):
 
 for _name, _mx in _SCALAR.items():
     MXNET_EXPORT.add(_name, _scalar(_mx))
+
+
+# ---- float classification: MXNet has no op of its own (mx.contrib's isnan/isinf are these compositions) ------
+@MXNET_EXPORT.register("isnan")
+def _isnan(ctx, node, attrs, inputs):
+    return [ctx.add("broadcast_not_equal", node.name, [inputs[0], inputs[0]])]
+
+
+@MXNET_EXPORT.register("isinf")
+def _isinf(ctx, node, attrs, inputs):
+    magnitude = ctx.add("abs", node.name + "_abs", inputs)
+    return [ctx.add("_equal_scalar", node.name, [magnitude], {"scalar": float("inf")})]

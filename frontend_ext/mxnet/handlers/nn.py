@@ -266,11 +266,12 @@ def _pad(ctx, node, attrs, inputs):
     if mode == "constant":
         mx_attrs["constant_value"] = attrs.pad_value
     rank = len(attrs.pad_width)
-    if rank not in (4, 5) or any(width[:4]):
+    floats = (ctx.dtype(node.inputs[0]) or "float32").startswith("float")
+    if rank not in (4, 5) or any(width[:4]) or not floats:
         shape = ctx.shape(node.inputs[0])
         if mode != "constant" or shape is None:
-            raise unsupported_feature(node.op, node.name, "MXNet Pad pads only the spatial axes of 4-d/5-d data",
-                                      direction="MXNet")
+            raise unsupported_feature(node.op, node.name, "MXNet Pad pads only the spatial axes of 4-d/5-d float "
+                                      "data", direction="MXNet")
         return [_concat_pad(ctx, node, inputs[0], shape, attrs.pad_width, attrs.pad_value)]
     return [ctx.add("Pad", node.name, inputs, mx_attrs)]
 

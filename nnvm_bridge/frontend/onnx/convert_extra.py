@@ -1,5 +1,5 @@
 """Converters that decompose newer or rarer ONNX ops into IR ops: Trilu, Hardmax, LpNormalization,
-Swish, RMSNormalization, Shrink."""
+Swish, RMSNormalization, Shrink, MeanVarianceNormalization."""
 from __future__ import annotations
 
 import numpy as np
@@ -179,3 +179,16 @@ def negative_log_likelihood_loss(ctx, node, attrs, inputs):
 def softmax_cross_entropy_loss(ctx, node, attrs, inputs):
     log_prob = ctx.emit1("log_softmax", [inputs[0]], {"axis": 1})
     return [_nll_loss(ctx, node, attrs, log_prob, inputs[1], inputs[2]), log_prob]
+
+
+@ONNX_IMPORT.register("MeanVarianceNormalization", since=(9, 13))
+def mean_variance_normalization(ctx, node, attrs, inputs):
+    """(X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9) over ``axes``, as the op's ONNX function body computes it."""
+    x = inputs[0]
+    r = ctx.require_rank(x)
+    axes = tuple(sorted({int(a) % r for a in attrs.get("axes", (0, 2, 3))}))
+    mean = ctx.emit1("mean", [x], {"axis": axes, "keepdims": True})
+    mean_of_squares = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [x, x])], {"axis": axes, "keepdims": True})
+    variance = ctx.emit1("broadcast_sub", [mean_of_squares, ctx.emit1("broadcast_mul", [mean, mean])])
+    std = ctx.emit1("__add_scalar__", [ctx.emit1("sqrt", [variance])], {"scalar": 1e-9})
+    return ctx.emit1("broadcast_div", [ctx.emit1("broadcast_sub", [x, mean]), std])

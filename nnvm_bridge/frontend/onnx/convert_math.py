@@ -197,9 +197,15 @@ def isnan(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("IsInf", since=(10, 20))
 def isinf(ctx, node, attrs, inputs):
-    if not attrs.get("detect_positive", 1) or not attrs.get("detect_negative", 1):
-        raise ctx.unsupported("one-sided detection")
-    return ctx.cast(ctx.emit1("isinf", [inputs[0]]), "bool")
+    x = inputs[0]
+    positive, negative = attrs.get("detect_positive", 1), attrs.get("detect_negative", 1)
+    if not (positive or negative):
+        return ctx.cast(ctx.emit1("zeros_like", [x]), "bool")
+    found = ctx.emit1("isinf", [x])
+    if not (positive and negative):  # one sign only: keep the infinities of that sign
+        sign = ctx.emit1("__greater_scalar__" if positive else "__less_scalar__", [x], {"scalar": 0.0})
+        found = ctx.emit1("broadcast_mul", [found, sign])
+    return ctx.cast(found, "bool")
 
 
 @ONNX_IMPORT.register("Clip", since=(1, 6))

@@ -8,7 +8,7 @@ from ...errors import AttributeParseError, ShapeError
 from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
 from ...ir.symbolic import Dim, is_static
 from ...ops.common import broadcast_shapes
-from .dilated_pool import dilated_pool
+from .dilated_pool import dilated_pool, max_pool_with_indices
 from .registry import ONNX_IMPORT
 
 
@@ -174,12 +174,13 @@ def _zero_pad(ctx, x, begins, ends):
 
 
 def _pool(ctx, node, attrs, inputs, kind):
-    if len(node.outputs) > 1 and node.output_used(1, ctx.consumers):
-        raise ctx.unsupported("Indices output")
     x, kernel, strides, begins, ends, ceil = _pool_window(ctx, attrs, inputs)
     nsp = len(kernel)
     include_pad = kind == "avg" and bool(attrs.get("count_include_pad", 0))
     dil = _dilations(attrs, nsp)
+    if kind == "max" and node.output_used(1, ctx.consumers):
+        return list(max_pool_with_indices(ctx, x, kernel, strides, dil, begins, ends, ceil,
+                                          int(attrs.get("storage_order", 0))))
     if any(d != 1 for d in dil):
         return [dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include_pad), None]
     tails = _ceil_tails(ctx, x, kernel, strides, begins, ends) if ceil else None
@@ -204,6 +205,34 @@ def _pool(ctx, node, attrs, inputs, kind):
 @ONNX_IMPORT.register("MaxPool", since=(1, 8, 10, 11, 12, 22))
 def max_pool(ctx, node, attrs, inputs):
     return _pool(ctx, node, attrs, inputs, "max")
+
+
+@ONNX_IMPORT.register("MaxUnpool", since=(9, 11, 22))
+def max_unpool(ctx, node, attrs, inputs):
+    """Zeros of the output shape with X's values scattered to the flat positions in I (MaxPool's Indices,
+    numbered over that whole output).  With ``output_shape`` the indices address that shape, as in
+    onnxruntime and PyTorch (onnx's reference scatters into the inferred shape and pads instead: onnx#2398,
+    onnxruntime#2193).  The zeros are made at run time, so no output-sized constant is stored."""
+    x, indices = inputs[0], inputs[1]
+    s = ctx.shape(x)
+    if s is None or not is_static(s):
+        raise ctx.error(ShapeError, "MaxUnpool needs the input shape; give the input shapes with shape=")
+    if inputs[2]:
+        out = tuple(int(d) for d in ctx.require_const(inputs[2], "MaxUnpool output_shape").reshape(-1))
+    else:
+        kernel = list(attrs.get("kernel_shape"))
+        nsp = len(kernel)
+        strides = list(attrs.get("strides", [1] * nsp))
+        pads = list(attrs.get("pads", [0] * (2 * nsp)))
+        out = tuple(s[:2]) + tuple((n - 1) * st + k - pb - pe for n, st, k, pb, pe in
+                                   zip(s[2:], strides, kernel, pads[:nsp], pads[nsp:]))
+    if len(out) != len(s) or tuple(out[:2]) != tuple(s[:2]) or min(out) < 1:
+        raise ctx.error(ShapeError, f"MaxUnpool output shape {out} does not fit the input {tuple(s)}")
+    flat_x = ctx.reshape(x, (-1,))
+    one_zero = ctx.emit1("zeros_like", [ctx.emit1("strided_slice", [flat_x], {"begin": (0,), "end": (1,)})])
+    zeros = ctx.emit1("broadcast_to", [one_zero], {"shape": (int(np.prod(out)),)})
+    flat = ctx.emit1("scatter_elements", [zeros, ctx.reshape(indices, (-1,)), flat_x], {"axis": 0})
+    return ctx.reshape(flat, out)
 
 
 # the later versions add count_include_pad (7), ceil_mode (10) and dilations (19), each defaulting to
@@ -259,11 +288,30 @@ ONNX_IMPORT.add("GlobalMaxPool", _global_pool("max"), since=(1, 22))
 # ---- normalisation ----------------------------------------------------------------------------
 @ONNX_IMPORT.register("BatchNormalization", since=(1, 6, 7, 9, 14, 15))
 def batch_norm(ctx, node, attrs, inputs):
-    if attrs.get("training_mode", 0):
-        raise ctx.unsupported("training_mode=1")
     ins = [inputs[i] for i in range(5)]
     eps = float(attrs.get("epsilon", 1e-5))
+    if attrs.get("training_mode", 0):
+        return _batch_norm_training(ctx, *ins, eps, float(attrs.get("momentum", 0.9)))
     return ctx.emit1("batch_norm", ins, {"epsilon": eps, "axis": 1})
+
+
+def _batch_norm_training(ctx, x, scale, bias, mean, var, eps, momentum):
+    """training_mode=1: normalise with the batch's statistics (biased variance over every axis but 1) and
+    return the running statistics blended with them by ``momentum``."""
+    r = ctx.require_rank(x)
+    axes = (0,) + tuple(range(2, r))
+    per_channel = (1, -1) + (1,) * (r - 2)
+    batch_mean = ctx.emit1("mean", [x], {"axis": axes})
+    centered = ctx.emit1("broadcast_sub", [x, ctx.reshape(batch_mean, per_channel)])
+    batch_var = ctx.emit1("mean", [ctx.emit1("broadcast_mul", [centered, centered])], {"axis": axes})
+    inv_std = ctx.emit1("rsqrt", [ctx.emit1("__add_scalar__", [batch_var], {"scalar": eps})])
+    gain = ctx.reshape(ctx.emit1("broadcast_mul", [scale, inv_std]), per_channel)
+    y = ctx.emit1("broadcast_add", [ctx.emit1("broadcast_mul", [centered, gain]), ctx.reshape(bias, per_channel)])
+
+    def blend(running, batch):
+        return ctx.emit1("broadcast_add", [ctx.emit1("__mul_scalar__", [running], {"scalar": momentum}),
+                                           ctx.emit1("__mul_scalar__", [batch], {"scalar": 1.0 - momentum})])
+    return [y, blend(mean, batch_mean), blend(var, batch_var)]
 
 
 @ONNX_IMPORT.register("InstanceNormalization", since=(1, 6, 22))

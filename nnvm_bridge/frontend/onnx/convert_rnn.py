@@ -2,13 +2,14 @@
 
 ONNX packs gates as LSTM i,o,f,c and GRU z,r,h; MXNet wants i,f,c,o and r,z,n, with all weights
 first and then all biases in one flat vector.  A "reverse" direction runs forward on the
-time-flipped sequence.
+time-flipped sequence.  An LSTM with peepholes, which no fused op has, is unrolled (lstm_unrolled.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...ops.rnn import ONNX_GATES_IN_MXNET_ORDER
+from .lstm_unrolled import lstm_with_peepholes
 from .registry import ONNX_IMPORT
 
 
@@ -64,15 +65,9 @@ def _rnn(mode_of):
             t = None if xs is None else xs[1 if batch_first else 0]
             if lens is None or t is None or not np.all(lens == t):
                 raise ctx.unsupported("sequence_lens shorter than the sequence")
-        if inputs[7]:
-            p = ctx.const(inputs[7])
-            if p is None or np.any(p != 0):
-                raise ctx.unsupported("peepholes")
+        peepholes = ctx.require_const(inputs[7], "LSTM P") if inputs[7] else None
         if batch_first:
             x = ctx.emit1("transpose", [x], {"axes": (1, 0, 2)})
-        if direction == "reverse":
-            x = ctx.emit1("flip", [x], {"axis": 0})
-        params = _flat_params(W, R, B, mode, hidden)
 
         def state(idx):
             s = inputs[idx]
@@ -80,6 +75,12 @@ def _rnn(mode_of):
                 return _zero_state(ctx, x, dirs, hidden)
             return ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) if batch_first else s
 
+        if peepholes is not None and np.any(peepholes != 0):
+            y, *states = lstm_with_peepholes(ctx, x, W, R, B, peepholes, state(5), state(6), hidden, direction)
+            return _onnx_layout(ctx, y, states, batch_first)
+        if direction == "reverse":
+            x = ctx.emit1("flip", [x], {"axis": 0})
+        params = _flat_params(W, R, B, mode, hidden)
         ins = [x, params, state(5)] + ([state(6)] if mode == "lstm" else [])
         rnn_attrs = {"mode": mode, "state_size": hidden, "bidirectional": dirs == 2}
         if mode == "gru":  # ONNX's default (0) applies the reset gate before the hidden matmul, MXNet's after it
@@ -88,14 +89,19 @@ def _rnn(mode_of):
         y = outs[0]
         if direction == "reverse":
             y = ctx.emit1("flip", [y], {"axis": 0})
-        # (T, N, D*H) -> ONNX Y (T, D, N, H)
+        # (T, N, D*H) -> (T, N, D, H) -> (T, D, N, H)
         y = ctx.emit1("reshape", [y], {"shape": (0, 0, dirs, hidden)})
-        y = ctx.emit1("transpose", [y], {"axes": (1, 0, 2, 3) if batch_first else (0, 2, 1, 3)})
-        states = outs[1:]
-        if batch_first:
-            states = [ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) for s in states]
-        return [y] + states
+        y = ctx.emit1("transpose", [y], {"axes": (0, 2, 1, 3)})
+        return _onnx_layout(ctx, y, outs[1:], batch_first)
     return convert
+
+
+def _onnx_layout(ctx, y, states, batch_first):
+    """Y (T, D, N, H) and the final states (D, N, H) in the node's layout: layout=1 is (N, T, D, H), (N, D, H)."""
+    if not batch_first:
+        return [y] + list(states)
+    return ([ctx.emit1("transpose", [y], {"axes": (2, 0, 1, 3)})]
+            + [ctx.emit1("transpose", [s], {"axes": (1, 0, 2)}) for s in states])
 
 
 def _lstm_mode(attrs):

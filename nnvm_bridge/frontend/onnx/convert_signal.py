@@ -1,10 +1,10 @@
-"""Converters for ONNX's signal ops: the window functions, DFT and STFT.
+"""Converters for ONNX's signal ops: the window functions, MelWeightMatrix, DFT and STFT.
 
-A window is a constant (its size must be known). DFT and STFT become one matrix product with a constant
-(2n, 2m) Fourier matrix: a signal's samples, flattened as (re, im) pairs, times the matrix give the
-spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided``, the inverse
-transform (of a one-sided spectrum too: real samples) are all in the matrix, and so is STFT's window;
-STFT's frames come from one ``take``.
+A window or a mel filter bank is a constant (its size must be known). DFT and STFT become one matrix product
+with a constant (2n, 2m) Fourier matrix: a signal's samples, flattened as (re, im) pairs, times the matrix
+give the spectrum's (re, im) pairs. Truncation and zero padding to ``dft_length``, ``onesided``, the inverse
+transform (of a one-sided spectrum too: real samples) are all in the matrix, and so is STFT's window; STFT's
+frames come from one ``take``.
 """
 from __future__ import annotations
 
@@ -151,3 +151,27 @@ def stft(ctx, node, attrs, inputs):
     framed = ctx.emit1("take", [signal, index], {"axis": 1})  # (batch, frames, frame, parts)
     return _spectrum(ctx, framed, (s[0], frames, frame, s[2]), 2, frame, False, bool(attrs.get("onesided", 1)),
                      ctx.dtype(signal), wv)
+
+
+@ONNX_IMPORT.register("MelWeightMatrix", since=17)
+def mel_weight_matrix(ctx, node, attrs, inputs):
+    """A constant: the (dft_length // 2 + 1, num_mel_bins) triangular filter bank, computed as ONNX's reference
+    does (band edges evenly spaced on the mel scale, rounded down to DFT bins)."""
+    num_mel_bins, dft_length, sample_rate, low_hz, high_hz = (
+        ctx.require_const(inputs[i], f"MelWeightMatrix input {i}").reshape(-1)[0] for i in range(5))
+    num_mel_bins, dft_length = int(num_mel_bins), int(dft_length)
+    if num_mel_bins < 1 or dft_length < 1 or sample_rate <= 0:
+        raise ctx.error(ShapeError, "MelWeightMatrix needs num_mel_bins, dft_length and sample_rate > 0")
+    low_mel, high_mel = (2595 * np.log1p(hz / 700) / np.log(10) for hz in (low_hz, high_hz))
+    mels = np.arange(num_mel_bins + 2) * ((high_mel - low_mel) / (num_mel_bins + 2)) + low_mel
+    edges = (((dft_length + 1) * (700 * np.expm1(mels / 2595 * np.log(10)))) // sample_rate).astype(int)
+    out = np.zeros((dft_length // 2 + 1, num_mel_bins))
+    for i in range(num_mel_bins):
+        left, center, right = edges[i:i + 3]
+        if center == left:
+            out[center, i] = 1
+        else:
+            out[left:center + 1, i] = (np.arange(left, center + 1) - left) / (center - left)
+        if right > center:
+            out[center:right, i] = (right - np.arange(center, right)) / (right - center)
+    return out.astype(_dt.to_numpy(_dt.from_onnx(int(attrs.get("output_datatype", 1)))))

@@ -457,13 +457,25 @@ def gather(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("GatherND", since=(11, 12, 13))
 def gather_nd(ctx, node, attrs, inputs):
-    if attrs.get("batch_dims", 0):
-        raise ctx.unsupported("batch_dims")
     data, idx = inputs[0], inputs[1]
     r = ctx.require_rank(idx)
     # ONNX indexes with the last dim of indices, NNVM/MXNet with the first
     perm = (r - 1,) + tuple(range(r - 1))
-    return ctx.emit1("gather_nd", [data, ctx.emit1("transpose", [idx], {"axes": perm})])
+    coords = ctx.emit1("transpose", [idx], {"axes": perm})
+    batch_dims = int(attrs.get("batch_dims", 0))
+    if batch_dims:
+        coords = _with_batch_coordinates(ctx, idx, coords, batch_dims)
+    return ctx.emit1("gather_nd", [data, coords])
+
+
+def _with_batch_coordinates(ctx, idx, coords, batch_dims):
+    """batch_dims=b: each index tuple also addresses its own batch position, so the b leading coordinates
+    (a grid over indices' leading axes) go in front of the tuple and one plain gather_nd does the rest."""
+    s = ctx.shape(idx)
+    if s is None or not is_static(s[:-1]):
+        raise ctx.unsupported("batch_dims with indices of unknown shape")
+    grid = np.indices(tuple(int(d) for d in s[:-1]), dtype=_dt.to_numpy(ctx.dtype(idx)))[:batch_dims]
+    return ctx.emit1("concatenate", [grid, coords], {"axis": 0})
 
 
 @ONNX_IMPORT.register("Expand", since=(8, 13))
@@ -545,7 +557,24 @@ def _pad(ctx, attrs, x, pads, value, axes):
         return ctx.emit1("pad", [x], {"pad_width": width, "pad_value": value})
     if mode in ("reflect", "edge"):
         return ctx.emit1("mirror_pad", [x], {"pad_width": width, "mode": mode})
+    if mode == "wrap":
+        return _wrap_pad(ctx, x, width)
     raise ctx.unsupported(f"mode={mode}")
+
+
+def _wrap_pad(ctx, x, width):
+    """mode=wrap: along each padded axis, gather positions -before .. n+after-1 taken modulo n (so pads
+    longer than the axis repeat it, as numpy's wrap does)."""
+    s = ctx.shape(x)
+    for axis, (before, after) in enumerate(width):
+        if not (before or after):
+            continue
+        n = None if s is None else s[axis]
+        if not isinstance(n, (int, np.integer)) or n == 0:
+            raise ctx.unsupported("mode=wrap on an axis of unknown or zero length")
+        positions = np.arange(-before, int(n) + after, dtype=np.int64) % int(n)
+        x = ctx.emit1("take", [x, positions], {"axis": axis})
+    return ctx.entry(x)
 
 
 @ONNX_IMPORT.register("DepthToSpace", since=(1, 11, 13, 28))

@@ -1,6 +1,7 @@
-"""Pooling with dilations (ONNX MaxPool-10+, AveragePool-19+, LpPool-18+), which the IR's pooling ops
-(NNVM's, MXNet's) cannot express: one strided slice of the padded input per kernel offset, combined by
-max or sum. Sizes must be static; the average's divisor (the window's counted part) is then a constant.
+"""Pooling by window slices, for what the IR's pooling ops (NNVM's, MXNet's) cannot express: dilations
+(ONNX MaxPool-10+, AveragePool-19+, LpPool-18+) and MaxPool's Indices output.  One strided slice of the
+padded input per kernel offset, combined by max or sum (or stacked, for the arg max).  Sizes must be
+static; the average's divisor (the window's counted part) and the index tables are then constants.
 """
 from __future__ import annotations
 
@@ -40,26 +41,44 @@ def _counted(sizes, begins, ends, padded, include_pad):
     return mask
 
 
-def dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include_pad=False, p=2.0):
-    """``kind`` max, avg or lp pooling of ``x`` (N, C, *spatial) with dilations ``dil``."""
+def _static_sizes(ctx, x, what):
     s = ctx.shape(x)
     sizes = s[2:] if s is not None else None
     if sizes is None or not all(isinstance(n, (int, np.integer)) for n in sizes):
-        raise ctx.error(ShapeError, "pooling with dilations needs static spatial sizes; give the input shapes "
-                                    "with shape=")
-    sizes = [int(n) for n in sizes]
+        raise ctx.error(ShapeError, f"{what} needs static spatial sizes; give the input shapes with shape=")
+    return [int(n) for n in sizes]
+
+
+def _padding(sizes, kernel, strides, dil, begins, ends, ceil):
+    """(output lengths, end padding the last windows reach, padded sizes)."""
     lengths = _lengths(sizes, kernel, strides, dil, begins, ends, ceil)
     padded = [(n_out - 1) * st + (k - 1) * d + 1 for n_out, st, k, d in zip(lengths, strides, kernel, dil)]
     tails = [max(0, need - (b + n)) for need, b, n in zip(padded, begins, sizes)]
-    padded = [b + n + t for b, n, t in zip(begins, sizes, tails)]
-    fill = -np.inf if kind == "max" else 0.0
+    return lengths, tails, [b + n + t for b, n, t in zip(begins, sizes, tails)]
+
+
+def _lowest(dtype):
+    """The padding a max never picks: -inf, or the integer type's minimum (MaxPool-12 takes int8/uint8)."""
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).min) if dtype.kind in "iu" else -np.inf
+
+
+def _padded(ctx, y, begins, tails, fill):
+    if not (any(begins) or any(tails)):
+        return y
     width = ((0, 0), (0, 0)) + tuple(zip(begins, tails))
+    return ctx.emit1("pad", [y], {"pad_width": width, "pad_value": fill})
+
+
+def dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include_pad=False, p=2.0):
+    """``kind`` max, avg or lp pooling of ``x`` (N, C, *spatial) with dilations ``dil``."""
+    sizes = _static_sizes(ctx, x, "pooling with dilations")
+    lengths, tails, padded = _padding(sizes, kernel, strides, dil, begins, ends, ceil)
     y = ctx.entry(x)
     if kind == "lp":
         y = ctx.emit1("abs", [y])
         y = ctx.emit1("__pow_scalar__", [y], {"scalar": float(p)}) if p != 1 else y
-    if any(begins) or any(tails):
-        y = ctx.emit1("pad", [y], {"pad_width": width, "pad_value": fill})
+    y = _padded(ctx, y, begins, tails, _lowest(ctx.dtype(x)) if kind == "max" else 0.0)
     combine = "broadcast_max" if kind == "max" else "broadcast_add"
     acc = None
     for part in _window_slices(ctx, y, kernel, strides, dil, lengths):
@@ -75,3 +94,36 @@ def dilated_pool(ctx, x, kind, kernel, strides, dil, begins, ends, ceil, include
         count = np.maximum(count, 1.0).astype(ctx.dtype(x)).reshape((1, 1) + tuple(lengths))
         acc = ctx.emit1("broadcast_div", [acc, count])
     return acc
+
+
+def max_pool_with_indices(ctx, x, kernel, strides, dil, begins, ends, ceil, storage_order):
+    """MaxPool's (Y, Indices): the window slices stacked on a new axis 2, their max and (first) arg max;
+    the arg max k at output position p picks the input position p * stride + offset_k * dilation - begin,
+    numbered over the whole input (N, C, *spatial) row-major, or with the spatial dims column-major
+    (``storage_order=1``)."""
+    sizes = _static_sizes(ctx, x, "MaxPool's Indices output")
+    s = ctx.shape(x)
+    if not isinstance(s[0], (int, np.integer)) or not isinstance(s[1], (int, np.integer)):
+        raise ctx.error(ShapeError, "MaxPool's Indices output needs a static batch and channel count")
+    lengths, tails, _ = _padding(sizes, kernel, strides, dil, begins, ends, ceil)
+    y = _padded(ctx, ctx.entry(x), begins, tails, _lowest(ctx.dtype(x)))
+    parts = list(_window_slices(ctx, y, kernel, strides, dil, lengths))
+    windows = ctx.emit1("stack", parts, {"axis": 2, "num_args": len(parts)})
+    values = ctx.emit1("max", [windows], {"axis": (2,)})
+    choice = ctx.emit1("argmax", [windows], {"axis": (2,), "keepdims": True, "dtype": "int64"})
+    # position_of[k, *p]: the spatial index that kernel offset k reads at output position p
+    out_pos = np.indices(lengths).reshape(len(lengths), 1, *lengths)
+    offsets = np.array(list(itertools.product(*(range(k) for k in kernel)))).T.reshape(len(kernel), -1,
+                                                                                       *[1] * len(lengths))
+    coords = [out_pos[i] * strides[i] + offsets[i] * dil[i] - begins[i] for i in range(len(sizes))]
+    coords = [np.clip(c, 0, n - 1) for c, n in zip(coords, sizes)]  # padding never wins: it holds the lowest value
+    position_of = np.ravel_multi_index(coords, sizes, order="F" if storage_order else "C")
+    n, c = int(s[0]), int(s[1])
+    # position_of[choice, *p], read from the flat table at choice * prod(lengths) + p (a small constant)
+    per_offset = int(np.prod(lengths))
+    flat = ctx.emit1("broadcast_add", [ctx.emit1("broadcast_mul", [choice, np.array([per_offset], np.int64)]),
+                                       np.arange(per_offset, dtype=np.int64).reshape(lengths)])
+    spatial = ctx.emit1("take", [position_of.reshape(-1).astype(np.int64), flat], {"axis": 0})
+    planes = (np.arange(n * c, dtype=np.int64) * int(np.prod(sizes))).reshape((n, c, 1) + (1,) * len(sizes))
+    indices = ctx.emit1("squeeze", [ctx.emit1("broadcast_add", [spatial, planes])], {"axis": (2,)})
+    return values, indices

@@ -19,10 +19,10 @@ from ...ir import dtypes as _dt
 from ...ir.graph import Entry, Graph
 from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
 from ...ops import num_visible_outputs
-from . import (convert_control, convert_datadep, convert_einsum, convert_extra, convert_image,  # noqa: F401
-               convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
+from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
+               convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
                convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
-               convert_signal, convert_tensor, shape_values)
+               convert_signal, convert_tensor, convert_training, shape_values)
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .tensors import load_model, tensor_to_array
