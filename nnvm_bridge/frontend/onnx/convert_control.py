@@ -21,7 +21,9 @@ from ...ir.graph import Entry
 from ...ir.interpreter import run_graph
 from ...ir.symbolic import count_dim, format_dim
 from .context import ImportContext, OnnxNode
+from .convert_sequence import needs_unrolling, unroll_loop
 from .registry import ONNX_IMPORT
+from .sequence_values import is_structured, map_tensors, refill, same_layout, tensors
 from .tensors import tensor_to_array
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -42,6 +44,8 @@ class _ScopeValues(dict):
         value = self.ctx.parent.vals[name]  # KeyError: no scope has it
         if isinstance(value, Entry):
             value = self.ctx.capture(name, value)
+        elif is_structured(value):  # a sequence's tensors are captured one by one
+            value = map_tensors(value, lambda e: self.ctx.capture(name, e) if isinstance(e, Entry) else e)
         self[name] = value
         return value
 
@@ -132,14 +136,20 @@ def _if(ctx, node, attrs, inputs):
         if np.asarray(cond).size != 1:
             raise ctx.error(InvalidModelError, f"the condition must hold one value, got shape {cond.shape}")
         return _inline(ctx, node, attrs["then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"])
-    branches = []
+    branches, layouts = [], []
     for key in ("then_branch", "else_branch"):
         body = BodyContext(ctx)
-        outs, extra = body.finish(convert_graph(body, attrs[key]))
+        values = [body.value(name) for name in convert_graph(body, attrs[key])]
+        outs, extra = body.finish([t for v in values for t in tensors(v)])  # a sequence's tensors, one by one
         branches.append((body, outs, extra))
+        layouts.append(values)
     ctx.node = node
-    if len(branches[0][1]) != len(branches[1][1]):
+    if len(layouts[0]) != len(layouts[1]):
         raise ctx.error(InvalidModelError, "the branches give different numbers of outputs")
+    if not all(same_layout(a, b) for a, b in zip(*layouts)):
+        raise ctx.unsupported("branches that give sequences of different lengths or optionals of different "
+                              "presence: the outputs' layout would depend on data; the condition must be a "
+                              "constant")
     outer = _union(extra for _, _, extra in branches)
     bodies = []
     for body, outs, extra in branches:
@@ -147,7 +157,10 @@ def _if(ctx, node, attrs, inputs):
         formals = [mine[_key(o)] if _key(o) in mine else body.variable(body.unique("unused"), None, None)
                    for o in outer]
         bodies.append(control.make_body(outs, [f.node for f in formals]))
-    return ctx.emit("if", [inputs[0]] + outer, {"num_outputs": len(node.outputs)}, subgraphs=bodies)
+    if not branches[0][1]:  # only empty sequences and optionals: nothing to choose at run time
+        return layouts[0]
+    results = iter(ctx.emit("if", [inputs[0]] + outer, {"num_outputs": len(branches[0][1])}, subgraphs=bodies))
+    return [refill(v, results) for v in layouts[0]]
 
 
 def _inline(ctx, node, graph):
@@ -179,6 +192,8 @@ def _union(extras) -> list:
 @ONNX_IMPORT.register("Loop", since=(1, 11, 13, 16, 19, 21, 23, 24, 25))
 def _loop(ctx, node, attrs, inputs):
     graph = attrs["body"]
+    if needs_unrolling(ctx, node, outer_names(node.proto)):
+        return unroll_loop(ctx, node, graph)
     carried = list(node.inputs[2:])
     if any(x is None for x in carried):
         raise ctx.error(InvalidModelError, "a loop-carried input is empty")
