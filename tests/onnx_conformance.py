@@ -87,8 +87,27 @@ def _to_mx_input(v):
     return v
 
 
+def _as_array(v):
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, np.generic):
+        return np.asarray(v)
+    return v
+
+
 def _as_value(v):
-    """A data set's value as numpy: an array, a list (a sequence) or None (an empty optional)."""
+    """A data set's value as numpy: an array, a list (a sequence) or None (an empty optional); the stored
+    cases' SequenceProto / OptionalProto read as onnx's own loader gives them."""
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(v, onnx.SequenceProto):
+        v = numpy_helper.to_list(v)
+    elif isinstance(v, onnx.OptionalProto):
+        v = numpy_helper.to_optional(v)
     if v is None:
         return None
     if isinstance(v, list):
@@ -103,17 +122,6 @@ def _shape_of(v):
     if isinstance(v, list):
         return [_shape_of(x) for x in v]
     return np.asarray(v).shape
-
-
-def _as_array(v):
-    import onnx
-    from onnx import numpy_helper
-
-    if isinstance(v, onnx.TensorProto):
-        return numpy_helper.to_array(v)
-    if isinstance(v, np.generic):
-        return np.asarray(v)
-    return v
 
 
 class Mismatch(AssertionError):

@@ -15,6 +15,7 @@ from ...ir import dtypes as _dt
 from ...ir.symbolic import Dim
 from .registry import ONNX_IMPORT
 from .sequence_values import EmptyOptional, SequenceValue, is_structured, is_tensor
+from .subgraph import BodyContext, convert_graph
 
 MAX_UNROLLED_TRIPS = 1 << 12  # a Loop carrying a sequence is unrolled at import, up to this many iterations
 
@@ -149,8 +150,6 @@ def concat_from_sequence(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("SequenceMap", since=17)
 def sequence_map(ctx, node, attrs, inputs):
     """The body once per position of the sequences (unrolled), with the tensor inputs the same every time."""
-    from .convert_control import convert_graph
-
     graph = attrs["body"]
     values = [ctx.value(x) for x in inputs]
     lengths = {len(v) for v in values if isinstance(v, SequenceValue)}
@@ -193,8 +192,6 @@ def optional_get_element(ctx, node, attrs, inputs):
 def _iteration(ctx):
     """The context of one unrolled pass of a body: converted into the enclosing graph, with constants of its
     own (each pass has the same ONNX names for other values)."""
-    from .convert_control import BodyContext
-
     body = BodyContext(ctx, inline=True)
     body._const_entries = {}
     return body
@@ -220,8 +217,6 @@ def _peek(ctx, name):
 def unroll_loop(ctx, node, graph):
     """The Loop's body converted once per iteration into the enclosing graph; the trip count and every
     iteration's condition must be known at import."""
-    from .convert_control import convert_graph
-
     trips = MAX_UNROLLED_TRIPS + 1 if node.inputs[0] is None else \
         _known_int(ctx, node.inputs[0], "a trip count")
     going = True if node.inputs[1] is None else \

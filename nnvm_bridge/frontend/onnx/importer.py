@@ -22,8 +22,9 @@ from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, pa
 from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_einsum, convert_extra, convert_image,  # noqa: F401
                convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
-               convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter, convert_sequence,
-               convert_signal, convert_tensor, shape_values, structured_io)
+               convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
+               convert_signal, convert_tensor, shape_values)
+from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .sequence_values import is_structured
