@@ -84,7 +84,7 @@ def import_model(model, format="onnx", shape=None, dtype=None):
 
 def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     """ONNX model -> a runnable ``gluon.SymbolBlock`` with parameters loaded; call it with the data inputs
-    in the model's input order."""
+    in the model's input order (a sequence input as its tensors, docs/sequences.md)."""
     from frontend_ext.mxnet.objects import to_gluon_block
 
     graph, params = _onnx_to_ir(model, format, shape, dtype)

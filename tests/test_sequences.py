@@ -276,3 +276,14 @@ def test_an_empty_optional_input():
     got = nb.compile_model((graph, params)).run({"opt": None})
     assert not bool(np.asarray(got[0]).reshape(())) and not bool(ref[0])
     _assert_same(got[1:], ref[1:])
+
+
+def test_to_onnx_exports_the_flat_tensors():
+    model = _sequence_io_model()
+    graph, params = nb.frontend.from_onnx(model, shape={"seq": [(2, 3), (4, 3)], "t": (2, 3)})
+    seq, t = [_rand(2, 3), _rand(4, 3)], _rand(2, 3)
+    layout = structure.of(graph)
+    flat = structure.flat_inputs(layout, {"seq": seq, "t": t})
+    exported = nb.frontend.to_onnx(graph, params)
+    got = structure.model_outputs(layout, _ort(exported, {i.name: flat[i.name] for i in exported.graph.input}))
+    _assert_same(got[:2], _ort(model, {"seq": seq, "t": t})[:2])

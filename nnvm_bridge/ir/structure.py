@@ -37,10 +37,6 @@ def parse(text):
     return {side: [(name, tree) for name, tree in raw.get(side, [])] for side in ("inputs", "outputs")}
 
 
-def is_tensor(tree) -> bool:
-    return isinstance(tree, str)
-
-
 def leaves(tree) -> list:
     """The flat tensor names of a tree, in order."""
     if tree is None:

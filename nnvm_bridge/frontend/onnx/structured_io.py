@@ -8,6 +8,8 @@ are ``x_0``, ``x_1``, ...), each output tensor an IR output, and the layout, a t
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...errors import DTypeError, ShapeError
 from ...ir import dtypes as _dt
 from ...ir.symbolic import anonymous_dim, format_shape_hint, parse_dim, sym
@@ -67,12 +69,16 @@ def _bind(ctx, t, name, flat_name, shape, given):
         raise DTypeError(f"input {name!r} is neither a tensor, a sequence nor an optional")
     dtype = _elem_dtype(t) or "float32"
     dims = tensor_type_dims(t.tensor_type, flat_name) if shape is None else \
-        tuple(anonymous_dim(flat_name, i) if d is None or int(d) < 0 else parse_dim(d) for i, d in enumerate(shape))
+        tuple(anonymous_dim(flat_name, i) if _unknown(d) else parse_dim(d) for i, d in enumerate(shape))
     attrs = {"__dtype__": str(_dt.to_mxnet(dtype))}
     if dims is not None:
         attrs["__shape__"] = format_shape_hint(dims, mxnet=0 in dims)
     ctx.reserve(flat_name)
     return ctx.variable(flat_name, dims, dtype, None, attrs), flat_name
+
+
+def _unknown(d):
+    return d is None or (isinstance(d, (int, np.integer)) and int(d) < 0)
 
 
 def _elem_dtype(t):
