@@ -61,8 +61,7 @@ def ensure_cases(version: str) -> str:
 
 
 def _read_value(path, type_proto):
-    """A tensor as an ndarray, a sequence as a list, an optional as its value or None (as onnx's own case
-    loader gives them)."""
+    """A tensor as an ndarray; a sequence or optional as its proto (the harness reports those as non-tensors)."""
     import onnx
     from onnx import numpy_helper
 
@@ -72,13 +71,9 @@ def _read_value(path, type_proto):
         t = onnx.TensorProto()
         t.ParseFromString(data)
         return numpy_helper.to_array(t)
-    if type_proto.HasField("sequence_type"):
-        proto = onnx.SequenceProto()
-        proto.ParseFromString(data)
-        return numpy_helper.to_list(proto)
-    proto = onnx.OptionalProto()
+    proto = onnx.SequenceProto() if type_proto.HasField("sequence_type") else onnx.OptionalProto()
     proto.ParseFromString(data)
-    return numpy_helper.to_optional(proto)
+    return proto
 
 
 def _read_case(folder):
