@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from .errors import BridgeError, InvalidModelError
+from .ir import structure
 from .model_files import load_model, mxnet_to_graph
 
 
@@ -83,7 +84,7 @@ def import_model(model, format="onnx", shape=None, dtype=None):
 
 def import_to_gluon(model, format="onnx", ctx=None, shape=None, dtype=None):
     """ONNX model -> a runnable ``gluon.SymbolBlock`` with parameters loaded; call it with the data inputs
-    in the model's input order."""
+    in the model's input order (a sequence input as its tensors, docs/sequences.md)."""
     from frontend_ext.mxnet.objects import to_gluon_block
 
     graph, params = _onnx_to_ir(model, format, shape, dtype)
@@ -103,6 +104,7 @@ def compile_model(model, target="llvm", shape=None, params=None, tuning=None, *,
 
     t0 = time.perf_counter()
     graph, graph_params, _, _ = load_model(model, params=params, shape=shape, dtype=dtype)
+    shape = structure.flat_shapes(structure.of(graph), shape)  # a sequence's shapes -> its tensors'
     cm = compile_graph(graph, graph_params, target=target, shape=shape if isinstance(shape, dict) else None,
                        tuning=tuning, dtype=dtype, **options)
     cm.compile_seconds = time.perf_counter() - t0

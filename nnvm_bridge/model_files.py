@@ -17,6 +17,7 @@ import numpy as np
 from .errors import DTypeError, InvalidModelError, ParamsError, ShapeError
 from .ir import Graph
 from .ir import dtypes as _dt
+from .ir import structure
 from .ir.params import normalize_params
 
 ONNX, MXNET, IR = "onnx", "mxnet", "ir"
@@ -206,6 +207,7 @@ def _onnx_to_graph(model, params, shape, dtype):
     named_dtype = None if isinstance(dtype, (list, tuple)) else dtype  # a list is positional: hints below
     graph, out_params = from_onnx(model, shape=shape if isinstance(shape, dict) else None, dtype=named_dtype)
     names = graph.input_names(out_params)
+    shape = structure.flat_shapes(structure.of(graph), shape)  # a sequence's shapes -> its tensors'
     return set_input_hints(graph, shapes_by_name(shape, names), dtypes_by_name(dtype, names)), out_params
 
 

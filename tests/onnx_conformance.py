@@ -107,6 +107,32 @@ def _as_array(v):
     return v
 
 
+def _as_value(v):
+    """A data set's value as numpy: an array, a list (a sequence) or None (an empty optional); the stored
+    cases' SequenceProto / OptionalProto read as onnx's own loader gives them."""
+    import onnx
+    from onnx import numpy_helper
+
+    if isinstance(v, onnx.SequenceProto):
+        v = numpy_helper.to_list(v)
+    elif isinstance(v, onnx.OptionalProto):
+        v = numpy_helper.to_optional(v)
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [_as_value(x) for x in v]
+    return _as_array(v)
+
+
+def _shape_of(v):
+    """``shape=`` for a value: a tensor's shape, a sequence's list of shapes, None for an empty optional."""
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [_shape_of(x) for x in v]
+    return np.asarray(v).shape
+
+
 class Mismatch(AssertionError):
     pass
 
@@ -119,17 +145,18 @@ def run_case(case):
     import mxnet as mx
 
     from frontend_ext.mxnet.to_mxnet import to_mxnet
+    from nnvm_bridge.ir import structure
 
     model = case.model
     inits = {t.name for t in model.graph.initializer}
     input_names = [i.name for i in model.graph.input if i.name not in inits]
     for inputs, expected in case.data_sets:
-        inputs = [_as_array(v) for v in inputs]
-        expected = [_as_array(v) for v in expected]
-        if any(not isinstance(v, np.ndarray) for v in inputs) or any(not isinstance(v, np.ndarray) for v in expected):
-            raise Mismatch("sequence/optional values are not tensors")
+        inputs = [_as_value(v) for v in inputs]
+        expected = [_as_value(v) for v in expected]
         feeds = dict(zip(input_names, inputs))
         graph, params, feeds = import_case(model, feeds)
+        layout = structure.of(graph)  # sequences and optionals: flat tensors in the IR
+        feeds = structure.flat_inputs(layout, feeds)
         text, args, aux = to_mxnet(graph, params)
         sym = mx.sym.load_json(text)
         arrays = {}
@@ -145,10 +172,11 @@ def run_case(case):
         ex = sym.bind(mx.cpu(), {n: arrays[n] for n in sym.list_arguments()}, grad_req="null",
                       aux_states={n: arrays[n] for n in sym.list_auxiliary_states()})
         outs = [o.asnumpy() for o in ex.forward(is_train=False)]
+        outs = structure.model_outputs(layout, outs)
         if len(outs) != len(expected):
             raise Mismatch(f"{len(outs)} outputs, expected {len(expected)}")
         for got, want in zip(outs, expected):
-            compare(got, want, case.rtol, case.atol)
+            compare_values(got, want, case.rtol, case.atol)
 
 
 def freeze_inputs(model, values):
@@ -166,29 +194,51 @@ def freeze_inputs(model, values):
 
 
 def import_case(model, feeds):
-    """from_onnx with the case's input shapes -> (graph, params, remaining feeds).
+    """from_onnx with the case's input shapes (a sequence's: a list of shapes) -> (graph, params, remaining feeds).
 
-    Static backends need operator arguments (shapes, axes, scales, RNN weights...) as constants: when
-    the importer says so, every input after the first is bound as an initializer, then, if still
-    needed (e.g. Range), every input."""
-    from nnvm_bridge.errors import ShapeError
+    Static backends need operator arguments (shapes, axes, scales, RNN weights, a sequence's split or
+    trip count...) as constants: when the importer says so, every tensor input after the first is bound as
+    an initializer, then, if still needed (e.g. Range), every tensor input (a sequence stays an input)."""
+    from nnvm_bridge.errors import ShapeError, UnsupportedOperatorError
     from nnvm_bridge.frontend import from_onnx
 
+    def shapes(frozen):
+        return {k: _shape_of(v) for k, v in feeds.items() if k not in frozen}
+
+    def needs_constants(exc):
+        return "must be a constant" in str(exc)
+
     try:
-        return (*from_onnx(model, shape={k: v.shape for k, v in feeds.items()}), feeds)
-    except ShapeError as exc:
-        if "must be a constant" not in str(exc):
+        return (*from_onnx(model, shape=shapes({})), feeds)
+    except (ShapeError, UnsupportedOperatorError) as exc:
+        if not needs_constants(exc):
             raise
-    frozen = dict(list(feeds.items())[1:])
+    tensors = {k: v for k, v in feeds.items() if isinstance(v, np.ndarray)}
+    frozen = {k: v for k, v in list(feeds.items())[1:] if k in tensors}
     try:
-        graph, params = from_onnx(freeze_inputs(model, frozen),
-                                  shape={k: v.shape for k, v in feeds.items() if k not in frozen})
-    except ShapeError as again:
-        if "must be a constant" not in str(again):
+        graph, params = from_onnx(freeze_inputs(model, frozen), shape=shapes(frozen))
+    except (ShapeError, UnsupportedOperatorError) as again:
+        if not needs_constants(again):
             raise
-        frozen = dict(feeds)
-        graph, params = from_onnx(freeze_inputs(model, frozen))
+        frozen = tensors
+        graph, params = from_onnx(freeze_inputs(model, frozen), shape=shapes(frozen))
     return graph, params, {k: v for k, v in feeds.items() if k not in frozen}
+
+
+def compare_values(got, want, rtol, atol):
+    """``compare`` through sequences (lists) and empty optionals (None)."""
+    if want is None or isinstance(want, list):
+        if want is None and got is not None:
+            raise Mismatch("an empty optional was expected")
+        if isinstance(want, list) and (not isinstance(got, list) or len(got) != len(want)):
+            raise Mismatch(f"expected a sequence of {len(want)}, got "
+                           f"{f'{len(got)}' if isinstance(got, list) else type(got).__name__}")
+        for g, w in zip(got or (), want or ()):
+            compare_values(g, w, rtol, atol)
+        return
+    if got is None or isinstance(got, list):
+        raise Mismatch(f"expected a tensor, got {'None' if got is None else 'a sequence'}")
+    compare(np.asarray(got), want, rtol, atol)
 
 
 def compare(got, want, rtol, atol):

@@ -18,6 +18,7 @@ import numpy as np
 
 from nnvm_bridge.errors import (BridgeError, CompileError, DTypeError, InvalidModelError, MissingDependencyError,
                                  ShapeError)
+from nnvm_bridge.ir import structure
 from nnvm_bridge.ir.symbolic import match_dims, parse_dim
 
 from . import compat
@@ -84,7 +85,7 @@ def compile_graph(graph, params=None, target="llvm", shape=None, tuning=None, *,
         raise CompileError(f"int8 must be 'auto', True or False, not {int8!r}")
     ex = build(mod, tgt, tuning=tuning, int8=int8)
     kept = {name: params[name] for name, _, _ in info["params"]}
-    cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept)
+    cm = CompiledModel(ex, tgt.kind.name, info, kept_params=kept, layout=structure.of(graph))
     cm.compile_seconds = time.perf_counter() - t0
     cm.offloaded = offloaded  # {"segments", "conv2d", "dense"}: counts of what runs in PyTorch
     return cm
@@ -109,9 +110,14 @@ class CompiledModel:
 
     ``info["inputs"]``/``["outputs"]`` hold ``(name, shape, dtype)`` with ints and symbolic dims as text
     ("N"); an input that the graph does not use (folded away) has shape and dtype None: any array is
-    accepted for it and ignored."""
+    accepted for it and ignored.
 
-    def __init__(self, module, target_kind, info, kept_params=None, library_path=None):
+    A model with ONNX sequences or optionals at its edge (``layout``, ir/structure.py) runs on the model's own
+    values: ``run`` takes a list of arrays for a sequence input and None for an empty optional, and gives
+    them back the same way; ``input_names`` are the model's, the signature (``input_shapes``, ``output_names``,
+    ...) the flat tensors', a sequence ``x``'s named ``x_0``, ``x_1``, ..."""
+
+    def __init__(self, module, target_kind, info, kept_params=None, library_path=None, layout=None):
         self._module = module  # relax.VMExecutable, or a loaded runtime.Module
         self.target_kind = target_kind
         self.info = {k: [_signature_entry(x) for x in v] if k != "offload" else list(v) for k, v in info.items()}
@@ -121,10 +127,16 @@ class CompiledModel:
         self.compile_seconds = None
         self.offloaded = None  # set by compile_model
         self._vm = None
+        self.layout = layout
 
     # signature
     @property
     def input_names(self):
+        if self.layout is not None:
+            return [n for n, _ in self.layout["inputs"]]
+        return self._flat_input_names()
+
+    def _flat_input_names(self):
         return [n for n, _, _ in self.info["inputs"]]
 
     @property
@@ -187,6 +199,7 @@ class CompiledModel:
         missing = [n for n in self.input_names if n not in inputs]
         if unknown or missing:
             raise BridgeError(f"inputs must be exactly {self.input_names}: missing {missing}, unknown {unknown}")
+        inputs = structure.flat_inputs(self.layout, inputs)  # sequences and optionals -> their tensors
         dev = self.device
         args, sizes = [], {}  # sizes: symbol -> value, bound by the first input that has it as a dim
         for name, shape, dtype in self.info["inputs"]:
@@ -211,7 +224,7 @@ class CompiledModel:
         vm = self._get_vm()
         args = self._prepare(inputs)
         out = vm["main"](*args, *self._param_tensors)
-        return _flatten_outputs(out)
+        return structure.model_outputs(self.layout, _flatten_outputs(out))
 
     def benchmark(self, inputs, number=10, repeat=5):
         """Median seconds per run (VM time_evaluator; inputs already on the device)."""
@@ -237,6 +250,8 @@ class CompiledModel:
         meta = {"format": "nnvm_bridge.tvm/1", "target": self.target_kind, "offload": self.info["offload"],
                 "inputs": [[n, None if s is None else list(s), d] for n, s, d in self.info["inputs"]],
                 "outputs": [[n, list(s), d] for n, s, d in self.info["outputs"]]}
+        if self.layout is not None:
+            meta["structure"] = self.layout
         with open(path + META_SUFFIX, "w") as f:
             json.dump(meta, f, indent=1)
         self.library_path = path
@@ -279,6 +294,7 @@ def load_compiled(path):
         info = {"inputs": [_signature_entry(x) for x in meta["inputs"]], "params": [],
                 "outputs": [_signature_entry(x) for x in meta["outputs"]], "offload": list(meta.get("offload", []))}
         kind = meta["target"]
+        layout = structure.parse(meta["structure"]) if meta.get("structure") else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidModelError(f"unreadable library metadata: {exc}", file=meta_path) from None
     tvm = compat.tvm()
@@ -287,4 +303,4 @@ def load_compiled(path):
         lib = tvm.runtime.load_module(path)
     except Exception as exc:
         raise CompileError(f"TVM could not load the library: {type(exc).__name__}: {exc}", file=path) from None
-    return CompiledModel(lib, kind, info, library_path=path)
+    return CompiledModel(lib, kind, info, library_path=path, layout=layout)

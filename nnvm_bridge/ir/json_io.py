@@ -165,6 +165,8 @@ def _decode_graph_attrs(raw: dict, src=None) -> dict:
                             for s in val]
             elif key == "input_order" and typ == "list_str":
                 out[key] = [str(x) for x in val]
+            elif key == "structure" and typ == "str":  # sequences and optionals at the edge (ir/structure.py)
+                out[key] = str(val)
             elif key == "dtype" and typ == "list_int":
                 out[key] = [None if c == -1 else _dt.from_nnvm(c) for c in val]
             else:

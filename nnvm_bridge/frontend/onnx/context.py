@@ -19,6 +19,7 @@ from ...ir.passes.infer import infer_shape, infer_type
 from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
+from .sequence_values import is_structured, kind
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
 
@@ -141,6 +142,13 @@ class ImportContext:
         return e
 
     def _lookup(self, name):
+        value = self.value(name)
+        if is_structured(value):
+            raise self.error(InvalidModelError, f"input {name!r} is {kind(value)}, where a tensor is expected")
+        return value
+
+    def value(self, name):
+        """The value of an ONNX name: an Entry, a constant, or a sequence / empty optional (sequence_values.py)."""
         try:
             return self.vals[name]
         except KeyError:

@@ -1,17 +1,14 @@
 """ONNX control flow: If, Loop and Scan -> the IR's ``if`` and ``loop`` (ir/control.py).
 
-A subgraph is converted in a :class:`BodyContext`, a child of the enclosing context: a name from the
-outer scope reads as its constant where it is one (so it folds inside the body), otherwise it is
-*captured*: the body gets a formal input for it and the node gets the outer value as an explicit input.
-Constants the body makes become parameters of the model, passed in the same way.  An If whose condition
+Subgraphs are converted in a :class:`BodyContext` (subgraph.py).  An If whose condition
 is known at import is inlined: the taken branch's nodes join the enclosing graph and no ``if`` is left.
 Scan is lowered to ``loop``: iteration ``i`` takes slice ``i`` (or ``T-1-i``) of each scan input, and the
-stacked scan outputs are flipped and transposed as the directions and axes ask.
+stacked scan outputs are flipped and transposed as the directions and axes ask.  A Loop that carries a
+sequence or an optional is unrolled at import (convert_sequence.py).
 """
 from __future__ import annotations
 
 import re
-from collections import ChainMap
 
 import numpy as np
 
@@ -20,108 +17,13 @@ from ...ir import control
 from ...ir.graph import Entry
 from ...ir.interpreter import run_graph
 from ...ir.symbolic import count_dim, format_dim
-from .context import ImportContext, OnnxNode
+from .convert_sequence import needs_unrolling, unroll_loop
 from .registry import ONNX_IMPORT
-from .tensors import tensor_to_array
+from .sequence_values import refill, same_layout, tensors
+from .subgraph import BodyContext, convert_graph
 
 INT64_MAX = np.iinfo(np.int64).max
 MAX_IMPORT_TRIPS = 1 << 16  # a loop with constant inputs runs at import up to this many iterations
-
-
-class _ScopeValues(dict):
-    """A body's ONNX names: its own, then the enclosing scopes' (an outer tensor is captured on first use)."""
-
-    def __init__(self, ctx):
-        super().__init__()
-        self.ctx = ctx
-
-    def __contains__(self, name):
-        return dict.__contains__(self, name) or name in self.ctx.parent.vals
-
-    def __missing__(self, name):
-        value = self.ctx.parent.vals[name]  # KeyError: no scope has it
-        if isinstance(value, Entry):
-            value = self.ctx.capture(name, value)
-        self[name] = value
-        return value
-
-
-class BodyContext(ImportContext):
-    """The import context of a subgraph (``inline``: the taken branch of a folded If, which converts into the
-    enclosing graph itself, so outer values are used as they are)."""
-
-    def __init__(self, parent: ImportContext, inline: bool = False):
-        super().__init__(parent.opset, file=parent.file)
-        self.parent, self.inline = parent, inline
-        self.info, self.params, self._names, self._alive = parent.info, parent.params, parent._names, parent._alive
-        self.convert_node = parent.convert_node
-        self.initializer_names = set(parent.initializer_names)
-        self.shape_values = ChainMap({}, parent.shape_values)
-        if inline:
-            self._const_entries = parent._const_entries
-        self.vals = _ScopeValues(self)
-        self.captures = {}  # (id(outer node), index) -> (formal Entry, outer Entry)
-
-    def capture(self, name, outer: Entry):
-        info = self.info[(id(outer.node), outer.index)]
-        if info[2] is not None:
-            return info[2]  # a constant folds inside the body
-        if self.inline:
-            return outer
-        key = (id(outer.node), outer.index)
-        if key not in self.captures:
-            self.captures[key] = (self.variable(self.unique(name), info[0], info[1]), outer)
-        return self.captures[key][0]
-
-    def formal(self, name, shape, dtype) -> Entry:
-        """A declared input of the body, bound to the ONNX name ``name``."""
-        e = self.variable(self.unique(name), shape, dtype)
-        self.vals[name] = e
-        return e
-
-    def finish(self, output_names):
-        """(output entries, [(formal, outer entry)] for every capture and every parameter the body uses)."""
-        self.node = None
-        outs = [self._materialize(self.entry(name)) for name in output_names]
-        extra = list(self.captures.values())
-        seen = {id(f.node) for f, _ in extra}
-        for e in _variables(outs):
-            if id(e.node) not in seen and e.node.name in self.params:
-                seen.add(id(e.node))
-                extra.append((e, self.parent.param_entry(e.node.name, e)))
-        return outs, extra
-
-
-def _variables(outs):
-    from ...ir.graph import topo_order
-
-    return [Entry(n, 0) for n in topo_order(outs) if n.is_variable]
-
-
-def convert_graph(ctx: BodyContext, graph) -> list:
-    """Convert the nodes of the ONNX GraphProto ``graph`` in ``ctx`` (its inputs already bound)."""
-    for t in graph.initializer:
-        ctx.vals[t.name] = tensor_to_array(t, None, ctx.file)
-        ctx.reserve(t.name)
-        ctx.initializer_names.add(t.name)
-    nodes = [OnnxNode(p, i) for i, p in enumerate(graph.node)]
-    ctx.consumers = {x for n in nodes for x in n.inputs if x} | {o.name for o in graph.output}
-    produced = set()
-    pending = list(nodes)
-    while pending:  # ONNX lists nodes in order; tolerate files that do not
-        ready = [n for n in pending if all(not x or x in produced or x not in _outputs(pending) for x in n.inputs)]
-        if not ready:
-            raise InvalidModelError("subgraph contains a cycle", node=pending[0].name, op=pending[0].op_type,
-                                    file=ctx.file)
-        for n in ready:
-            ctx.convert_node(ctx, n)
-            produced.update(o for o in n.outputs if o)
-        pending = [n for n in pending if n not in ready]
-    return [o.name for o in graph.output]
-
-
-def _outputs(nodes):
-    return {o for n in nodes for o in n.outputs if o}
 
 
 # ---- If --------------------------------------------------------------------------------------
@@ -132,14 +34,20 @@ def _if(ctx, node, attrs, inputs):
         if np.asarray(cond).size != 1:
             raise ctx.error(InvalidModelError, f"the condition must hold one value, got shape {cond.shape}")
         return _inline(ctx, node, attrs["then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"])
-    branches = []
+    branches, layouts = [], []
     for key in ("then_branch", "else_branch"):
         body = BodyContext(ctx)
-        outs, extra = body.finish(convert_graph(body, attrs[key]))
+        values = [body.value(name) for name in convert_graph(body, attrs[key])]
+        outs, extra = body.finish([t for v in values for t in tensors(v)])  # a sequence's tensors, one by one
         branches.append((body, outs, extra))
+        layouts.append(values)
     ctx.node = node
-    if len(branches[0][1]) != len(branches[1][1]):
+    if len(layouts[0]) != len(layouts[1]):
         raise ctx.error(InvalidModelError, "the branches give different numbers of outputs")
+    if not all(same_layout(a, b) for a, b in zip(*layouts)):
+        raise ctx.unsupported("branches that give sequences of different lengths or optionals of different "
+                              "presence: the outputs' layout would depend on data; the condition must be a "
+                              "constant")
     outer = _union(extra for _, _, extra in branches)
     bodies = []
     for body, outs, extra in branches:
@@ -147,7 +55,10 @@ def _if(ctx, node, attrs, inputs):
         formals = [mine[_key(o)] if _key(o) in mine else body.variable(body.unique("unused"), None, None)
                    for o in outer]
         bodies.append(control.make_body(outs, [f.node for f in formals]))
-    return ctx.emit("if", [inputs[0]] + outer, {"num_outputs": len(node.outputs)}, subgraphs=bodies)
+    if not branches[0][1]:  # only empty sequences and optionals: nothing to choose at run time
+        return layouts[0]
+    results = iter(ctx.emit("if", [inputs[0]] + outer, {"num_outputs": len(branches[0][1])}, subgraphs=bodies))
+    return [refill(v, results) for v in layouts[0]]
 
 
 def _inline(ctx, node, graph):
@@ -179,6 +90,8 @@ def _union(extras) -> list:
 @ONNX_IMPORT.register("Loop", since=(1, 11, 13, 16, 19, 21, 23, 24, 25))
 def _loop(ctx, node, attrs, inputs):
     graph = attrs["body"]
+    if needs_unrolling(ctx, node, outer_names(node.proto)):
+        return unroll_loop(ctx, node, graph)
     carried = list(node.inputs[2:])
     if any(x is None for x in carried):
         raise ctx.error(InvalidModelError, "a loop-carried input is empty")

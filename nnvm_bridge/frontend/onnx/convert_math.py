@@ -8,6 +8,7 @@ from ...ir import dtypes as _dt
 from ...ir.symbolic import Dim
 from ...ops.common import broadcast_shapes
 from .registry import ONNX_IMPORT
+from .sequence_values import is_structured
 
 _FLOATS = ("float16", "float32", "float64")
 
@@ -253,7 +254,8 @@ def cast_like(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Identity", since=(1, 13, 14, 16, 19, 21, 23, 24, 25))
 def identity(ctx, node, attrs, inputs):
-    return ctx.entry(inputs[0])
+    value = ctx.value(inputs[0])
+    return [value] if is_structured(value) else ctx.entry(inputs[0])  # a sequence or optional passes as it is
 
 
 # ---- reductions -------------------------------------------------------------------------------

@@ -16,15 +16,22 @@ import numpy as np
 from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, ShapeError, UnsupportedOperatorError,
                        UnsupportedOpsetError, require)
 from ...ir import dtypes as _dt
+from ...ir import structure
 from ...ir.graph import Entry, Graph
-from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim, sym
+from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim
 from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
                convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
                convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
+<<<<<<< HEAD
                convert_signal, convert_tensor, convert_training, shape_values)
+=======
+               convert_signal, convert_tensor, shape_values)
+from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
+>>>>>>> s5b
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
+from .sequence_values import is_structured
 from .tensors import load_model, tensor_to_array
 from .validate import DEFAULT_DOMAINS, check_model
 
@@ -70,29 +77,11 @@ def _declared_dtype(vi):
 
 
 def declared_dims(vi):
-    """A graph input's declared shape with its symbolic dims, or None when not even the rank is declared: a
-    ``dim_param`` is the symbol of that name, a dim with neither value nor name the anonymous symbol of its
-    axis (``anonymous_dim``); a declared 0 stays 0."""
-    if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+    """A graph input's declared shape with its symbolic dims, or None when not even the rank is declared
+    (``structured_io.tensor_type_dims``)."""
+    if not vi.type.HasField("tensor_type"):
         return None
-    dims = []
-    for axis, d in enumerate(vi.type.tensor_type.shape.dim):
-        if d.HasField("dim_value"):
-            dims.append(max(int(d.dim_value), 0))
-        elif d.HasField("dim_param") and d.dim_param.strip():
-            dims.append(_dim_param(d.dim_param.strip(), vi.name, axis))
-        else:
-            dims.append(anonymous_dim(vi.name, axis))
-    return tuple(dims)
-
-
-def _dim_param(text, var, axis):
-    """A ``dim_param``: a name ("batch") or an expression of names ("2*seq"); anything else is an
-    anonymous dim of its own."""
-    try:
-        return parse_dim(text)
-    except ValueError:
-        return sym(text) if text.isidentifier() else anonymous_dim(var, axis)
+    return structured_io.tensor_type_dims(vi.type.tensor_type, vi.name)
 
 
 def _input_shapes(g, initialized, given):
@@ -209,11 +198,20 @@ def from_onnx(model, shape=None, dtype=None):
         ctx.vals[t.name] = tensor_to_array(t, base_dir, file)
         ctx.reserve(t.name)
         ctx.initializer_names.add(t.name)
-    inputs = []
-    input_shapes = _input_shapes(g, ctx.vals, shape)
+    inputs, input_trees = [], []
+    structured = {vi.name for vi in g.input if vi.name not in ctx.vals and structured_io.is_structured_type(vi.type)}
+    for vi in g.input:
+        ctx.reserve(vi.name)  # before a sequence's tensors are named
+    input_shapes = _input_shapes(g, ctx.vals, {k: v for k, v in shape.items() if k not in structured})
     for vi in g.input:
         if vi.name in ctx.vals:
             continue
+        if vi.name in structured:
+            ctx.vals[vi.name], tree = structured_io.bind_input(ctx, vi, shape.get(vi.name), vi.name in shape)
+            input_trees.append((vi.name, tree))
+            inputs.extend(structure.leaves(tree))
+            continue
+        input_trees.append((vi.name, vi.name))
         s = input_shapes[vi.name]
         d = per_dtype.get(vi.name) or common_dtype or _declared_dtype(vi) or "float32"
         d = _dt.canonical(d)
@@ -225,7 +223,7 @@ def from_onnx(model, shape=None, dtype=None):
         ctx.reserve(vi.name)
         ctx.vals[vi.name] = ctx.variable(vi.name, s, d, None, attrs)
         inputs.append(vi.name)
-    unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals)
+    unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals) - structured
     if unknown_shape_keys:
         raise ShapeError(f"shape= names {sorted(unknown_shape_keys)}, which are not inputs of the model "
                          f"(inputs: {inputs})", file=file)
@@ -239,10 +237,12 @@ def from_onnx(model, shape=None, dtype=None):
     for n in nodes:
         _convert_node(ctx, n, opsets.get(n.domain, 1))
 
-    outputs = _named_outputs(ctx, g, set(inputs) | ctx.initializer_names)
+    outputs, output_trees = _named_outputs(ctx, g, set(inputs) | ctx.initializer_names)
     graph = Graph(outputs)
     # the file's data inputs as it declares them, unused ones included: compiled models keep this signature
     graph.attrs["input_order"] = [name for name in inputs if name not in ctx.initializer_names]
+    if structured or any(tree != name for name, tree in output_trees):  # sequences or optionals at the edge
+        graph.attrs[structure.KEY] = structure.describe(input_trees, output_trees)
     used = {n.name for n in graph.nodes if n.is_variable}
     params = {k: np.ascontiguousarray(v) for k, v in ctx.params.items() if k in used}
     for t in g.initializer:
@@ -257,7 +257,9 @@ def _declared_rank(value_info):
 
 
 def _named_outputs(ctx, g, variable_names):
-    """The IR output entries, arranged so that ``Graph.output_names()`` gives the ONNX output names.
+    """The IR output entries, arranged so that ``Graph.output_names()`` gives the ONNX output names, and each
+    ONNX output's layout tree (its own name for a tensor; ir/structure.py for sequences and optionals, whose
+    tensors are outputs of their own).
 
     A node whose only visible output is a graph output is renamed after that tensor (the
     converters named it after the ONNX *node*).  Outputs that cannot carry the name themselves get
@@ -265,32 +267,43 @@ def _named_outputs(ctx, g, variable_names):
     output that is the same IR value, a folded constant or a renamed input/initializer.  An
     output that is a graph input or initializer under its own name stays that variable.
     """
-    outputs, by_name, named = [], {}, set()
+    outputs, trees, by_name, named = [], [], {}, set()
     for o in g.output:
         if o.name not in ctx.vals:
             raise InvalidModelError(f"graph output {o.name!r} is produced by no node", file=ctx.file)
-        if o.name in by_name:  # the same output listed twice: one value (output_names dedups)
-            outputs.append(by_name[o.name])
-            continue
         ctx.node = None
-        e = ctx.entry(o.name)
-        if _declared_rank(o) == 0 and ctx.shape(e) == (1,):  # NNVM ops give (1,) where ONNX means a scalar
-            e = ctx.emit1("reshape", [e], {"shape": ()})
-        node = e.node
-        if node.is_variable and node.name == o.name:
-            pass  # a graph input or initializer passed straight through keeps its name
-        elif (not node.is_variable and id(node) not in named and e.index == 0 and o.name not in variable_names
-              and num_visible_outputs(node) == 1):
-            ctx.give_name(node, o.name)
-            named.add(id(node))
-        elif o.name not in variable_names:
-            e = ctx.emit1("copy", [e])
-            ctx.give_name(e.node, o.name)
-        else:  # an invalid model reusing an input's name: keep the IR names unique
-            e = ctx.emit1("copy", [e], name=o.name)
-        by_name[o.name] = e
-        outputs.append(e)
-    return outputs
+        value = ctx.value(o.name)
+        if is_structured(value):
+            tree, flat = structured_io.output_leaves(ctx, o.name, value)
+        else:
+            tree, flat = o.name, [(o.name, o.name)]
+        trees.append((o.name, tree))
+        for name, x in flat:
+            if name in by_name:  # the same output listed twice: one value (output_names dedups)
+                outputs.append(by_name[name])
+                continue
+            e = ctx.entry(x)
+            if name == o.name and _declared_rank(o) == 0 and ctx.shape(e) == (1,):
+                e = ctx.emit1("reshape", [e], {"shape": ()})  # NNVM ops give (1,) where ONNX means a scalar
+            by_name[name] = e = _name_output(ctx, e, name, variable_names, named)
+            outputs.append(e)
+    return outputs, trees
+
+
+def _name_output(ctx, e, name, variable_names, named):
+    node = e.node
+    if node.is_variable and node.name == name:
+        pass  # a graph input or initializer passed straight through keeps its name
+    elif (not node.is_variable and id(node) not in named and e.index == 0 and name not in variable_names
+          and num_visible_outputs(node) == 1):
+        ctx.give_name(node, name)
+        named.add(id(node))
+    elif name not in variable_names:
+        e = ctx.emit1("copy", [e])
+        ctx.give_name(e.node, name)
+    else:  # an invalid model reusing an input's name: keep the IR names unique
+        e = ctx.emit1("copy", [e], name=name)
+    return e
 
 
 def _convert_node(ctx, n, opset):
@@ -329,7 +342,7 @@ def _convert_node(ctx, n, opset):
             continue
         if isinstance(r, (np.generic, int, float, bool)):
             r = np.asarray(r)
-        if not isinstance(r, np.ndarray):
+        if not isinstance(r, np.ndarray) and not is_structured(r):
             value = ctx.const(r)
             if value is not None:
                 r = value
