@@ -23,12 +23,8 @@ from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
                convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
                convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
-<<<<<<< HEAD
                convert_signal, convert_tensor, convert_training, shape_values)
-=======
-               convert_signal, convert_tensor, shape_values)
 from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
->>>>>>> s5b
 from .context import ImportContext, OnnxNode
 from .registry import ONNX_IMPORT
 from .sequence_values import is_structured
