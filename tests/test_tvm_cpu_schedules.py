@@ -411,8 +411,8 @@ def test_a_tuning_record_is_built_only_where_it_is_faster(tmp_path):
     with target:
         fast = schedules.schedule_primfunc(naive.with_attr("global_symbol", "main"), cpu_facts(target), target)
     assert fast is not None
-    fast = fast.with_attr("tir.is_scheduled", True)
-    marked = naive.with_attr("tir.is_scheduled", True)
+    fast = compat.mark_scheduled(fast)
+    marked = compat.mark_scheduled(naive)
 
     class Database:  # only where the records live is read
         path_tuning_record = str(tmp_path / "database_tuning_record.json")

@@ -50,6 +50,21 @@ def tir():
     return t.tirx if hasattr(t, "tirx") else t.tir
 
 
+def scheduled_attr():
+    """The PrimFunc attribute that tells TVM's passes a kernel is scheduled (``tirx.is_scheduled`` in 0.27,
+    ``tir.is_scheduled`` before): MetaSchedule's task extraction and dlight skip such kernels."""
+    return "tirx.is_scheduled" if hasattr(tvm(), "tirx") else "tir.is_scheduled"
+
+
+def is_scheduled(func):
+    attrs = func.attrs
+    return attrs is not None and any(k in attrs and bool(attrs[k]) for k in ("tirx.is_scheduled", "tir.is_scheduled"))
+
+
+def mark_scheduled(func):
+    return func.with_attr(scheduled_attr(), True)
+
+
 def analyzer():
     """An arithmetic analyzer (``tvm.sym.Analyzer`` in 0.27, ``tvm.arith.Analyzer`` before)."""
     t = tvm()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 
+from .. import compat
 from . import int8 as _int8
 from . import pick as _pick
 from . import schedules
@@ -131,13 +132,13 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
             if not isinstance(func, tvm.tirx.PrimFunc):
                 continue
             stats["primfuncs"] += 1
-            if func.attrs is not None and "tir.is_scheduled" in func.attrs and bool(func.attrs["tir.is_scheduled"]):
+            if compat.is_scheduled(func):
                 continue
             base = func.with_attr("global_symbol", "main")
             out = _int8_scheduled(base, facts, target)
             if out is not None:
                 stats["scheduled"] += 1
-                updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
+                updates[gv] = compat.mark_scheduled(out.with_attr("global_symbol", gv.name_hint))
                 continue
             choice = None
             if budget > 0 and schedules.kernel_kind(base, facts):
@@ -150,7 +151,7 @@ def apply_schedules(mod, target, pick_seconds=None, report=None):
                 continue
             stats["scheduled"] += 1
             stats["rules"][rule] = stats["rules"].get(rule, 0) + 1
-            updates[gv] = out.with_attr("global_symbol", gv.name_hint).with_attr("tir.is_scheduled", True)
+            updates[gv] = compat.mark_scheduled(out.with_attr("global_symbol", gv.name_hint))
     for gv, f in updates.items():
         mod[gv] = f
     if cache is not None:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 import os
 
+from .. import compat
 from . import pick as _pick
 from . import schedules
 
 VERDICTS = "nnvm_bridge_fixed_or_tuned.json"
-
-
-def _is_scheduled(func):
-    return func.attrs is not None and "tir.is_scheduled" in func.attrs and bool(func.attrs["tir.is_scheduled"])
 
 
 def _seconds(func, target):
@@ -50,8 +47,8 @@ def keep_faster(untouched, fixed, tuned, target, database, structural_hash, repo
     for gv, func in tuned.functions.items():
         name = gv.name_hint
         before = untouched[name] if name in names else None
-        if not isinstance(func, tvm.tirx.PrimFunc) or before is None or _is_scheduled(before) \
-                or not _is_scheduled(func):
+        if not isinstance(func, tvm.tirx.PrimFunc) or before is None or compat.is_scheduled(before) \
+                or not compat.is_scheduled(func):
             continue  # not a kernel a record scheduled
         key = f"{target}|{structural_hash(before.with_attr('global_symbol', 'main'))}"
         if key not in verdicts:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from tvm.script import tirx as T  # noqa: N812  (TVMScript's own convention)
 
+from .. import compat
+
 
 def _sig(x):
     return T.float32(1) / (T.float32(1) + T.exp(-x))
@@ -128,4 +130,4 @@ def kernel(mode, hidden, reverse, reset_first=False):
         func = gru_kernel(hidden, reverse, reset_first)
     else:
         func = simple_kernel(hidden, reverse, mode == "rnn_relu")
-    return func.with_attr("tir.is_scheduled", True).with_attr("op_pattern", 8)  # 8: kOpaque
+    return compat.mark_scheduled(func).with_attr("op_pattern", 8)  # 8: kOpaque
