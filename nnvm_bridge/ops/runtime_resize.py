@@ -19,16 +19,15 @@ COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymme
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
-def source_coordinate(t, mode, j, n, m, scale, single):
+def source_coordinate(t, mode, j, n, m, scale):
     """onnxruntime's source coordinate of the output positions ``j`` (upsamplebase.h), evaluated in its order.
-    ``n``/``m``: the input/output length, ``scale``: the axis' scale (a float, or m/n as a tensor), ``single``:
-    whether the output has length 1 (known when the op is emitted: a symbolic length is never 1)."""
-    if mode in ("pytorch_half_pixel", "align_corners") and single:
-        return t.mul(j, 0.0)
+    ``n``/``m``: the input/output length, ``scale``: the axis' scale (a float, or m/n as a tensor). An output
+    of length 1 reads position 0 in the modes that say so, decided at run time (a symbol may be 1 there)."""
     if mode in ("half_pixel", "pytorch_half_pixel"):
-        return t.sub(t.div(t.add(j, 0.5), scale), 0.5)
+        x = t.sub(t.div(t.add(j, 0.5), scale), 0.5)
+        return t.mul(x, t.greater(m, 1.0)) if mode == "pytorch_half_pixel" else x
     if mode == "align_corners":
-        return t.div(t.mul(j, t.sub(n, 1.0)), t.sub(m, 1.0))
+        return t.div(t.mul(j, t.sub(n, 1.0)), t.maximum(t.sub(m, 1.0), 1.0))
     if mode == "asymmetric":
         return t.div(j, scale)
     if mode == "tf_half_pixel_for_nn":
@@ -36,7 +35,7 @@ def source_coordinate(t, mode, j, n, m, scale, single):
     # half_pixel_symmetric
     adjustment = t.div(m, t.mul(n, scale))
     offset = t.mul(t.div(n, 2.0), t.sub(1.0, adjustment))
-    return t.add(offset, t.sub(t.div(t.add(j, 0.5), scale), 0.5))
+    return t.sub(t.add(offset, t.div(t.add(j, 0.5), scale)), 0.5)
 
 
 def nearest_index(t, x, nearest_mode):
@@ -56,11 +55,10 @@ def resize_axis(t, x, axis, rank, n, m, scale, attrs):
     """``x`` resized along ``axis`` from length ``n`` to ``m`` (ints or Dims); ``scale`` is the attribute's
     float or None (then m / n, as onnxruntime derives it from sizes)."""
     j = t.arange(m)
-    single = m == 1
     n, m = t.length(n), t.length(m)
     if scale is None:
         scale = t.div(m, n)
-    coord = source_coordinate(t, attrs.coordinate_transformation_mode, j, n, m, scale, single)
+    coord = source_coordinate(t, attrs.coordinate_transformation_mode, j, n, m, scale)
     if attrs.method == "nearest":
         return t.take(x, nearest_index(t, coord, attrs.nearest_mode), axis)
     coord = t.maximum(coord, 0.0)
