@@ -228,16 +228,15 @@ def _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, m
     if mode not in COORDINATE_MODES or nearest_mode not in NEAREST_MODES:
         raise ctx.unsupported(f"coordinate_transformation_mode={mode} with nearest_mode={nearest_mode} on a "
                               "symbolic axis")
-    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" or sorted(axes) != list(range(r)):
+    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" or list(axes) != list(range(r)):
         raise ctx.unsupported("axes or keep_aspect_ratio_policy on a symbolic axis; give the input shapes "
                               "with shape=")
     if method == "linear" and not ctx.dtype(x).startswith(("float", "bfloat")):
         raise ctx.unsupported(f"linear interpolation of {ctx.dtype(x)} data")
     if sizes is not None:
-        out = [sizes[axes.index(a)] for a in range(r)]
-        full_scales = None
+        out, full_scales = list(sizes), None
     else:
-        full_scales = tuple(float(scales[axes.index(a)]) for a in range(r))
+        full_scales = tuple(float(s) for s in scales)
         out = [_scaled_dim(ctx, n, s) for n, s in zip(xs, full_scales)]
     k = _integer_upsampling(xs, out, full_scales, mode, method, nearest_mode)
     if k is not None:
