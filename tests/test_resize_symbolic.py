@@ -1,4 +1,4 @@
-"""Resize on symbolic spatial axes (issue 10): the IR's ``dyn_resize`` through TVM and MXNet at two sizes.
+"""Resize on symbolic spatial axes (issue 10): the IR's ``dyn_resize`` through TVM, MXNet and ONNX at two sizes.
 
 Files: torch's F.interpolate exported with dynamic H/W by the legacy and dynamo exporters (what
 torchvision's segmentation and detection models write), and hand-built Resize nodes covering every
@@ -29,10 +29,14 @@ def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
     """Every output of ``path`` at each feed, against onnxruntime, through one graph / library / block."""
     sess = ort.InferenceSession(str(path))
     refs = [sess.run(None, feeds) for feeds in feeds_list]
-    if "ir" in engines:  # the op's numpy reference
+    if "ir" in engines:  # the op's numpy reference, and the IR written back to ONNX (symbolic dims kept)
         graph, params = nb.frontend.from_onnx(str(path))
+        opset = max(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
+        back = ort.InferenceSession(nb.frontend.to_onnx(graph, params, opset=opset).SerializeToString())
         for feeds, ref in zip(feeds_list, refs):
             for got, want in zip(run_graph(graph, feeds, params), ref):
+                assert_close(got, want)
+            for got, want in zip(back.run(None, feeds), ref):
                 assert_close(got, want)
     if "tvm" in engines:
         cm = nb.compile_model(str(path))
