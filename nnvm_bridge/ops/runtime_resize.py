@@ -123,7 +123,7 @@ class NumpyOps:
         return w.reshape((-1,) + (1,) * (rank - axis - 1))
 
 
-def output_lengths(a, data_shape, sizes):
+def _output_lengths(a, data_shape, sizes):
     """The run-time output shape: ``sizes``, or floor(n * scale) as onnxruntime rounds it (in float32)."""
     if sizes is not None:
         return tuple(int(v) for v in np.asarray(sizes).reshape(-1))
@@ -132,7 +132,7 @@ def output_lengths(a, data_shape, sizes):
 
 def _compute(a, xs):
     x = xs[0]
-    out = output_lengths(a, x.shape, xs[1] if len(xs) > 1 else None)
+    out = _output_lengths(a, x.shape, xs[1] if len(xs) > 1 else None)
     t = NumpyOps()
     y = x
     for axis in resized_axes(x.shape, out, a.scales):
