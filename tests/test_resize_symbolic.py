@@ -2,7 +2,8 @@
 
 Files: torch's F.interpolate exported with dynamic H/W by the legacy and dynamo exporters (what
 torchvision's segmentation and detection models write), and hand-built Resize nodes covering every
-coordinate mode and nearest mode with sizes from a Shape -> Slice -> Concat chain or fixed scales. Each is
+coordinate mode and nearest mode (and linear, cubic) with sizes from a Shape -> Slice -> Concat chain or
+fixed scales. Each is
 imported once (no shape=), compiled once / made one Gluon block, run at two input sizes and compared with
 onnxruntime: max|got - ref| <= 1e-4 * max(1, max|ref|) (tests/tolerance.py).
 """
@@ -68,6 +69,7 @@ _INTERPOLATE = {
     "nearest_scale2": dict(scale_factor=2, mode="nearest"),
     # a fixed output size from a symbolic input, as SSDlite's transform does
     "bilinear_fixed": dict(size=(20, 24), mode="bilinear", align_corners=False),
+    "bicubic_scale2": dict(scale_factor=2, mode="bicubic", align_corners=False),
 }
 
 
@@ -144,6 +146,11 @@ def _every_mode(nodes, make_inputs):
         out = f"linear_{mode}"
         nodes.append(helper.make_node("Resize", make_inputs(), [out], mode="linear",
                                       coordinate_transformation_mode=mode))
+        outputs.append(out)
+    for mode, exclude, a in (("half_pixel", 0, -0.75), ("align_corners", 0, -0.5), ("asymmetric", 1, -0.75)):
+        out = f"cubic_{mode}_{exclude}"
+        nodes.append(helper.make_node("Resize", make_inputs(), [out], mode="cubic", cubic_coeff_a=a,
+                                      exclude_outside=exclude, coordinate_transformation_mode=mode))
         outputs.append(out)
     return outputs
 

@@ -1,4 +1,4 @@
-"""``dyn_resize``: ONNX Resize (nearest, linear) on axes whose lengths are known only at run time.
+"""``dyn_resize``: ONNX Resize (nearest, linear, cubic) on axes whose lengths are known only at run time.
 
 The output lengths come from the ``sizes`` input (int64, one per dim) or from fixed ``scales``; the importer
 declares them symbolically in ``out_shape``. Every axis whose length changes is resized on its own (Resize is
@@ -61,12 +61,42 @@ def resize_axis(t, x, axis, rank, n, m, scale, attrs):
     coord = source_coordinate(t, attrs.coordinate_transformation_mode, j, n, m, scale)
     if attrs.method == "nearest":
         return t.take(x, nearest_index(t, coord, attrs.nearest_mode), axis)
+    if attrs.method == "cubic":
+        return _cubic(t, x, axis, rank, n, coord, attrs)
     coord = t.maximum(coord, 0.0)
     low = t.floor(coord)
     frac = t.sub(coord, low)
     w0, w1 = t.along(t.sub(1.0, frac), axis, rank), t.along(frac, axis, rank)
     # the upper neighbour of the last position is clipped onto it, as onnxruntime's clamp of the coordinate
     return t.add(t.mul(t.take(x, low, axis), w0), t.mul(t.take(x, t.add(low, 1.0), axis), w1))
+
+
+def _cubic(t, x, axis, rank, n, coord, attrs):
+    """onnxruntime's bicubic taps (GetCubicCoeffs): four neighbours of floor(coord), clipped onto the axis, or
+    with ``exclude_outside`` left out and the rest renormalised."""
+    a = attrs.cubic_coeff_a
+    low = t.floor(coord)
+    s = t.sub(coord, low)
+
+    def near(d):  # |d| <= 1
+        return t.add(t.mul(t.mul(t.sub(t.mul(d, a + 2), a + 3), d), d), 1.0)
+
+    def far(d):  # 1 < |d| < 2
+        return t.sub(t.mul(t.add(t.mul(t.sub(t.mul(d, a), 5 * a), d), 8 * a), d), 4 * a)
+
+    weights = [far(t.add(s, 1.0)), near(s), near(t.sub(1.0, s)), far(t.sub(2.0, s))]
+    indices = [t.add(low, float(k)) for k in (-1, 0, 1, 2)]
+    if attrs.exclude_outside:
+        last = t.sub(n, 1.0)
+        weights = [t.mul(w, t.mul(t.greater_equal(i, 0.0), t.greater_equal(t.sub(last, i), 0.0)))
+                   for w, i in zip(weights, indices)]
+        total = t.add(t.add(weights[0], weights[1]), t.add(weights[2], weights[3]))
+        weights = [t.div(w, total) for w in weights]
+    acc = None
+    for w, i in zip(weights, indices):
+        term = t.mul(t.take(x, i, axis), t.along(w, axis, rank))
+        acc = term if acc is None else t.add(acc, term)
+    return acc
 
 
 def resized_axes(in_shape, out_shape, scales):
@@ -150,11 +180,12 @@ def _declared(a, shapes):
 
 
 register("dyn_resize", inputs=("data", "sizes"), num_inputs=_num_inputs,
-         attrs={"method": Attr("str", "nearest", choices=("nearest", "linear")),
+         attrs={"method": Attr("str", "nearest", choices=("nearest", "linear", "cubic")),
+                "cubic_coeff_a": Attr("float", -0.75), "exclude_outside": Attr("bool", False),
                 "coordinate_transformation_mode": Attr("str", "half_pixel", choices=COORDINATE_MODES),
                 "nearest_mode": Attr("str", "round_prefer_floor", choices=NEAREST_MODES),
                 "scales": Attr("tuple_float", None, optional=True, doc="one per dim; without it, `sizes`"),
                 "out_shape": Attr("str", None, optional=True, doc="the output shape as the importer knows it")},
          infer_shape=_declared, compute=_compute, level=6, ext=True,
-         doc="ONNX Resize (nearest, linear) on lengths known at run time: the output shape from the int64 "
+         doc="ONNX Resize (nearest, linear, cubic) on lengths known at run time: the output shape from the int64 "
              "tensor `sizes` or from `scales`; onnxruntime's float32 coordinates (runtime_resize.resize_axis)")

@@ -223,7 +223,7 @@ def _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, m
     """``dyn_resize``: the taps of the symbolic axes are computed at run time (ops/runtime_resize.py)."""
     r = len(xs)
     method = "linear" if method in ("linear", "bilinear", "trilinear") else method
-    if method not in ("nearest", "linear"):
+    if method not in ("nearest", "linear", "cubic"):
         raise ctx.unsupported(f"{method} interpolation of a symbolic axis; give the input shapes with shape=")
     if mode not in COORDINATE_MODES or nearest_mode not in NEAREST_MODES:
         raise ctx.unsupported(f"coordinate_transformation_mode={mode} with nearest_mode={nearest_mode} on a "
@@ -231,7 +231,7 @@ def _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, m
     if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" or list(axes) != list(range(r)):
         raise ctx.unsupported("axes or keep_aspect_ratio_policy on a symbolic axis; give the input shapes "
                               "with shape=")
-    if method == "linear" and not ctx.dtype(x).startswith(("float", "bfloat")):
+    if method != "nearest" and not ctx.dtype(x).startswith(("float", "bfloat")):
         raise ctx.unsupported(f"linear interpolation of {ctx.dtype(x)} data")
     if sizes is not None:
         out, full_scales = list(sizes), None
@@ -242,7 +242,8 @@ def _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, m
     if k is not None:
         return ctx.emit1("upsampling", [x], {"scale": k, "method": "NEAREST_NEIGHBOR"})
     op_attrs = {"method": method, "coordinate_transformation_mode": mode, "nearest_mode": nearest_mode,
-                "scales": full_scales}
+                "scales": full_scales, "cubic_coeff_a": float(attrs.get("cubic_coeff_a", -0.75)),
+                "exclude_outside": bool(attrs.get("exclude_outside", 0))}
     inputs = [x] if sizes is None else [x, ctx.cast(sizes_input, "int64")]
     return ctx.runtime_op("dyn_resize", inputs, out, op_attrs)
 
