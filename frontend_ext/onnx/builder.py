@@ -128,8 +128,9 @@ class Builder:
         return self.op("Pad", ins, mode=mode)
 
     def resize(self, x, *, scales=None, sizes=None, sizes_value=None, mode="nearest", coord="asymmetric",
-               nearest_mode="floor"):
-        """Resize with scales (floats, one per dim) or sizes (ints, one per dim)."""
+               nearest_mode="floor", **attrs):
+        """Resize with scales (floats, one per dim) or sizes (ints, one per dim); ``attrs``: more Resize
+        attributes (cubic_coeff_a, exclude_outside)."""
         # Resize-11 needs roi (and empty scales when sizes are given); from 13 they may be omitted
         empty_f = self.const(np.zeros((0,), np.float32)) if self.opset < 13 else ""
         if scales is not None:
@@ -138,7 +139,7 @@ class Builder:
             sizes_value = sizes_value or self.i64(sizes)
             ins = [x, empty_f, empty_f, sizes_value]
         return self.op("Resize", ins, mode=mode, coordinate_transformation_mode=coord,
-                       nearest_mode=nearest_mode if mode == "nearest" else None)
+                       nearest_mode=nearest_mode if mode == "nearest" else None, **attrs)
 
     def slice(self, x, starts, ends, axes, steps=None):
         ins = [x, self.i64(starts), self.i64(ends), self.i64(axes)]

@@ -31,6 +31,7 @@ from .builder import Builder
 from .context import NodeContext
 from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401
                        quantize, reduce, rnn, roi, sampling, scatter, tensor, transform)  # (they register)
+from .handlers import runtime_resize  # noqa: F401,I001
 from .registry import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_EXPORT
 from .writer import (EXTERNAL_DATA_THRESHOLD, DeferredInlineSink, ExternalDataSink, InlineSink, data_file_for,
                      checker_view, save_model_proto, write_model_streamed)

@@ -25,6 +25,7 @@ from . import compat
 from .registry import RELAX_EXPORT
 from .relax_emitters import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
                              sampling, scatter, transform)  # (they register the emitters)
+from .relax_emitters import runtime_resize  # noqa: F401,I001
 from .relax_emitters.context import Ctx
 from .relax_emitters.symbols import SymbolTable
 

@@ -281,7 +281,25 @@ def _divide(a, b, op):
         rest = {m: c for m, c in pa.items() if not (m and c % b == 0)}
         if whole:
             return Dim._make(whole) + _divide(Dim._make(rest), b, op)
+        nested = _nested_floordiv(pa)
+        if nested is not None:
+            # (x // c + k) // b == (x + k*c) // (c*b): a chain of strided convolutions, written by an exporter
+            # as one division, then compares equal to the chain
+            x, c, k = nested
+            return _divide(x + k * c, c * b, op)
     return Dim._make({(_Atom(op, (a, b)),): 1})
+
+
+def _nested_floordiv(poly):
+    """(x, c, k) when ``poly`` is ``x // c + k`` (c a positive int, k an int), else None."""
+    k = poly.get((), 0)
+    terms = [(m, c) for m, c in poly.items() if m]
+    if len(terms) != 1 or terms[0][1] != 1 or len(terms[0][0]) != 1:
+        return None
+    atom = terms[0][0][0]
+    if atom.op != "floordiv" or not isinstance(atom.args[1], numbers.Integral) or atom.args[1] <= 0:
+        return None
+    return atom.args[0], atom.args[1], k
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ Integer nearest upsampling of H and W uses the cheaper ``upsampling`` op.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
 from ...errors import ShapeError
 from ...ir.symbolic import Dim
+from ...ops.runtime_resize import COORDINATE_MODES, NEAREST_MODES
 from .registry import ONNX_IMPORT
 from .resize_matrices import resize_by_matrices
 
@@ -126,7 +128,7 @@ def resize_entries(ctx, x, out_shape, scales, mode, method, nearest_mode, cubic_
     return y
 
 
-def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mode):
+def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mode, sizes_input=None):
     xs = ctx.shape(x)
     if xs is None:
         raise ctx.error(ShapeError, f"{node.op_type} needs the input shape; give it with shape=")
@@ -139,7 +141,7 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
         sizes = [v if isinstance(v, Dim) else int(v) for v in sizes.reshape(-1)]
         if any(isinstance(xs[a], Dim) or isinstance(sizes[i], Dim) for i, a in enumerate(axes)):
             return _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, [1.0] * len(axes), mode, method,
-                                    nearest_mode)
+                                    nearest_mode, sizes_input)
         policy = attrs.get("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
             ratios = [sizes[i] / xs[a] for i, a in enumerate(axes)]
@@ -155,7 +157,7 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
     elif scales is not None and scales.size:
         sc = [float(v) for v in scales.reshape(-1)]
         if any(isinstance(xs[a], Dim) for a in axes):
-            return _resize_symbolic(ctx, node, attrs, x, xs, axes, None, sc, mode, method, nearest_mode)
+            return _resize_symbolic(ctx, node, attrs, x, xs, axes, None, sc, mode, method, nearest_mode, None)
         for i, a in enumerate(axes):
             full_scales[a] = sc[i]
             out[a] = int(math.floor(xs[a] * sc[i]))
@@ -167,27 +169,83 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
                           float(attrs.get("cubic_coeff_a", -0.75)), bool(attrs.get("exclude_outside", 0)))
 
 
-def _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, scales, mode, method, nearest_mode):
-    """Resize where some axes are symbolic: those must keep their length (the batch and channel axes of
-    an image resize); the others are resized as usual, with their static lengths."""
-    fixed_sizes, fixed_scales = [], []
+def _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, scales, mode, method, nearest_mode, sizes_input):
+    """Resize where some axes are symbolic. When those keep their length (the batch and channel axes of an
+    image resize), the others are resized with constant taps; otherwise the taps are computed at run time."""
+    fixed_sizes, fixed_scales, kept = [], [], []
     for i, a in enumerate(axes):
         same = (sizes[i] == xs[a]) if sizes is not None else scales[i] == 1.0
         if isinstance(xs[a], Dim) or (sizes is not None and isinstance(sizes[i], Dim)):
             if not same:
-                raise ctx.unsupported(f"resizing the symbolic axis {a} ({xs[a]}); give the input shapes with "
-                                      f"shape=")
+                return _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, method,
+                                       nearest_mode)
             continue
         fixed_sizes.append(xs[a] if sizes is None else sizes[i])
         fixed_scales.append(scales[i])
-    kept = [a for a in axes if not isinstance(xs[a], Dim) and not (sizes is not None and isinstance(
-        sizes[axes.index(a)], Dim))]
+        kept.append(a)
     attrs = dict(attrs, axes=kept)
     if sizes is not None:
         return _resize_common(ctx, node, attrs, x, None, np.asarray(fixed_sizes, dtype=np.int64), mode, method,
                               nearest_mode)
     return _resize_common(ctx, node, attrs, x, np.asarray(fixed_scales, dtype=np.float32), None, mode, method,
                           nearest_mode)
+
+
+def _scaled_dim(ctx, n, scale):
+    """floor(n * scale) for a symbolic n: exact when the float32 scale is a small fraction p / q."""
+    if not isinstance(n, Dim):
+        return int(np.float32(n) * np.float32(scale))
+    frac = Fraction(float(scale)).limit_denominator(64)
+    if np.float32(frac.numerator / frac.denominator) != np.float32(scale):
+        raise ctx.unsupported(f"scale {scale} on the symbolic axis {n}: the output length has no exact form; "
+                              "give the input shapes with shape=")
+    return n * frac.numerator // frac.denominator
+
+
+def _integer_upsampling(xs, out, scales, mode, method, nearest_mode):
+    """The factor k when this nearest resize is ``upsampling`` (H and W times k, each output row i reading
+    row i // k at every length), else None."""
+    if method != "nearest" or len(xs) != 4 or tuple(out[:2]) != tuple(xs[:2]):
+        return None
+    k = out[2] // xs[2]
+    if not isinstance(k, int) or k < 2 or out[2] != k * xs[2] or out[3] != k * xs[3]:
+        return None
+    if scales is not None and (scales[2] != k or scales[3] != k):
+        return None
+    for n in (1, 2, 3, 5, 8):
+        taps = axis_taps(mode, method, nearest_mode, n, k * n, float(k))
+        if taps is None or not np.array_equal(taps[0][0], np.arange(k * n) // k):
+            return None
+    return k
+
+
+def _runtime_resize(ctx, attrs, x, xs, axes, sizes, sizes_input, scales, mode, method, nearest_mode):
+    """``dyn_resize``: the taps of the symbolic axes are computed at run time (ops/runtime_resize.py)."""
+    r = len(xs)
+    method = "linear" if method in ("linear", "bilinear", "trilinear") else method
+    if method not in ("nearest", "linear", "cubic"):
+        raise ctx.unsupported(f"{method} interpolation of a symbolic axis; give the input shapes with shape=")
+    if mode not in COORDINATE_MODES or nearest_mode not in NEAREST_MODES:
+        raise ctx.unsupported(f"coordinate_transformation_mode={mode} with nearest_mode={nearest_mode} on a "
+                              "symbolic axis")
+    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" or list(axes) != list(range(r)):
+        raise ctx.unsupported("axes or keep_aspect_ratio_policy on a symbolic axis; give the input shapes "
+                              "with shape=")
+    if method != "nearest" and not ctx.dtype(x).startswith(("float", "bfloat")):
+        raise ctx.unsupported(f"linear interpolation of {ctx.dtype(x)} data")
+    if sizes is not None:
+        out, full_scales = list(sizes), None
+    else:
+        full_scales = tuple(float(s) for s in scales)
+        out = [_scaled_dim(ctx, n, s) for n, s in zip(xs, full_scales)]
+    k = _integer_upsampling(xs, out, full_scales, mode, method, nearest_mode)
+    if k is not None:
+        return ctx.emit1("upsampling", [x], {"scale": k, "method": "NEAREST_NEIGHBOR"})
+    op_attrs = {"method": method, "coordinate_transformation_mode": mode, "nearest_mode": nearest_mode,
+                "scales": full_scales, "cubic_coeff_a": float(attrs.get("cubic_coeff_a", -0.75)),
+                "exclude_outside": bool(attrs.get("exclude_outside", 0))}
+    inputs = [x] if sizes is None else [x, ctx.cast(sizes_input, "int64")]
+    return ctx.runtime_op("dyn_resize", inputs, out, op_attrs)
 
 
 @ONNX_IMPORT.register("Resize", since=10)
@@ -210,7 +268,7 @@ def resize(ctx, node, attrs, inputs):
                                   else scales.reshape(-1), None if sizes is None or not sizes.size
                                   else sizes.reshape(-1))
     return _resize_common(ctx, node, attrs, inputs[0], scales, sizes, mode, attrs.get("mode", "nearest"),
-                          attrs.get("nearest_mode", "round_prefer_floor"))
+                          attrs.get("nearest_mode", "round_prefer_floor"), inputs[3] or None)
 
 
 @ONNX_IMPORT.register("Upsample", since=7)

@@ -1,8 +1,8 @@
 """Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
 
 ``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
-Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Equal, Where, Reshape and Identity on such vectors
-keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Floor, Ceil, Equal, Where, Reshape and Identity on
+such vectors keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
 for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
 Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
 1-D (or 0-d) integer tensors and return None where they do not apply.
@@ -10,6 +10,7 @@ Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -28,8 +29,24 @@ def _rule(*ops):
     return add
 
 
+class Ratio:
+    """A symbolic float ``num / den`` (``float(H) * 1.5``, how torch's interpolate recomputes an output size)
+    until Floor, Ceil or a Cast to an integer type makes it a dim again."""
+
+    __slots__ = ("num", "den")
+
+    def __init__(self, num, den):
+        self.num, self.den = num, den
+
+    def floor(self):
+        return self.num // self.den
+
+    def ceil(self):
+        return -((-self.num) // self.den)
+
+
 def has_dims(v) -> bool:
-    return v is not None and v.dtype == object and any(isinstance(d, Dim) for d in v.reshape(-1))
+    return v is not None and v.dtype == object and any(isinstance(d, (Dim, Ratio)) for d in v.reshape(-1))
 
 
 def evaluate(ctx, node):
@@ -176,7 +193,50 @@ def _cast(ctx, node, attrs, inputs):
     to = _dt.from_onnx(attrs["to"])
     if to not in ("int64", "int32", "float32", "float64"):  # torch.arange(seq, dtype=float) casts the length
         return None
-    return _operand(ctx, inputs[0]), to
+    v = _operand(ctx, inputs[0])
+    if to.startswith("int"):  # a cast truncates: floor, for the sizes these are
+        v = np.frompyfunc(lambda x: x.floor() if isinstance(x, Ratio) else x, 1, 1)(v)
+    return v, to
+
+
+def _rounding(method, exact):
+    def one(x):
+        if isinstance(x, Ratio):
+            return getattr(x, method)()
+        return x if isinstance(x, Dim) else exact(x)
+
+    def rule(ctx, node, attrs, inputs):
+        return np.frompyfunc(one, 1, 1)(_operand(ctx, inputs[0])), _dtype(ctx, inputs[0])
+    return rule
+
+
+_rule("Floor")(_rounding("floor", math.floor))
+_rule("Ceil")(_rounding("ceil", math.ceil))
+
+
+def _scale(x, y):
+    """float(dim) * c for a constant c that is a small fraction p / q: dim * p / q (a Ratio unless q is 1)."""
+    if isinstance(x, Ratio) or isinstance(y, Ratio):
+        raise ArithmeticError("a product with a symbolic fraction")
+    if isinstance(y, Dim):
+        x, y = y, x
+    if not isinstance(x, Dim) or isinstance(y, Dim):
+        return x * y
+    frac = Fraction(float(y)).limit_denominator(64)
+    if np.float32(frac.numerator / frac.denominator) != np.float32(y):
+        raise ArithmeticError("not a small fraction")
+    return x * frac.numerator if frac.denominator == 1 else Ratio(x * frac.numerator, frac.denominator)
+
+
+@_rule("Mul")
+def _mul(ctx, node, attrs, inputs):
+    dtype = _dtype(ctx, inputs[0])
+    if dtype.startswith("float"):  # one side may be a fractional constant (a scale factor)
+        a, b = (ctx.shape_value(x) if ctx.shape_value(x) is not None else ctx.const(x) for x in inputs[:2])
+        if a is None or b is None or a.size > _MAX_ELEMENTS or b.size > _MAX_ELEMENTS:
+            return None
+        return np.frompyfunc(_scale, 2, 1)(np.asarray(a, dtype=object), np.asarray(b, dtype=object)), dtype
+    return _operand(ctx, inputs[0]) * _operand(ctx, inputs[1]), dtype
 
 
 def _integral(v):
@@ -208,7 +268,6 @@ def _divide(a, b):
 
 _rule("Add")(_arith(lambda a, b: a + b))
 _rule("Sub")(_arith(lambda a, b: a - b))
-_rule("Mul")(_arith(lambda a, b: a * b))
 _rule("Div")(_arith(_divide, exact_in_floats=False))
 
 

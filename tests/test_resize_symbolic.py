@@ -1,0 +1,213 @@
+"""Resize on symbolic spatial axes (issue 10): the IR's ``dyn_resize`` through TVM, MXNet and ONNX at two sizes.
+
+Files: torch's F.interpolate exported with dynamic H/W by the legacy and dynamo exporters (what
+torchvision's segmentation and detection models write), and hand-built Resize nodes covering every
+coordinate mode and nearest mode (and linear, cubic) with sizes from a Shape -> Slice -> Concat chain or
+fixed scales. Each is
+imported once (no shape=), compiled once / made one Gluon block, run at two input sizes and compared with
+onnxruntime: max|got - ref| <= 1e-4 * max(1, max|ref|) (tests/tolerance.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tolerance import assert_close
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+import nnvm_bridge as nb  # noqa: E402
+from nnvm_bridge.errors import ShapeError  # noqa: E402
+from nnvm_bridge.ir.interpreter import run_graph  # noqa: E402
+
+COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
+                    "half_pixel_symmetric")
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
+
+def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
+    """Every output of ``path`` at each feed, against onnxruntime, through one graph / library / block."""
+    sess = ort.InferenceSession(str(path))
+    refs = [sess.run(None, feeds) for feeds in feeds_list]
+    if "ir" in engines:  # the op's numpy reference, and the IR written back to ONNX (symbolic dims kept)
+        graph, params = nb.frontend.from_onnx(str(path))
+        opset = max(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
+        back = ort.InferenceSession(nb.frontend.to_onnx(graph, params, opset=opset).SerializeToString())
+        for feeds, ref in zip(feeds_list, refs):
+            for got, want in zip(run_graph(graph, feeds, params), ref):
+                assert_close(got, want)
+            for got, want in zip(back.run(None, feeds), ref):
+                assert_close(got, want)
+    if "tvm" in engines:
+        cm = nb.compile_model(str(path))
+        for feeds, ref in zip(feeds_list, refs):
+            for got, want in zip(cm.run(feeds), ref):
+                assert_close(got, want)
+    if "mxnet" in engines:
+        mx = pytest.importorskip("mxnet")
+        block = nb.import_to_gluon(str(path))
+        for feeds, ref in zip(feeds_list, refs):
+            out = block(*[mx.nd.array(v, dtype=v.dtype) for v in feeds.values()])
+            out = out if isinstance(out, (list, tuple)) else [out]
+            for got, want in zip(out, ref):
+                assert_close(got.asnumpy(), want)
+
+
+def _images(*sizes, channels=3):
+    return [{"x": np.random.RandomState(h * 31 + w).randn(1, channels, h, w).astype(np.float32)}
+            for h, w in sizes]
+
+
+# ---- torch F.interpolate, exported with dynamic H/W -------------------------------------------------------
+_INTERPOLATE = {
+    # output size from the input's own (symbolic) H/W, as LRASPP's head does
+    "bilinear_size": dict(size="input", mode="bilinear", align_corners=False),
+    "bilinear_align_corners_size": dict(size="input", mode="bilinear", align_corners=True),
+    "nearest_size": dict(size="input", mode="nearest"),
+    "bilinear_scale2": dict(scale_factor=2, mode="bilinear", align_corners=False),
+    "nearest_scale2": dict(scale_factor=2, mode="nearest"),
+    # a fixed output size from a symbolic input, as SSDlite's transform does
+    "bilinear_fixed": dict(size=(20, 24), mode="bilinear", align_corners=False),
+    "bicubic_scale2": dict(scale_factor=2, mode="bicubic", align_corners=False),
+    # sizes floor(float(H) * 2) computed in the file (torchvision's detection transform recomputes them)
+    "bilinear_recomputed_scale2": dict(scale_factor=2, mode="bilinear", align_corners=False,
+                                       recompute_scale_factor=True),
+    "nearest_recomputed_scale1.5": dict(scale_factor=1.5, mode="nearest", recompute_scale_factor=True),
+}
+# no MXNet tensor has the length floor(1.5 * H): import_to_gluon asks for shape=
+_TVM_ONLY = {"nearest_recomputed_scale1.5"}
+
+
+def _interpolate_file(tmp_path, kind, exporter):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    kw = dict(_INTERPOLATE[kind])
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            size = x.shape[-2:] if kw.get("size") == "input" else kw.get("size")
+            return F.interpolate(y, **dict(kw, size=size))
+
+    path = tmp_path / f"{kind}.{exporter}.onnx"
+    x = torch.randn(1, 3, 16, 18)
+    with torch.no_grad():
+        if exporter == "dynamo":
+            dims = {2: torch.export.Dim("H", min=4, max=512), 3: torch.export.Dim("W", min=4, max=512)}
+            torch.onnx.export(Net().eval(), (x,), str(path), input_names=["x"], dynamo=True,
+                              dynamic_shapes={"x": dims})
+        else:
+            torch.onnx.export(Net().eval(), (x,), str(path), input_names=["x"], dynamo=False, opset_version=17,
+                              dynamic_axes={"x": {2: "H", 3: "W"}})
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(_INTERPOLATE))
+def test_interpolate_legacy_export_two_sizes(tmp_path, kind):
+    path = _interpolate_file(tmp_path, kind, "legacy")
+    if kind in _TVM_ONLY:
+        _check(path, _images((16, 18), (23, 13)), engines=("ir", "tvm"))
+        with pytest.raises(ShapeError, match="shape="):
+            nb.import_to_gluon(str(path))
+    else:
+        _check(path, _images((16, 18), (23, 13)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["bilinear_size", "bilinear_scale2", "nearest_size"])
+def test_interpolate_dynamo_export_two_sizes(tmp_path, kind):
+    _check(_interpolate_file(tmp_path, kind, "dynamo"), _images((16, 18), (23, 13)))
+
+
+# ---- hand-built Resize nodes: every mode in one file ------------------------------------------------------
+def _model(tmp_path, nodes, outputs, inputs, opset=19):
+    graph = helper.make_graph(nodes, "resize", inputs, [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                                                       for o in outputs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    path = tmp_path / "resize.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def _sizes_chain(nodes):
+    """sizes = Concat(Shape(x)[0:2], Shape(like)[2:4]): the target H/W of another (symbolic) input."""
+    const = lambda name, v: helper.make_node("Constant", [], [name], value=helper.make_tensor(  # noqa: E731
+        name, TensorProto.INT64, [len(v)], v))
+    nodes += [helper.make_node("Shape", ["x"], ["xs"]), helper.make_node("Shape", ["like"], ["ls"]),
+              const("c0", [0]), const("c2", [2]), const("c4", [4]),
+              helper.make_node("Slice", ["xs", "c0", "c2"], ["nc"]),
+              helper.make_node("Slice", ["ls", "c2", "c4"], ["hw"]),
+              helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0)]
+    return "sizes"
+
+
+def _every_mode(nodes, make_inputs):
+    outputs = []
+    for mode in COORDINATE_MODES:
+        for nearest in NEAREST_MODES:
+            out = f"nearest_{mode}_{nearest}"
+            nodes.append(helper.make_node("Resize", make_inputs(), [out], mode="nearest",
+                                          coordinate_transformation_mode=mode, nearest_mode=nearest))
+            outputs.append(out)
+        out = f"linear_{mode}"
+        nodes.append(helper.make_node("Resize", make_inputs(), [out], mode="linear",
+                                      coordinate_transformation_mode=mode))
+        outputs.append(out)
+    for mode, exclude, a in (("half_pixel", 0, -0.75), ("align_corners", 0, -0.5), ("asymmetric", 1, -0.75)):
+        out = f"cubic_{mode}_{exclude}"
+        nodes.append(helper.make_node("Resize", make_inputs(), [out], mode="cubic", cubic_coeff_a=a,
+                                      exclude_outside=exclude, coordinate_transformation_mode=mode))
+        outputs.append(out)
+    return outputs
+
+
+def _sized_inputs():
+    sym = lambda name, dims: helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)  # noqa: E731
+    return [sym("x", [1, 2, "H", "W"]), sym("like", [1, 1, "H2", "W2"])]
+
+
+def _sized_feeds(*pairs):
+    rng = np.random.RandomState(3)
+    return [{"x": rng.randn(1, 2, *hw).astype(np.float32), "like": np.zeros((1, 1) + hw2, np.float32)}
+            for hw, hw2 in pairs]
+
+
+# up and down by ratios that put source coordinates on halves (2 -> 5, 7 -> 3), and a target of length 1
+_SIZE_PAIRS = (((5, 7), (9, 3)), ((8, 2), (3, 5)), ((4, 6), (1, 13)))
+
+
+@pytest.mark.slow
+def test_every_mode_with_sizes_from_shapes(tmp_path):
+    nodes = []
+    sizes = _sizes_chain(nodes)
+    outputs = _every_mode(nodes, lambda: ["x", "", "", sizes])
+    _check(_model(tmp_path, nodes, outputs, _sized_inputs()), _sized_feeds(*_SIZE_PAIRS))
+
+
+def _scaled_model(tmp_path, scales):
+    nodes = [helper.make_node("Constant", [], ["scales"], value=helper.make_tensor(
+        "scales", TensorProto.FLOAT, [4], scales))]
+    outputs = _every_mode(nodes, lambda: ["x", "", "scales"])
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "H", "W"])]
+    return _model(tmp_path, nodes, outputs, inputs)
+
+
+@pytest.mark.slow
+def test_every_mode_with_integer_scales(tmp_path):
+    """Output lengths 2*H and 3*W: MXNet counts them over the input's axes repeated."""
+    _check(_scaled_model(tmp_path, [1.0, 1.0, 2.0, 3.0]), _images((5, 7), (3, 4), channels=2))
+
+
+def test_fractional_scales_tvm_and_mxnet_error(tmp_path):
+    """floor(1.5 * H) and floor(W / 2): TVM computes them from the symbols; no MXNet tensor has those
+    lengths, so import_to_gluon asks for shape=."""
+    path = _scaled_model(tmp_path, [1.0, 1.0, 1.5, 0.5])
+    _check(path, _images((5, 7), (6, 9), channels=2), engines=("ir", "tvm"))
+    with pytest.raises(ShapeError, match="shape="):
+        nb.import_to_gluon(str(path))
