@@ -146,6 +146,19 @@ def _nms(center_point_box, tensor_limit):
     return model, [feeds]
 
 
+def _nms_logits():
+    """Scores that are logits (<= 0 too), a run-time limit, IoU and score thresholds left out (IoU 0: any
+    overlap suppresses), ties in the scores (the lower box index first)."""
+    corner = RNG.rand(2, 9, 2).astype(F32)
+    boxes = np.concatenate([corner, corner + RNG.rand(2, 9, 2).astype(F32)], -1)
+    scores = RNG.randn(2, 3, 9).astype(F32)
+    scores[:, :, 4] = scores[:, :, 2]
+    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", "limit"], ["y"]),
+                   [vi("boxes", T.FLOAT, [2, 9, 4]), vi("scores", T.FLOAT, [2, 3, 9]), vi("limit", T.INT64, [1])],
+                   (T.INT64,), opset=11)
+    return model, [{"boxes": boxes, "scores": scores, "limit": np.array([k])} for k in (0, 2, 9)]
+
+
 CASES = {
     "scatter_nd_none": lambda: _scatter_nd("none"),
     "scatter_nd_none_opset11": lambda: _scatter_nd("none", opset=11),
@@ -173,26 +186,21 @@ CASES = {
     "nms_corners_const_limit": lambda: _nms(0, False),
     "nms_center_const_limit": lambda: _nms(1, False),
     "nms_center_tensor_limit": lambda: _nms(1, True),
+    "nms_logit_scores_tensor_limit": _nms_logits,
 }
-
-# what TVM 0.27's NMS cannot take, with the error the user gets
-TVM_CANNOT = {"nms_center_tensor_limit": "only as a constant"}
 
 # what MXNet cannot express, with the error the user gets
 MXNET_CANNOT = {"scatter_nd_mul": "reduction=mul", "scatter_nd_max": "reduction=max", "scatter_nd_min": "reduction=min",
                 "scatter_elements_mul": "reduction=mul", "scatter_elements_max": "reduction=max",
                 "scatter_nd_none": "fixed data shape", "scatter_nd_none_opset11": "fixed data shape",
                 "scatter_nd_add": "fixed data shape", "nms_corners_const_limit": "MXNet has no NMS",
-                "nms_center_const_limit": "MXNet has no NMS", "nms_center_tensor_limit": "MXNet has no NMS"}
+                "nms_center_const_limit": "MXNet has no NMS", "nms_center_tensor_limit": "MXNet has no NMS",
+                "nms_logit_scores_tensor_limit": "MXNet has no NMS"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compile_model_matches_onnxruntime(case):
     pytest.importorskip("tvm")
-    if case in TVM_CANNOT:
-        with pytest.raises(BridgeError, match=TVM_CANNOT[case]):
-            _tvm(*CASES[case]())
-        return
     _tvm(*CASES[case]())
 
 

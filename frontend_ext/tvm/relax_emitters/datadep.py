@@ -40,22 +40,72 @@ def _dyn_topk(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("all_class_non_max_suppression")
 def _nms(ctx, node, attrs, inputs):
-    """TVM's all_class_non_max_suppression; it applies max_output_boxes_per_class only when that is a
-    constant (its lowering reads no tensor limit), so a run-time limit is refused."""
+    """TVM's all_class_non_max_suppression. Its lowering applies max_output_boxes_per_class only when that is
+    a constant; a run-time limit selects up to every box per class and keeps the first ``limit`` of each
+    (greedy selection in score order picks the same first boxes whatever the limit)."""
     op = _op()
     rx = compat.relax()
     boxes, scores, limit, iou, score = inputs
+    batch, classes, n_boxes = ctx.in_shapes[1]
     fixed = ctx.const_inputs[2]
     if fixed is None:
-        ctx.fail("TVM's NMS takes max_output_boxes_per_class only as a constant; make it an initializer, or "
-                 "pass shape= so that it folds")
-    limit = rx.const(max(int(fixed.reshape(-1)[0]), 0), "int64")
+        ctx.need_static("a run-time max_output_boxes_per_class (the number of boxes bounds the selection)",
+                        n_boxes)
+    cap = n_boxes if fixed is None else max(int(fixed.reshape(-1)[0]), 0)
     iou, score = (ctx.emit(op.reshape(x, [])) for x in (iou, score))
-    res = ctx.emit(op.vision.all_class_non_max_suppression(_corner_boxes(ctx, boxes, attrs), scores, limit, iou,
-                                                           score, output_format="onnx"))
+    res = ctx.emit(op.vision.all_class_non_max_suppression(_corner_boxes(ctx, boxes, attrs),
+                                                           _rank_scores(ctx, scores, score, n_boxes),
+                                                           rx.const(cap, "int64"), _next_float_up(ctx, iou),
+                                                           rx.const(0.0, "float32"), output_format="onnx"))
     n = _run_time_length(ctx, ctx.emit(rx.TupleGetItem(res, 1)), f"{ctx.node.name}_count")
     # the count never exceeds the rows, and saying so keeps if_then_else out of the shapes (FuseOps fails on it)
-    return op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n], assume_inbound=True)
+    rows = ctx.emit(op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n],
+                                     assume_inbound=True))
+    if fixed is not None:
+        return rows
+    return _first_per_class(ctx, rows, n, limit, batch * classes, classes)
+
+
+def _rank_scores(ctx, scores, threshold, n_boxes):
+    """Scores TVM's NMS ranks like ONNX: N - (position in descending order, ties by lower index) for the boxes
+    above ``threshold``, else 0, all exactly representable. TVM takes a score <= 0 for a suppressed box, so
+    real scores (logits) at or below 0 would be dropped or never suppressed."""
+    op = _op()
+    order = ctx.emit(op.argsort(scores, axis=2, descending=True, dtype="int64"))
+    position = ctx.emit(op.argsort(order, axis=2, dtype="int64"))
+    rank = ctx.emit(op.subtract(ctx.dim_tensor(n_boxes, "float32"), op.astype(position, "float32")))
+    return ctx.emit(op.where(op.greater(scores, threshold), rank, ctx.scalar(0.0, "float32")))
+
+
+def _next_float_up(ctx, threshold):
+    """The float32 just above ``threshold`` (clamped at 0): TVM suppresses a box at IoU >= its threshold, ONNX
+    at IoU > it, and TVM selects nothing at all for a threshold of 0 (ONNX's default)."""
+    from tvm import te
+
+    tir = compat.tir()
+
+    def fn(t):
+        bits = tir.reinterpret("int32", tir.max(t(), tir.const(0.0, "float32")))
+        return te.compute((), lambda: tir.reinterpret("float32", bits + 1), name="next_float_up")
+
+    return ctx.bb.emit_te(fn, threshold, primfunc_name_hint="next_float_up")
+
+
+def _first_per_class(ctx, rows, n, limit, groups, classes):
+    """The rows (b, c, box) of ``rows`` (n of them, grouped by batch and class) that are among the first
+    ``limit`` of their group: a row's rank is its position less its group's first position."""
+    op = _op()
+    batch_ids, class_ids = (ctx.emit(op.reshape(op.strided_slice(rows, axes=[1], begin=[k], end=[k + 1]), [n]))
+                            for k in (0, 1))
+    group = ctx.emit(op.add(op.multiply(batch_ids, ctx.dim_tensor(classes, "int64")), class_ids))
+    sizes = ctx.emit(op.scatter_elements(op.zeros(ctx.shape([groups]), "int64"), group,
+                                         op.ones(compat.relax().ShapeExpr([n]), "int64"), axis=0, reduction="add"))
+    starts = ctx.emit(op.cumsum(sizes, axis=0, dtype="int64", exclusive=True))
+    rank = ctx.emit(op.subtract(op.arange(0, n, 1, dtype="int64"), op.take(starts, group, axis=0)))
+    keep = ctx.emit(op.less(rank, op.reshape(op.astype(limit, "int64"), [])))
+    kept = compat.tir().Var(f"{ctx.node.name}_kept", "int64")
+    picked = ctx.bb.match_cast(ctx.emit(op.nonzero(keep)), compat.tensor_type([1, kept], "int64"))
+    return op.take(rows, op.reshape(picked, [kept]), axis=0)
 
 
 def _corner_boxes(ctx, boxes, attrs):
