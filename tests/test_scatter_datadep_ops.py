@@ -159,6 +159,21 @@ def _nms_logits():
     return model, [{"boxes": boxes, "scores": scores, "limit": np.array([k])} for k in (0, 2, 9)]
 
 
+def _unique(shape, sorted_, axis):
+    """Unique's four outputs, values with repeats (whole slices repeated along ``axis``), at two sizes."""
+    attrs = {"sorted": sorted_, **({} if axis is None else {"axis": axis})}
+    model = _model(helper.make_node("Unique", ["x"], ["y", "first", "inverse", "counts"], **attrs),
+                   [vi("x", T.FLOAT, shape)], (T.FLOAT, T.INT64, T.INT64, T.INT64), opset=11)
+    feeds = []
+    for n in (5, 8):
+        dims = [n if d == "N" else d for d in shape]
+        x = RNG.randint(-2, 3, size=dims).astype(F32)
+        if axis is not None:
+            x = np.take(x, RNG.randint(0, 3, size=dims[axis]), axis=axis)
+        feeds.append({"x": x})
+    return model, feeds
+
+
 CASES = {
     "scatter_nd_none": lambda: _scatter_nd("none"),
     "scatter_nd_none_opset11": lambda: _scatter_nd("none", opset=11),
@@ -187,6 +202,10 @@ CASES = {
     "nms_center_const_limit": lambda: _nms(1, False),
     "nms_center_tensor_limit": lambda: _nms(1, True),
     "nms_logit_scores_tensor_limit": _nms_logits,
+    "unique_flat_sorted": lambda: _unique(["N", 4], 1, None),
+    "unique_flat_first_occurrence": lambda: _unique(["N", 3], 0, None),
+    "unique_rows_sorted": lambda: _unique(["N", 3], 1, 0),
+    "unique_middle_axis_first_occurrence": lambda: _unique([2, "N", 3], 0, -2),
 }
 
 # what MXNet cannot express, with the error the user gets
@@ -281,3 +300,16 @@ def test_torch_exported_model_at_two_sizes(tmp_path):
     w = RNG.randn(4, 3).astype(F32)
     feeds = [{"x": RNG.randn(b, s, 4).astype(F32), "w": w} for b, s in ((2, 6), (3, 9))]
     _tvm(model, feeds)
+
+
+def test_unique_of_a_constant_folds_to_what_onnxruntime_computes():
+    x = np.array([[3, 1, 3], [2, 1, 2], [3, 1, 3], [0, 5, 0]], dtype=F32)
+    node = helper.make_node("Unique", ["x"], ["y", "first", "inverse", "counts"], sorted=0, axis=0)
+    outs = [vi(n, t, None) for n, t in zip(node.output, (T.FLOAT,) + (T.INT64,) * 3)]
+    graph = helper.make_graph([node], "g", [], outs, initializer=[onnx.numpy_helper.from_array(x, "x")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    graph_ir, params = nb.frontend.from_onnx(model)
+    assert not [n for n in graph_ir.nodes if n.op == "unique"]  # folded by the numpy reference
+    folded = nb.frontend.to_onnx(graph_ir, params, opset=11)
+    for got, want in zip(_reference(folded, {}), _reference(model, {})):
+        _close(got, want)

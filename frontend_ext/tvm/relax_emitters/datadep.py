@@ -6,6 +6,8 @@ is compiled for every length.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import _op
@@ -120,3 +122,61 @@ def _corner_boxes(ctx, boxes, attrs):
     else:  # ONNX lets either corner come first
         corners = [op.minimum(a, c), op.minimum(b, d), op.maximum(a, c), op.maximum(b, d)]
     return ctx.emit(op.concat([ctx.emit(x) for x in corners], axis=2))
+
+
+@RELAX_EXPORT.register("unique")
+def _unique(ctx, node, attrs, inputs):
+    """Unique of the rows of an (L, M) view (M = 1 for the flattened data): a stable lexicographic sort (one
+    stable argsort per column, last column first), a new value wherever a row differs from the one before,
+    then each group's first row, count and members."""
+    op = _op()
+    shape = ctx.in_shapes[0]
+    axis = None if attrs.axis is None else attrs.axis % len(shape)
+    if axis is None:
+        length, rest, moved = _numel(shape), [], inputs[0]
+    else:
+        perm = [axis] + [a for a in range(len(shape)) if a != axis]
+        length, rest = shape[axis], [shape[a] for a in perm[1:]]
+        moved = ctx.emit(op.permute_dims(inputs[0], perm)) if axis else inputs[0]
+    columns = _numel(rest)
+    ctx.need_static("Unique's slice size (the dims other than axis)", columns)
+    rows = ctx.emit(op.reshape(moved, ctx.shape([length, columns])))
+    # TVM's argsort orders bfloat16 wrongly (descending); float32 holds every bfloat16 exactly
+    keys = ctx.emit(op.astype(rows, "float32")) if ctx.in_dtypes[0] == "bfloat16" else rows
+    order = None
+    for col in reversed(range(columns)):
+        key = ctx.emit(op.reshape(op.strided_slice(keys, axes=[1], begin=[col], end=[col + 1]),
+                                  ctx.shape([length])))
+        if order is not None:
+            key = ctx.emit(op.take(key, order, axis=0))
+        step = ctx.emit(op.argsort(key, axis=0, dtype="int64"))
+        order = step if order is None else ctx.emit(op.take(order, step, axis=0))
+    ranked = ctx.emit(op.take(rows, order, axis=0))
+    later = op.strided_slice(ranked, axes=[0], begin=[1], end=[ctx.prim(length)])
+    earlier = op.strided_slice(ranked, axes=[0], begin=[0], end=[-1])
+    changed = ctx.emit(op.max(op.astype(op.not_equal(later, earlier), "int64"), axis=1))
+    is_new = ctx.emit(op.concat([ctx.const(np.ones(1, np.int64), "int64"), changed], axis=0))
+    group = ctx.emit(op.subtract(op.cumsum(is_new, axis=0, dtype="int64"), ctx.scalar(1, "int64")))
+    count = compat.tir().Var(f"{ctx.node.name}_unique", "int64")
+    starts = ctx.bb.match_cast(ctx.emit(op.nonzero(is_new)), compat.tensor_type([1, count], "int64"))
+    starts = ctx.emit(op.reshape(starts, [count]))
+    values = ctx.emit(op.take(ranked, starts, axis=0))
+    first = ctx.emit(op.take(order, starts, axis=0))
+    counts = ctx.emit(op.scatter_elements(op.zeros(compat.relax().ShapeExpr([count]), "int64"), group,
+                                          op.ones(ctx.shape([length]), "int64"), axis=0, reduction="add"))
+    inverse = ctx.emit(op.scatter_elements(op.zeros(ctx.shape([length]), "int64"), order, group, axis=0))
+    if not attrs.sorted:  # renumber the values by first occurrence
+        by_first = ctx.emit(op.argsort(first, axis=0, dtype="int64"))
+        values, first, counts = (ctx.emit(op.take(v, by_first, axis=0)) for v in (values, first, counts))
+        inverse = ctx.emit(op.take(op.argsort(by_first, axis=0, dtype="int64"), inverse, axis=0))
+    values = ctx.emit(op.reshape(values, [count] + [ctx.prim(d) for d in rest]))
+    if axis:
+        values = ctx.emit(op.permute_dims(values, [perm.index(a) for a in range(len(shape))]))
+    return [values, first, inverse, counts]
+
+
+def _numel(shape):
+    total = 1
+    for d in shape:
+        total = total * d
+    return total
