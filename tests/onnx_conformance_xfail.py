@@ -494,7 +494,6 @@ XFAIL = {
     'test_mod_float_edge_cases_fmod_0_float16': 'numbers differ from the reference',
     'test_mod_float_edge_cases_fmod_0_float32': 'numbers differ from the reference',
     'test_mod_float_edge_cases_fmod_0_float64': 'numbers differ from the reference',
-    'test_mod_int64_fmod': 'numbers differ from the reference',
     'test_mod_mixed_sign_int16': 'mismatch: MXNet has no int16 arrays',
     'test_mod_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_mod_uint32': 'mismatch: MXNet has no uint32 arrays',

@@ -126,7 +126,6 @@ XFAIL = {
     'test_min_uint64': 'mismatch: MXNet has no uint64 arrays',
     'test_mish': 'numbers differ from the reference',
     'test_mish_expanded': 'numbers differ from the reference',
-    'test_mod_int64_fmod': 'numbers differ from the reference',
     'test_mod_mixed_sign_int16': 'mismatch: MXNet has no int16 arrays',
     'test_mod_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_mod_uint32': 'mismatch: MXNet has no uint32 arrays',

@@ -155,6 +155,9 @@ CASES = {
                                           {"shape": np.array([3, 7], np.int64)}, axes=[0, -2]),
     "col2im-strides-pads": _col2im,
     "mod-float-python": lambda: _simple("Mod", 28, {"a": _x(3, 4) * 5, "b": _x(3, 4) + 0.1}),
+    "mod-int-fmod": lambda: _simple("Mod", 13, {"a": RNG.integers(-9, 10, (3, 4)),
+                                                "b": RNG.choice([-4, -3, 2, 5], (3, 4))},
+                                    out_type=TensorProto.INT64, fmod=1),
 }
 # no graph input the data flows from: a Gluon block takes no such model; they run as MXNet symbols
 NO_DATA_INPUT = {"hannwindow", "blackmanwindow-symmetric", "eyelike-k1"}

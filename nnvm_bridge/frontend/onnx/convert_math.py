@@ -85,6 +85,9 @@ def mod(ctx, node, attrs, inputs):
         # a - round(a / b) * b, rounding down (Python's mod, the divisor's sign) or to zero (C's fmod)
         whole = ctx.emit1("trunc" if fmod else "floor", [ctx.emit1("broadcast_div", [a, b])])
         return ctx.emit1("broadcast_sub", [a, ctx.emit1("broadcast_mul", [whole, b])])
+    if fmod:  # C's remainder takes the dividend's sign: sign(a) * (|a| mod |b|)
+        rest = ctx.emit1("broadcast_mod", [ctx.emit1("abs", [a]), ctx.emit1("abs", [b])])
+        return ctx.emit1("broadcast_mul", [ctx.emit1("sign", [a]), rest])
     return ctx.emit1("broadcast_mod", [a, b])
 
 
