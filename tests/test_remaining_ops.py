@@ -112,6 +112,14 @@ def _simple(op, opset, feeds, consts=None, out_type=F, **attrs):
     return _model(node, feeds, opset, consts, out_type), feeds
 
 
+def _far_below(c_remainder):
+    """Dividends far below their divisors in size (infinite ones too); the expected values stay finite."""
+    if c_remainder:
+        return {"a": np.array([-3, 3, -1, 1, 0, -1e-30, 2.5], np.float32),
+                "b": np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf, 1e30, -2], np.float32)}
+    return {"a": np.array([3, -1, 0, 2.5, -4], np.float32), "b": np.array([np.inf, -np.inf, np.inf, -2, 3], np.float32)}
+
+
 def _col2im():
     x = _x(1, 2 * 4, 12)  # 2 channels, 2x2 blocks, 3 x 4 block positions in a 5 x 7 image (strides 2, pads 1)
     consts = {"image": np.array([5, 7], np.int64), "block": np.array([2, 2], np.int64)}
@@ -155,6 +163,8 @@ CASES = {
                                           {"shape": np.array([3, 7], np.int64)}, axes=[0, -2]),
     "col2im-strides-pads": _col2im,
     "mod-float-python": lambda: _simple("Mod", 28, {"a": _x(3, 4) * 5, "b": _x(3, 4) + 0.1}),
+    "mod-float-python-infinite-divisor": lambda: _simple("Mod", 28, _far_below(False)),
+    "mod-float-c-infinite-divisor": lambda: _simple("Mod", 13, _far_below(True), fmod=1),
     "mod-int-fmod": lambda: _simple("Mod", 13, {"a": RNG.integers(-9, 10, (3, 4)),
                                                 "b": RNG.choice([-4, -3, 2, 5], (3, 4))},
                                     out_type=TensorProto.INT64, fmod=1),
