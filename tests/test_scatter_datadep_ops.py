@@ -313,3 +313,9 @@ def test_unique_of_a_constant_folds_to_what_onnxruntime_computes():
     folded = nb.frontend.to_onnx(graph_ir, params, opset=11)
     for got, want in zip(_reference(folded, {}), _reference(model, {})):
         _close(got, want)
+
+
+def test_unique_in_tvm_takes_an_empty_input():
+    pytest.importorskip("tvm")
+    model, _ = _unique(["N"], 1, None)
+    _tvm(model, [{"x": np.zeros(0, F32)}, {"x": np.array([2, -1, 2], F32)}])

@@ -156,6 +156,7 @@ def _unique(ctx, node, attrs, inputs):
     earlier = op.strided_slice(ranked, axes=[0], begin=[0], end=[-1])
     changed = ctx.emit(op.max(op.astype(op.not_equal(later, earlier), "int64"), axis=1))
     is_new = ctx.emit(op.concat([ctx.const(np.ones(1, np.int64), "int64"), changed], axis=0))
+    is_new = ctx.emit(op.strided_slice(is_new, axes=[0], begin=[0], end=[ctx.prim(length)]))  # no row: no value
     group = ctx.emit(op.subtract(op.cumsum(is_new, axis=0, dtype="int64"), ctx.scalar(1, "int64")))
     count = compat.tir().Var(f"{ctx.node.name}_unique", "int64")
     starts = ctx.bb.match_cast(ctx.emit(op.nonzero(is_new)), compat.tensor_type([1, count], "int64"))
