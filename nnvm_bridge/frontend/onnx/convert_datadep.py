@@ -53,7 +53,7 @@ def non_max_suppression(ctx, node, attrs, inputs):
                           {"center_point_box": int(attrs.get("center_point_box", 0))})
 
 
-@ONNX_IMPORT.register("Unique", since=11)
+@ONNX_IMPORT.register("Unique", since=(11, 28))  # 28 adds bfloat16
 def unique(ctx, node, attrs, inputs):
     x = inputs[0]
     axis = attrs.get("axis")
