@@ -159,6 +159,19 @@ def _nms_logits():
     return model, [{"boxes": boxes, "scores": scores, "limit": np.array([k])} for k in (0, 2, 9)]
 
 
+def _nms_symbolic_boxes():
+    """A number of boxes known only at run time (one compiled model, two sizes), a negative score threshold."""
+    consts = {"limit": np.array([3]), "iou": np.array([0.4], F32), "score": np.array([-0.5], F32)}
+    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", *consts], ["y"]),
+                   [vi("boxes", T.FLOAT, [1, "N", 4]), vi("scores", T.FLOAT, [1, 2, "N"])], (T.INT64,), opset=11,
+                   inits=[onnx.numpy_helper.from_array(v, k) for k, v in consts.items()])
+    feeds = []
+    for n in (5, 11):
+        corner = RNG.rand(1, n, 2).astype(F32)
+        feeds.append({"boxes": np.concatenate([corner, corner + 0.5], -1), "scores": RNG.randn(1, 2, n).astype(F32)})
+    return model, feeds
+
+
 def _unique(shape, sorted_, axis):
     """Unique's four outputs, values with repeats (whole slices repeated along ``axis``), at two sizes."""
     attrs = {"sorted": sorted_, **({} if axis is None else {"axis": axis})}
@@ -202,6 +215,7 @@ CASES = {
     "nms_center_const_limit": lambda: _nms(1, False),
     "nms_center_tensor_limit": lambda: _nms(1, True),
     "nms_logit_scores_tensor_limit": _nms_logits,
+    "nms_symbolic_boxes": _nms_symbolic_boxes,
     "unique_flat_sorted": lambda: _unique(["N", 4], 1, None),
     "unique_flat_first_occurrence": lambda: _unique(["N", 3], 0, None),
     "unique_rows_sorted": lambda: _unique(["N", 3], 1, 0),
@@ -214,7 +228,7 @@ MXNET_CANNOT = {"scatter_nd_mul": "reduction=mul", "scatter_nd_max": "reduction=
                 "scatter_nd_none": "fixed data shape", "scatter_nd_none_opset11": "fixed data shape",
                 "scatter_nd_add": "fixed data shape", "nms_corners_const_limit": "MXNet has no NMS",
                 "nms_center_const_limit": "MXNet has no NMS", "nms_center_tensor_limit": "MXNet has no NMS",
-                "nms_logit_scores_tensor_limit": "MXNet has no NMS"}
+                "nms_logit_scores_tensor_limit": "MXNet has no NMS", "nms_symbolic_boxes": "MXNet has no NMS"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
