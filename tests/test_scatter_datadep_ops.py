@@ -123,7 +123,7 @@ def _einsum(equation, *shapes):
     return model, feeds
 
 
-def _nms(center_point_box, tensor_limit):
+def _nms(center_point_box, tensor_limit, most=2):
     boxes = np.array([[[0.0, 0.0, 1.0, 1.0], [0.0, 0.1, 1.0, 1.1], [0.0, -0.1, 1.0, 0.9], [0.0, 10.0, 1.0, 11.0],
                        [1.0, 10.1, 0.0, 11.1], [0.0, 100.0, 1.0, 101.0]]], dtype=F32)
     if center_point_box:
@@ -131,7 +131,7 @@ def _nms(center_point_box, tensor_limit):
                            [0.5, 10.6, 1.0, 1.0], [0.5, 100.5, 1.0, 1.0]]], dtype=F32)
     boxes = np.concatenate([boxes, boxes[:, ::-1]], 0)
     scores = RNG.rand(2, 2, 6).astype(F32)
-    limit, iou, score = np.array([2]), np.array([0.5], F32), np.array([0.2], F32)
+    limit, iou, score = np.array([most]), np.array([0.5], F32), np.array([0.2], F32)
     names = ["boxes", "scores", "limit", "iou", "score"]
     inputs = [vi("boxes", T.FLOAT, [2, 6, 4]), vi("scores", T.FLOAT, [2, 2, 6])]
     inits = [onnx.numpy_helper.from_array(v, n) for n, v in zip(names[3:], (iou, score))]
@@ -159,16 +159,21 @@ def _nms_logits():
     return model, [{"boxes": boxes, "scores": scores, "limit": np.array([k])} for k in (0, 2, 9)]
 
 
-def _nms_symbolic_boxes():
-    """A number of boxes known only at run time (one compiled model, two sizes), a negative score threshold."""
-    consts = {"limit": np.array([3]), "iou": np.array([0.4], F32), "score": np.array([-0.5], F32)}
-    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", *consts], ["y"]),
-                   [vi("boxes", T.FLOAT, [1, "N", 4]), vi("scores", T.FLOAT, [1, 2, "N"])], (T.INT64,), opset=11,
-                   inits=[onnx.numpy_helper.from_array(v, k) for k, v in consts.items()])
+def _nms_symbolic_boxes(limit, tensor_limit=False):
+    """A number of boxes known only at run time (one compiled model, three sizes), a negative score threshold;
+    torchvision writes the limit 2**63 - 1."""
+    consts = {"limit": np.array([limit]), "iou": np.array([0.4], F32), "score": np.array([-0.5], F32)}
+    inputs = [vi("boxes", T.FLOAT, [1, "N", 4]), vi("scores", T.FLOAT, [1, 2, "N"])]
+    if tensor_limit:
+        inputs.append(vi("limit", T.INT64, [1]))
+    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", *consts], ["y"]), inputs, (T.INT64,),
+                   opset=11, inits=[onnx.numpy_helper.from_array(v, k) for k, v in consts.items()
+                                    if not (tensor_limit and k == "limit")])
     feeds = []
-    for n in (5, 11):
+    for n in (5, 11, 0):
         corner = RNG.rand(1, n, 2).astype(F32)
-        feeds.append({"boxes": np.concatenate([corner, corner + 0.5], -1), "scores": RNG.randn(1, 2, n).astype(F32)})
+        feeds.append({"boxes": np.concatenate([corner, corner + 0.5], -1), "scores": RNG.randn(1, 2, n).astype(F32),
+                      **({"limit": consts["limit"]} if tensor_limit else {})})
     return model, feeds
 
 
@@ -214,8 +219,11 @@ CASES = {
     "nms_corners_const_limit": lambda: _nms(0, False),
     "nms_center_const_limit": lambda: _nms(1, False),
     "nms_center_tensor_limit": lambda: _nms(1, True),
+    "nms_torchvision_limit": lambda: _nms(0, False, 2**63 - 1),
     "nms_logit_scores_tensor_limit": _nms_logits,
-    "nms_symbolic_boxes": _nms_symbolic_boxes,
+    "nms_symbolic_boxes": lambda: _nms_symbolic_boxes(3),
+    "nms_symbolic_boxes_torchvision_limit": lambda: _nms_symbolic_boxes(2**63 - 1),
+    "nms_symbolic_boxes_tensor_limit": lambda: _nms_symbolic_boxes(4, tensor_limit=True),
     "unique_flat_sorted": lambda: _unique(["N", 4], 1, None),
     "unique_flat_first_occurrence": lambda: _unique(["N", 3], 0, None),
     "unique_rows_sorted": lambda: _unique(["N", 3], 1, 0),
@@ -226,9 +234,8 @@ CASES = {
 MXNET_CANNOT = {"scatter_nd_mul": "reduction=mul", "scatter_nd_max": "reduction=max", "scatter_nd_min": "reduction=min",
                 "scatter_elements_mul": "reduction=mul", "scatter_elements_max": "reduction=max",
                 "scatter_nd_none": "fixed data shape", "scatter_nd_none_opset11": "fixed data shape",
-                "scatter_nd_add": "fixed data shape", "nms_corners_const_limit": "MXNet has no NMS",
-                "nms_center_const_limit": "MXNet has no NMS", "nms_center_tensor_limit": "MXNet has no NMS",
-                "nms_logit_scores_tensor_limit": "MXNet has no NMS", "nms_symbolic_boxes": "MXNet has no NMS"}
+                "scatter_nd_add": "fixed data shape",
+                **{case: "MXNet has no NMS" for case in CASES if case.startswith("nms_")}}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -1,4 +1,5 @@
-"""Relax emitters for the ops whose output length the values decide (nonzero, NMS, TopK with a tensor k).
+"""Relax emitters for the ops whose output length the values decide (nonzero, NMS, TopK with a tensor k,
+unique).
 
 Relax gives their results a shape it cannot know; ``to_relax`` then ``match_cast``s each to the IR's shape,
 which binds the node's anonymous symbol (``x_dim1``) to the length computed at run time, so what follows
@@ -7,6 +8,8 @@ is compiled for every length.
 from __future__ import annotations
 
 import numpy as np
+
+from nnvm_bridge.ir.symbolic import Dim
 
 from .. import compat
 from ..registry import RELAX_EXPORT
@@ -42,33 +45,52 @@ def _dyn_topk(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("all_class_non_max_suppression")
 def _nms(ctx, node, attrs, inputs):
-    """TVM's all_class_non_max_suppression. Its lowering applies max_output_boxes_per_class only when that is
-    a constant; a run-time limit selects up to every box per class and keeps the first ``limit`` of each
+    """TVM's all_class_non_max_suppression, whose output has room for ``cap`` boxes per class. A constant
+    limit of at most the number of boxes is the cap; otherwise (a run-time limit, a number of boxes known
+    only at run time) the cap is every box and the first ``limit`` of each class are kept afterwards
     (greedy selection in score order picks the same first boxes whatever the limit)."""
     op = _op()
     rx = compat.relax()
     boxes, scores, limit, iou, score = inputs
     batch, classes, n_boxes = ctx.in_shapes[1]
     fixed = ctx.const_inputs[2]
-    if fixed is None:
-        ctx.need_static("a run-time max_output_boxes_per_class (the number of boxes bounds the selection)",
-                        n_boxes)
-    cap = n_boxes if fixed is None else max(int(fixed.reshape(-1)[0]), 0)
-    iou, score = (ctx.emit(op.reshape(x, [])) for x in (iou, score))
-    res = ctx.emit(op.vision.all_class_non_max_suppression(_corner_boxes(ctx, boxes, attrs),
-                                                           _rank_scores(ctx, scores, score, n_boxes),
-                                                           rx.const(cap, "int64"), _next_float_up(ctx, iou),
-                                                           rx.const(0.0, "float32"), output_format="onnx"))
+    fixed = None if fixed is None else max(int(fixed.reshape(-1)[0]), 0)
+    boxes = _corner_boxes(ctx, boxes, attrs)
+    scores = _rank_scores(ctx, ctx.emit(op.reshape(score, [])), scores, n_boxes)
+    iou = _next_float_up(ctx, ctx.emit(op.reshape(iou, [])))
+    if isinstance(n_boxes, Dim):
+        res = _nms_of_a_run_time_number(ctx, boxes, scores, iou, (batch, classes, n_boxes))
+    else:
+        cap = n_boxes if fixed is None else min(fixed, n_boxes)
+        res = ctx.emit(op.vision.all_class_non_max_suppression(boxes, scores, rx.const(cap, "int64"), iou,
+                                                               rx.const(0.0, "float32"), output_format="onnx"))
     n = _run_time_length(ctx, ctx.emit(rx.TupleGetItem(res, 1)), f"{ctx.node.name}_count")
     # the count never exceeds the rows, and saying so keeps if_then_else out of the shapes (FuseOps fails on it)
     rows = ctx.emit(op.strided_slice(ctx.emit(rx.TupleGetItem(res, 0)), axes=[0], begin=[0], end=[n],
                                      assume_inbound=True))
-    if fixed is not None:
+    if fixed is not None and not isinstance(n_boxes, Dim):
         return rows
+    limit = limit if fixed is None else ctx.scalar(fixed, "int64")
     return _first_per_class(ctx, rows, n, limit, batch * classes, classes)
 
 
-def _rank_scores(ctx, scores, threshold, n_boxes):
+def _nms_of_a_run_time_number(ctx, boxes, scores, iou, shape):
+    """TOPI's NMS with room for every box, a symbolic number of them. Its lowering clears 10 rows per class
+    whatever the room (the fallback of a limit that is not an int), so 10 boxes of score 0 (never selected)
+    are appended to make that room."""
+    from tvm import topi
+
+    op = _op()
+    batch, classes, n_boxes = shape
+    pad = 10
+    boxes = ctx.emit(op.concat([boxes, op.zeros(ctx.shape([batch, pad, 4]), "float32")], axis=1))
+    scores = ctx.emit(op.concat([scores, op.zeros(ctx.shape([batch, classes, pad]), "float32")], axis=2))
+    room = ctx.prim(n_boxes + pad)
+    return ctx.bb.emit_te(topi.vision.all_class_non_max_suppression, boxes, scores, room, iou, 0.0, "onnx",
+                          (ctx.prim(batch * classes) * room, 3), primfunc_name_hint="non_max_suppression")
+
+
+def _rank_scores(ctx, threshold, scores, n_boxes):
     """Scores TVM's NMS ranks like ONNX: N - (position in descending order, ties by lower index) for the boxes
     above ``threshold``, else 0, all exactly representable. TVM takes a score <= 0 for a suppressed box, so
     real scores (logits) at or below 0 would be dropped or never suppressed."""
