@@ -125,7 +125,9 @@ def _first_per_class(ctx, rows, n, limit, groups, classes):
     sizes = ctx.emit(op.scatter_elements(op.zeros(ctx.shape([groups]), "int64"), group,
                                          op.ones(compat.relax().ShapeExpr([n]), "int64"), axis=0, reduction="add"))
     starts = ctx.emit(op.cumsum(sizes, axis=0, dtype="int64", exclusive=True))
-    rank = ctx.emit(op.subtract(op.arange(0, n, 1, dtype="int64"), op.take(starts, group, axis=0)))
+    # 0..n-1 as a running sum: an arange to the symbol n loses its shape in an If branch's function
+    position = ctx.emit(op.subtract(op.cumsum(op.ones_like(group), axis=0), ctx.scalar(1, "int64")))
+    rank = ctx.emit(op.subtract(position, op.take(starts, group, axis=0)))
     keep = ctx.emit(op.less(rank, op.reshape(op.astype(limit, "int64"), [])))
     kept = compat.tir().Var(f"{ctx.node.name}_kept", "int64")
     picked = ctx.bb.match_cast(ctx.emit(op.nonzero(keep)), compat.tensor_type([1, kept], "int64"))
