@@ -100,7 +100,6 @@ XFAIL = {
     'test_min_uint64': 'mismatch: MXNet has no uint64 arrays',
     'test_mish': 'numbers differ from the reference',
     'test_mish_expanded': 'numbers differ from the reference',
-    'test_mod_int64_fmod': 'numbers differ from the reference',
     'test_mod_mixed_sign_int16': 'mismatch: MXNet has no int16 arrays',
     'test_mod_uint16': 'mismatch: MXNet has no uint16 arrays',
     'test_mod_uint32': 'mismatch: MXNet has no uint32 arrays',
@@ -152,9 +151,4 @@ XFAIL = {
     'test_training_dropout_mask': 'numbers differ from the reference',
     'test_tril_zero': 'ShapeError: Trilu needs the input shape',
     'test_triu_zero': 'ShapeError: Trilu needs the input shape',
-    'test_unique_not_sorted_without_axis': 'unsupported: Unique',
-    'test_unique_sorted_with_axis': 'unsupported: Unique',
-    'test_unique_sorted_with_axis_3d': 'unsupported: Unique',
-    'test_unique_sorted_with_negative_axis': 'unsupported: Unique',
-    'test_unique_sorted_without_axis': 'unsupported: Unique',
 }

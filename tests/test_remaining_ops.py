@@ -112,6 +112,14 @@ def _simple(op, opset, feeds, consts=None, out_type=F, **attrs):
     return _model(node, feeds, opset, consts, out_type), feeds
 
 
+def _far_below(c_remainder):
+    """Dividends far below their divisors in size (infinite ones too); the expected values stay finite."""
+    if c_remainder:
+        return {"a": np.array([-3, 3, -1, 1, 0, -1e-30, 2.5], np.float32),
+                "b": np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf, 1e30, -2], np.float32)}
+    return {"a": np.array([3, -1, 0, 2.5, -4], np.float32), "b": np.array([np.inf, -np.inf, np.inf, -2, 3], np.float32)}
+
+
 def _col2im():
     x = _x(1, 2 * 4, 12)  # 2 channels, 2x2 blocks, 3 x 4 block positions in a 5 x 7 image (strides 2, pads 1)
     consts = {"image": np.array([5, 7], np.int64), "block": np.array([2, 2], np.int64)}
@@ -155,6 +163,11 @@ CASES = {
                                           {"shape": np.array([3, 7], np.int64)}, axes=[0, -2]),
     "col2im-strides-pads": _col2im,
     "mod-float-python": lambda: _simple("Mod", 28, {"a": _x(3, 4) * 5, "b": _x(3, 4) + 0.1}),
+    "mod-float-python-infinite-divisor": lambda: _simple("Mod", 28, _far_below(False)),
+    "mod-float-c-infinite-divisor": lambda: _simple("Mod", 13, _far_below(True), fmod=1),
+    "mod-int-fmod": lambda: _simple("Mod", 13, {"a": RNG.integers(-9, 10, (3, 4)),
+                                                "b": RNG.choice([-4, -3, 2, 5], (3, 4))},
+                                    out_type=TensorProto.INT64, fmod=1),
 }
 # no graph input the data flows from: a Gluon block takes no such model; they run as MXNet symbols
 NO_DATA_INPUT = {"hannwindow", "blackmanwindow-symmetric", "eyelike-k1"}
@@ -209,14 +222,18 @@ def test_mxnet_refuses_what_it_cannot_sample(name):
 
 
 def test_reshape_with_allowzero_to_an_empty_tensor():
-    """Zero-size tensors reach neither backend (MXNet reads a 0 dim as unknown, TVM cannot store an empty
-    constant): the IR gets the empty result right."""
+    """The IR gets the empty result right, and TVM runs it (an empty constant is made at run time: a library
+    cannot hold one); MXNet reads a 0 dim as unknown."""
     model, feeds = _simple("Reshape", 14, {"x": np.zeros((0, 3, 4), np.float32)},
                            {"shape": np.array([3, 4, 0], np.int64)}, allowzero=1)
     graph, params = nb.frontend.from_onnx(model)
     out = graph.outputs[0].node
     value = out if out.is_variable else out.inputs[0].node  # the graph output is a copy of the constant
     assert value.is_variable and params[value.name].shape == (3, 4, 0) == _ort(model, feeds)[0].shape
+    pytest.importorskip("tvm")
+    cm = nb.compile_model(model)
+    (got,) = cm.run({k: feeds[k] for k in cm.input_names})
+    assert got.shape == (3, 4, 0) and got.dtype == np.float32
 
 
 def test_cumprod_in_tvm_and_the_mxnet_error():

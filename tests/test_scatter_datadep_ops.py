@@ -123,7 +123,7 @@ def _einsum(equation, *shapes):
     return model, feeds
 
 
-def _nms(center_point_box, tensor_limit):
+def _nms(center_point_box, tensor_limit, most=2):
     boxes = np.array([[[0.0, 0.0, 1.0, 1.0], [0.0, 0.1, 1.0, 1.1], [0.0, -0.1, 1.0, 0.9], [0.0, 10.0, 1.0, 11.0],
                        [1.0, 10.1, 0.0, 11.1], [0.0, 100.0, 1.0, 101.0]]], dtype=F32)
     if center_point_box:
@@ -131,7 +131,7 @@ def _nms(center_point_box, tensor_limit):
                            [0.5, 10.6, 1.0, 1.0], [0.5, 100.5, 1.0, 1.0]]], dtype=F32)
     boxes = np.concatenate([boxes, boxes[:, ::-1]], 0)
     scores = RNG.rand(2, 2, 6).astype(F32)
-    limit, iou, score = np.array([2]), np.array([0.5], F32), np.array([0.2], F32)
+    limit, iou, score = np.array([most]), np.array([0.5], F32), np.array([0.2], F32)
     names = ["boxes", "scores", "limit", "iou", "score"]
     inputs = [vi("boxes", T.FLOAT, [2, 6, 4]), vi("scores", T.FLOAT, [2, 2, 6])]
     inits = [onnx.numpy_helper.from_array(v, n) for n, v in zip(names[3:], (iou, score))]
@@ -144,6 +144,52 @@ def _nms(center_point_box, tensor_limit):
     model = _model(helper.make_node("NonMaxSuppression", names, ["y"], center_point_box=center_point_box),
                    inputs, (T.INT64,), opset=11, inits=inits)
     return model, [feeds]
+
+
+def _nms_logits():
+    """Scores that are logits (<= 0 too), a run-time limit, IoU and score thresholds left out (IoU 0: any
+    overlap suppresses), ties in the scores (the lower box index first)."""
+    corner = RNG.rand(2, 9, 2).astype(F32)
+    boxes = np.concatenate([corner, corner + RNG.rand(2, 9, 2).astype(F32)], -1)
+    scores = RNG.randn(2, 3, 9).astype(F32)
+    scores[:, :, 4] = scores[:, :, 2]
+    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", "limit"], ["y"]),
+                   [vi("boxes", T.FLOAT, [2, 9, 4]), vi("scores", T.FLOAT, [2, 3, 9]), vi("limit", T.INT64, [1])],
+                   (T.INT64,), opset=11)
+    return model, [{"boxes": boxes, "scores": scores, "limit": np.array([k])} for k in (0, 2, 9)]
+
+
+def _nms_symbolic_boxes(limit, tensor_limit=False):
+    """A number of boxes known only at run time (one compiled model, three sizes), a negative score threshold;
+    torchvision writes the limit 2**63 - 1."""
+    consts = {"limit": np.array([limit]), "iou": np.array([0.4], F32), "score": np.array([-0.5], F32)}
+    inputs = [vi("boxes", T.FLOAT, [1, "N", 4]), vi("scores", T.FLOAT, [1, 2, "N"])]
+    if tensor_limit:
+        inputs.append(vi("limit", T.INT64, [1]))
+    model = _model(helper.make_node("NonMaxSuppression", ["boxes", "scores", *consts], ["y"]), inputs, (T.INT64,),
+                   opset=11, inits=[onnx.numpy_helper.from_array(v, k) for k, v in consts.items()
+                                    if not (tensor_limit and k == "limit")])
+    feeds = []
+    for n in (5, 11, 0):
+        corner = RNG.rand(1, n, 2).astype(F32)
+        feeds.append({"boxes": np.concatenate([corner, corner + 0.5], -1), "scores": RNG.randn(1, 2, n).astype(F32),
+                      **({"limit": consts["limit"]} if tensor_limit else {})})
+    return model, feeds
+
+
+def _unique(shape, sorted_, axis):
+    """Unique's four outputs, values with repeats (whole slices repeated along ``axis``), at two sizes."""
+    attrs = {"sorted": sorted_, **({} if axis is None else {"axis": axis})}
+    model = _model(helper.make_node("Unique", ["x"], ["y", "first", "inverse", "counts"], **attrs),
+                   [vi("x", T.FLOAT, shape)], (T.FLOAT, T.INT64, T.INT64, T.INT64), opset=11)
+    feeds = []
+    for n in (5, 8):
+        dims = [n if d == "N" else d for d in shape]
+        x = RNG.randint(-2, 3, size=dims).astype(F32)
+        if axis is not None:
+            x = np.take(x, RNG.randint(0, 3, size=dims[axis]), axis=axis)
+        feeds.append({"x": x})
+    return model, feeds
 
 
 CASES = {
@@ -173,26 +219,28 @@ CASES = {
     "nms_corners_const_limit": lambda: _nms(0, False),
     "nms_center_const_limit": lambda: _nms(1, False),
     "nms_center_tensor_limit": lambda: _nms(1, True),
+    "nms_torchvision_limit": lambda: _nms(0, False, 2**63 - 1),
+    "nms_logit_scores_tensor_limit": _nms_logits,
+    "nms_symbolic_boxes": lambda: _nms_symbolic_boxes(3),
+    "nms_symbolic_boxes_torchvision_limit": lambda: _nms_symbolic_boxes(2**63 - 1),
+    "nms_symbolic_boxes_tensor_limit": lambda: _nms_symbolic_boxes(4, tensor_limit=True),
+    "unique_flat_sorted": lambda: _unique(["N", 4], 1, None),
+    "unique_flat_first_occurrence": lambda: _unique(["N", 3], 0, None),
+    "unique_rows_sorted": lambda: _unique(["N", 3], 1, 0),
+    "unique_middle_axis_first_occurrence": lambda: _unique([2, "N", 3], 0, -2),
 }
-
-# what TVM 0.27's NMS cannot take, with the error the user gets
-TVM_CANNOT = {"nms_center_tensor_limit": "only as a constant"}
 
 # what MXNet cannot express, with the error the user gets
 MXNET_CANNOT = {"scatter_nd_mul": "reduction=mul", "scatter_nd_max": "reduction=max", "scatter_nd_min": "reduction=min",
                 "scatter_elements_mul": "reduction=mul", "scatter_elements_max": "reduction=max",
                 "scatter_nd_none": "fixed data shape", "scatter_nd_none_opset11": "fixed data shape",
-                "scatter_nd_add": "fixed data shape", "nms_corners_const_limit": "MXNet has no NMS",
-                "nms_center_const_limit": "MXNet has no NMS", "nms_center_tensor_limit": "MXNet has no NMS"}
+                "scatter_nd_add": "fixed data shape",
+                **{case: "MXNet has no NMS" for case in CASES if case.startswith("nms_")}}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compile_model_matches_onnxruntime(case):
     pytest.importorskip("tvm")
-    if case in TVM_CANNOT:
-        with pytest.raises(BridgeError, match=TVM_CANNOT[case]):
-            _tvm(*CASES[case]())
-        return
     _tvm(*CASES[case]())
 
 
@@ -273,3 +321,22 @@ def test_torch_exported_model_at_two_sizes(tmp_path):
     w = RNG.randn(4, 3).astype(F32)
     feeds = [{"x": RNG.randn(b, s, 4).astype(F32), "w": w} for b, s in ((2, 6), (3, 9))]
     _tvm(model, feeds)
+
+
+def test_unique_of_a_constant_folds_to_what_onnxruntime_computes():
+    x = np.array([[3, 1, 3], [2, 1, 2], [3, 1, 3], [0, 5, 0]], dtype=F32)
+    node = helper.make_node("Unique", ["x"], ["y", "first", "inverse", "counts"], sorted=0, axis=0)
+    outs = [vi(n, t, None) for n, t in zip(node.output, (T.FLOAT,) + (T.INT64,) * 3)]
+    graph = helper.make_graph([node], "g", [], outs, initializer=[onnx.numpy_helper.from_array(x, "x")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    graph_ir, params = nb.frontend.from_onnx(model)
+    assert not [n for n in graph_ir.nodes if n.op == "unique"]  # folded by the numpy reference
+    folded = nb.frontend.to_onnx(graph_ir, params, opset=11)
+    for got, want in zip(_reference(folded, {}), _reference(model, {})):
+        _close(got, want)
+
+
+def test_unique_in_tvm_takes_an_empty_input():
+    pytest.importorskip("tvm")
+    model, _ = _unique(["N"], 1, None)
+    _tvm(model, [{"x": np.zeros(0, F32)}, {"x": np.array([2, -1, 2], F32)}])

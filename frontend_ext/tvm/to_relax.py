@@ -113,8 +113,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
                     if node.name in fn_vars:
                         values[ptr[nid]] = fn_vars[node.name]
                     else:
-                        arr = params[node.name]
-                        values[ptr[nid]] = rx.const(arr, str(arr.dtype))
+                        values[ptr[nid]] = _constant(bb, params[node.name])
                     continue
                 _emit_node(ctx, g, nid, node, values)
             outs = []
@@ -144,6 +143,15 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
                          for kind in ("conv2d", "dense", "concat")}},
     }
     return mod, info
+
+
+def _constant(bb, arr):
+    """A bound parameter; an empty one is made at run time (TVM cannot load a library holding an empty
+    constant: "Invalid DLTensor file format")."""
+    rx = compat.relax()
+    if arr.size == 0:
+        return bb.emit(rx.op.zeros(rx.ShapeExpr(list(arr.shape)), str(arr.dtype)))
+    return rx.const(arr, str(arr.dtype))
 
 
 def data_inputs(g, params):

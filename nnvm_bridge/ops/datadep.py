@@ -1,5 +1,5 @@
 """Extension ops whose output length depends on the input values: NonZero, NonMaxSuppression, TopK with a
-run-time k.
+run-time k, Unique.
 
 No shape rule can compute such a length, so the importer names it: ``out_shape`` holds the output shape
 with a new anonymous symbol for the data-dependent dim (``anonymous_dim(node, axis)``), or an expression
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import norm_axis
+from ..ir.symbolic import parse_shape
 from .dynamic import _OUT_SHAPE, _declared
 from .registry import Attr, register
 
@@ -72,6 +73,27 @@ def _nms(a, xs):
     return [np.array(out, dtype=np.int64).reshape(-1, 3)]
 
 
+def _unique(a, xs):
+    """ONNX Unique: np.unique's four results; sorted=False lists the values in order of first occurrence."""
+    x = xs[0].reshape(-1) if a.axis is None else xs[0]
+    axis = None if a.axis is None else norm_axis(a.axis, x.ndim)
+    y, first, inverse, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True, axis=axis)
+    if not a.sorted:
+        order = np.argsort(first, kind="stable")
+        y, first, counts = np.take(y, order, axis=axis or 0), first[order], counts[order]
+        inverse = np.argsort(order)[inverse]
+    return [y, first.astype(np.int64), inverse.reshape(-1).astype(np.int64), counts.astype(np.int64)]
+
+
+def _unique_shapes(a, shapes):
+    if a.out_shape is None or shapes[0] is None:
+        return [None] * 4
+    y = parse_shape(a.out_shape)
+    axis = 0 if a.axis is None else norm_axis(a.axis, len(shapes[0]))
+    length = np.prod(shapes[0], dtype=object) if a.axis is None else shapes[0][axis]
+    return [y, (y[axis],), (int(length) if isinstance(length, (int, np.integer)) else length,), (y[axis],)]
+
+
 register("nonzero", attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared, infer_type=lambda a, d: ["int64"],
          compute=_nonzero, level=6, ext=True,
          doc="ONNX NonZero: the int64 (rank, n) indices of the non-zero elements, in row-major order")
@@ -86,3 +108,9 @@ register("all_class_non_max_suppression",
          infer_shape=_declared, infer_type=lambda a, d: ["int64"], compute=_nms, level=6, ext=True,
          doc="ONNX NonMaxSuppression: selected_indices (n, 3) of [batch, class, box]; boxes (B, N, 4), "
              "scores (B, C, N); the limit and thresholds are one-element tensors (no score threshold: -inf)")
+register("unique", attrs={"sorted": Attr("bool", True), "axis": Attr("int", None, optional=True),
+                          "out_shape": _OUT_SHAPE},
+         num_outputs=4, output_names=("output", "indices", "inverse_indices", "counts"), infer_shape=_unique_shapes,
+         infer_type=lambda a, d: [d[0], "int64", "int64", "int64"], compute=_unique, level=6, ext=True,
+         doc="ONNX Unique: the distinct values (of the flattened data, or slices along axis), sorted or in order of "
+             "first occurrence, with the first index of each, each element's position among them and the counts")

@@ -1,8 +1,9 @@
 """MXNet export of the ops whose output length the values decide.
 
-MXNet 1.9 computes such shapes only in a few ops (``_npx_nonzero``, ``_contrib_boolean_mask``); nonzero and
-TopK with a run-time k are written with them.  ONNX's NonMaxSuppression has no MXNet counterpart (MXNet's
-box_nms pads its output instead of listing the selected boxes), so it is an error that says so.
+MXNet 1.9 computes such shapes only in a few ops (``_npx_nonzero``, ``_contrib_boolean_mask``,
+``_npi_unique``); nonzero, TopK with a run-time k and Unique are written with them.  ONNX's NonMaxSuppression
+has no MXNet counterpart (MXNet's box_nms pads its output instead of listing the selected boxes), so it is an
+error that says so.
 """
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def _nms(ctx, node, attrs, inputs):
     raise unsupported_feature(node.op, node.name, "MXNet has no NMS that lists the selected boxes of each class "
                               "(box_nms pads its output); compile it with TVM or keep it in ONNX",
                               direction="MXNet export")
+
+
+@MXNET_EXPORT.register("unique")
+def _unique(ctx, node, attrs, inputs):
+    # _npi_unique (numpy's unique: sorted values) computes its lengths at run time; sorted=0 renumbers the
+    # values by first occurrence
+    found = ctx.add("_npi_unique", f"{node.name}_sorted" if not attrs.sorted else node.name, inputs[:1],
+                    {"return_index": True, "return_inverse": True, "return_counts": True, "axis": attrs.axis})
+    values, first, inverse, counts = [(found[0], k) for k in range(4)]
+    if attrs.sorted:
+        return [values, first, inverse, counts]
+    by_first = ctx.add("argsort", f"{node.name}_by_first", [first], {"axis": 0, "dtype": "int64"})
+    renumber = ctx.add("argsort", f"{node.name}_renumber", [by_first], {"axis": 0, "dtype": "int64"})
+    return [ctx.add("take", node.name, [values, by_first], {"axis": attrs.axis or 0}),
+            ctx.add("take", f"{node.name}_first", [first, by_first]),
+            ctx.add("take", f"{node.name}_inverse", [renumber, inverse]),
+            ctx.add("take", f"{node.name}_counts", [counts, by_first])]

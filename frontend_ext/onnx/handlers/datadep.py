@@ -19,3 +19,9 @@ def _dyn_topk(ctx, node, attrs, inputs):
 @ONNX_EXPORT.register("all_class_non_max_suppression", since=11)
 def _nms(ctx, node, attrs, inputs):
     return ctx.b.op("NonMaxSuppression", inputs[:5], center_point_box=attrs.center_point_box)
+
+
+@ONNX_EXPORT.register("unique", since=11)
+def _unique(ctx, node, attrs, inputs):
+    axis = {} if attrs.axis is None else {"axis": attrs.axis}
+    return list(ctx.b.op("Unique", inputs[:1], n_out=4, sorted=int(attrs.sorted), **axis))

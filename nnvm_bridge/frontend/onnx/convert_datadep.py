@@ -1,4 +1,5 @@
-"""Ops whose output length depends on the values: NonZero, Compress, NonMaxSuppression, TopK (k a tensor).
+"""Ops whose output length depends on the values: NonZero, Compress, NonMaxSuppression, TopK (k a tensor),
+Unique.
 
 Each output length the values decide is a new anonymous symbol named after the node (``data_dependent_dim``);
 constants fold as usual, so a k or a mask known at import gives static shapes.
@@ -50,6 +51,20 @@ def non_max_suppression(ctx, node, attrs, inputs):
     ins = [inputs[0], inputs[1], ctx.cast(limit, "int64"), ctx.cast(iou, "float32"), ctx.cast(score, "float32")]
     return ctx.runtime_op("all_class_non_max_suppression", ins, (data_dependent_dim(ctx, 0), 3),
                           {"center_point_box": int(attrs.get("center_point_box", 0))})
+
+
+@ONNX_IMPORT.register("Unique", since=(11, 28))  # 28 adds bfloat16
+def unique(ctx, node, attrs, inputs):
+    x = inputs[0]
+    axis = attrs.get("axis")
+    if axis is None:
+        out = (data_dependent_dim(ctx, 0),)
+    else:
+        axis = int(axis) % ctx.require_rank(x)
+        out = list(ctx.shape(x))
+        out[axis] = data_dependent_dim(ctx, axis)
+    return ctx.emit("unique", [x], {"sorted": bool(attrs.get("sorted", 1)), "axis": axis,
+                                    "out_shape": format_shape_hint(tuple(out))})
 
 
 @ONNX_IMPORT.register("TopK", since=1)

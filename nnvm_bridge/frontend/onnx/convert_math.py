@@ -84,8 +84,19 @@ def mod(ctx, node, attrs, inputs):
         return np.fmod(av, bv) if fmod else np.mod(av, bv)
     if ctx.dtype(a) in _FLOATS:
         # a - round(a / b) * b, rounding down (Python's mod, the divisor's sign) or to zero (C's fmod)
-        whole = ctx.emit1("trunc" if fmod else "floor", [ctx.emit1("broadcast_div", [a, b])])
-        return ctx.emit1("broadcast_sub", [a, ctx.emit1("broadcast_mul", [whole, b])])
+        ratio = ctx.emit1("broadcast_div", [a, b])
+        rest = ctx.emit1("broadcast_sub", [a, ctx.emit1("broadcast_mul", [ctx.emit1("trunc" if fmod else "floor",
+                                                                                   [ratio]), b])])
+        # |a| far below |b| (a / b is 0; b = inf gave nan above): C's fmod is a, Python's mod a where a and b
+        # share a sign (or a is 0), else b
+        tiny = ctx.emit1("__equal_scalar__", [ratio], {"scalar": 0.0})
+        if not fmod:
+            opposite = ctx.emit1("__less_scalar__", [ctx.emit1("broadcast_mul", [a, b])], {"scalar": 0.0})
+            a = where(ctx, node, {}, [opposite, b, a])
+        return where(ctx, node, {}, [tiny, a, rest])
+    if fmod:  # C's remainder takes the dividend's sign: sign(a) * (|a| mod |b|)
+        rest = ctx.emit1("broadcast_mod", [ctx.emit1("abs", [a]), ctx.emit1("abs", [b])])
+        return ctx.emit1("broadcast_mul", [ctx.emit1("sign", [a]), rest])
     return ctx.emit1("broadcast_mod", [a, b])
 
 
