@@ -189,6 +189,8 @@ def compare(got, want, rtol, atol):
         raise Mismatch(f"shape {got.shape} != expected {want.shape}")
     if want.dtype == np.bool_:
         got = got != 0
+    elif want.dtype.kind == "V" and got.dtype == want.dtype:  # bfloat16, float8 (ml_dtypes): as float32
+        got, want = got.astype(np.float32), want.astype(np.float32)
     elif got.dtype != want.dtype:
         if want.dtype.kind in "iu" and got.dtype.kind == "f":
             raise Mismatch(f"dtype {got.dtype} != expected {want.dtype}")

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
+from ..ir import dtypes as _dt
 from .common import DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, norm_axis, per_dim, pool_out
 
 
@@ -30,6 +31,26 @@ def _same_dtype(fn):
 
 def erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def cast_array(x, dtype, saturate=True):
+    """``x`` in ``dtype`` with ONNX's rounding (to nearest even). To a float8 type, out-of-range values and
+    +-inf become +-max when ``saturate``, else NaN (inf for float8_e5m2), as Cast-19 says."""
+    target = _dt.to_numpy(dtype)
+    x = np.asarray(x)
+    if _dt.is_float8(dtype):
+        if x.dtype.kind not in "fiub":  # another ml_dtypes float: exactly in float32 first
+            x = x.astype(np.float32)
+        if saturate:
+            import ml_dtypes
+
+            info = ml_dtypes.finfo(target)
+            x = np.clip(x, float(info.min), float(info.max))
+    return x.astype(target)
+
+
+def cast(a, xs):
+    return [cast_array(xs[0], a.dtype, a.saturate)]
 
 
 # ---- activations -----------------------------------------------------------------------------
