@@ -51,7 +51,7 @@ FLOAT8 = {
     "float8_e5m2": Float8Format(2, 15, 0x7B, 0x7E, 0x7C, False),
     "float8_e5m2fnuz": Float8Format(2, 16, 0x7F, 0x80, None, True),
 }
-_ML_DTYPES = ("bfloat16",) + tuple(FLOAT8)
+ML_DTYPES = ("bfloat16",) + tuple(FLOAT8)  # numpy holds these as ml_dtypes' types (numpy kind "V")
 
 NNVM_CODE = {k: v[0] for k, v in _TABLE.items() if v[0] is not None}
 MXNET_CODE = {k: v[1] for k, v in _TABLE.items() if v[1] is not None}
@@ -85,14 +85,14 @@ def canonical(dtype) -> str:
         name = None
     if name in _TABLE:
         return name
-    if name is None and getattr(dtype, "__name__", None) in _ML_DTYPES:
+    if name is None and getattr(dtype, "__name__", None) in ML_DTYPES:
         return dtype.__name__
     raise DTypeError(f"unsupported dtype {dtype!r}")
 
 
 def to_numpy(name: str) -> np.dtype:
     name = canonical(name)
-    if name in _ML_DTYPES:
+    if name in ML_DTYPES:
         try:
             import ml_dtypes  # installed with onnx
 

@@ -39,8 +39,25 @@ def _shape_of(ctx, node, attrs, inputs):
     return s if attrs.dtype == "int64" else ctx.b.cast(s, attrs.dtype)
 
 
-@ONNX_EXPORT.register("cast", since=11)
+FLOAT8_OPSET = 19  # the float8 types and Cast's saturate came with opset 19
+
+
+def float8_check(ctx, *dtypes):
+    """The reason a node with these dtypes cannot be written at the export opset, or None."""
+    found = sorted({d for d in dtypes if _dt.is_float8(d)})
+    if found and ctx.opset < FLOAT8_OPSET:
+        return f"{found[0]} needs opset {FLOAT8_OPSET}; export with opset={FLOAT8_OPSET} or later"
+    return None
+
+
+def _cast_check(ctx, node, attrs, inputs):
+    return float8_check(ctx, ctx.dtype(0), attrs.dtype)
+
+
+@ONNX_EXPORT.register("cast", since=11, check=_cast_check)
 def _cast(ctx, node, attrs, inputs):
+    if _dt.is_float8(attrs.dtype) and not attrs.saturate:
+        return ctx.b.op("Cast", [inputs[0]], to=_dt.to_onnx(attrs.dtype), saturate=0)
     return ctx.b.cast(inputs[0], attrs.dtype)
 
 

@@ -1,16 +1,48 @@
-"""Casts to and from float8 and bfloat16 as integer arithmetic on the bits, in TE.
+"""float8 and bfloat16 in TVM: float8 tensors held as uint8 codes, and the casts to and from both types as
+integer arithmetic on the bits, in TE.
 
-TVM 0.27 has the dtypes (tensors of them pass to and from ml_dtypes numpy arrays) but its LLVM casts are
-wrong for them: float8 values come out garbled, and float32 -> bfloat16 turns some NaNs into inf. So these
-casts reinterpret the float32 bits as uint32 and round to nearest even by hand, with ONNX's rules for NaN,
-inf and out-of-range values (``saturate``); bfloat16 -> float32 is TVM's own cast, which is exact. Every
-other dtype goes through float32, exact for float16, bfloat16 and the float8 types.
+TVM 0.27 has the dtypes but its LLVM code for them is wrong: float8 casts come out garbled, vectorized copies
+of float8 buffers fail to build, and float32 -> bfloat16 turns NaNs with a small payload into inf. So a float8
+tensor is a uint8 tensor of its codes everywhere in the Relax program (function inputs and outputs too: the
+CompiledModel views the ml_dtypes arrays as uint8 and back), which only ops that move data
+(``FLOAT8_DATA_OPS``) and these casts may touch. The casts reinterpret float32 bits as uint32 and round to
+nearest even by hand, with ONNX's rules for NaN, inf and out-of-range values (``saturate``); bfloat16 stays a
+TVM bfloat16 tensor, and bfloat16 -> float32 is TVM's own (exact) cast. Other dtypes go through float32,
+exact for float16, bfloat16 and the float8 types.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from nnvm_bridge.ir import dtypes as _dt
 
 from .. import compat
+from .context import _op
+
+STORAGE = "uint8"  # what holds a float8 code in TVM
+# IR ops that only move values (or read their shape): on float8 tensors they run on the uint8 codes as they are
+FLOAT8_DATA_OPS = frozenset((
+    "cast", "quantize_linear", "dequantize_linear", "reshape", "dyn_reshape", "reshape_like", "transpose",
+    "expand_dims", "squeeze", "flatten", "concatenate", "stack", "split", "strided_slice", "dyn_slice",
+    "slice_like", "take", "gather_nd", "gather_elements", "broadcast_to", "dyn_broadcast_to", "expand_like",
+    "tile", "repeat", "flip", "copy", "block_grad", "dropout", "depth_to_space", "space_to_depth", "shape_of",
+    "where", "if", "loop"))
+
+
+def storage_dtype(dtype):
+    """The Relax dtype that holds IR dtype ``dtype``."""
+    return STORAGE if dtype is not None and _dt.is_float8(dtype) else dtype
+
+
+def to_storage(arr):
+    """A numpy array as TVM takes it: float8 (ml_dtypes) arrays as their uint8 codes."""
+    arr = np.asarray(arr)
+    return arr.view(np.uint8) if _dt.is_float8(arr.dtype) else arr
+
+
+def from_storage(arr, dtype):
+    """A TVM result as the IR dtype ``dtype`` says: uint8 codes of a float8 output as its ml_dtypes array."""
+    return arr.view(_dt.to_numpy(dtype)) if dtype is not None and _dt.is_float8(dtype) else arr
 
 
 def needs_bit_cast(src: str, dst: str) -> bool:
@@ -21,26 +53,42 @@ def needs_bit_cast(src: str, dst: str) -> bool:
 
 
 def cast(ctx, x, src: str, dst: str, saturate: bool = True):
-    """The Relax value of ``x`` (dtype ``src``) cast to ``dst``."""
+    """The Relax value of ``x`` (dtype ``src``) cast to ``dst``: a kernel over the flattened tensor."""
+    if _dt.is_float8(src) and dst != "float32":
+        # float32 first, in a kernel of its own: two bit conversions in one expression do not build
+        x, src = cast(ctx, x, src, "float32"), "float32"
+        if not needs_bit_cast(src, dst):
+            return ctx.emit(_op().astype(x, dst))
+    rx, op = compat.relax(), _op()
+    shape, _ = compat.shape_dtype_of(x)
+    flat = ctx.emit(op.reshape(x, [-1]))
+    kernel = ctx.bb.add_func(_kernel(src, dst, saturate), f"cast_{src}_{dst}")
+    out = compat.tensor_type(compat.shape_dtype_of(flat)[0], storage_dtype(dst))
+    return ctx.emit(op.reshape(ctx.emit(rx.call_tir(kernel, [flat], out)), list(shape)))
+
+
+def _kernel(src, dst, saturate):
+    """The 1-d cast kernel, opaque (never fused): inlined into a neighbour, its bit arithmetic meets TVM's
+    simplifier, which widens some of the int32 values to int64 and then cannot build the reinterprets."""
     from tvm import te
 
-    def compute(t):
-        return te.compute(t.shape, lambda *i: _cast_scalar(t(*i), src, dst, saturate), name="narrow_cast")
-
-    return ctx.bb.emit_te(compute, x, primfunc_name_hint=f"cast_{src}_{dst}")
+    n = compat.tir().Var("n", "int64")
+    x = te.placeholder((n,), storage_dtype(src), name="x")
+    y = te.compute((n,), lambda i: _cast_scalar(x[i], src, dst, saturate), name="narrow_cast")
+    return te.create_prim_func([x, y]).with_attr("op_pattern", 8)  # 8: kOpaque
 
 
 def _cast_scalar(v, src, dst, saturate):
+    """One element: ``src`` is float32 or a float8 type (then ``dst`` is float32), or another type that
+    converts to float32 exactly enough (ints, float16, float64)."""
     tir = compat.tir()
     if _dt.is_float8(src):
-        v = float32_from_float8(v, src)
-    elif src != "float32":
+        return float32_from_float8(v, src)
+    if src != "float32":
         v = tir.Cast("float32", v)
     if _dt.is_float8(dst):
         return float8_from_float32(v, dst, saturate)
-    if dst == "bfloat16":
-        return bfloat16_from_float32(v)
-    return v if dst == "float32" else tir.Cast(dst, v)
+    return bfloat16_from_float32(v)
 
 
 def _consts(dtype):
@@ -49,7 +97,7 @@ def _consts(dtype):
 
 
 def float8_from_float32(v, dtype: str, saturate: bool):
-    """A float32 TIR value as ``dtype`` (a float8 type): round to nearest even; NaN to NaN; inf and values past
+    """A float32 TIR value as the uint8 code of ``dtype`` (a float8 type): round to nearest even; NaN to NaN; inf and values past
     the largest finite one to +-max when ``saturate``, else to inf (float8_e5m2) or NaN (the others)."""
     tir = compat.tir()
     fmt = _dt.FLOAT8[dtype]
@@ -74,15 +122,15 @@ def float8_from_float32(v, dtype: str, saturate: bool):
     signed = tir.Select(code == i(0), i(0), code + sign) if fmt.unsigned_zero else code + sign
     too_big = tir.any(code > i(fmt.max_code), mag == u(0x7F800000))
     result = tir.Select(mag > u(0x7F800000), nan, tir.Select(too_big, overflow, signed))
-    return tir.reinterpret(dtype, tir.Cast("uint8", result))
+    return tir.Cast(STORAGE, result)
 
 
 def float32_from_float8(v, dtype: str):
-    """A float8 TIR value as float32 (exact)."""
+    """The uint8 code of a ``dtype`` (float8) value as float32 (exact)."""
     tir = compat.tir()
     fmt = _dt.FLOAT8[dtype]
     i = _consts("int32")
-    code = tir.Cast("int32", tir.reinterpret("uint8", v))
+    code = tir.Cast("int32", v)
     sign = tir.shift_left(tir.bitwise_and(code, i(0x80)), i(24))
     mag = tir.bitwise_and(code, i(0x7F))
     exp8 = tir.shift_right(mag, i(fmt.mantissa))
