@@ -519,7 +519,6 @@ XFAIL = {
     'test_nonmaxsuppression_suppress_by_IOU_and_scores': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
     'test_nonmaxsuppression_two_batches': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
     'test_nonmaxsuppression_two_classes': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
-    'test_onehot_with_bfloat16_values': 'numbers differ from the reference',
     'test_optional_get_element_optional_sequence': 'mismatch: sequence/optional values are not tensors',
     'test_optional_get_element_optional_tensor': 'unsupported: OptionalGetElement',
     'test_optional_get_element_sequence': 'mismatch: sequence/optional values are not tensors',
