@@ -125,8 +125,9 @@ def test_tvm_float8_casts_are_exact(name):
     _assert_same_values(half, _all_codes(name).astype(np.float16))
 
 
-def test_tvm_float16_and_float8_sources():
-    """float16 -> float8 and float8 -> float8 (through float32, exact) against ml_dtypes' direct casts."""
+def test_tvm_float16_and_float8_sources(tmp_path):
+    """float16 -> float8 and float8 -> float8 (through float32, exact) against ml_dtypes' direct casts; the
+    exported library takes and gives the same ml_dtypes arrays."""
     pytest.importorskip("tvm")
     h = np.concatenate([np.arange(0, 65536, 7, dtype=np.uint16).view(np.float16),
                         np.array([np.inf, -np.inf, np.nan, 0, -0.0], np.float16)])
@@ -137,10 +138,14 @@ def test_tvm_float16_and_float8_sources():
                     helper.make_node("Cast", ["c"], ["d"], to=e4)],
                    [("h", TensorProto.FLOAT16, [len(h)]), ("c", TensorProto.FLOAT8E5M2, [256])],
                    [("a", e4, [len(h)]), ("b", e5, [len(h)]), ("d", e4, [256])])
-    a, b, d = nb.compile_model(model).run({"h": h, "c": codes})
+    cm = nb.compile_model(model)
+    a, b, d = cm.run({"h": h, "c": codes})
     _assert_same_values(a, _oracle(h, "float8_e4m3fn", True))
     _assert_same_values(b, _oracle(h, "float8_e5m2fnuz", False))
     _assert_same_values(d, _oracle(codes.astype(np.float32), "float8_e4m3fn", True))
+    loaded = nb.load_compiled(cm.export_library(str(tmp_path / "f8.so")))
+    for got, want in zip(loaded.run({"h": h, "c": codes}), (a, b, d)):
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
 def test_tvm_bfloat16_casts_are_exact():
@@ -236,3 +241,11 @@ def test_mxnet_says_it_has_no_float8():
     with pytest.raises(UnsupportedOperatorError, match="float8_e4m3fn: MXNet has no float8 arrays") as info:
         nb.frontend.to_mxnet(graph, params)
     assert "cast" in str(info.value)
+
+
+def test_tvm_refuses_arithmetic_on_float8():
+    pytest.importorskip("tvm")
+    code = TensorProto.FLOAT8E4M3FN
+    model = _model([helper.make_node("Add", ["x", "x"], ["y"])], [("x", code, [4])], [("y", code, [4])])
+    with pytest.raises(nb.errors.CompileError, match="float8 values only in casts"):
+        nb.compile_model(model)
