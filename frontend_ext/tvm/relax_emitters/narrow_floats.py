@@ -61,9 +61,12 @@ def cast(ctx, x, src: str, dst: str, saturate: bool = True):
             return ctx.emit(_op().astype(x, dst))
     rx, op = compat.relax(), _op()
     shape, _ = compat.shape_dtype_of(x)
-    flat = ctx.emit(op.reshape(x, [-1]))
+    size = 1
+    for d in shape:
+        size = size * d
+    flat = ctx.emit(op.reshape(x, [size]))
     kernel = ctx.bb.add_func(_kernel(src, dst, saturate), f"cast_{src}_{dst}")
-    out = compat.tensor_type(compat.shape_dtype_of(flat)[0], storage_dtype(dst))
+    out = compat.tensor_type([size], storage_dtype(dst))
     return ctx.emit(op.reshape(ctx.emit(rx.call_tir(kernel, [flat], out)), list(shape)))
 
 
@@ -97,8 +100,8 @@ def _consts(dtype):
 
 
 def float8_from_float32(v, dtype: str, saturate: bool):
-    """A float32 TIR value as the uint8 code of ``dtype`` (a float8 type): round to nearest even; NaN to NaN; inf and values past
-    the largest finite one to +-max when ``saturate``, else to inf (float8_e5m2) or NaN (the others)."""
+    """A float32 TIR value as the uint8 code of ``dtype`` (a float8 type): round to nearest even; NaN to NaN;
+    inf and values past the largest finite one to +-max when ``saturate``, else to inf (float8_e5m2) or NaN."""
     tir = compat.tir()
     fmt = _dt.FLOAT8[dtype]
     u, i = _consts("uint32"), _consts("int32")
