@@ -84,7 +84,7 @@ def _cast_model(name, n):
 
 
 # ---- the dtype table --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", FLOAT8 + ("bfloat16",))
+@pytest.mark.parametrize("name", FLOAT8 + ("float8_e8m0fnu", "bfloat16"))
 def test_dtype_table(name):
     assert _dt.canonical(_np(name)) == name and _dt.canonical(getattr(ml_dtypes, name)) == name
     assert _dt.to_numpy(name) == _np(name)
@@ -249,3 +249,42 @@ def test_tvm_refuses_arithmetic_on_float8():
     model = _model([helper.make_node("Add", ["x", "x"], ["y"])], [("x", code, [4])], [("y", code, [4])])
     with pytest.raises(nb.errors.CompileError, match="float8 values only in casts"):
         nb.compile_model(model)
+
+
+# ---- float8_e8m0fnu (Cast-24: a power of two, chosen by round_mode) -------------------------------------
+def _e8m0_model(n):
+    e8 = TensorProto.FLOAT8E8M0
+    modes = [(mode, sat) for mode in ("up", "down", "nearest") for sat in (1, 0)]
+    nodes = [helper.make_node("Cast", ["x"], [f"{mode}{sat}"], to=e8, round_mode=mode, saturate=sat)
+             for mode, sat in modes] + [helper.make_node("Cast", ["c"], ["wide"], to=TensorProto.FLOAT)]
+    outputs = [(f"{mode}{sat}", e8, [n]) for mode, sat in modes] + [("wide", TensorProto.FLOAT, [256])]
+    return _model(nodes, [("x", TensorProto.FLOAT, [n]), ("c", e8, [256])], outputs, opset=24), modes
+
+
+def _e8m0_probes():
+    """Powers of two, the values either side of each, midpoints (1.5 * 2**k and neighbours), the extremes."""
+    k = np.arange(-149, 128, dtype=np.float64)
+    p2 = np.exp2(k).astype(np.float32)
+    mids = (1.5 * np.exp2(k[:-1])).astype(np.float32)
+    xs = np.concatenate([p2, np.nextafter(p2, np.float32(0)), np.nextafter(p2, np.float32(np.inf)), mids,
+                         np.nextafter(mids, np.float32(0)), np.nextafter(mids, np.float32(np.inf)),
+                         np.array([0, -0.0, -3.0, np.inf, -np.inf, np.nan, 3.4e38, 1.2e-38], np.float32)])
+    return np.concatenate([xs, -xs]).astype(np.float32)
+
+
+def test_e8m0_matches_onnx_reference_and_tvm():
+    from onnx.reference import ReferenceEvaluator
+
+    x, codes = _e8m0_probes(), np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e8m0fnu)
+    model, modes = _e8m0_model(len(x))
+    want = ReferenceEvaluator(model).run(None, {"x": x, "c": codes})
+    for (mode, sat), w in zip(modes, want):
+        _assert_same_values(cast_array(x, "float8_e8m0fnu", bool(sat), mode), w)
+    pytest.importorskip("tvm")
+    got = nb.compile_model(model).run({"x": x, "c": codes})
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        _assert_same_values(g, w)
+    graph, params = nb.frontend.from_onnx(model)
+    with pytest.raises(UnsupportedOperatorError, match="float8_e8m0fnu needs opset 24"):
+        nb.frontend.to_onnx(graph, params, opset=21)

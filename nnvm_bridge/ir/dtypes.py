@@ -30,6 +30,7 @@ _TABLE = {
     "float8_e4m3fnuz": (None, None, 18),
     "float8_e5m2": (None, None, 19),
     "float8_e5m2fnuz": (None, None, 20),
+    "float8_e8m0fnu": (None, None, 24),
 }
 
 
@@ -51,7 +52,9 @@ FLOAT8 = {
     "float8_e5m2": Float8Format(2, 15, 0x7B, 0x7E, 0x7C, False),
     "float8_e5m2fnuz": Float8Format(2, 16, 0x7F, 0x80, None, True),
 }
-ML_DTYPES = ("bfloat16",) + tuple(FLOAT8)  # numpy holds these as ml_dtypes' types (numpy kind "V")
+E8M0 = "float8_e8m0fnu"  # a power of two (codes 0..254: 2**(code - 127)) or NaN (255): no sign, no zero
+FLOAT8_NAMES = tuple(FLOAT8) + (E8M0,)
+ML_DTYPES = ("bfloat16",) + FLOAT8_NAMES  # numpy holds these as ml_dtypes' types (numpy kind "V")
 
 NNVM_CODE = {k: v[0] for k, v in _TABLE.items() if v[0] is not None}
 MXNET_CODE = {k: v[1] for k, v in _TABLE.items() if v[1] is not None}
@@ -158,4 +161,4 @@ def is_float(name) -> bool:
 
 
 def is_float8(name) -> bool:
-    return canonical(name) in FLOAT8
+    return canonical(name) in FLOAT8_NAMES

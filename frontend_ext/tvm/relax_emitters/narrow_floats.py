@@ -52,7 +52,7 @@ def needs_bit_cast(src: str, dst: str) -> bool:
     return _dt.is_float8(src) or _dt.is_float8(dst) or dst == "bfloat16"
 
 
-def cast(ctx, x, src: str, dst: str, saturate: bool = True):
+def cast(ctx, x, src: str, dst: str, saturate: bool = True, round_mode: str = "up"):
     """The Relax value of ``x`` (dtype ``src``) cast to ``dst``: a kernel over the flattened tensor."""
     if _dt.is_float8(src) and dst != "float32":
         # float32 first, in a kernel of its own: two bit conversions in one expression do not build
@@ -65,30 +65,34 @@ def cast(ctx, x, src: str, dst: str, saturate: bool = True):
     for d in shape:
         size = size * d
     flat = ctx.emit(op.reshape(x, [size]))
-    kernel = ctx.bb.add_func(_kernel(src, dst, saturate), f"cast_{src}_{dst}")
+    kernel = ctx.bb.add_func(_kernel(src, dst, saturate, round_mode), f"cast_{src}_{dst}")
     out = compat.tensor_type([size], storage_dtype(dst))
     return ctx.emit(op.reshape(ctx.emit(rx.call_tir(kernel, [flat], out)), list(shape)))
 
 
-def _kernel(src, dst, saturate):
+def _kernel(src, dst, saturate, round_mode):
     """The 1-d cast kernel, opaque (never fused): inlined into a neighbour, its bit arithmetic meets TVM's
     simplifier, which widens some of the int32 values to int64 and then cannot build the reinterprets."""
     from tvm import te
 
     n = compat.tir().Var("n", "int64")
     x = te.placeholder((n,), storage_dtype(src), name="x")
-    y = te.compute((n,), lambda i: _cast_scalar(x[i], src, dst, saturate), name="narrow_cast")
+    y = te.compute((n,), lambda i: _cast_scalar(x[i], src, dst, saturate, round_mode), name="narrow_cast")
     return te.create_prim_func([x, y]).with_attr("op_pattern", 8)  # 8: kOpaque
 
 
-def _cast_scalar(v, src, dst, saturate):
+def _cast_scalar(v, src, dst, saturate, round_mode):
     """One element: ``src`` is float32 or a float8 type (then ``dst`` is float32), or another type that
     converts to float32 exactly enough (ints, float16, float64)."""
     tir = compat.tir()
+    if src == _dt.E8M0:
+        return float32_from_e8m0(v)
     if _dt.is_float8(src):
         return float32_from_float8(v, src)
     if src != "float32":
         v = tir.Cast("float32", v)
+    if dst == _dt.E8M0:
+        return e8m0_from_float32(v, saturate, round_mode)
     if _dt.is_float8(dst):
         return float8_from_float32(v, dst, saturate)
     return bfloat16_from_float32(v)
@@ -152,6 +156,33 @@ def float32_from_float8(v, dtype: str):
         inf = tir.reinterpret("float32", tir.bitwise_or(i(0x7F800000), sign))
         value = tir.Select(mag == i(fmt.inf_code), inf, value)
     return tir.Select(is_nan, tir.const(float("nan"), "float32"), value)
+
+
+def e8m0_from_float32(v, saturate: bool, round_mode: str):
+    """A float32 TIR value as the uint8 code of float8_e8m0fnu, as ops.numpy_ref.to_e8m0 says."""
+    tir = compat.tir()
+    u = _consts("uint32")
+    bits = tir.reinterpret("uint32", v)
+    exponent = tir.bitwise_and(tir.shift_right(bits, u(23)), u(0xFF))
+    if round_mode == "nearest":
+        up = tir.all(tir.bitwise_and(bits, u(0x400000)) > u(0),
+                     tir.any(tir.bitwise_and(bits, u(0x3FFFFF)) > u(0), exponent > u(0)))
+    elif round_mode == "up":
+        up = tir.bitwise_and(bits, u(0x7FFFFF)) > u(0)
+    else:
+        up = tir.const(False, "bool")
+    if saturate:
+        up = tir.all(up, exponent != u(0xFE))
+    return tir.Cast(STORAGE, tir.Select(exponent == u(0xFF), exponent, exponent + tir.Cast("uint32", up)))
+
+
+def float32_from_e8m0(v):
+    """The uint8 code of a float8_e8m0fnu value as float32: 2**(code - 127), NaN for 255."""
+    tir = compat.tir()
+    i = _consts("int32")
+    code = tir.Cast("int32", v)
+    bits = tir.Select(code == i(0), i(0x400000), tir.shift_left(code, i(23)))  # 2**-127 is a float32 subnormal
+    return tir.Select(code == i(0xFF), tir.const(float("nan"), "float32"), tir.reinterpret("float32", bits))
 
 
 def bfloat16_from_float32(v):

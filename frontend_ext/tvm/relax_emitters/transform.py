@@ -111,7 +111,7 @@ def _split(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("cast")
 def _cast(ctx, node, attrs, inputs):
     if narrow_floats.needs_bit_cast(ctx.in_dtypes[0], attrs.dtype):
-        return narrow_floats.cast(ctx, inputs[0], ctx.in_dtypes[0], attrs.dtype, attrs.saturate)
+        return narrow_floats.cast(ctx, inputs[0], ctx.in_dtypes[0], attrs.dtype, attrs.saturate, attrs.round_mode)
     return _op().astype(inputs[0], attrs.dtype)
 
 

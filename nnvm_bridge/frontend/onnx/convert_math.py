@@ -229,7 +229,7 @@ def _clip(ctx, x, lo, hi):
     return ctx.emit1("clip", [x], {"a_min": float(lo), "a_max": float(hi)})
 
 
-# later versions add dtypes; 19 adds saturate (float8 targets); 24's round_mode is for float8e8m0 only
+# later versions add dtypes; 19 adds saturate (float8 targets), 24 round_mode (float8e8m0 targets)
 @ONNX_IMPORT.register("Cast", since=(1, 6, 9, 13, 19, 21, 23, 24, 25, 28))
 def cast(ctx, node, attrs, inputs):
     to = attrs.get("to")
@@ -246,9 +246,12 @@ def cast_like(ctx, node, attrs, inputs):
 
 
 def _cast(ctx, x, dtype, attrs):
+    extra = {}
     if _dt.is_float8(dtype) and not attrs.get("saturate", 1):
-        return ctx.emit1("cast", [x], {"dtype": dtype, "saturate": False})
-    return ctx.cast(x, dtype)
+        extra["saturate"] = False
+    if dtype == _dt.E8M0 and attrs.get("round_mode", "up") != "up":
+        extra["round_mode"] = attrs["round_mode"]
+    return ctx.emit1("cast", [x], {"dtype": dtype, **extra}) if extra else ctx.cast(x, dtype)
 
 
 @ONNX_IMPORT.register("Identity", since=(1, 13, 14, 16, 19, 21, 23, 24, 25))
