@@ -135,7 +135,7 @@ def set_input_hints(graph, shapes: dict, dtypes: dict):
         if node.name in shapes:
             node.attrs["__shape__"] = str(tuple(shapes[node.name]))
         if node.name in dtypes:
-            node.attrs["__dtype__"] = str(_dt.to_mxnet(dtypes[node.name]))
+            node.attrs["__dtype__"] = _dt.dtype_hint(dtypes[node.name])
     return graph
 
 

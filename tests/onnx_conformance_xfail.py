@@ -482,7 +482,6 @@ XFAIL = {
     'test_nonmaxsuppression_suppress_by_IOU_and_scores': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
     'test_nonmaxsuppression_two_batches': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
     'test_nonmaxsuppression_two_classes': 'unsupported: all_class_non_max_suppression (MXNet has no NMS that lists the selected boxes of each class (box_nms pads its output); compile it with TVM or keep it in ONNX)',
-    'test_onehot_with_bfloat16_values': 'numbers differ from the reference',
     'test_pow_types_float32_uint32': 'mismatch: MXNet has no uint32 arrays',
     'test_pow_types_float32_uint64': 'mismatch: MXNet has no uint64 arrays',
     'test_qlinearmatmul_2D_int8_float16': 'MXNet: float16 FullyConnected runs on GPU (cuDNN) only',

@@ -62,6 +62,7 @@ def ensure_cases(version: str) -> str:
 
 def _read_value(path, type_proto):
     """A tensor as an ndarray; a sequence or optional as its proto (the harness reports those as non-tensors)."""
+    import numpy as np
     import onnx
     from onnx import numpy_helper
 
@@ -70,7 +71,12 @@ def _read_value(path, type_proto):
     if type_proto.HasField("tensor_type"):
         t = onnx.TensorProto()
         t.ParseFromString(data)
-        return numpy_helper.to_array(t)
+        array = numpy_helper.to_array(t)
+        if type_proto.tensor_type.elem_type == onnx.TensorProto.BFLOAT16 and array.dtype == np.uint16:
+            import ml_dtypes  # onnx 1.14 stored bfloat16 data as uint16 tensors of the bits
+
+            array = array.view(ml_dtypes.bfloat16)
+        return array
     proto = onnx.SequenceProto() if type_proto.HasField("sequence_type") else onnx.OptionalProto()
     proto.ParseFromString(data)
     return proto

@@ -63,6 +63,18 @@ def _check_supported(graph):
     missing.raise_if_any(direction="MXNet")
 
 
+def _check_dtypes(g):
+    """MXNet has no float8 arrays, and no exact way to stand in for them that would still give the user float8
+    values: one error naming every node that makes or takes one."""
+    dtypes = g.attrs.get("dtype") or []
+    missing = OpTally()
+    for nid, node in enumerate(g.nodes):
+        made = dtypes[g.node_row_ptr[nid]:g.node_row_ptr[nid + 1]]
+        for dt in sorted({d for d in made if d is not None and _dt.is_float8(d)}):
+            missing.add("input" if node.is_variable else node.op, node.name, f"{dt}: MXNet has no float8 arrays")
+    missing.raise_if_any(direction="MXNet")
+
+
 def _emit_nodes(ctx, g, params, mapping, aux_names):
     """Write the nodes of the inferred graph ``g`` into ``ctx``; ``mapping``: (id(node), output) -> entry."""
     ctx.emit_subgraph = lambda *a, **k: _emit_subgraph(ctx, *a, **k)
@@ -163,6 +175,7 @@ def to_mxnet(graph, params):
     graph, shape = unify_broadcast_dims(graph, params=params)  # a mask of length T against scores over S: T := S
     g = infer_shape(graph, shape=shape, params=params)
     g = infer_type(g, params=params)
+    _check_dtypes(g)
     ctx = MXNetEmitter(g, params)
     mapping = {}
     aux_names = set()

@@ -26,7 +26,7 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
     arr = np.asarray(arr)
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype == object or arr.dtype.kind in "OUSV" and arr.dtype.name != "bfloat16":
+    if arr.dtype == object or arr.dtype.kind in "OUSV" and arr.dtype.name not in _dt.ML_DTYPES:
         raise ParamsError(f"a parameter of dtype {arr.dtype} is not a numeric array")
     return np.ascontiguousarray(arr)
 
@@ -34,7 +34,7 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
 def _fill_header(t: TensorProto, name: str, arr):
     """Name, dims and ONNX data type of ``t`` (inline and external tensors alike)."""
     try:
-        t.data_type = _dt.to_onnx(_dtype_name(arr))
+        t.data_type = _dt.to_onnx(arr.dtype.name)
     except BridgeError:
         raise ParamsError(f"parameter {name!r} has dtype {arr.dtype}, which ONNX cannot store") from None
     t.name = name
@@ -49,10 +49,6 @@ def write_inline(t: TensorProto, name: str, arr) -> TensorProto:
         arr = arr.astype(arr.dtype.newbyteorder("<"))
     t.raw_data = arr.tobytes()
     return t
-
-
-def _dtype_name(arr) -> str:
-    return "bfloat16" if arr.dtype.name == "bfloat16" else arr.dtype.name
 
 
 class InlineSink:

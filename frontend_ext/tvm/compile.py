@@ -18,10 +18,12 @@ import numpy as np
 
 from nnvm_bridge.errors import (BridgeError, CompileError, DTypeError, InvalidModelError, MissingDependencyError,
                                  ShapeError)
+from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir import structure
 from nnvm_bridge.ir.symbolic import match_dims, parse_dim
 
 from . import compat
+from .relax_emitters.narrow_floats import from_storage, to_storage
 from .to_relax import to_relax
 
 META_SUFFIX = ".meta.json"
@@ -185,7 +187,7 @@ class CompiledModel:
                         "offload=False (CLI: --offload off) for a library that needs TVM only") from None
 
             self._vm = relax.VirtualMachine(self._module, self.device)
-            self._param_tensors = [compat.to_device_tensor(self._kept[n], self.device)
+            self._param_tensors = [compat.to_device_tensor(to_storage(self._kept[n]), self.device)
                                    for n, _, _ in self.info["params"]]
         return self._vm
 
@@ -213,18 +215,21 @@ class CompiledModel:
                 raise ShapeError(f"{exc.bare_message}; the model takes {_show_shape(shape)}, got "
                                  f"{tuple(arr.shape)}") from None
             if str(arr.dtype) != dtype:
-                if arr.dtype.kind != np.dtype(dtype).kind and not (arr.dtype.kind in "iu" and np.dtype(
-                        dtype).kind in "iu"):
+                want = _dt.to_numpy(dtype)
+                kinds = arr.dtype.kind + want.kind
+                if "V" in kinds or (kinds[0] != kinds[1] and not set(kinds) <= set("iu")):
+                    # (bfloat16 and the float8 types, numpy kind "V", only as themselves)
                     raise DTypeError(f"input {name!r} has dtype {arr.dtype}, the model expects {dtype}")
-                arr = arr.astype(dtype)
-            args.append(compat.to_device_tensor(arr, dev))
+                arr = arr.astype(want)
+            args.append(compat.to_device_tensor(to_storage(arr), dev))
         return args
 
     def run(self, inputs):
         vm = self._get_vm()
         args = self._prepare(inputs)
         out = vm["main"](*args, *self._param_tensors)
-        return structure.model_outputs(self.layout, _flatten_outputs(out))
+        flat = [from_storage(arr, dtype) for arr, dtype in zip(_flatten_outputs(out), self.output_dtypes)]
+        return structure.model_outputs(self.layout, flat)
 
     def benchmark(self, inputs, number=10, repeat=5):
         """Median seconds per run (VM time_evaluator; inputs already on the device)."""

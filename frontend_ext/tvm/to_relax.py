@@ -17,6 +17,7 @@ import numpy as np
 
 from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
 from nnvm_bridge.ir.control import body_inputs
+from nnvm_bridge.ir.dtypes import is_float8
 from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow, unify_broadcast_dims
 from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
 from nnvm_bridge.ops import canonical_name, node_attrs
@@ -27,6 +28,7 @@ from .relax_emitters import (control, datadep, detection, dynamic, elementwise, 
                              sampling, scatter, transform)  # (they register the emitters)
 from .relax_emitters import runtime_resize  # noqa: F401,I001
 from .relax_emitters.context import Ctx
+from .relax_emitters.narrow_floats import FLOAT8_DATA_OPS, storage_dtype, to_storage
 from .relax_emitters.symbols import SymbolTable
 
 RELAX_EXPORT.mark_loaded()
@@ -85,7 +87,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
             fn_vars[n] = rx.Var(n, compat.tensor_type(None, ""))
             continue
         eid = ptr[g.node_id(n)]
-        fn_vars[n.name] = rx.Var(n.name, compat.tensor_type(symbols.shape(shapes[eid]), dtypes[eid]))
+        fn_vars[n.name] = rx.Var(n.name, compat.tensor_type(symbols.shape(shapes[eid]), storage_dtype(dtypes[eid])))
 
     static = all(is_static(shapes[ptr[g.node_id(n)]]) for n in used_inputs)
     if offload is True and not static:
@@ -113,7 +115,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
                     if node.name in fn_vars:
                         values[ptr[nid]] = fn_vars[node.name]
                     else:
-                        values[ptr[nid]] = _constant(bb, params[node.name])
+                        values[ptr[nid]] = _constant(bb, to_storage(params[node.name]))
                     continue
                 _emit_node(ctx, g, nid, node, values)
             outs = []
@@ -206,6 +208,10 @@ def _emit_node(ctx, g, nid, node, values):
                        for e in node.inputs]
     if any(s is None for s in ctx.in_shapes) or any(s is None for s in ctx.out_shapes):
         raise ShapeError("shape could not be inferred; give the model's input shapes", node=node.name, op=node.op)
+    if canonical_name(node.op) not in FLOAT8_DATA_OPS and any(
+            d is not None and is_float8(d) for d in ctx.in_dtypes + list(ctx.out_dtypes)):
+        raise CompileError("TVM computes on float8 values only in casts and (de)quantization; cast to float32 "
+                           "first", node=node.name, op=node.op)
     attrs = node_attrs(node)
     emitter = RELAX_EXPORT.get(canonical_name(node.op))
     try:
@@ -287,6 +293,7 @@ def _conform(ctx, expr, shape, dtype):
     if not compat.is_leaf(expr):
         expr = ctx.emit(expr)
     got_shape, got_dtype = compat.shape_dtype_of(expr)
+    dtype = storage_dtype(dtype)
     if dtype is not None and got_dtype is not None and got_dtype != dtype:
         expr = ctx.emit(op.astype(expr, dtype))
     if shape is None:

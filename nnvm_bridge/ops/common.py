@@ -39,7 +39,9 @@ def broadcast_shapes(a, b, op: str = ""):
 
 # dtype names an attribute of kind "dtype" may take.
 DTYPES = ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "int16", "uint16", "uint32",
-          "uint64", "bool", "bfloat16")
+          "uint64", "bool", "bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+          "float8_e8m0fnu")
+ROUND_MODES = ("up", "down", "nearest")  # casts to float8_e8m0fnu
 
 
 def same_shape(attrs, shapes):

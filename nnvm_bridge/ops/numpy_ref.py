@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
+from ..ir import dtypes as _dt
 from .common import DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, norm_axis, per_dim, pool_out
 
 
@@ -30,6 +31,50 @@ def _same_dtype(fn):
 
 def erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def cast_array(x, dtype, saturate=True, round_mode="up"):
+    """``x`` in ``dtype`` with ONNX's rounding (to nearest even). To a float8 type, out-of-range values and
+    +-inf become +-max when ``saturate``, else NaN (inf for float8_e5m2), as Cast-19 says; to float8_e8m0fnu
+    see ``to_e8m0``."""
+    target = _dt.to_numpy(dtype)
+    x = np.asarray(x)
+    if dtype == _dt.E8M0:
+        return to_e8m0(x.astype(np.float32), saturate, round_mode)
+    if _dt.is_float8(dtype):
+        if x.dtype.kind not in "fiub":  # another ml_dtypes float: exactly in float32 first
+            x = x.astype(np.float32)
+        if saturate:
+            import ml_dtypes
+
+            info = ml_dtypes.finfo(target)
+            x = np.clip(x, float(info.min), float(info.max))
+    return x.astype(target)
+
+
+def to_e8m0(x, saturate, round_mode):
+    """float32 -> float8_e8m0fnu as Cast-24 does it: the sign is dropped, the exponent kept and raised by one
+    when ``round_mode`` says ("up": any mantissa bit; "nearest": the first mantissa bit and (any other or an
+    exponent above 0); "down": never); past the largest code NaN, or the largest with ``saturate``; NaN and
+    inf become NaN."""
+    import ml_dtypes
+
+    bits = np.asarray(x, np.float32).view(np.uint32)
+    exponent = ((bits >> 23) & 0xFF).astype(np.int32)
+    if round_mode == "nearest":
+        up = ((bits & 0x400000) > 0) & (((bits & 0x3FFFFF) > 0) | (exponent > 0))
+    elif round_mode == "up":
+        up = (bits & 0x7FFFFF) > 0
+    else:
+        up = np.zeros(bits.shape, bool)
+    if saturate:
+        up &= exponent != 0xFE
+    codes = np.where(exponent == 0xFF, 0xFF, exponent + up).astype(np.uint8)
+    return codes.view(ml_dtypes.float8_e8m0fnu)
+
+
+def cast(a, xs):
+    return [cast_array(xs[0], a.dtype, a.saturate, a.round_mode)]
 
 
 # ---- activations -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir.symbolic import is_symbolic, slice_indices, slice_length
 from . import numpy_ref as ref
-from .common import DTYPES, broadcast_shapes, known, norm_axis, prod
+from .common import DTYPES, ROUND_MODES, broadcast_shapes, known, norm_axis, prod
 from .registry import Attr, register
 
 
@@ -316,8 +316,11 @@ register("squeeze", attrs={"axis": Attr("shape", ())}, infer_shape=_squeeze_shap
 register("split", attrs={"indices_or_sections": Attr("split"), "axis": Attr("int", 1)}, num_outputs=_split_outputs,
          infer_shape=_split_shape, compute=_split_compute, level=3,
          doc='indices_or_sections "2" = 2 equal sections; "(2,)" = split at index 2')
-register("cast", attrs={"dtype": Attr("dtype", choices=DTYPES)}, infer_shape=lambda a, s: [s[0]],
-         infer_type=_cast_type, compute=lambda a, xs: [xs[0].astype(a.dtype)])
+register("cast", attrs={"dtype": Attr("dtype", choices=DTYPES), "saturate": Attr("bool", True),
+                        "round_mode": Attr("str", "up", choices=ROUND_MODES)},
+         infer_shape=lambda a, s: [s[0]], infer_type=_cast_type, compute=ref.cast,
+         doc="saturate: to a float8 type, out-of-range values become +-max (else NaN, or inf for float8_e5m2); "
+             "round_mode: to float8_e8m0fnu, which power of two")
 register("reshape", attrs={"shape": Attr("shape")}, infer_shape=_reshape_shape, level=3,
          compute=lambda a, xs: [xs[0].reshape(reshape_output_shape(xs[0].shape, a.shape))],
          doc="special values 0 copy, -1 infer, -2 copy rest, -3 merge two, -4 split one")

@@ -6,11 +6,14 @@ even), Add, Clip, Cast -- and Sub, Mul for dequantizing.
 """
 from __future__ import annotations
 
+from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ops.quantize import int_range
 
 from ..registry import ONNX_EXPORT
+from .tensor import float8_check
 
-_QUANTIZED_AT = {"int8": 10, "uint8": 10, "int16": 21, "uint16": 21}  # dtype -> first opset of its Q/DQ
+_QUANTIZED_AT = {"int8": 10, "uint8": 10, "int16": 21, "uint16": 21,  # dtype -> first opset of its Q/DQ
+                 **{name: 19 for name in _dt.FLOAT8}}
 _DEQUANTIZED_AT = dict(_QUANTIZED_AT, int32=10)  # DequantizeLinear reads int32 (biases) too
 
 
@@ -48,15 +51,20 @@ def _axis(ctx, attrs):
     return {"axis": attrs.axis} if ctx.opset >= 13 and _size(ctx.shape(1)) > 1 else {}
 
 
-@ONNX_EXPORT.register("quantize_linear", since=11)
+def _quantize_check(ctx, node, attrs, inputs):
+    return float8_check(ctx, attrs.out_dtype)
+
+
+@ONNX_EXPORT.register("quantize_linear", since=11, check=_quantize_check)
 def _quantize_linear(ctx, node, attrs, inputs):
     b = ctx.b
     x = inputs[0] if ctx.dtype(0) == "float32" else b.cast(inputs[0], "float32")
-    if _native(ctx, attrs.out_dtype):
+    if _native(ctx, attrs.out_dtype):  # (a float8 type always is: the check asks for opset 19)
         zp = _param(ctx, 2, inputs[2])
         if ctx.dtype(2) != attrs.out_dtype:
             zp = b.cast(zp, attrs.out_dtype)
-        return b.op("QuantizeLinear", [x, _param(ctx, 1, inputs[1]), zp], **_axis(ctx, attrs))
+        saturate = {} if attrs.saturate or not _dt.is_float8(attrs.out_dtype) else {"saturate": 0}
+        return b.op("QuantizeLinear", [x, _param(ctx, 1, inputs[1]), zp], **_axis(ctx, attrs), **saturate)
     scale = b.cast(_broadcastable(ctx, 1, inputs[1], attrs.axis), "float32")
     zp = b.cast(_broadcastable(ctx, 2, inputs[2], attrs.axis), "float32")
     y = b.op("Add", [b.op("Round", [b.op("Div", [x, scale])]), zp])
@@ -64,7 +72,11 @@ def _quantize_linear(ctx, node, attrs, inputs):
     return b.cast(b.clip(y, float(low), float(high), "float32"), attrs.out_dtype)
 
 
-@ONNX_EXPORT.register("dequantize_linear", since=11)
+def _dequantize_check(ctx, node, attrs, inputs):
+    return float8_check(ctx, ctx.dtype(0))
+
+
+@ONNX_EXPORT.register("dequantize_linear", since=11, check=_dequantize_check)
 def _dequantize_linear(ctx, node, attrs, inputs):
     b = ctx.b
     if _native(ctx, ctx.dtype(0), _DEQUANTIZED_AT) and ctx.dtype(1) == "float32":

@@ -39,9 +39,32 @@ def _shape_of(ctx, node, attrs, inputs):
     return s if attrs.dtype == "int64" else ctx.b.cast(s, attrs.dtype)
 
 
-@ONNX_EXPORT.register("cast", since=11)
+def _first_opset(dtype):
+    """The first opset with this float8 type (and Cast's saturate: 19; round_mode: 24)."""
+    return 24 if dtype == _dt.E8M0 else 19
+
+
+def float8_check(ctx, *dtypes):
+    """The reason a node with these dtypes cannot be written at the export opset, or None."""
+    for d in sorted({d for d in dtypes if _dt.is_float8(d)}):
+        if ctx.opset < _first_opset(d):
+            return f"{d} needs opset {_first_opset(d)}; export with opset={_first_opset(d)} or later"
+    return None
+
+
+def _cast_check(ctx, node, attrs, inputs):
+    return float8_check(ctx, ctx.dtype(0), attrs.dtype)
+
+
+@ONNX_EXPORT.register("cast", since=11, check=_cast_check)
 def _cast(ctx, node, attrs, inputs):
-    return ctx.b.cast(inputs[0], attrs.dtype)
+    extra = {}
+    if _dt.is_float8(attrs.dtype) and not attrs.saturate:
+        extra["saturate"] = 0
+    if attrs.dtype == _dt.E8M0 and attrs.round_mode != "up":
+        extra["round_mode"] = attrs.round_mode
+    return ctx.b.op("Cast", [inputs[0]], to=_dt.to_onnx(attrs.dtype), **extra) if extra else \
+        ctx.b.cast(inputs[0], attrs.dtype)
 
 
 @ONNX_EXPORT.register("where", since=11)

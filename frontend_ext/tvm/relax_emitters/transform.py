@@ -6,6 +6,7 @@ from nnvm_bridge.ops.common import prod
 
 from .. import compat
 from ..registry import RELAX_EXPORT
+from . import narrow_floats
 from .context import _op
 from .elementwise import _truth
 
@@ -109,6 +110,8 @@ def _split(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("cast")
 def _cast(ctx, node, attrs, inputs):
+    if narrow_floats.needs_bit_cast(ctx.in_dtypes[0], attrs.dtype):
+        return narrow_floats.cast(ctx, inputs[0], ctx.in_dtypes[0], attrs.dtype, attrs.saturate, attrs.round_mode)
     return _op().astype(inputs[0], attrs.dtype)
 
 

@@ -247,7 +247,7 @@ def _clip(ctx, x, lo, hi):
     return ctx.emit1("clip", [x], {"a_min": float(lo), "a_max": float(hi)})
 
 
-# later versions add dtypes (and saturate / round_mode for float8 targets, which the IR has not)
+# later versions add dtypes; 19 adds saturate (float8 targets), 24 round_mode (float8e8m0 targets)
 @ONNX_IMPORT.register("Cast", since=(1, 6, 9, 13, 19, 21, 23, 24, 25, 28))
 def cast(ctx, node, attrs, inputs):
     to = attrs.get("to")
@@ -255,12 +255,21 @@ def cast(ctx, node, attrs, inputs):
         name = _dt.from_onnx(to) if isinstance(to, int) else _dt.canonical(to)
     except Exception:
         raise ctx.unsupported(f"to={to}")
-    return ctx.cast(inputs[0], name)
+    return _cast(ctx, inputs[0], name, attrs)
 
 
 @ONNX_IMPORT.register("CastLike", since=(15, 19, 21, 23, 24, 25))
 def cast_like(ctx, node, attrs, inputs):
-    return ctx.cast(inputs[0], ctx.dtype(inputs[1]))
+    return _cast(ctx, inputs[0], ctx.dtype(inputs[1]), attrs)
+
+
+def _cast(ctx, x, dtype, attrs):
+    extra = {}
+    if _dt.is_float8(dtype) and not attrs.get("saturate", 1):
+        extra["saturate"] = False
+    if dtype == _dt.E8M0 and attrs.get("round_mode", "up") != "up":
+        extra["round_mode"] = attrs["round_mode"]
+    return ctx.emit1("cast", [x], {"dtype": dtype, **extra}) if extra else ctx.cast(x, dtype)
 
 
 @ONNX_IMPORT.register("Identity", since=(1, 13, 14, 16, 19, 21, 23, 24, 25))

@@ -44,8 +44,8 @@ def _zero_point(ctx, zp, dtype="uint8"):
 
 def _check_dtype(ctx, dtype, what):
     if dtype not in QUANT_DTYPES:
-        # float8 / float4 / int4 / int2 tensors reach the importer widened to a float type
-        found = "float8, float4, int4 or int2" if _dt.is_float(dtype) else dtype
+        # float4 / int4 / int2 tensors reach the importer widened to a float type
+        found = "float4, int4 or int2" if _dt.is_float(dtype) else dtype
         raise ctx.unsupported(f"{what} {found}; supported: {', '.join(QUANT_DTYPES)}")
 
 
@@ -55,11 +55,13 @@ def dequantize(ctx, x, scale, zp, axis=1):
     return ctx.emit1("dequantize_linear", [x, _qparam(ctx, scale, "the scale"), zp], {"axis": int(axis)})
 
 
-def quantize(ctx, y, scale, zp, axis=1, dtype=None):
+def quantize(ctx, y, scale, zp, axis=1, dtype=None, saturate=True):
     dtype = dtype or (ctx.dtype(zp) if zp is not None else "uint8")
     _check_dtype(ctx, dtype, "quantized type")
-    return ctx.emit1("quantize_linear", [y, _qparam(ctx, scale, "the scale"), _zero_point(ctx, zp, dtype)],
-                     {"axis": int(axis), "out_dtype": dtype})
+    attrs = {"axis": int(axis), "out_dtype": dtype}
+    if not saturate and _dt.is_float8(dtype):  # saturate (QuantizeLinear-19) matters for float8 only
+        attrs["saturate"] = False
+    return ctx.emit1("quantize_linear", [y, _qparam(ctx, scale, "the scale"), _zero_point(ctx, zp, dtype)], attrs)
 
 
 def _to_int32(ctx, y):
@@ -87,7 +89,7 @@ def quantize_linear(ctx, node, attrs, inputs):
     x = inputs[0]
     if ctx.dtype(x) != "float32":
         x = ctx.cast(x, "float32")
-    return quantize(ctx, x, inputs[1], inputs[2], attrs.get("axis", 1), dtype)
+    return quantize(ctx, x, inputs[1], inputs[2], attrs.get("axis", 1), dtype, bool(attrs.get("saturate", 1)))
 
 
 @ONNX_IMPORT.register("DequantizeLinear", since=_Q_VERSIONS)

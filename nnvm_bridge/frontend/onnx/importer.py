@@ -211,7 +211,7 @@ def from_onnx(model, shape=None, dtype=None):
         s = input_shapes[vi.name]
         d = per_dtype.get(vi.name) or common_dtype or _declared_dtype(vi) or "float32"
         d = _dt.canonical(d)
-        attrs = {"__dtype__": str(_dt.to_mxnet(d))}
+        attrs = {"__dtype__": _dt.dtype_hint(d)}
         if s is not None:
             attrs["__shape__"] = format_shape_hint(s, mxnet=0 in s)
             if 0 in s:  # an empty input: its shape is left to the converters' run-time paths, as it always was

@@ -73,7 +73,7 @@ def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "flo
     """Set ``graph.attrs["dtype"]`` (one dtype name per entry).
 
     Variable dtypes come from ``dtype`` (a name -> dtype dict or one dtype for all inputs),
-    then ``params``, then the ``__dtype__`` hint (an MXNet code), then ``default``.
+    then ``params``, then the ``__dtype__`` hint (an MXNet code, or a float8 name), then ``default``.
     """
     from ...ops import get_op, node_attrs
 
@@ -91,7 +91,7 @@ def infer_type(graph: Graph, dtype=None, params=None, default: str | None = "flo
                 d = common
             if d is None and "__dtype__" in node.attrs:
                 try:
-                    d = _dt.from_mxnet(int(node.attrs["__dtype__"]))
+                    d = _dt.from_dtype_hint(node.attrs["__dtype__"])
                 except (DTypeError, ValueError):
                     d = None
             if d is None:
