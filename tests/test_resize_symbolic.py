@@ -35,14 +35,14 @@ def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
         opset = max(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
         back = ort.InferenceSession(nb.frontend.to_onnx(graph, params, opset=opset).SerializeToString())
         for feeds, ref in zip(feeds_list, refs):
-            for got, want in zip(run_graph(graph, feeds, params), ref):
+            for got, want in zip(run_graph(graph, feeds, params), ref, strict=True):
                 assert_close(got, want)
-            for got, want in zip(back.run(None, feeds), ref):
+            for got, want in zip(back.run(None, feeds), ref, strict=True):
                 assert_close(got, want)
     if "tvm" in engines:
         cm = nb.compile_model(str(path))
         for feeds, ref in zip(feeds_list, refs):
-            for got, want in zip(cm.run(feeds), ref):
+            for got, want in zip(cm.run(feeds), ref, strict=True):
                 assert_close(got, want)
     if "mxnet" in engines:
         mx = pytest.importorskip("mxnet")
@@ -50,7 +50,7 @@ def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
         for feeds, ref in zip(feeds_list, refs):
             out = block(*[mx.nd.array(v, dtype=v.dtype) for v in feeds.values()])
             out = out if isinstance(out, (list, tuple)) else [out]
-            for got, want in zip(out, ref):
+            for got, want in zip(out, ref, strict=True):
                 assert_close(got.asnumpy(), want)
 
 

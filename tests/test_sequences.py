@@ -83,7 +83,7 @@ def test_sequence_ops_inside_a_model_fold_into_tensor_ops():
     assert structure.KEY not in graph.attrs  # tensors at the edge: nothing to rebuild
     assert graph.op_counts()["split"] == 1 and graph.op_counts()["concatenate"] == 1
     cm = nb.compile_model(model)
-    for got, want in zip(cm.run({"x": x}), ref):
+    for got, want in zip(cm.run({"x": x}), ref, strict=True):
         assert_close(np.asarray(got).reshape(np.shape(want)), want)
 
 

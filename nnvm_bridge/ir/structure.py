@@ -10,7 +10,7 @@ made of them:
 where a *tree* is the flat tensor's name (a tensor, or an optional that holds one), a list of trees (a
 sequence, in order) or None (an empty optional).  Graphs of tensors only have no ``structure``.  The facade
 (a compiled model, the conformance harness) uses the functions below to take the model's values and give its
-values back; the emitters never see anything but the flat tensors.
+values back; the graph emitters (to_relax, to_mxnet, to_onnx) only see the flat tensors.
 """
 from __future__ import annotations
 

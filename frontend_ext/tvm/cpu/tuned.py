@@ -1,8 +1,8 @@
 """Tuning can only improve on the fixed schedules: each kernel that a MetaSchedule record schedules is timed
 on this machine against its fixed schedule (``schedules.py``), and the faster one is built.
 
-The verdicts are kept next to the records (``VERDICTS`` in the database directory), keyed by the kernel's
-structure and the target, so a later build from the same database does not time again.
+The verdicts are kept next to the records (``VERDICTS`` in the database directory), keyed by the target, the
+kernel's structure and the record's, so a later build from the same database does not time again.
 """
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def keep_faster(untouched, fixed, tuned, target, database, structural_hash, repo
         if not isinstance(func, tvm.tirx.PrimFunc) or before is None or compat.is_scheduled(before) \
                 or not compat.is_scheduled(func):
             continue  # not a kernel a record scheduled
-        key = f"{target}|{structural_hash(before.with_attr('global_symbol', 'main'))}"
+        # the record's own hash too: a better record from a longer tuning run is timed again
+        key = f"{target}|{structural_hash(before.with_attr('global_symbol', 'main'))}|{structural_hash(func)}"
         if key not in verdicts:
             tuned_s, fixed_s = _seconds(func, target), _seconds(fixed[name], target)
             verdicts[key] = "tuned" if tuned_s < fixed_s else "fixed"

@@ -70,7 +70,7 @@ def _bind(ctx, t, name, flat_name, shape, given):
     dtype = _elem_dtype(t) or "float32"
     dims = tensor_type_dims(t.tensor_type, flat_name) if shape is None else \
         tuple(anonymous_dim(flat_name, i) if _unknown(d) else parse_dim(d) for i, d in enumerate(shape))
-    attrs = {"__dtype__": str(_dt.to_mxnet(dtype))}
+    attrs = {"__dtype__": _dt.dtype_hint(dtype)}
     if dims is not None:
         attrs["__shape__"] = format_shape_hint(dims, mxnet=0 in dims)
     ctx.reserve(flat_name)
