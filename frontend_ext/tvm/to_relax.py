@@ -210,8 +210,8 @@ def _emit_node(ctx, g, nid, node, values):
         raise ShapeError("shape could not be inferred; give the model's input shapes", node=node.name, op=node.op)
     if canonical_name(node.op) not in FLOAT8_DATA_OPS and any(
             d is not None and is_float8(d) for d in ctx.in_dtypes + list(ctx.out_dtypes)):
-        raise CompileError("TVM computes on float8 values only in casts and (de)quantization; cast to float32 "
-                           "first", node=node.name, op=node.op)
+        raise CompileError("TVM only casts, (de)quantizes and moves float8 values (reshape, concat, gather ...); "
+                           "cast to float32 before computing on them", node=node.name, op=node.op)
     attrs = node_attrs(node)
     emitter = RELAX_EXPORT.get(canonical_name(node.op))
     try:

@@ -7,7 +7,7 @@ from onnx import numpy_helper
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ops.common import norm_axis
 
-from ..registry import ONNX_EXPORT
+from ..registry import MAX_OPSET, ONNX_EXPORT
 
 
 def _fill(b, shape_value, value, dtype):
@@ -47,8 +47,11 @@ def _first_opset(dtype):
 def float8_check(ctx, *dtypes):
     """The reason a node with these dtypes cannot be written at the export opset, or None."""
     for d in sorted({d for d in dtypes if _dt.is_float8(d)}):
-        if ctx.opset < _first_opset(d):
-            return f"{d} needs opset {_first_opset(d)}; export with opset={_first_opset(d)} or later"
+        first = _first_opset(d)
+        if first > MAX_OPSET:
+            return f"{d} needs opset {first}; the exporter writes opsets up to {MAX_OPSET}"
+        if ctx.opset < first:
+            return f"{d} needs opset {first}; export with opset={first} or later"
     return None
 
 
