@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError
+from ...errors import InvalidModelError, ShapeError
 from ...ir import dtypes as _dt
 from ...ir.symbolic import is_static
 from .registry import ONNX_IMPORT
@@ -161,7 +161,7 @@ def mel_weight_matrix(ctx, node, attrs, inputs):
         ctx.require_const(inputs[i], f"MelWeightMatrix input {i}").reshape(-1)[0] for i in range(5))
     num_mel_bins, dft_length = int(num_mel_bins), int(dft_length)
     if num_mel_bins < 1 or dft_length < 1 or sample_rate <= 0:
-        raise ctx.error(ShapeError, "MelWeightMatrix needs num_mel_bins, dft_length and sample_rate > 0")
+        raise ctx.error(InvalidModelError, "MelWeightMatrix needs num_mel_bins, dft_length and sample_rate > 0")
     low_mel, high_mel = (2595 * np.log1p(hz / 700) / np.log(10) for hz in (low_hz, high_hz))
     mels = np.arange(num_mel_bins + 2) * ((high_mel - low_mel) / (num_mel_bins + 2)) + low_mel
     edges = (((dft_length + 1) * (700 * np.expm1(mels / 2595 * np.log(10)))) // sample_rate).astype(int)
