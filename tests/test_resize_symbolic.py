@@ -211,3 +211,16 @@ def test_fractional_scales_tvm_and_mxnet_error(tmp_path):
     _check(path, _images((5, 7), (6, 9), channels=2), engines=("ir", "tvm"))
     with pytest.raises(ShapeError, match="shape="):
         nb.import_to_gluon(str(path))
+
+
+def test_output_length_and_taps_round_as_onnxruntime_on_symbolic_axes(tmp_path):
+    """A scale of 0.7 on 10: float32(10) * float32(0.7) is 7.0 in float32 (onnxruntime's length; ONNX's
+    reference and shape inference say 6), and half-pixel taps land on ties (3.5 / 0.7 - 0.5): the run-time taps
+    reproduce onnxruntime's float32 arithmetic."""
+    nodes = [helper.make_node("Constant", [], ["scales"], value=helper.make_tensor(
+        "scales", TensorProto.FLOAT, [4], [1.0, 1.0, 0.7, 0.7]))]
+    nodes.append(helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest"))
+    path = _model(tmp_path, nodes, ["y"], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])])
+    x = np.arange(100, dtype=np.float32).reshape(1, 1, 10, 10)
+    assert ort.InferenceSession(str(path)).run(None, {"x": x})[0].shape == (1, 1, 7, 7)
+    _check(path, [{"x": x}], engines=("ir", "tvm"))
