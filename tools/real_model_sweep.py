@@ -317,20 +317,36 @@ def _detection(name, size):
 
         torch = _torch()
         net = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
+
+        def inputs(k):
+            g = torch.Generator().manual_seed(k)
+            return (torch.rand(1, 3, size, size, generator=g),)
+
         _randomise(net, [])
+        _calibrate_detector(net, [(torch.cat([inputs(k)[0] for k in range(4)]),)])  # > 1 value per channel
         with torch.no_grad():  # spread the class scores so that no two boxes tie in NMS
             for n, p in net.named_parameters():
                 if "cls" in n and p.dim() > 1:
                     p.mul_(4.0)
         net.eval()
 
-        def inputs(k):
-            g = torch.Generator().manual_seed(k)
-            return (torch.rand(1, 3, size, size, generator=g),)
-
         return Spec(net, ["images"], inputs, {"images": {2: "height", 3: "width"}}, opset=17)
 
     return build
+
+
+def _calibrate_detector(net, batches):
+    """BatchNorm statistics of a torchvision detector from its backbone and head on ``batches``: in train mode
+    the detector itself wants targets. Uncalibrated, the clipped activations saturate to the same value at
+    every position, and NMS then chooses among boxes whose scores tie within float32's error."""
+    torch = _torch()
+    net.train()
+    with torch.no_grad():
+        for (images,) in batches:
+            feats = net.backbone(net.transform(list(images))[0].tensors)
+            if hasattr(net, "head"):
+                net.head(list(feats.values()))
+    net.eval()
 
 
 def _timm(name, size=64, **kw):
