@@ -4,9 +4,10 @@
 N > 0 runs MetaSchedule for about N trials in total, split over the model's tasks, writing
 records to DIR (progress is printed by MetaSchedule's task scheduler); N == 0 only re-applies
 the records already in DIR. Either way a record replaces the fixed schedule of its kernel only where it
-was timed faster on this machine (``cpu/tuned.py``), so tuning can only improve the build. Recipe from DESIGN.md ("TVM 0.27 notes"); pitfalls: apache-tvm-ffi
-0.1.15.post2 crashes on the first database write (pin 0.1.14.post1), MetaSchedule needs
-xgboost/scipy/psutil/cloudpickle, and the 30 s default build timeout is too short on 2 cores.
+was timed faster on this machine (``cpu/tuned.py``), so tuning can only improve the build. Recipe from
+DESIGN.md ("TVM 0.27 notes"); pitfalls: apache-tvm-ffi 0.1.15.post2 crashes on the first database write
+(pin 0.1.14.post1), MetaSchedule needs xgboost/scipy/psutil/cloudpickle, the 30 s default build timeout is
+too short on 2 cores, and the default builder's intrinsic import times every build out (``build_candidate``).
 """
 from __future__ import annotations
 
