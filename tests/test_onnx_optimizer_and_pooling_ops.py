@@ -126,6 +126,18 @@ def _max_pool_indices_int8():
                    [_vi("y", TensorProto.INT8, None), _vi("i", TensorProto.INT64, None)], opset=12), {"x": x}, "ort")
 
 
+def _max_pool_indices_at_the_padding_value():
+    """Inputs equal to the padding (-inf, the integer minimum) along the borders: the index still names an
+    input position, never a padded slot."""
+    x = np.random.default_rng(13).standard_normal((1, 2, 5, 6)).astype(np.float32)
+    x[:, :, :2, :] = -np.inf
+    x[:, 1, :, :3] = -np.inf
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 1, 1, 1],
+                            dilations=[1, 2])
+    return (_model(node, [_vi("x", F32, x.shape)], [_vi("y", F32, None), _vi("i", TensorProto.INT64, None)],
+                   opset=12), {"x": x}, "ort")
+
+
 def _max_unpool(output_shape):
     """MaxPool's indices into MaxUnpool, the way a segmentation decoder uses them; an odd-sized input needs
     output_shape (without it the unpooled shape is the inferred one, 2 * the pooled one)."""
@@ -189,6 +201,7 @@ CASES = {
     "maxpool-indices-row-major-ceil": lambda: _max_pool_indices(0, 1),
     "maxpool-indices-column-major": lambda: _max_pool_indices(1, 0),
     "maxpool-indices-int8-padded": _max_pool_indices_int8,
+    "maxpool-indices-input-at-the-padding-value": _max_pool_indices_at_the_padding_value,
     "maxunpool-inferred-shape": lambda: _max_unpool(False),
     "maxunpool-output-shape": lambda: _max_unpool(True),
     "deformconv-groups-mask-bias": _deform_conv,

@@ -27,7 +27,35 @@ def _reduce(ctx, node, attrs, inputs):
     data = inputs[0]
     if ctx.in_dtypes[0] == "bool":  # TOPI has no min/max identity for bool; reduce 0/1 bytes instead
         data = _op().astype(data, "uint8")
+    if node.op in ("max", "min") and ctx.in_dtypes[0].startswith("float"):
+        return ctx.bb.emit_te(_extremum_te(node.op, axes, attrs.keepdims), data, primfunc_name_hint=node.op)
     return getattr(_op(), node.op)(data, axes, keepdims=attrs.keepdims)
+
+
+def _extremum_te(kind, axes, keepdims):
+    """max/min whose identity is -inf/+inf: TOPI's is the largest finite value, so a max over only -inf
+    gave -3.4e38."""
+    from tvm import te
+
+    tir = compat.tir()
+    combine = tir.Max if kind == "max" else tir.Min
+    sign = -1.0 if kind == "max" else 1.0
+    reducer = te.comm_reducer(lambda a, b: combine(a, b), lambda t: tir.const(sign * float("inf"), t), name=kind)
+
+    def compute(x):
+        ndim = len(x.shape)
+        over = [te.reduce_axis((0, x.shape[a]), name=f"k{a}") for a in axes]
+        kept = [i for i in range(ndim) if i not in axes]
+        out_shape = [1 if i in axes else x.shape[i] for i in range(ndim)] if keepdims else [x.shape[i] for i in kept]
+
+        def body(*idx):
+            at = dict(zip(range(ndim) if keepdims else kept, idx))
+            at.update(zip(axes, over))
+            return reducer(x[tuple(at[i] for i in range(ndim))], axis=over)
+
+        return te.compute(out_shape, body, name=f"T_{kind}")
+
+    return compute
 
 
 @RELAX_EXPORT.register("argmax", "argmin")
@@ -37,10 +65,14 @@ def _argreduce(ctx, node, attrs, inputs):
     axes = _reduce_axes(attrs, ndim)
     fn = getattr(op, node.op)
     if len(axes) == 1:
-        return fn(inputs[0], axes[0], keepdims=attrs.keepdims)
-    if len(axes) == ndim:
-        return fn(op.reshape(inputs[0], [-1]), 0)
-    ctx.fail(f"{node.op} over several axes {axes} is not supported")
+        index = fn(inputs[0], axes[0], keepdims=attrs.keepdims)
+    elif len(axes) == ndim:
+        index = fn(op.reshape(inputs[0], [-1]), 0)
+    else:
+        ctx.fail(f"{node.op} over several axes {axes} is not supported")
+    # TOPI starts from index -1 and the largest finite value, so a row of only -inf (+inf for argmin) kept -1
+    index = ctx.emit(index)
+    return op.maximum(index, ctx.scalar(0, compat.shape_dtype_of(index)[1]))
 
 
 @RELAX_EXPORT.register("collapse_sum")

@@ -110,13 +110,17 @@ def max_pool_with_indices(ctx, x, kernel, strides, dil, begins, ends, ceil, stor
     parts = list(_window_slices(ctx, y, kernel, strides, dil, lengths))
     windows = ctx.emit1("stack", parts, {"axis": 2, "num_args": len(parts)})
     values = ctx.emit1("max", [windows], {"axis": (2,)})
-    choice = ctx.emit1("argmax", [windows], {"axis": (2,), "keepdims": True, "dtype": "int64"})
     # position_of[k, *p]: the spatial index that kernel offset k reads at output position p
     out_pos = np.indices(lengths).reshape(len(lengths), 1, *lengths)
     offsets = np.array(list(itertools.product(*(range(k) for k in kernel)))).T.reshape(len(kernel), -1,
                                                                                        *[1] * len(lengths))
     coords = [out_pos[i] * strides[i] + offsets[i] * dil[i] - begins[i] for i in range(len(sizes))]
-    coords = [np.clip(c, 0, n - 1) for c, n in zip(coords, sizes)]  # padding never wins: it holds the lowest value
+    inside = np.logical_and.reduce([(c >= 0) & (c < n) for c, n in zip(coords, sizes)])
+    # the first offset inside the input that holds the max: a padded slot ties when the inputs equal the padding
+    hits = ctx.emit1("broadcast_equal", [windows, ctx.emit1("expand_dims", [values], {"axis": 2})])
+    hits = ctx.emit1("broadcast_mul", [hits, inside.astype(ctx.dtype(x))[None, None]])
+    choice = ctx.emit1("argmax", [hits], {"axis": (2,), "keepdims": True, "dtype": "int64"})
+    coords = [np.clip(c, 0, n - 1) for c, n in zip(coords, sizes)]
     position_of = np.ravel_multi_index(coords, sizes, order="F" if storage_order else "C")
     n, c = int(s[0]), int(s[1])
     # position_of[choice, *p], read from the flat table at choice * prod(lengths) + p (a small constant)
