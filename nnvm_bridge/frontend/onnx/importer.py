@@ -18,7 +18,7 @@ from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, Shap
 from ...ir import dtypes as _dt
 from ...ir import structure
 from ...ir.graph import Entry, Graph
-from ...ir.symbolic import Dim, anonymous_dim, bind_shape, format_shape_hint, parse_dim
+from ...ir.symbolic import Dim, anonymous_dim, bind_shape, parse_dim
 from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
                convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
@@ -26,6 +26,7 @@ from . import (convert_control, convert_datadep, convert_deform_conv, convert_ei
                convert_signal, convert_tensor, convert_training, shape_values)
 from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
 from .context import ImportContext, OnnxNode
+from .graph_inputs import input_variable, tensor_type_dims, unknown_dim
 from .registry import ONNX_IMPORT
 from .sequence_values import is_structured
 from .tensors import load_model, tensor_to_array
@@ -74,10 +75,10 @@ def _declared_dtype(vi):
 
 def declared_dims(vi):
     """A graph input's declared shape with its symbolic dims, or None when not even the rank is declared
-    (``structured_io.tensor_type_dims``)."""
+    (``graph_inputs.tensor_type_dims``)."""
     if not vi.type.HasField("tensor_type"):
         return None
-    return structured_io.tensor_type_dims(vi.type.tensor_type, vi.name)
+    return tensor_type_dims(vi.type.tensor_type, vi.name)
 
 
 def _input_shapes(g, initialized, given):
@@ -91,17 +92,13 @@ def _input_shapes(g, initialized, given):
             continue
         decl = declared[name]
         aligned = decl is not None and len(decl) == len(dims)
-        dims = tuple((decl[i] if aligned else anonymous_dim(name, i)) if _unknown(d) else parse_dim(d)
+        dims = tuple((decl[i] if aligned else anonymous_dim(name, i)) if unknown_dim(d) else parse_dim(d)
                      for i, d in enumerate(dims))
         shapes[name] = dims
         for d_decl, d in zip(decl if aligned else (), dims):
             if isinstance(d, int) and _plain_symbol(d_decl):
                 values.setdefault(_plain_symbol(d_decl), d)
     return {name: bind_shape(shapes.get(name, decl), values) for name, decl in declared.items()}
-
-
-def _unknown(d):
-    return d is None or (isinstance(d, (int, np.integer)) and int(d) < 0)
 
 
 def _plain_symbol(d):
@@ -210,14 +207,7 @@ def from_onnx(model, shape=None, dtype=None):
         input_trees.append((vi.name, vi.name))
         s = input_shapes[vi.name]
         d = per_dtype.get(vi.name) or common_dtype or _declared_dtype(vi) or "float32"
-        d = _dt.canonical(d)
-        attrs = {"__dtype__": _dt.dtype_hint(d)}
-        if s is not None:
-            attrs["__shape__"] = format_shape_hint(s, mxnet=0 in s)
-            if 0 in s:  # an empty input: its shape is left to the converters' run-time paths, as it always was
-                s = None
-        ctx.reserve(vi.name)
-        ctx.vals[vi.name] = ctx.variable(vi.name, s, d, None, attrs)
+        ctx.vals[vi.name] = input_variable(ctx, vi.name, s, _dt.canonical(d))
         inputs.append(vi.name)
     unknown_shape_keys = set(shape) - set(inputs) - set(ctx.vals) - structured
     if unknown_shape_keys:

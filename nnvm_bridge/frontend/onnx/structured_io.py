@@ -8,40 +8,15 @@ are ``x_0``, ``x_1``, ...), each output tensor an IR output, and the layout, a t
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...errors import DTypeError, ShapeError
 from ...ir import dtypes as _dt
-from ...ir.symbolic import anonymous_dim, format_shape_hint, parse_dim, sym
+from ...ir.symbolic import anonymous_dim, parse_dim
+from .graph_inputs import input_variable, tensor_type_dims, unknown_dim
 from .sequence_values import EmptyOptional, SequenceValue, is_structured
 
 
 def is_structured_type(type_proto) -> bool:
     return type_proto.HasField("sequence_type") or type_proto.HasField("optional_type")
-
-
-def tensor_type_dims(tensor_type, name):
-    """A tensor type's declared dims with its symbolic dims, or None when not even the rank is declared: a
-    ``dim_param`` is the symbol of that name (or an expression of names, "2*seq"), a dim with neither value nor
-    name the anonymous symbol of its axis (``anonymous_dim``); a declared 0 stays 0."""
-    if not tensor_type.HasField("shape"):
-        return None
-    dims = []
-    for axis, d in enumerate(tensor_type.shape.dim):
-        if d.HasField("dim_value"):
-            dims.append(max(int(d.dim_value), 0))
-        elif d.HasField("dim_param") and d.dim_param.strip():
-            dims.append(_dim_param(d.dim_param.strip(), name, axis))
-        else:
-            dims.append(anonymous_dim(name, axis))
-    return tuple(dims)
-
-
-def _dim_param(text, var, axis):
-    try:
-        return parse_dim(text)
-    except ValueError:
-        return sym(text) if text.isidentifier() else anonymous_dim(var, axis)
 
 
 def bind_input(ctx, vi, shape, given: bool):
@@ -69,16 +44,8 @@ def _bind(ctx, t, name, flat_name, shape, given):
         raise DTypeError(f"input {name!r} is neither a tensor, a sequence nor an optional")
     dtype = _elem_dtype(t) or "float32"
     dims = tensor_type_dims(t.tensor_type, flat_name) if shape is None else \
-        tuple(anonymous_dim(flat_name, i) if _unknown(d) else parse_dim(d) for i, d in enumerate(shape))
-    attrs = {"__dtype__": _dt.dtype_hint(dtype)}
-    if dims is not None:
-        attrs["__shape__"] = format_shape_hint(dims, mxnet=0 in dims)
-    ctx.reserve(flat_name)
-    return ctx.variable(flat_name, dims, dtype, None, attrs), flat_name
-
-
-def _unknown(d):
-    return d is None or (isinstance(d, (int, np.integer)) and int(d) < 0)
+        tuple(anonymous_dim(flat_name, i) if unknown_dim(d) else parse_dim(d) for i, d in enumerate(shape))
+    return input_variable(ctx, flat_name, dims, dtype), flat_name
 
 
 def _elem_dtype(t):
