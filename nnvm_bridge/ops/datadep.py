@@ -12,7 +12,7 @@ import numpy as np
 
 from .common import norm_axis
 from ..ir.symbolic import parse_shape
-from .dynamic import _OUT_SHAPE, _declared
+from .dynamic import OUT_SHAPE_ATTR, declared_out_shape
 from .registry import Attr, register
 
 
@@ -94,22 +94,22 @@ def _unique_shapes(a, shapes):
     return [y, (y[axis],), (int(length) if isinstance(length, (int, np.integer)) else length,), (y[axis],)]
 
 
-register("nonzero", attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared, infer_type=lambda a, d: ["int64"],
+register("nonzero", attrs={"out_shape": OUT_SHAPE_ATTR}, infer_shape=declared_out_shape, infer_type=lambda a, d: ["int64"],
          compute=_nonzero, level=6, ext=True,
          doc="ONNX NonZero: the int64 (rank, n) indices of the non-zero elements, in row-major order")
 register("dyn_topk", inputs=("data", "k"),
-         attrs={"axis": Attr("int", -1), "is_ascend": Attr("bool", False), "out_shape": _OUT_SHAPE},
-         num_outputs=2, output_names=("values", "indices"), infer_shape=lambda a, s: _declared(a, s) * 2,
+         attrs={"axis": Attr("int", -1), "is_ascend": Attr("bool", False), "out_shape": OUT_SHAPE_ATTR},
+         num_outputs=2, output_names=("values", "indices"), infer_shape=lambda a, s: declared_out_shape(a, s) * 2,
          infer_type=lambda a, d: [d[0], "int64"], compute=_dyn_topk, level=6, ext=True,
          doc="ONNX TopK with k from a one-element int64 tensor at run time (sorted; ties by lower index)")
 register("all_class_non_max_suppression",
          inputs=("boxes", "scores", "max_output_boxes_per_class", "iou_threshold", "score_threshold"),
-         attrs={"center_point_box": Attr("int", 0, choices=(0, 1)), "out_shape": _OUT_SHAPE},
-         infer_shape=_declared, infer_type=lambda a, d: ["int64"], compute=_nms, level=6, ext=True,
+         attrs={"center_point_box": Attr("int", 0, choices=(0, 1)), "out_shape": OUT_SHAPE_ATTR},
+         infer_shape=declared_out_shape, infer_type=lambda a, d: ["int64"], compute=_nms, level=6, ext=True,
          doc="ONNX NonMaxSuppression: selected_indices (n, 3) of [batch, class, box]; boxes (B, N, 4), "
              "scores (B, C, N); the limit and thresholds are one-element tensors (no score threshold: -inf)")
 register("unique", attrs={"sorted": Attr("bool", True), "axis": Attr("int", None, optional=True),
-                          "out_shape": _OUT_SHAPE},
+                          "out_shape": OUT_SHAPE_ATTR},
          num_outputs=4, output_names=("output", "indices", "inverse_indices", "counts"), infer_shape=_unique_shapes,
          infer_type=lambda a, d: [d[0], "int64", "int64", "int64"], compute=_unique, level=6, ext=True,
          doc="ONNX Unique: the distinct values (of the flattened data, or slices along axis), sorted or in order of "

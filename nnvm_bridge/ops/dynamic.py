@@ -13,10 +13,10 @@ from ..ir.symbolic import parse_shape
 from .common import DTYPES
 from .registry import Attr, register
 
-_OUT_SHAPE = Attr("str", None, optional=True, doc="the output shape as the importer knows it (symbolic dims)")
+OUT_SHAPE_ATTR = Attr("str", None, optional=True, doc="the output shape as the importer knows it (symbolic dims)")
 
 
-def _declared(a, shapes):
+def declared_out_shape(a, shapes):
     return [None if a.out_shape is None else parse_shape(a.out_shape)]
 
 
@@ -57,21 +57,21 @@ def _slice_compute(a, xs):
     return [data[tuple(index)]]
 
 
-register("dyn_reshape", inputs=("data", "shape"), attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared,
+register("dyn_reshape", inputs=("data", "shape"), attrs={"out_shape": OUT_SHAPE_ATTR}, infer_shape=declared_out_shape,
          compute=_reshape_compute, level=6, ext=True,
          doc="ONNX Reshape (allowzero=0) with the target shape from the int64 tensor `shape`")
-register("dyn_broadcast_to", inputs=("data", "shape"), attrs={"out_shape": _OUT_SHAPE}, infer_shape=_declared,
+register("dyn_broadcast_to", inputs=("data", "shape"), attrs={"out_shape": OUT_SHAPE_ATTR}, infer_shape=declared_out_shape,
          compute=_broadcast_compute, level=6, ext=True,
          doc="ONNX Expand: numpy broadcast of data with the int64 tensor `shape` (either side may be 1)")
-register("dyn_full", inputs=("shape",), attrs={"value": Attr("float", 0.0), "out_shape": _OUT_SHAPE,
+register("dyn_full", inputs=("shape",), attrs={"value": Attr("float", 0.0), "out_shape": OUT_SHAPE_ATTR,
                                              "dtype": Attr("dtype", "float32", choices=DTYPES)},
-         infer_shape=_declared, infer_type=lambda a, d: [a.dtype], compute=_full_compute, level=6, ext=True,
+         infer_shape=declared_out_shape, infer_type=lambda a, d: [a.dtype], compute=_full_compute, level=6, ext=True,
          doc="ONNX ConstantOfShape: a tensor of shape `shape` (int64 tensor) filled with `value`")
 register("dyn_arange", inputs=("start", "limit", "delta"),
-         attrs={"out_shape": _OUT_SHAPE, "dtype": Attr("dtype", "float32", choices=DTYPES)},
-         infer_shape=_declared, infer_type=lambda a, d: [a.dtype], compute=_arange_compute, level=6, ext=True,
+         attrs={"out_shape": OUT_SHAPE_ATTR, "dtype": Attr("dtype", "float32", choices=DTYPES)},
+         infer_shape=declared_out_shape, infer_type=lambda a, d: [a.dtype], compute=_arange_compute, level=6, ext=True,
          doc="ONNX Range with run-time bounds: arange(start, limit, delta), each a one-element tensor")
-register("dyn_slice", inputs=("data", "starts", "ends", "axes", "steps"), attrs={"out_shape": _OUT_SHAPE},
-         infer_shape=_declared, compute=_slice_compute, level=6, ext=True,
+register("dyn_slice", inputs=("data", "starts", "ends", "axes", "steps"), attrs={"out_shape": OUT_SHAPE_ATTR},
+         infer_shape=declared_out_shape, compute=_slice_compute, level=6, ext=True,
          doc="ONNX Slice with run-time starts/ends (int64 tensors; axes and steps as tensors too, python "
              "slice semantics per axis)")

@@ -226,7 +226,7 @@ def _int_power(lhs, rhs):
     return op.power(op.astype(lhs, "float64"), op.astype(rhs, "float64"))
 
 
-def _truth(ctx, x, dtype):
+def truth(ctx, x, dtype):
     op = _op()
     if dtype == "bool":
         return x
@@ -239,7 +239,7 @@ def _logical(ctx, node, attrs, inputs):
     op = _op()
     fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[node.op.rsplit("_", 1)[1]]
     inputs = ctx.broadcast_operands(inputs)
-    return fn(_truth(ctx, inputs[0], ctx.in_dtypes[0]), _truth(ctx, inputs[1], ctx.in_dtypes[1]))
+    return fn(truth(ctx, inputs[0], ctx.in_dtypes[0]), truth(ctx, inputs[1], ctx.in_dtypes[1]))
 
 
 @RELAX_EXPORT.register("elemwise_sum")

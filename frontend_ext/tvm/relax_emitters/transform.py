@@ -8,7 +8,7 @@ from .. import compat
 from ..registry import RELAX_EXPORT
 from . import narrow_floats
 from .context import _op
-from .elementwise import _truth
+from .elementwise import truth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def _where(ctx, node, attrs, inputs):
         cshape = [cshape[0]] + [1] * (len(xshape) - 1)  # MXNet: a 1-D cond picks rows
         cond = ctx.emit(op.reshape(cond, ctx.shape(cshape)))
     cond, x, y = ctx.broadcast_operands([cond, inputs[1], inputs[2]], [cshape] + ctx.in_shapes[1:3])
-    return op.where(_truth(ctx, cond, ctx.in_dtypes[0]), x, y)
+    return op.where(truth(ctx, cond, ctx.in_dtypes[0]), x, y)
 
 
 @RELAX_EXPORT.register("tile")

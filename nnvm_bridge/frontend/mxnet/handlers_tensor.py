@@ -11,7 +11,7 @@ from .handlers_nn import need_inputs
 from .registry import MXNET_IMPORT
 
 
-def _dtype_name(attrs, key="dtype"):
+def dtype_name(attrs, key="dtype"):
     try:
         return _dt.canonical(attrs[key])
     except Exception:
@@ -183,7 +183,7 @@ def clip(ctx, node, attrs, inputs):
 
 @MXNET_IMPORT.register("Cast", "cast", "amp_cast", attrs=defaults.CAST)
 def cast(ctx, node, attrs, inputs):
-    return ctx.out("cast", inputs[:1], dict(dtype=_dtype_name(attrs)), name=node.name)
+    return ctx.out("cast", inputs[:1], dict(dtype=dtype_name(attrs)), name=node.name)
 
 
 # ---- linear algebra ---------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def one_hot(ctx, node, attrs, inputs):
     if ctx.dtype(idx) not in ("int32", "int64"):
         idx = ctx.aux("cast", [idx], dict(dtype="int32"))
     return ctx.out("one_hot", [idx], dict(depth=attrs["depth"], on_value=attrs["on_value"],
-                                          off_value=attrs["off_value"], dtype=_dtype_name(attrs)), name=node.name)
+                                          off_value=attrs["off_value"], dtype=dtype_name(attrs)), name=node.name)
 
 
 @MXNET_IMPORT.register("topk", attrs=defaults.TOPK)
@@ -284,7 +284,7 @@ def topk(ctx, node, attrs, inputs):
         data = ctx.aux("reshape", [data], dict(shape=(-1,)))
         axis = 0
     ir_attrs = dict(k=attrs["k"], axis=axis, ret_type={"value": "values"}.get(ret, ret),
-                    is_ascend=attrs["is_ascend"], dtype=_dtype_name(attrs))
+                    is_ascend=attrs["is_ascend"], dtype=dtype_name(attrs))
     n = ctx.emit("topk", [data], ir_attrs, name=node.name)
     return [n[0], n[1]] if ret == "both" else [n[0]]
 
@@ -389,12 +389,12 @@ def reverse(ctx, node, attrs, inputs):
 @MXNET_IMPORT.register("_zeros", "_ones", attrs=defaults.ZEROS)
 def zeros_ones(ctx, node, attrs, inputs):
     op = "zeros" if node.op == "_zeros" else "ones"
-    return ctx.out(op, [], dict(shape=tuple(attrs["shape"]), dtype=_dtype_name(attrs)), name=node.name)
+    return ctx.out(op, [], dict(shape=tuple(attrs["shape"]), dtype=dtype_name(attrs)), name=node.name)
 
 
 @MXNET_IMPORT.register("_full", attrs=defaults.FULL)
 def full(ctx, node, attrs, inputs):
-    return ctx.out("full", [], dict(shape=tuple(attrs["shape"]), dtype=_dtype_name(attrs), fill_value=attrs["value"]),
+    return ctx.out("full", [], dict(shape=tuple(attrs["shape"]), dtype=dtype_name(attrs), fill_value=attrs["value"]),
                    name=node.name)
 
 
@@ -405,7 +405,7 @@ def arange(ctx, node, attrs, inputs):
     start, stop = attrs["start"], attrs["stop"]
     if stop is None:
         start, stop = 0.0, start
-    return ctx.out("arange", [], dict(start=start, stop=stop, step=attrs["step"], dtype=_dtype_name(attrs)),
+    return ctx.out("arange", [], dict(start=start, stop=stop, step=attrs["step"], dtype=dtype_name(attrs)),
                    name=node.name)
 
 

@@ -10,7 +10,7 @@ from ...ops.common import norm_axis
 from ...ops.registry import Attr
 from ...ops.vision import BOX_FORMATS
 from .handlers_nn import need_inputs
-from .handlers_tensor import _dtype_name
+from .handlers_tensor import dtype_name
 from .registry import MXNET_IMPORT
 
 _RESIZE_MODES = ("size", "like", "odd_scale", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
@@ -112,4 +112,4 @@ def argsort(ctx, node, attrs, inputs):
     n = ctx.need_shape(data, "argsort")
     axis = norm_axis(axis, len(n))
     return ctx.out("topk", [data], dict(k=n[axis], axis=axis, ret_type="indices", is_ascend=attrs["is_ascend"],
-                                        dtype=_dtype_name(attrs)), name=node.name)
+                                        dtype=dtype_name(attrs)), name=node.name)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir.symbolic import is_static
-from .convert_nn import _padding_attr
+from .convert_nn import padding_attr
 from .registry import ONNX_IMPORT
 
 # GridSample-16 spells the modes as PyTorch does; -20 renamed them (and allowed any rank)
@@ -155,7 +155,7 @@ def col2im(ctx, node, attrs, inputs):
     natural = [(n - 1) * st - b - e + d * (kk - 1) + 1 for n, st, b, e, d, kk in
                zip(blocks, strides, begins, ends, dil, block)]
     ir_attrs = dict(channels=channels, kernel_size=tuple(block), strides=tuple(strides), dilation=tuple(dil),
-                    groups=channels, padding=_padding_attr(begins, ends), use_bias=False,
+                    groups=channels, padding=padding_attr(begins, ends), use_bias=False,
                     output_padding=tuple(n - m for n, m in zip(image, natural)))
     cols = ctx.reshape(x, [s[0], channels * k] + blocks)
     return ctx.emit1(f"conv{nsp}d_transpose", [cols, weight], ir_attrs)

@@ -40,7 +40,7 @@ def _auto_pads(ctx, attrs, nsp, kernel, strides, dilations, x):
     return begins, ends
 
 
-def _padding_attr(begins, ends):
+def padding_attr(begins, ends):
     begins, ends = tuple(int(b) for b in begins), tuple(int(e) for e in ends)
     return begins if begins == ends else begins + ends
 
@@ -71,7 +71,7 @@ def conv(ctx, node, attrs, inputs):
     group = int(attrs.get("group", 1))
     begins, ends = _auto_pads(ctx, attrs, nsp, kernel, strides, dil, x)
     ir_attrs = dict(channels=int(wshape[0]), kernel_size=tuple(kernel), strides=tuple(strides),
-                    dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends), use_bias=b is not None)
+                    dilation=tuple(dil), groups=group, padding=padding_attr(begins, ends), use_bias=b is not None)
     ins = [x, w] + ([b] if b is not None else [])
     return ctx.emit1(f"conv{nsp}d", ins, ir_attrs)
 
@@ -109,7 +109,7 @@ def conv_transpose(ctx, node, attrs, inputs):
         pads = list(attrs.get("pads", [0] * (2 * nsp)))
         begins, ends = pads[:nsp], pads[nsp:]
     ir_attrs = dict(channels=int(wshape[1]) * group, kernel_size=tuple(kernel), strides=tuple(strides),
-                    dilation=tuple(dil), groups=group, padding=_padding_attr(begins, ends),
+                    dilation=tuple(dil), groups=group, padding=padding_attr(begins, ends),
                     output_padding=tuple(out_pad), use_bias=b is not None)
     ins = [x, w] + ([b] if b is not None else [])
     return ctx.emit1(f"conv{nsp}d_transpose", ins, ir_attrs)
@@ -193,7 +193,7 @@ def _pool(ctx, node, attrs, inputs, kind):
             begins, ends, include_pad = [0] * nsp, list(tails), False
         else:  # padding is never counted (max, or average without count_include_pad)
             ends = [e + t for e, t in zip(ends, tails)]
-    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=padding_attr(begins, ends),
                     ceil_mode=ceil)
     if kind == "avg":
         ir_attrs["count_include_pad"] = include_pad
@@ -262,7 +262,7 @@ def lp_pool(ctx, node, attrs, inputs):
         y = ctx.emit1("elemwise_mul", [y, y])
     elif p != 1:
         y = ctx.emit1("__pow_scalar__", [y], {"scalar": p})
-    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=_padding_attr(begins, ends),
+    ir_attrs = dict(pool_size=tuple(kernel), strides=tuple(strides), padding=padding_attr(begins, ends),
                     ceil_mode=False, count_include_pad=True)
     y = ctx.emit1(f"avg_pool{nsp}d", [y], ir_attrs)
     y = ctx.emit1("__mul_scalar__", [y], {"scalar": float(np.prod(kernel))})

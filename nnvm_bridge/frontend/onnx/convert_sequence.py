@@ -192,9 +192,7 @@ def optional_get_element(ctx, node, attrs, inputs):
 def _iteration(ctx):
     """The context of one unrolled pass of a body: converted into the enclosing graph, with constants of its
     own (each pass has the same ONNX names for other values)."""
-    body = BodyContext(ctx, inline=True)
-    body._const_entries = {}
-    return body
+    return BodyContext(ctx, inline=True, own_constants=True)
 
 
 # ---- Loop carrying sequences ----------------------------------------------------------------------

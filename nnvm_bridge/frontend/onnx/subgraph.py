@@ -40,16 +40,17 @@ class _ScopeValues(dict):
 
 class BodyContext(ImportContext):
     """The import context of a subgraph (``inline``: the taken branch of a folded If, which converts into the
-    enclosing graph itself, so outer values are used as they are)."""
+    enclosing graph itself, so outer values are used as they are; ``own_constants``: an inline context that
+    still folds its own constants, as each unrolled pass of a body reuses the body's ONNX names)."""
 
-    def __init__(self, parent: ImportContext, inline: bool = False):
+    def __init__(self, parent: ImportContext, inline: bool = False, own_constants: bool = False):
         super().__init__(parent.opset, file=parent.file)
         self.parent, self.inline = parent, inline
         self.info, self.params, self._names, self._alive = parent.info, parent.params, parent._names, parent._alive
         self.convert_node = parent.convert_node
         self.initializer_names = set(parent.initializer_names)
         self.shape_values = ChainMap({}, parent.shape_values)
-        if inline:
+        if inline and not own_constants:
             self._const_entries = parent._const_entries
         self.vals = _ScopeValues(self)
         self.captures = {}  # (id(outer node), index) -> (formal Entry, outer Entry)
