@@ -246,9 +246,13 @@ def test_mxnet_says_it_has_no_float8():
 def test_tvm_refuses_arithmetic_on_float8():
     pytest.importorskip("tvm")
     code = TensorProto.FLOAT8E4M3FN
-    model = _model([helper.make_node("Add", ["x", "x"], ["y"])], [("x", code, [4])], [("y", code, [4])])
-    with pytest.raises(nb.errors.CompileError, match="only casts, .de.quantizes and moves float8 values"):
+    model = _model([helper.make_node("Add", ["x", "x"], ["s"], name="add"),
+                    helper.make_node("Flatten", ["s"], ["r"], name="moves", axis=0),
+                    helper.make_node("Mul", ["r", "r"], ["y"], name="mul")],
+                   [("x", code, [4])], [("y", code, [1, 4])])
+    with pytest.raises(nb.errors.CompileError, match="only casts, .de.quantizes and moves float8 values") as info:
         nb.compile_model(model)
+    assert "'add' (broadcast_add), 'y' (broadcast_mul)" in str(info.value)  # every one at once (IR names)
 
 
 # ---- float8_e8m0fnu (Cast-24: a power of two, chosen by round_mode) -------------------------------------

@@ -72,6 +72,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     g = infer_type(g, dtype=dtype, params=params)
     ptr = g.node_row_ptr
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
+    _check_float8(g)
 
     inputs = data_inputs(g, params)
     used_inputs = [n for n in inputs if not isinstance(n, str)]
@@ -194,6 +195,30 @@ def _declare_symbols(symbols, named_shapes):
                                    "shape={name: dims}", node=name)
 
 
+_FLOAT8_REFUSAL = ("TVM only casts, (de)quantizes and moves float8 values (reshape, concat, gather ...); "
+                   "cast to float32 before computing on them")
+
+
+def _computes_on_float8(node, dtypes) -> bool:
+    return canonical_name(node.op) not in FLOAT8_DATA_OPS and any(d is not None and is_float8(d) for d in dtypes)
+
+
+def _check_float8(g):
+    """One CompileError naming every node that computes on float8 values."""
+    ptr, dtypes = g.node_row_ptr, g.attrs["dtype"]
+    bad = []
+    for nid, node in enumerate(g.nodes):
+        if node.is_variable:
+            continue
+        ins = [dtypes[ptr[g.node_id(e.node)] + e.index] for e in node.inputs]
+        if _computes_on_float8(node, ins + list(dtypes[ptr[nid]:ptr[nid + 1]])):
+            bad.append(node)
+    if bad:
+        listed = ", ".join(f"{n.name!r} ({n.op})" for n in bad[:20])
+        listed += f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise CompileError(f"{_FLOAT8_REFUSAL}: {listed}", node=bad[0].name, op=bad[0].op)
+
+
 def _emit_node(ctx, g, nid, node, values):
     ptr = g.node_row_ptr
     shapes, dtypes = g.attrs["shape"], g.attrs["dtype"]
@@ -208,10 +233,8 @@ def _emit_node(ctx, g, nid, node, values):
                        for e in node.inputs]
     if any(s is None for s in ctx.in_shapes) or any(s is None for s in ctx.out_shapes):
         raise ShapeError("shape could not be inferred; give the model's input shapes", node=node.name, op=node.op)
-    if canonical_name(node.op) not in FLOAT8_DATA_OPS and any(
-            d is not None and is_float8(d) for d in ctx.in_dtypes + list(ctx.out_dtypes)):
-        raise CompileError("TVM only casts, (de)quantizes and moves float8 values (reshape, concat, gather ...); "
-                           "cast to float32 before computing on them", node=node.name, op=node.op)
+    if _computes_on_float8(node, ctx.in_dtypes + list(ctx.out_dtypes)):  # in a control-flow body
+        raise CompileError(_FLOAT8_REFUSAL, node=node.name, op=node.op)
     attrs = node_attrs(node)
     emitter = RELAX_EXPORT.get(canonical_name(node.op))
     try:
