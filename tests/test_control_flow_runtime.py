@@ -169,6 +169,16 @@ def test_if_with_branches_of_different_shapes_compiles_once_for_every_size():
         _compare(compiled.run(feeds), _ort(if_shapes_model(), feeds))
 
 
+def test_offload_to_pytorch_with_run_time_control_flow_is_refused():
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    with pytest.raises(nb.errors.CompileError, match="control flow"):
+        nb.compile_model(if_shapes_model(), shape={"x": (2, 3)}, offload=True)
+    compiled = nb.compile_model(if_shapes_model(), shape={"x": (2, 3)}, offload="auto")  # falls back to TVM
+    _compare(compiled.run(IF_FEEDS[0]), _ort(if_shapes_model(), IF_FEEDS[0]))
+
+
 def test_loop_with_run_time_trip_count_and_condition_is_a_recursive_relax_function():
     import nnvm_bridge as nb
 

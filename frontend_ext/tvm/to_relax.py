@@ -93,6 +93,9 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
     static = all(is_static(shapes[ptr[g.node_id(n)]]) for n in used_inputs)
     if offload is True and not static:
         raise CompileError("offload to PyTorch needs static input shapes; pass shape={name: dims} or offload=False")
+    if offload is True and not dataflow:
+        raise CompileError("offload to PyTorch cannot be combined with control flow that stays in the model "
+                           "(If/Loop on run-time values); pass offload=False or offload='auto'")
     offload = bool(offload) and static and bind_params and dataflow
     order, plans = range(len(g.nodes)), {}
     if offload:  # conv/dense chains run in PyTorch, grouped into segments (fusion.py)
