@@ -121,7 +121,8 @@ def _nlp_model(cls_name, layers, units):
     return net, [tokens, types, valid], False
 
 
-def _build(name, folder):
+def make_net(name):
+    """(uninitialised block, example inputs, calibrate BatchNorm?) of model ``name``."""
     import gluon_fixtures as gf
 
     task, (source, ctor, kw, shapes) = MODELS[name]
@@ -137,6 +138,13 @@ def _build(name, folder):
         net, inputs, calibrate = _nlp_model(ctor, **kw)
     if name.startswith("faster_rcnn") or name.startswith("mask_rcnn"):
         net._rpn_test_post_nms = 100  # bounds CPU time, as REAL_MODELS.md's sweep did
+    return net, inputs, calibrate
+
+
+def _build(name, folder):
+    import gluon_fixtures as gf
+
+    net, inputs, calibrate = make_net(name)
     sym_file, params_file = gf.export_block(net, inputs, folder, calibrate=calibrate)
     names = [f"data{i}" for i in range(len(inputs))] if len(inputs) > 1 else ["data"]
     return sym_file, params_file, dict(zip(names, inputs))
