@@ -145,6 +145,9 @@ def _repeat(ctx, node, attrs, inputs):
 
 
 # ---- slicing and indexing ------------------------------------------------------------------------
+_INT32_END = 2**31 - 1
+
+
 @MXNET_EXPORT.register("strided_slice")
 def _strided_slice(ctx, node, attrs, inputs):
     shape = ctx.shape(node.inputs[0])
@@ -152,13 +155,18 @@ def _strided_slice(ctx, node, attrs, inputs):
         return [ctx.add("slice", node.name, inputs, {"begin": tuple(attrs.begin), "end": tuple(attrs.end),
                                                      "step": tuple(attrs.stride) if attrs.stride else None})]
     bounds = slice_bounds(attrs, shape)[:len(attrs.begin)]
-    # a symbolic end that is the whole axis is MXNet's None (to the end); any other symbolic bound cannot
-    # be written, and int() says so (to_mxnet turns that into an error asking for shape=)
-    begin = tuple(int(b) for b, _, _ in bounds)
-    end = tuple(None if (st < 0 and e < 0) or (st > 0 and is_symbolic(e) and e == shape[k]) else int(e)
-                for k, (_, e, st) in enumerate(bounds))
+    begin, end = [], []
+    for k, (b, e, st) in enumerate(bounds):
+        if st > 0 and is_symbolic(shape[k]):  # MXNet's slice wraps and clamps the given bounds as numpy does
+            begin.append(int(attrs.begin[k]))
+            end.append(None if attrs.end[k] >= _INT32_END else int(attrs.end[k]))  # (MXNet parses no larger)
+            continue
+        # any other symbolic bound cannot be written, and int() says so (to_mxnet turns that into an error
+        # asking for shape=)
+        begin.append(int(b))
+        end.append(None if st < 0 and e < 0 else int(e))
     step = tuple(st for _, _, st in bounds)
-    return [ctx.add("slice", node.name, inputs, {"begin": begin, "end": end, "step": step})]
+    return [ctx.add("slice", node.name, inputs, {"begin": tuple(begin), "end": tuple(end), "step": step})]
 
 
 @MXNET_EXPORT.register("slice_like")
