@@ -106,18 +106,22 @@ def _run_time_scatter_nd(ctx, node, data, indices, updates):
     return _copy_rows(ctx, node, data, rows, updates, rank - k)
 
 
-def _check_reduction(node, attrs):
+def _check_reduction(ctx, node, attrs):
     if attrs.reduction not in ("none", "add"):
         raise unsupported_feature(node.op, node.name, f"reduction={attrs.reduction}: MXNet has no scatter that "
                                   "multiplies or takes a max/min; compile it with TVM or keep it in ONNX",
                                   direction="MXNet export")
+    if attrs.reduction == "add" and _has_symbolic_dims(ctx, node):
+        raise ShapeError("MXNet's scatter-add (_backward_gather_nd) takes its output shape as an attribute, so "
+                         "reduction=add needs a fixed data shape (it has symbolic dims); give the input dims with "
+                         "shape={input: dims} or compile it with TVM", node=node.name, op=node.op)
 
 
 @MXNET_EXPORT.register("scatter_nd")
 def _scatter_nd(ctx, node, attrs, inputs):
-    _check_reduction(node, attrs)
+    _check_reduction(ctx, node, attrs)
     data, indices, updates = inputs
-    if attrs.reduction == "none" and _has_symbolic_dims(ctx, node):
+    if _has_symbolic_dims(ctx, node):
         return [_run_time_scatter_nd(ctx, node, data, indices, updates)]
     rank = len(_static(ctx, node, node.inputs[1], "indices"))
     coords = ctx.add("transpose", f"{node.name}_coords", [indices], {"axes": (rank - 1,) + tuple(range(rank - 1))})
@@ -126,9 +130,9 @@ def _scatter_nd(ctx, node, attrs, inputs):
 
 @MXNET_EXPORT.register("scatter_elements")
 def _scatter_elements(ctx, node, attrs, inputs):
-    _check_reduction(node, attrs)
+    _check_reduction(ctx, node, attrs)
     data, indices, updates = inputs
-    if attrs.reduction == "none" and _has_symbolic_dims(ctx, node):
+    if _has_symbolic_dims(ctx, node):
         rows = _element_row_numbers(ctx, node, data, indices, attrs.axis)
         return [_copy_rows(ctx, node, data, rows, updates, 0)]
     return [_scatter(ctx, node, attrs, data, _element_coords(ctx, node, indices, attrs.axis), updates)]
