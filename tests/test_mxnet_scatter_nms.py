@@ -162,8 +162,8 @@ def _boxes(rng, b, n, flip=True, spread=4.0):
     return boxes
 
 
-def _nms_model(center_point_box=0, limit=3, iou=0.4, score=0.3, tensors=()):
-    """NonMaxSuppression over (B, N, 4) boxes and (B, C, N) scores; each of limit/iou/score is a constant,
+def _nms_model(center_point_box=0, limit=3, iou=0.4, score=0.3, tensors=(), n="N"):
+    """NonMaxSuppression over (B, n, 4) boxes and (B, C, n) scores; each of limit/iou/score is a constant,
     left out (None), or a graph input (named in ``tensors``)."""
     values = {"limit": (np.array([limit], np.int64) if limit is not None else None, T.INT64),
               "iou": (np.array([iou], F32) if iou is not None else None, T.FLOAT),
@@ -171,7 +171,7 @@ def _nms_model(center_point_box=0, limit=3, iou=0.4, score=0.3, tensors=()):
     names = ["boxes", "scores"] + [k if v[0] is not None or k in tensors else "" for k, v in values.items()]
     while names[-1] == "":
         names.pop()
-    inputs = [vi("boxes", T.FLOAT, ["B", "N", 4]), vi("scores", T.FLOAT, ["B", "C", "N"])]
+    inputs = [vi("boxes", T.FLOAT, ["B", n, 4]), vi("scores", T.FLOAT, ["B", "C", n])]
     inputs += [vi(k, values[k][1], [1]) for k in tensors]
     inits = [numpy_helper.from_array(v, k) for k, (v, _) in values.items() if v is not None and k not in tensors]
     node = helper.make_node("NonMaxSuppression", names, ["selected"], center_point_box=center_point_box)
@@ -225,8 +225,23 @@ def test_nms_limit_and_score_threshold_given_at_run_time():
     assert [len(w[0]) for w in wants][2] == 0
 
 
-def test_nms_with_a_run_time_iou_threshold_is_refused_with_what_to_do():
-    with pytest.raises(BridgeError, match="IoU threshold computed at run time.*TVM"):
+@pytest.mark.parametrize("center_point_box", [0, 1], ids=["corners", "centers"])
+def test_nms_with_a_run_time_iou_threshold_over_a_fixed_number_of_boxes(center_point_box):
+    """box_nms takes the IoU threshold as an attribute: given at run time, the selection is computed on (N, N)
+    matrices instead; ties, several batches and classes, thresholds at 0 and 1."""
+    rng = np.random.RandomState(7)
+    model = _nms_model(center_point_box, limit=4, score=0.1, tensors=("iou",), n=11)
+    feeds = []
+    for (b, c), iou in (((2, 3), 0.3), ((1, 2), 0.0), ((3, 1), 1.0), ((2, 2), 0.6)):
+        boxes = _boxes(rng, b, 11, flip=not center_point_box, spread=2.0)
+        feeds.append({"boxes": _center(boxes) if center_point_box else boxes,
+                      "scores": rng.randint(0, 5, size=(b, c, 11)).astype(F32) / 4, "iou": np.array([iou], F32)})
+    wants = _check(model, feeds)
+    assert len({len(w[0]) for w in wants}) > 2
+
+
+def test_nms_with_a_run_time_iou_threshold_over_a_symbolic_number_of_boxes_is_refused():
+    with pytest.raises(BridgeError, match="IoU threshold computed at run time.*known only at run time.*TVM"):
         nb.import_to_gluon(_nms_model(tensors=("iou",)))
 
 

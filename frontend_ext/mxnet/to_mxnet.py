@@ -19,7 +19,7 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
+from .handlers import (control, datadep, detection, dynamic, elementwise, nms, nn, quantize, rnn, roi,  # noqa: F401
                        sampling, scatter, tensor)  # (they register the handlers)
 from .handlers import runtime_resize  # noqa: F401,I001
 from .registry import MXNET_EXPORT
