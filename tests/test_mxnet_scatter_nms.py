@@ -267,3 +267,22 @@ def test_nms_in_torchvision_style_post_processing():
                    [vi("out", T.FLOAT, None)], [numpy_helper.from_array(np.array(0), "zero")], opset=13)
     rng = np.random.RandomState(6)
     _check(model, [{"boxes": _boxes(rng, 1, n)[0], "scores": rng.rand(n).astype(F32)} for n in (7, 30)])
+
+
+def test_slice_of_a_symbolic_axis_clamps_like_numpy():
+    """torchvision keeps the first 300 detections of a list of run-time length: x[1:300] on a symbolic axis
+    (MXNet's slice clamps its bounds at run time)."""
+    model = _model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [vi("x", T.FLOAT, ["N", 3])],
+                   [vi("y", T.FLOAT, None)], [numpy_helper.from_array(np.array(v), k) for k, v in
+                                              (("starts", [1]), ("ends", [300]), ("axes", [0]))], opset=13)
+    rng = np.random.RandomState(8)
+    _check(model, [{"x": rng.randn(n, 3).astype(F32)} for n in (2, 7)])
+
+
+def test_slice_from_the_end_of_a_symbolic_axis_longer_than_it():
+    """x[-4:-1] of 2 and of 7 rows."""
+    model = _model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])], [vi("x", T.FLOAT, [3, "N"])],
+                   [vi("y", T.FLOAT, None)], [numpy_helper.from_array(np.array(v), k) for k, v in
+                                              (("starts", [-4]), ("ends", [-1]), ("axes", [1]))], opset=13)
+    rng = np.random.RandomState(9)
+    _check(model, [{"x": rng.randn(3, n).astype(F32)} for n in (2, 7)])
