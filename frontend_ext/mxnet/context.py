@@ -35,6 +35,8 @@ class MXNetEmitter:
         self.names = NameAllocator()
         self.param_overrides = {}  # constants the handlers added: name -> array
         self.dim_sources = {}  # symbolic Dim -> (MXNet entry, axis): a tensor that has that length there
+        # emit_subgraph(body, IR shapes, IR dtypes) -> (subgraph JSON, formal of each input): set by to_mxnet
+        self.emit_subgraph = None
 
     def note_dims(self, shape, entry):
         """Remember ``entry`` (whose IR shape is ``shape``) as the first tensor holding each of its symbolic
@@ -46,8 +48,6 @@ class MXNetEmitter:
     def dim_source(self, d):
         """(entry, axis) of a tensor whose axis has the symbolic length ``d``, or None."""
         return self.dim_sources.get(d)
-        # emit_subgraph(body, IR shapes, IR dtypes) -> (subgraph JSON, formal of each input): set by to_mxnet
-        self.emit_subgraph = None
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""

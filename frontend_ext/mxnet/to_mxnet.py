@@ -19,7 +19,7 @@ from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_stat
 from nnvm_bridge.ops import get_op, node_attrs
 
 from .context import MXNetEmitter, mx_dtype, param_hints
-from .handlers import (control, datadep, detection, dynamic, elementwise, nn, quantize, rnn, roi,  # noqa: F401
+from .handlers import (control, datadep, detection, dynamic, elementwise, nms, nn, quantize, rnn, roi,  # noqa: F401
                        sampling, scatter, tensor)  # (they register the handlers)
 from .handlers import runtime_resize  # noqa: F401,I001
 from .registry import MXNET_EXPORT
@@ -103,21 +103,24 @@ def _emit_nodes(ctx, g, params, mapping, aux_names):
 _SEED = "__seed__"
 
 
-def _emit_subgraph(ctx, body, shapes, dtypes, bind=None, seed_dtype=None, outputs=None, seed_out=None):
+def _emit_subgraph(ctx, body, shapes, dtypes, bind=None, seed_dtype=None, outputs=None, seed_out=None,
+                   consts=None):
     """A control node's ``body`` as an MXNet subgraph: ``(graph JSON dict, formal of each graph input)``, the
     inputs in the order MXNet binds them (its indexed graph's: depth first from the heads; a formal no output
     uses is no input).  A formal is an index into ``body``'s formals, an array (a constant the handlers made,
     which the caller passes in as a parameter of its own), or None: the *seed*, an input of ``seed_dtype``
     from which ``bind[k](sub, seed)`` makes formal k inside the subgraph.  ``outputs``: which body outputs
     the subgraph gives, in order (default all); ``seed_out``: a position among them where the seed itself is
-    one more output (so that it is an input even where the body does not use it)."""
+    one more output (so that it is an input even where the body does not use it).  ``consts``: {formal index:
+    array} for formals bound to constants, which the body's handlers may read as they read parameters (an
+    attribute such as box_nms's threshold); they stay inputs of the subgraph."""
     from nnvm_bridge.ir.control import body_inputs
 
     names = body_inputs(body)
     g = infer_shape(body, shape={n: s for n, s in zip(names, shapes) if s is not None})
     g = infer_type(g, dtype=dict(zip(names, dtypes)))
     _check_supported(g)
-    sub = MXNetEmitter(g, {})
+    sub = MXNetEmitter(g, {names[k]: v for k, v in (consts or {}).items()})
     mapping = {}
     seed = None
     if bind:

@@ -58,8 +58,11 @@ def _if(ctx, node, attrs, inputs):
     empties = {k: (lambda sub, seed, v=np.asarray(ctx.params[e.node.name]), name=e.node.name: sub.empty(name, v, seed))
                for k, e in enumerate(node.inputs[1:])
                if e.node.is_variable and e.node.name in ctx.params and np.asarray(ctx.params[e.node.name]).size == 0}
+    consts = {k: ctx.params[e.node.name] for k, e in enumerate(node.inputs[1:])
+              if e.node.is_variable and e.node.name in ctx.params}
     for body in node.subgraphs:
-        graph, formals = ctx.emit_subgraph(body, shapes, dtypes, bind=empties, seed_dtype=ctx.dtype(node.inputs[0]))
+        graph, formals = ctx.emit_subgraph(body, shapes, dtypes, bind=empties, seed_dtype=ctx.dtype(node.inputs[0]),
+                                           consts=consts)
         branches.append(graph)
         locs.append(ins.locs([0 if f is None else f + 1 if isinstance(f, int) else f for f in formals]))
     out = ctx.add("_cond", node.name, ins.entries,

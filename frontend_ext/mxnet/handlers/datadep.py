@@ -1,13 +1,10 @@
 """MXNet export of the ops whose output length the values decide.
 
 MXNet 1.9 computes such shapes only in a few ops (``_npx_nonzero``, ``_contrib_boolean_mask``,
-``_npi_unique``); nonzero, TopK with a run-time k and Unique are written with them.  ONNX's NonMaxSuppression
-has no MXNet counterpart (MXNet's box_nms pads its output instead of listing the selected boxes), so it is an
-error that says so.
+``_npi_unique``); nonzero, TopK with a run-time k and Unique are written with them (NonMaxSuppression:
+``nms.py``).
 """
 from __future__ import annotations
-
-from nnvm_bridge.errors import unsupported_feature
 
 from ..registry import MXNET_EXPORT
 
@@ -37,13 +34,6 @@ def _dyn_topk(ctx, node, attrs, inputs):
         picked = ctx.add("_contrib_boolean_mask", f"{node.name}_pick{k}", [moved, keep])
         outs.append(ctx.add("transpose", f"{node.name}_out{k}", [picked], {"axes": back}))
     return outs
-
-
-@MXNET_EXPORT.register("all_class_non_max_suppression")
-def _nms(ctx, node, attrs, inputs):
-    raise unsupported_feature(node.op, node.name, "MXNet has no NMS that lists the selected boxes of each class "
-                              "(box_nms pads its output); compile it with TVM or keep it in ONNX",
-                              direction="MXNet export")
 
 
 @MXNET_EXPORT.register("unique")

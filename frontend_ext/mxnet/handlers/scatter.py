@@ -3,7 +3,11 @@
 MXNet's ``scatter_nd`` writes updates into zeros of a fixed ``shape`` attribute and ``_backward_gather_nd``
 sums them there; a scatter is then a select (reduction none) or a sum (add) with the data.  Elementwise
 scatters and gathers address every element by its full coordinates, which MXNet takes first-axis-major.
-What MXNet cannot express (mul/max/min reductions, symbolic shapes) is an error that says so.
+Where the shapes have symbolic dims, a scatter without reduction becomes ``_contrib_index_copy`` of rows:
+the data seen as rows of its trailing (unindexed) dims, each index turned into its row number from the
+data's run-time shape (``shape_array``), whose output shape is the data's at bind time; GatherElements is
+``take`` of the flattened data at such numbers.  What MXNet cannot express (mul/max/min reductions, add with
+symbolic shapes) is an error that says so.
 """
 from __future__ import annotations
 
@@ -49,17 +53,76 @@ def _element_coords(ctx, node, indices, axis):
     return ctx.add("Concat", f"{node.name}_coords", parts, {"dim": 0, "num_args": len(parts)})
 
 
-def _check_reduction(node, attrs):
+def _has_symbolic_dims(ctx, node):
+    shapes = [ctx.shape(e) for e in node.inputs]
+    return any(s is not None and not is_static(s) for s in shapes)
+
+
+def _row_numbers(ctx, node, coords, dims):
+    """The row of each coordinate tuple in data seen as rows of its dims after ``len(coords)``: Horner's
+    ((c0 * d1 + c1) * d2 + c2) ..., the coordinates int64 entries that broadcast together, ``dims`` the data's
+    run-time shape."""
+    row = coords[0]
+    for j, c in enumerate(coords[1:], 1):
+        d = ctx.add("slice_axis", f"{node.name}_dim{j}", [dims], {"axis": 0, "begin": j, "end": j + 1})
+        row = ctx.add("broadcast_add", f"{node.name}_row{j}",
+                      [ctx.add("broadcast_mul", f"{node.name}_scaled{j}", [row, d]), c])
+    return ctx.add("Reshape", f"{node.name}_rows", [row], {"shape": (-1,)})
+
+
+def _element_row_numbers(ctx, node, data, indices, axis):
+    """The flat position in ``data`` of each element of ``indices`` (its own position, the index along
+    ``axis``), computed at run time."""
+    rank = len(ctx.shape(node.inputs[1]))
+    index = ctx.add("Cast", f"{node.name}_idx", [indices], {"dtype": "int64"})
+    coords = []
+    for a in range(rank):
+        if a == axis:
+            coords.append(index)
+            continue
+        along = ctx.add("_contrib_arange_like", f"{node.name}_pos{a}", [index], {"axis": a})
+        coords.append(ctx.add("Reshape", f"{node.name}_pos{a}_b", [along],
+                              {"shape": (1,) * a + (-1,) + (1,) * (rank - a - 1)}))
+    return _row_numbers(ctx, node, coords, ctx.add("shape_array", f"{node.name}_dims", [data]))
+
+
+def _copy_rows(ctx, node, data, rows, updates, trailing):
+    """``data`` seen as rows of its last ``trailing`` dims, with rows ``rows`` replaced by those of
+    ``updates``; every shape is read at bind time."""
+    spec = {"shape": (-1,) + (0,) * trailing, "reverse": True}
+    written = ctx.add("_contrib_index_copy", f"{node.name}_copy", [
+        ctx.add("Reshape", f"{node.name}_data_rows", [data], spec), rows,
+        ctx.add("Reshape", f"{node.name}_update_rows", [updates], spec)])
+    return ctx.add("reshape_like", node.name, [written, data])
+
+
+def _run_time_scatter_nd(ctx, node, data, indices, updates):
+    rank, k = len(ctx.shape(node.inputs[0])), ctx.shape(node.inputs[1])[-1]
+    flat = ctx.add("Reshape", f"{node.name}_flat", [ctx.add("Cast", f"{node.name}_idx", [indices],
+                                                             {"dtype": "int64"})], {"shape": (-1, k)})
+    coords = [ctx.add("slice_axis", f"{node.name}_col{j}", [flat], {"axis": 1, "begin": j, "end": j + 1})
+              for j in range(k)]
+    rows = _row_numbers(ctx, node, coords, ctx.add("shape_array", f"{node.name}_dims", [data]))
+    return _copy_rows(ctx, node, data, rows, updates, rank - k)
+
+
+def _check_reduction(ctx, node, attrs):
     if attrs.reduction not in ("none", "add"):
         raise unsupported_feature(node.op, node.name, f"reduction={attrs.reduction}: MXNet has no scatter that "
                                   "multiplies or takes a max/min; compile it with TVM or keep it in ONNX",
                                   direction="MXNet export")
+    if attrs.reduction == "add" and _has_symbolic_dims(ctx, node):
+        raise ShapeError("MXNet's scatter-add (_backward_gather_nd) takes its output shape as an attribute, so "
+                         "reduction=add needs a fixed data shape (it has symbolic dims); give the input dims with "
+                         "shape={input: dims} or compile it with TVM", node=node.name, op=node.op)
 
 
 @MXNET_EXPORT.register("scatter_nd")
 def _scatter_nd(ctx, node, attrs, inputs):
-    _check_reduction(node, attrs)
+    _check_reduction(ctx, node, attrs)
     data, indices, updates = inputs
+    if _has_symbolic_dims(ctx, node):
+        return [_run_time_scatter_nd(ctx, node, data, indices, updates)]
     rank = len(_static(ctx, node, node.inputs[1], "indices"))
     coords = ctx.add("transpose", f"{node.name}_coords", [indices], {"axes": (rank - 1,) + tuple(range(rank - 1))})
     return [_scatter(ctx, node, attrs, data, coords, updates)]
@@ -67,13 +130,22 @@ def _scatter_nd(ctx, node, attrs, inputs):
 
 @MXNET_EXPORT.register("scatter_elements")
 def _scatter_elements(ctx, node, attrs, inputs):
-    _check_reduction(node, attrs)
+    _check_reduction(ctx, node, attrs)
     data, indices, updates = inputs
+    if _has_symbolic_dims(ctx, node):
+        rows = _element_row_numbers(ctx, node, data, indices, attrs.axis)
+        return [_copy_rows(ctx, node, data, rows, updates, 0)]
     return [_scatter(ctx, node, attrs, data, _element_coords(ctx, node, indices, attrs.axis), updates)]
 
 
 @MXNET_EXPORT.register("gather_elements")
 def _gather_elements(ctx, node, attrs, inputs):
+    if _has_symbolic_dims(ctx, node):
+        data, indices = inputs
+        flat = ctx.add("Reshape", f"{node.name}_flat", [data], {"shape": (-1,)})
+        picked = ctx.add("take", f"{node.name}_picked", [flat, _element_row_numbers(ctx, node, data, indices,
+                                                                                     attrs.axis)])
+        return [ctx.add("reshape_like", node.name, [picked, indices])]
     coords = _element_coords(ctx, node, inputs[1], attrs.axis)
     return [ctx.add("gather_nd", node.name, [inputs[0], coords])]
 

@@ -145,6 +145,9 @@ def _repeat(ctx, node, attrs, inputs):
 
 
 # ---- slicing and indexing ------------------------------------------------------------------------
+_INT32_END = 2**31 - 1
+
+
 @MXNET_EXPORT.register("strided_slice")
 def _strided_slice(ctx, node, attrs, inputs):
     shape = ctx.shape(node.inputs[0])
@@ -152,13 +155,34 @@ def _strided_slice(ctx, node, attrs, inputs):
         return [ctx.add("slice", node.name, inputs, {"begin": tuple(attrs.begin), "end": tuple(attrs.end),
                                                      "step": tuple(attrs.stride) if attrs.stride else None})]
     bounds = slice_bounds(attrs, shape)[:len(attrs.begin)]
-    # a symbolic end that is the whole axis is MXNet's None (to the end); any other symbolic bound cannot
-    # be written, and int() says so (to_mxnet turns that into an error asking for shape=)
-    begin = tuple(int(b) for b, _, _ in bounds)
-    end = tuple(None if (st < 0 and e < 0) or (st > 0 and is_symbolic(e) and e == shape[k]) else int(e)
-                for k, (_, e, st) in enumerate(bounds))
+    x = inputs[0]
+    begin, end = [], []
+    for k, (b, e, st) in enumerate(bounds):
+        if st > 0 and is_symbolic(shape[k]):  # MXNet's slice wraps and clamps the given bounds as numpy does
+            # (beyond int32 MXNet parses no bound: None is "from the start" / "to the end")
+            b, e = int(attrs.begin[k]), int(attrs.end[k])
+            b, e = None if b <= -_INT32_END else min(b, _INT32_END), None if e >= _INT32_END else max(e, -_INT32_END)
+            # oneDNN's slice does not clamp a begin before 0: a negative begin takes the last entries first, but
+            # with an end counted from the start (x[-4:300]) the axis must reach back that far at run time
+            if b is not None and b < 0 and (e is None or e < 0):
+                x, b = _last(ctx, node, x, k, -b), None
+            begin.append(b)
+            end.append(e)
+            continue
+        # any other symbolic bound cannot be written, and int() says so (to_mxnet turns that into an error
+        # asking for shape=)
+        begin.append(int(b))
+        end.append(None if st < 0 and e < 0 else int(e))
     step = tuple(st for _, _, st in bounds)
-    return [ctx.add("slice", node.name, inputs, {"begin": begin, "end": end, "step": step})]
+    return [ctx.add("slice", node.name, [x], {"begin": tuple(begin), "end": tuple(end), "step": step})]
+
+
+def _last(ctx, node, x, axis, n):
+    """The last (at most) ``n`` entries of ``x`` along ``axis``: the first of it reversed (an end clamps)."""
+    flipped = ctx.add("reverse", f"{node.name}_flip", [x], {"axis": axis})
+    first = ctx.add("slice", f"{node.name}_tail", [flipped], {"begin": (None,) * axis + (0,),
+                                                               "end": (None,) * axis + (n,)})
+    return ctx.add("reverse", f"{node.name}_unflip", [first], {"axis": axis})
 
 
 @MXNET_EXPORT.register("slice_like")
