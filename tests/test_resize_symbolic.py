@@ -306,3 +306,21 @@ def test_static_and_symbolic_axes_give_one_answer_through_tvm(tmp_path):
     assert a[0].shape == (1, 2, 7, 9)
     for got, want in zip(a, b, strict=True):
         assert_close(got, want)
+
+
+def test_half_pixel_symmetric_needs_opset_19_to_export(tmp_path):
+    """The exporter's check reports the node with the unsupported ops (onnx's Resize has the mode from 19)."""
+    from frontend_ext.onnx.exporter import unsupported_ops
+
+    from nnvm_bridge.errors import UnsupportedOperatorError
+
+    nodes = [helper.make_node("Constant", [], ["scales"], value=helper.make_tensor(
+        "scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 1.5])),
+        helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                         coordinate_transformation_mode="half_pixel_symmetric")]
+    path = _model(tmp_path, nodes, ["y"], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])])
+    graph, params = nb.frontend.from_onnx(str(path))
+    assert unsupported_ops(graph, opset=18) == {"dyn_resize (half_pixel_symmetric before opset 19)": ["y"]}
+    with pytest.raises(UnsupportedOperatorError, match="half_pixel_symmetric before opset 19"):
+        nb.frontend.to_onnx(graph, params, opset=18)
+    nb.frontend.to_onnx(graph, params, opset=19)
