@@ -3,7 +3,7 @@ arrays); the importer remembers its ONNX rank, so Unsqueeze makes it (1,) again 
 
 The file: Shape -> Gather(scalar index) -> Unsqueeze -> Concat -> Reshape on an input with symbolic dims, once
 where the shape-value rules compute the chain (the Reshape target is [-1, S]) and once through an op they have
-no rule for (Abs: the chain is computed at run time and is an output). Compiled once / made one Gluon block,
+no rule for (Abs: the chain, with a Mul by 2 of the 0-d value, is computed at run time and is an output). Compiled once / made one Gluon block,
 run at two sizes, compared with onnxruntime: max|got - ref| <= 1e-4 * max(1, max|ref|) (tests/tolerance.py).
 """
 from __future__ import annotations
@@ -36,7 +36,8 @@ def _model(tmp_path):
              # the same chain through Abs, which has no shape-value rule: computed at run time
              helper.make_node("Abs", ["shape"], ["shape_abs"]),
              helper.make_node("Gather", ["shape_abs", "one"], ["seq_rt"], axis=0),
-             helper.make_node("Unsqueeze", ["seq_rt", "axes"], ["seq_rt_1d"]),
+             _const("two", 2), helper.make_node("Mul", ["seq_rt", "two"], ["seq_rt_2"]),  # stays 0-d
+             helper.make_node("Unsqueeze", ["seq_rt_2", "axes"], ["seq_rt_1d"]),
              helper.make_node("Concat", ["minus_one", "seq_rt_1d"], ["target_rt"], axis=0)]
     graph = helper.make_graph(nodes, "scalar_gather",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", "S", 4])],

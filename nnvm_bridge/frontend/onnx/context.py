@@ -63,6 +63,12 @@ class OnnxNode:
         return i < len(self.outputs) and bool(self.outputs[i]) and self.outputs[i] in consumers
 
 
+# ONNX ops whose output is 0-d when every input is (ImportContext.keep_scalar)
+_ELEMENTWISE = frozenset({"Abs", "Add", "And", "Cast", "Ceil", "Clip", "Div", "Equal", "Floor", "Greater",
+                          "GreaterOrEqual", "Identity", "Less", "LessOrEqual", "Max", "Min", "Mod", "Mul", "Neg",
+                          "Not", "Or", "Pow", "Round", "Sign", "Sqrt", "Sub", "Where"})
+
+
 class ImportContext:
     def __init__(self, opset: int, file=None):
         self.opset = opset
@@ -210,6 +216,16 @@ class ImportContext:
         if isinstance(v, Entry) and (id(v.node), v.index) in self._scalar_entries:
             return 0
         return self.rank(x)
+
+    def keep_scalar(self, n):
+        """Mark the output of the elementwise node ``n`` when its inputs are ONNX 0-d and one of them is marked
+        (PyTorch's ``x.size(1) * 2``: Gather -> Mul -> Unsqueeze)."""
+        inputs = [x for x in n.inputs if x]
+        if n.op_type not in _ELEMENTWISE or not inputs or any(self.onnx_rank(x) != 0 for x in inputs):
+            return
+        out = self.vals.get(n.outputs[0])
+        if isinstance(out, Entry) and self.shape(out) == (1,):
+            self.scalar(out)
 
     def scalar(self, e):
         """Mark the (1,) entry ``e`` as an ONNX 0-d value (MXNet has no 0-d arrays), so that Unsqueeze and
