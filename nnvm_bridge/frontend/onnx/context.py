@@ -220,11 +220,12 @@ class ImportContext:
     def keep_scalar(self, n):
         """Mark the output of the elementwise node ``n`` when its inputs are ONNX 0-d and one of them is marked
         (PyTorch's ``x.size(1) * 2``: Gather -> Mul -> Unsqueeze)."""
-        inputs = [x for x in n.inputs if x]
-        if n.op_type not in _ELEMENTWISE or not inputs or any(self.onnx_rank(x) != 0 for x in inputs):
+        if n.op_type not in _ELEMENTWISE or not n.outputs:
             return
-        out = self.vals.get(n.outputs[0])
-        if isinstance(out, Entry) and self.shape(out) == (1,):
+        out = self.vals.get(n.outputs[0])  # a tensor output (Identity passes sequences on too)
+        inputs = [x for x in n.inputs if x]
+        if isinstance(out, Entry) and self.shape(out) == (1,) and inputs and \
+                all(self.onnx_rank(x) == 0 for x in inputs):
             self.scalar(out)
 
     def scalar(self, e):
