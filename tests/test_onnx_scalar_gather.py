@@ -3,8 +3,9 @@ arrays); the importer remembers its ONNX rank, so Unsqueeze makes it (1,) again 
 
 The file: Shape -> Gather(scalar index) -> Unsqueeze -> Concat -> Reshape on an input with symbolic dims, once
 where the shape-value rules compute the chain (the Reshape target is [-1, S]) and once through an op they have
-no rule for (Abs: the chain, with a Mul by 2 of the 0-d value, is computed at run time and is an output). Compiled once / made one Gluon block,
-run at two sizes, compared with onnxruntime: max|got - ref| <= 1e-4 * max(1, max|ref|) (tests/tolerance.py).
+no rule for (Abs: the chain, with a Mul by 2 of the 0-d value, is computed at run time and is an output).
+Compiled once / made one Gluon block, run at two sizes, compared with onnxruntime:
+max|got - ref| <= 1e-4 * max(1, max|ref|) (tests/tolerance.py).
 """
 from __future__ import annotations
 
