@@ -26,10 +26,35 @@ COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymme
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
-def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
-    """Every output of ``path`` at each feed, against onnxruntime, through one graph / library / block."""
-    sess = ort.InferenceSession(str(path))
-    refs = [sess.run(None, feeds) for feeds in feeds_list]
+def _onnx_reference(path, names, feeds):
+    """ONNX's reference values of the outputs ``names`` (a model of the nodes that make them only: the
+    reference has no tf_half_pixel_for_nn at opset 19)."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    keep = [n for n in graph.node if n.op_type != "Resize" or n.output[0] in names]
+    outputs = [o for o in graph.output if o.name in names]
+    del graph.node[:], graph.output[:]
+    graph.node.extend(keep)
+    graph.output.extend(outputs)
+    return dict(zip([o.name for o in outputs], ReferenceEvaluator(model).run(None, feeds)))
+
+
+def _expected(path, feeds, onnx_reference=()):
+    """onnxruntime's outputs of ``path``, those named in ``onnx_reference`` from ONNX's reference instead."""
+    names = [o.name for o in onnx.load(str(path)).graph.output]
+    refs = ort.InferenceSession(str(path)).run(None, feeds)
+    if onnx_reference:
+        ref = _onnx_reference(path, set(onnx_reference), feeds)
+        refs = [ref.get(name, got) for name, got in zip(names, refs)]
+    return refs
+
+
+def _check(path, feeds_list, engines=("ir", "tvm", "mxnet"), onnx_reference=()):
+    """Every output of ``path`` at each feed, against onnxruntime (or ONNX's reference for the outputs named in
+    ``onnx_reference``), through one graph / library / block."""
+    refs = [_expected(path, feeds, onnx_reference) for feeds in feeds_list]
     if "ir" in engines:  # the op's numpy reference, and the IR written back to ONNX (symbolic dims kept)
         graph, params = nb.frontend.from_onnx(str(path))
         opset = max(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
@@ -37,7 +62,8 @@ def _check(path, feeds_list, engines=("ir", "tvm", "mxnet")):
         for feeds, ref in zip(feeds_list, refs):
             for got, want in zip(run_graph(graph, feeds, params), ref, strict=True):
                 assert_close(got, want)
-            for got, want in zip(back.run(None, feeds), ref, strict=True):
+            # the file written back is the same Resize to onnxruntime: its answers, wherever they differ from ONNX's
+            for got, want in zip(back.run(None, feeds), _expected(path, feeds), strict=True):
                 assert_close(got, want)
     if "tvm" in engines:
         cm = nb.compile_model(str(path))
@@ -204,11 +230,17 @@ def test_every_mode_with_integer_scales(tmp_path):
     _check(_scaled_model(tmp_path, [1.0, 1.0, 2.0, 3.0]), _images((5, 7), (3, 4), channels=2))
 
 
+def _align_corners_outputs(path):
+    return [o.name for o in onnx.load(str(path)).graph.output if "align_corners" in o.name]
+
+
 def test_fractional_scales_tvm_and_mxnet_error(tmp_path):
     """floor(1.5 * H) and floor(W / 2): TVM computes them from the symbols; no MXNet tensor has those
-    lengths, so import_to_gluon asks for shape=."""
+    lengths, so import_to_gluon asks for shape=. align_corners with scales divides by the unrounded length
+    n * scale as ONNX's reference does (onnxruntime by the rounded one; onnx/onnx#2462)."""
     path = _scaled_model(tmp_path, [1.0, 1.0, 1.5, 0.5])
-    _check(path, _images((5, 7), (6, 9), channels=2), engines=("ir", "tvm"))
+    _check(path, _images((5, 7), (6, 9), channels=2), engines=("ir", "tvm"),
+           onnx_reference=_align_corners_outputs(path))
     with pytest.raises(ShapeError, match="shape="):
         nb.import_to_gluon(str(path))
 
@@ -224,3 +256,71 @@ def test_output_length_and_taps_round_as_onnxruntime_on_symbolic_axes(tmp_path):
     x = np.arange(100, dtype=np.float32).reshape(1, 1, 10, 10)
     assert ort.InferenceSession(str(path)).run(None, {"x": x})[0].shape == (1, 1, 7, 7)
     _check(path, [{"x": x}], engines=("ir", "tvm"))
+
+
+def _static_and_symbolic(tmp_path, scales, shape):
+    """The same every-mode Resize model with static H/W and with symbolic H/W."""
+    paths = []
+    for name, dims in (("static", list(shape)), ("symbolic", list(shape[:2]) + ["H", "W"])):
+        nodes = [helper.make_node("Constant", [], ["scales"], value=helper.make_tensor(
+            "scales", TensorProto.FLOAT, [4], scales))]
+        outputs = _every_mode(nodes, lambda: ["x", "", "scales"])
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)]
+        graph = helper.make_graph(nodes, "resize", inputs, [helper.make_tensor_value_info(o, TensorProto.FLOAT,
+                                                                                          None) for o in outputs])
+        path = tmp_path / f"{name}_{scales[2]}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), str(path))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("scale", [0.7, 1.3, 2.5, 0.6])
+def test_static_and_symbolic_axes_give_one_answer(tmp_path, scale):
+    """One model, its H/W static or symbolic: the same lengths and the same numbers (constant taps and run-time
+    taps are one float32 recipe), onnxruntime's: 10 * 0.7 is 7 there (ONNX's reference says 6) and half-pixel
+    taps tie (3.5 / 0.7 - 0.5). At 0.6 on 10 a half_pixel_symmetric and a tf_half_pixel_for_nn tap land on
+    ties that onnxruntime's arithmetic (float64 in the first) breaks the other way: there the two paths must
+    still agree with each other."""
+    static, symbolic = _static_and_symbolic(tmp_path, [1.0, 1.0, scale, scale], (1, 2, 10, 10))
+    x = np.random.RandomState(0).randn(1, 2, 10, 10).astype(np.float32)
+    outs = {}
+    for path in (static, symbolic):
+        graph, params = nb.frontend.from_onnx(str(path))
+        outs[path] = run_graph(graph, {"x": x}, params)
+    want = _expected(static, {"x": x})  # n * scale is a whole float32 here: align_corners is onnxruntime's too
+    names = [o.name for o in onnx.load(str(static)).graph.output]
+    for name, a, b, ref in zip(names, outs[static], outs[symbolic], want, strict=True):
+        assert a.shape == b.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+        if scale != 0.6 or not name.startswith(("nearest_half_pixel_symmetric", "nearest_tf_half_pixel")):
+            assert_close(a, ref)
+    assert outs[static][0].shape[2:] == (int(np.float32(10) * np.float32(scale)),
+                                         int(np.float32(10) * np.float32(scale)))
+
+
+@pytest.mark.slow
+def test_static_and_symbolic_axes_give_one_answer_through_tvm(tmp_path):
+    static, symbolic = _static_and_symbolic(tmp_path, [1.0, 1.0, 0.7, 1.3], (1, 2, 10, 7))
+    x = np.random.RandomState(1).randn(1, 2, 10, 7).astype(np.float32)
+    a, b = (nb.compile_model(str(p)).run({"x": x}) for p in (static, symbolic))
+    assert a[0].shape == (1, 2, 7, 9)
+    for got, want in zip(a, b, strict=True):
+        assert_close(got, want)
+
+
+def test_half_pixel_symmetric_needs_opset_19_to_export(tmp_path):
+    """The exporter's check reports the node with the unsupported ops (onnx's Resize has the mode from 19)."""
+    from frontend_ext.onnx.exporter import unsupported_ops
+
+    from nnvm_bridge.errors import UnsupportedOperatorError
+
+    nodes = [helper.make_node("Constant", [], ["scales"], value=helper.make_tensor(
+        "scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 1.5])),
+        helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
+                         coordinate_transformation_mode="half_pixel_symmetric")]
+    path = _model(tmp_path, nodes, ["y"], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])])
+    graph, params = nb.frontend.from_onnx(str(path))
+    assert unsupported_ops(graph, opset=18) == {"dyn_resize (half_pixel_symmetric before opset 19)": ["y"]}
+    with pytest.raises(UnsupportedOperatorError, match="half_pixel_symmetric before opset 19"):
+        nb.frontend.to_onnx(graph, params, opset=18)
+    nb.frontend.to_onnx(graph, params, opset=19)

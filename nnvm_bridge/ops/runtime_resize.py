@@ -4,8 +4,11 @@ The output lengths come from the ``sizes`` input (int64, one per dim) or from fi
 declares them symbolically in ``out_shape``. Every axis whose length changes is resized on its own (Resize is
 separable): its source coordinates are computed at run time from the output index, the two lengths and the
 scale, in float32 with onnxruntime's formulas, and the axis is gathered with ``take`` (indices clipped to the
-axis). :func:`resize_axis` is that recipe, written once over a small tensor-ops adapter: the numpy reference
-below and the MXNet and Relax emitters each supply one, so all three compute the same numbers.
+axis). :func:`axis_taps` is that recipe, written once over a small tensor-ops adapter: the numpy reference
+below and the MXNet and Relax emitters each supply one, and the importer evaluates it with numpy for the
+constant taps of static axes, so a model gives the same numbers whether its axes are static or symbolic.
+The one place that follows ONNX rather than onnxruntime: align_corners with ``scales`` divides by the
+unrounded length n * scale, as ONNX's reference and conformance cases do (onnx/onnx#2462).
 """
 from __future__ import annotations
 
@@ -19,15 +22,16 @@ COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymme
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
-def source_coordinate(t, mode, j, n, m, scale):
+def source_coordinate(t, mode, j, n, m, scale, resized):
     """onnxruntime's source coordinate of the output positions ``j`` (upsamplebase.h), evaluated in its order.
-    ``n``/``m``: the input/output length, ``scale``: the axis' scale (a float, or m/n as a tensor). An output
-    of length 1 reads position 0 in the modes that say so, decided at run time (a symbol may be 1 there)."""
+    ``n``/``m``: the input/output length, ``scale``: the axis' scale (a float, or m/n as a tensor),
+    ``resized``: the length align_corners divides by. An output of length 1 reads position 0 in the modes
+    that say so, decided at run time (a symbol may be 1 there)."""
     if mode in ("half_pixel", "pytorch_half_pixel"):
         x = t.sub(t.div(t.add(j, 0.5), scale), 0.5)
         return t.mul(x, t.greater(m, 1.0)) if mode == "pytorch_half_pixel" else x
-    if mode == "align_corners":
-        return t.div(t.mul(j, t.sub(n, 1.0)), t.maximum(t.sub(m, 1.0), 1.0))
+    if mode == "align_corners":  # a length below 2 has only position 0, which reads 0
+        return t.div(t.mul(j, t.sub(n, 1.0)), t.maximum(t.sub(resized, 1.0), 1.0))
     if mode == "asymmetric":
         return t.div(j, scale)
     if mode == "tf_half_pixel_for_nn":
@@ -51,27 +55,40 @@ def nearest_index(t, x, nearest_mode):
     return t.add(base, up)
 
 
-def resize_axis(t, x, axis, rank, n, m, scale, attrs):
-    """``x`` resized along ``axis`` from length ``n`` to ``m`` (ints or Dims); ``scale`` is the attribute's
-    float or None (then m / n, as onnxruntime derives it from sizes)."""
+def axis_taps(t, n, m, scale, attrs):
+    """[(index, weight or None)] of an axis of length ``n`` resized to ``m`` (ints or Dims): output position j
+    is sum_k x[index_k[j]] * weight_k[j], the float indices clipped onto the axis by ``take``. ``scale`` is the
+    attribute's float, or None (then m / n, as onnxruntime derives it from sizes)."""
     j = t.arange(m)
     n, m = t.length(n), t.length(m)
     if scale is None:
-        scale = t.div(m, n)
-    coord = source_coordinate(t, attrs.coordinate_transformation_mode, j, n, m, scale)
+        scale, resized = t.div(m, n), m
+    else:
+        resized = t.mul(n, scale)
+    coord = source_coordinate(t, attrs.coordinate_transformation_mode, j, n, m, scale, resized)
     if attrs.method == "nearest":
-        return t.take(x, nearest_index(t, coord, attrs.nearest_mode), axis)
+        return [(nearest_index(t, coord, attrs.nearest_mode), None)]
     if attrs.method == "cubic":
-        return _cubic(t, x, axis, rank, n, coord, attrs)
+        return _cubic_taps(t, n, coord, attrs)
     coord = t.maximum(coord, 0.0)
     low = t.floor(coord)
     frac = t.sub(coord, low)
-    w0, w1 = t.along(t.sub(1.0, frac), axis, rank), t.along(frac, axis, rank)
     # the upper neighbour of the last position is clipped onto it, as onnxruntime's clamp of the coordinate
-    return t.add(t.mul(t.take(x, low, axis), w0), t.mul(t.take(x, t.add(low, 1.0), axis), w1))
+    return [(low, t.sub(1.0, frac)), (t.add(low, 1.0), frac)]
 
 
-def _cubic(t, x, axis, rank, n, coord, attrs):
+def resize_axis(t, x, axis, rank, n, m, scale, attrs):
+    """``x`` resized along ``axis`` from length ``n`` to ``m``: its :func:`axis_taps` gathered and summed."""
+    acc = None
+    for index, weight in axis_taps(t, n, m, scale, attrs):
+        term = t.take(x, index, axis)
+        if weight is not None:
+            term = t.mul(term, t.along(weight, axis, rank))
+        acc = term if acc is None else t.add(acc, term)
+    return acc
+
+
+def _cubic_taps(t, n, coord, attrs):
     """onnxruntime's bicubic taps (GetCubicCoeffs): four neighbours of floor(coord), clipped onto the axis, or
     with ``exclude_outside`` left out and the rest renormalised."""
     a = attrs.cubic_coeff_a
@@ -92,11 +109,7 @@ def _cubic(t, x, axis, rank, n, coord, attrs):
                    for w, i in zip(weights, indices)]
         total = t.add(t.add(weights[0], weights[1]), t.add(weights[2], weights[3]))
         weights = [t.div(w, total) for w in weights]
-    acc = None
-    for w, i in zip(weights, indices):
-        term = t.mul(t.take(x, i, axis), t.along(w, axis, rank))
-        acc = term if acc is None else t.add(acc, term)
-    return acc
+    return list(zip(indices, weights))
 
 
 def resized_axes(in_shape, out_shape, scales):

@@ -63,6 +63,12 @@ class OnnxNode:
         return i < len(self.outputs) and bool(self.outputs[i]) and self.outputs[i] in consumers
 
 
+# ONNX ops whose output is 0-d when every input is (ImportContext.keep_scalar)
+_ELEMENTWISE = frozenset({"Abs", "Add", "And", "Cast", "Ceil", "Clip", "Div", "Equal", "Floor", "Greater",
+                          "GreaterOrEqual", "Identity", "Less", "LessOrEqual", "Max", "Min", "Mod", "Mul", "Neg",
+                          "Not", "Or", "Pow", "Round", "Sign", "Sqrt", "Sub", "Where"})
+
+
 class ImportContext:
     def __init__(self, opset: int, file=None):
         self.opset = opset
@@ -76,6 +82,7 @@ class ImportContext:
         self.consumers: set = set()
         self.initializer_names: set = set()
         self.shape_values: dict = {}  # onnx name -> object ndarray of ints and Dims (a symbolic shape tensor)
+        self._scalar_entries: set = set()  # (id(node), index) of entries holding an ONNX 0-d value as (1,)
         # info and caches are keyed by id(node): keep every node alive so ids are never reused
         self._alive: list = []
         # (ctx, OnnxNode) -> None: converts one node of a subgraph; the importer's driver sets it
@@ -201,10 +208,32 @@ class ImportContext:
         return None if s is None else len(s)
 
     def onnx_rank(self, x):
-        """The rank in the ONNX graph: a symbolic 0-d shape value is a (1,) tensor in the IR."""
+        """The rank in the ONNX graph: a symbolic 0-d shape value, or an entry marked with :meth:`scalar`, is a
+        (1,) tensor in the IR."""
         if isinstance(x, str) and x in self.shape_values:
             return self.shape_values[x].ndim
+        v = x if isinstance(x, Entry) else self._lookup(x) if isinstance(x, str) else None
+        if isinstance(v, Entry) and (id(v.node), v.index) in self._scalar_entries:
+            return 0
         return self.rank(x)
+
+    def keep_scalar(self, n):
+        """Mark the output of the elementwise node ``n`` when its inputs are ONNX 0-d and one of them is marked
+        (PyTorch's ``x.size(1) * 2``: Gather -> Mul -> Unsqueeze)."""
+        if n.op_type not in _ELEMENTWISE or not n.outputs:
+            return
+        out = self.vals.get(n.outputs[0])  # a tensor output (Identity passes sequences on too)
+        inputs = [x for x in n.inputs if x]
+        if isinstance(out, Entry) and self.shape(out) == (1,) and inputs and \
+                all(self.onnx_rank(x) == 0 for x in inputs):
+            self.scalar(out)
+
+    def scalar(self, e):
+        """Mark the (1,) entry ``e`` as an ONNX 0-d value (MXNet has no 0-d arrays), so that Unsqueeze and
+        Squeeze count its ONNX rank."""
+        if isinstance(e, Entry):  # a folded constant keeps its own 0-d shape
+            self._scalar_entries.add((id(e.node), e.index))
+        return e
 
     def require_rank(self, x, what="input"):
         r = self.rank(x)

@@ -1,96 +1,43 @@
 """Resize and Upsample as exact separable gathers.
 
 Every ONNX coordinate mode and nearest/linear/cubic interpolation is separable, so each resized
-axis becomes ``sum_t take(x, index_t, axis) * weight_t`` with constant index and weight arrays.
-That reproduces onnxruntime's numbers for any mode, and every piece exists in MXNet and TVM.
+axis becomes ``sum_t take(x, index_t, axis) * weight_t``. On a static axis the index and weight arrays
+are constants: ops/runtime_resize.py's recipe evaluated with numpy, the same float32 arithmetic that
+``dyn_resize`` runs on a symbolic axis, so a model gives one answer whichever its axes are (onnxruntime's,
+lengths floor(float32(n) * float32(scale)) included). Every piece exists in MXNet and TVM.
 Integer nearest upsampling of H and W uses the cheaper ``upsampling`` op.
 """
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from types import SimpleNamespace
 
 import numpy as np
 
 from ...errors import ShapeError
 from ...ir.symbolic import Dim
+from ...ops import runtime_resize
 from ...ops.runtime_resize import COORDINATE_MODES, NEAREST_MODES
 from .registry import ONNX_IMPORT
 from .resize_matrices import resize_by_matrices
-
-
-def _source_coords(mode, n, m, scale, j):
-    if mode == "half_pixel":
-        return (j + 0.5) / scale - 0.5
-    if mode == "pytorch_half_pixel":
-        return (j + 0.5) / scale - 0.5 if m > 1 else np.zeros_like(j)
-    if mode == "align_corners":
-        # ONNX uses the unrounded resized length n * scale here
-        length = n * scale
-        return j * (n - 1) / (length - 1) if m > 1 and length != 1 else np.zeros_like(j)
-    if mode == "asymmetric":
-        return j / scale
-    if mode == "tf_half_pixel_for_nn":
-        return (j + 0.5) / scale
-    if mode == "half_pixel_symmetric":
-        adj = m / (scale * n)  # noqa: E501
-        center = n / 2
-        return center * (1 - adj) + (j + 0.5) / scale - 0.5
-    return None
-
-
-def _nearest_index(x, nearest_mode, n):
-    if nearest_mode == "round_prefer_floor":
-        idx = np.where(x - np.floor(x) == 0.5, np.floor(x), np.round(x))
-    elif nearest_mode == "round_prefer_ceil":
-        idx = np.where(x - np.floor(x) == 0.5, np.ceil(x), np.round(x))
-    elif nearest_mode == "floor":
-        idx = np.floor(x)
-    elif nearest_mode == "ceil":
-        idx = np.ceil(x)
-    else:
-        return None
-    return np.clip(idx, 0, n - 1).astype(np.int64)
-
-
-def _cubic_weights(t, a):
-    t = np.abs(t)
-    return np.where(t <= 1, ((a + 2) * t - (a + 3)) * t * t + 1,
-                    np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a, 0.0))
+from .shape_values import small_fraction
 
 
 def axis_taps(mode, method, nearest_mode, n, m, scale, cubic_a=-0.75, exclude_outside=False):
-    """[(index array, weight array or None)] taps for one axis of length n resized to m."""
-    j = np.arange(m, dtype=np.float64)
-    x = _source_coords(mode, n, m, scale, j)
-    if x is None:
+    """[(index array, weight array or None)] taps for one static axis of length n resized to m; ``scale``
+    None when the length came from sizes. None for a mode the recipe does not have."""
+    if mode not in COORDINATE_MODES or nearest_mode not in NEAREST_MODES or \
+            method not in ("nearest", "linear", "cubic"):
         return None
-    if method == "nearest":
-        idx = _nearest_index(x, nearest_mode, n)
-        return None if idx is None else [(idx, None)]
-    if method == "linear":
-        x = np.clip(x, 0, n - 1)
-        x0 = np.floor(x)
-        w1 = x - x0
-        i0 = x0.astype(np.int64)
-        i1 = np.minimum(i0 + 1, n - 1)
-        return [(i0, 1 - w1), (i1, w1)]
-    if method == "cubic":
-        x0 = np.floor(x)
-        frac = x - x0
-        taps, weights = [], []
-        for k in (-1, 0, 1, 2):
-            idx = x0 + k
-            w = _cubic_weights(frac - k, cubic_a)
-            if exclude_outside:
-                w = np.where((idx < 0) | (idx > n - 1), 0.0, w)
-            taps.append(np.clip(idx, 0, n - 1).astype(np.int64))
-            weights.append(w)
-        if exclude_outside:
-            total = np.sum(weights, axis=0)
-            weights = [w / total for w in weights]
-        return list(zip(taps, weights))
-    return None
+    attrs = SimpleNamespace(method=method, coordinate_transformation_mode=mode, nearest_mode=nearest_mode,
+                            cubic_coeff_a=cubic_a, exclude_outside=exclude_outside)
+    taps = runtime_resize.axis_taps(runtime_resize.NumpyOps(), n, m, scale, attrs)
+    return [(np.clip(index, 0, n - 1).astype(np.int64), weight) for index, weight in taps]
+
+
+def scaled_length(n, scale):
+    """onnxruntime's output length of a static axis: floor(n * scale) in float32 (10 * 0.7 is 7 there)."""
+    return int(np.float32(n) * np.float32(scale))
 
 
 def resize_entries(ctx, x, out_shape, scales, mode, method, nearest_mode, cubic_a=-0.75,
@@ -112,7 +59,7 @@ def resize_entries(ctx, x, out_shape, scales, mode, method, nearest_mode, cubic_
     y = ctx.entry(x)
     for ax in range(r):
         n, m = xs[ax], out_shape[ax]
-        if n == m and scales[ax] == 1.0:
+        if n == m and scales[ax] in (None, 1.0):
             continue
         taps = axis_taps(mode, method, nearest_mode, n, m, scales[ax], cubic_a, exclude_outside)
         if taps is None:
@@ -144,23 +91,23 @@ def _resize_common(ctx, node, attrs, x, scales, sizes, mode, method, nearest_mod
                                     nearest_mode, sizes_input)
         policy = attrs.get("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
-            ratios = [sizes[i] / xs[a] for i, a in enumerate(axes)]
+            # onnxruntime's float32 ratios, lengths round(ratio * n)
+            ratios = [np.float32(sizes[i]) / np.float32(xs[a]) for i, a in enumerate(axes)]
             ratio = min(ratios) if policy == "not_larger" else max(ratios)
-            sizes = [int(math.floor(ratio * xs[a] + 0.5)) for a in axes]
-            for i, a in enumerate(axes):
-                full_scales[a] = ratio
-                out[a] = sizes[i]
+            for a in axes:
+                full_scales[a] = float(ratio)
+                out[a] = int(math.floor(float(ratio * np.float32(xs[a])) + 0.5))
         else:
             for i, a in enumerate(axes):
                 out[a] = sizes[i]
-                full_scales[a] = sizes[i] / xs[a]
+                full_scales[a] = None  # the taps take m / n, as onnxruntime does
     elif scales is not None and scales.size:
         sc = [float(v) for v in scales.reshape(-1)]
         if any(isinstance(xs[a], Dim) for a in axes):
             return _resize_symbolic(ctx, node, attrs, x, xs, axes, None, sc, mode, method, nearest_mode, None)
         for i, a in enumerate(axes):
             full_scales[a] = sc[i]
-            out[a] = int(math.floor(xs[a] * sc[i]))
+            out[a] = scaled_length(xs[a], sc[i])
     else:
         raise ctx.error(ShapeError, f"{node.op_type} needs scales or sizes")
     if method in ("linear", "bilinear", "trilinear"):
@@ -194,9 +141,9 @@ def _resize_symbolic(ctx, node, attrs, x, xs, axes, sizes, scales, mode, method,
 def _scaled_dim(ctx, n, scale):
     """floor(n * scale) for a symbolic n: exact when the float32 scale is a small fraction p / q."""
     if not isinstance(n, Dim):
-        return int(np.float32(n) * np.float32(scale))
-    frac = Fraction(float(scale)).limit_denominator(64)
-    if np.float32(frac.numerator / frac.denominator) != np.float32(scale):
+        return scaled_length(n, scale)
+    frac = small_fraction(scale)
+    if frac is None:
         raise ctx.unsupported(f"scale {scale} on the symbolic axis {n}: the output length has no exact form; "
                               "give the input shapes with shape=")
     return n * frac.numerator // frac.denominator

@@ -241,7 +241,7 @@ def _squeeze(ctx, x, axes):
         v = ctx.const(x)
         if v is not None:
             return v.reshape(())
-        return ctx.reshape(x, (1,))  # MXNet has no 0-d arrays
+        return ctx.scalar(ctx.reshape(x, (1,)))  # MXNet has no 0-d arrays
     return ctx.emit1("squeeze", [x], {"axis": axes})
 
 
@@ -451,7 +451,7 @@ def gather(ctx, node, attrs, inputs):
             return np.take(dv, iv, axis=axis)
         if iv.ndim == 0:
             y = ctx.emit1("take", [data, iv.reshape(1)], {"axis": axis})
-            return ctx.emit1("squeeze", [y], {"axis": (axis,)}) if r > 1 else y
+            return ctx.emit1("squeeze", [y], {"axis": (axis,)}) if r > 1 else ctx.scalar(y)
     return ctx.emit1("take", [data, idx], {"axis": axis})
 
 

@@ -333,6 +333,7 @@ def _convert_node(ctx, n, opset):
             if value is not None:
                 r = value
         ctx.vals[name] = r
+    ctx.keep_scalar(n)
     if symbolic is not None and isinstance(ctx.vals.get(n.outputs[0]), Entry):
         ctx.shape_values[n.outputs[0]] = symbolic[0]
     ctx.node = None

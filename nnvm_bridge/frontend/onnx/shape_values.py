@@ -214,6 +214,12 @@ _rule("Floor")(_rounding("floor", math.floor))
 _rule("Ceil")(_rounding("ceil", math.ceil))
 
 
+def small_fraction(value):
+    """The float32 ``value`` as a Fraction p / q with q <= 64 (a scale factor such as 0.5 or 1.5), else None."""
+    frac = Fraction(float(value)).limit_denominator(64)
+    return frac if np.float32(frac.numerator / frac.denominator) == np.float32(value) else None
+
+
 def _scale(x, y):
     """float(dim) * c for a constant c that is a small fraction p / q: dim * p / q (a Ratio unless q is 1)."""
     if isinstance(x, Ratio) or isinstance(y, Ratio):
@@ -222,8 +228,8 @@ def _scale(x, y):
         x, y = y, x
     if not isinstance(x, Dim) or isinstance(y, Dim):
         return x * y
-    frac = Fraction(float(y)).limit_denominator(64)
-    if np.float32(frac.numerator / frac.denominator) != np.float32(y):
+    frac = small_fraction(y)
+    if frac is None:
         raise ArithmeticError("not a small fraction")
     return x * frac.numerator if frac.denominator == 1 else Ratio(x * frac.numerator, frac.denominator)
 
