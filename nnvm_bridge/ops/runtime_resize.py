@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.symbolic import parse_shape
+from .dynamic import OUT_SHAPE_ATTR, declared_out_shape
 from .registry import Attr, register
 
 COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
@@ -188,17 +188,13 @@ def _num_inputs(a):
     return 1 if a.scales is not None else 2
 
 
-def _declared(a, shapes):
-    return [None if a.out_shape is None else parse_shape(a.out_shape)]
-
-
 register("dyn_resize", inputs=("data", "sizes"), num_inputs=_num_inputs,
          attrs={"method": Attr("str", "nearest", choices=("nearest", "linear", "cubic")),
                 "cubic_coeff_a": Attr("float", -0.75), "exclude_outside": Attr("bool", False),
                 "coordinate_transformation_mode": Attr("str", "half_pixel", choices=COORDINATE_MODES),
                 "nearest_mode": Attr("str", "round_prefer_floor", choices=NEAREST_MODES),
                 "scales": Attr("tuple_float", None, optional=True, doc="one per dim; without it, `sizes`"),
-                "out_shape": Attr("str", None, optional=True, doc="the output shape as the importer knows it")},
-         infer_shape=_declared, compute=_compute, level=6, ext=True,
+                "out_shape": OUT_SHAPE_ATTR},
+         infer_shape=declared_out_shape, compute=_compute, level=6, ext=True,
          doc="ONNX Resize (nearest, linear, cubic) on lengths known at run time: the output shape from the int64 "
              "tensor `sizes` or from `scales`; onnxruntime's float32 coordinates (runtime_resize.resize_axis)")

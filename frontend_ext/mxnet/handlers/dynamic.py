@@ -16,7 +16,7 @@ from ..context import mx_dtype
 from ..registry import MXNET_EXPORT
 
 
-def _needs_shape(node, why):
+def needs_shape_error(node, why):
     return ShapeError(f"MXNet cannot express {node.op} with symbolic dims ({why}); give the symbolic input dims "
                       "values with shape={input: dims}", node=node.name, op=node.op)
 
@@ -40,7 +40,7 @@ def _copy_spec(node, src, out):
             spec.append(-1)
             i += 1
         else:
-            raise _needs_shape(node, f"the output dims {format_dim(d)} and another are new")
+            raise needs_shape_error(node, f"the output dims {format_dim(d)} and another are new")
     return tuple(spec)
 
 
@@ -48,7 +48,7 @@ def _copy_spec(node, src, out):
 def _dyn_reshape(ctx, node, attrs, inputs):
     src, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     if src is None or out is None:
-        raise _needs_shape(node, "unknown shapes")
+        raise needs_shape_error(node, "unknown shapes")
     try:
         spec = _copy_spec(node, src, out)
     except ShapeError:  # several new symbolic dims: reshape_like a tensor built with the output's shape
@@ -62,7 +62,7 @@ def _dyn_reshape(ctx, node, attrs, inputs):
 def _dyn_broadcast_to(ctx, node, attrs, inputs):
     src, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     if src is None or out is None:
-        raise _needs_shape(node, "unknown shapes")
+        raise needs_shape_error(node, "unknown shapes")
     x = inputs[0]
     if len(src) < len(out):  # numpy broadcasting aligns on the right: lead with 1s
         x = ctx.add("Reshape", f"{node.name}_rank", [x], {"shape": (1,) * (len(out) - len(src)) + (0,) * len(src)})
@@ -75,7 +75,7 @@ def _dyn_broadcast_to(ctx, node, attrs, inputs):
             spec.append(0)
             widen[len(spec) - 1] = d  # a new symbolic length: broadcast_like a tensor that has it
         elif is_symbolic(d):
-            raise _needs_shape(node, f"it broadcasts the dim {format_dim(s)} to the symbolic dim {format_dim(d)}")
+            raise needs_shape_error(node, f"it broadcasts the dim {format_dim(s)} to the symbolic dim {format_dim(d)}")
         else:
             spec.append(int(d))
     y = ctx.add("broadcast_to", node.name, [x], {"shape": tuple(spec)})
@@ -89,7 +89,7 @@ def _length(ctx, node, d, name):
         return ctx.add("_arange", name, [], {"start": 0, "stop": int(d), "dtype": "float32"})
     src = ctx.dim_source(d)
     if src is None:
-        raise _needs_shape(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
+        raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
     entry, axis = src
     steps = ctx.add("_contrib_arange_like", name, [entry], {"axis": axis})
     return ctx.add("Cast", f"{name}_f", [steps], {"dtype": "float32"})  # arange_like keeps its input's dtype
@@ -101,7 +101,7 @@ def _widen(ctx, node, x, out):
         if is_symbolic(d):
             src = ctx.dim_source(d)
             if src is None:
-                raise _needs_shape(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
+                raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
             x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
     return x
 
@@ -110,7 +110,7 @@ def _widen(ctx, node, x, out):
 def _dyn_full(ctx, node, attrs, inputs):
     out = ctx.shape(node[0])
     if out is None:
-        raise _needs_shape(node, "its shape comes from a tensor at run time")
+        raise needs_shape_error(node, "its shape comes from a tensor at run time")
     static = tuple(1 if is_symbolic(d) else int(d) for d in out)
     x = ctx.add("_full", node.name, [], {"shape": static, "value": attrs.value, "dtype": mx_dtype(attrs.dtype)})
     return [_widen(ctx, node, x, out)]
@@ -127,7 +127,7 @@ def _scalar(ctx, node, entry, k, name):
 def _dyn_arange(ctx, node, attrs, inputs):
     out = ctx.shape(node[0])
     if out is None:
-        raise _needs_shape(node, "unknown output length")
+        raise needs_shape_error(node, "unknown output length")
     steps = _length(ctx, node, out[0], f"{node.name}_steps")
     start, delta = (_scalar(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
     y = ctx.add("broadcast_add", f"{node.name}_add", [ctx.add("broadcast_mul", f"{node.name}_mul", [steps, delta]),
@@ -142,7 +142,7 @@ def _dyn_slice(ctx, node, attrs, inputs):
     data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     axes = ctx.params.get(node.inputs[3].node.name) if node.inputs[3].node.is_variable else None
     if data is None or out is None or axes is None:
-        raise _needs_shape(node, "its axes or shapes are not known")
+        raise needs_shape_error(node, "its axes or shapes are not known")
     x = inputs[0]
     for i, a in enumerate(int(v) % len(data) for v in np.asarray(axes).reshape(-1)):
         start = _scalar(ctx, node, inputs[1], i, f"{node.name}_start{i}")

@@ -12,7 +12,7 @@ from nnvm_bridge.ops.runtime_resize import resize_axis, resized_axes
 
 from ..context import mx_dtype
 from ..registry import MXNET_EXPORT
-from .dynamic import _needs_shape
+from .dynamic import needs_shape_error
 
 # (tensor op, op with a float on the right, op with a float on the left)
 _BINARY = {"add": ("broadcast_add", "_plus_scalar", "_plus_scalar"),
@@ -47,7 +47,7 @@ class _MXNetOps:
             k = d // n
             if isinstance(k, int) and k > 1 and k * n == d:
                 return self.data, axis, k
-        raise _needs_shape(self.node, f"no tensor of the graph has the output length {format_dim(d)}")
+        raise needs_shape_error(self.node, f"no tensor of the graph has the output length {format_dim(d)}")
 
     def length(self, d):
         if not is_symbolic(d):
@@ -108,7 +108,7 @@ class _MXNetOps:
 def _dyn_resize(ctx, node, attrs, inputs):
     data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     if data is None or out is None:
-        raise _needs_shape(node, "unknown shapes")
+        raise needs_shape_error(node, "unknown shapes")
     t = _MXNetOps(ctx, node, inputs[0], data, ctx.dtype(node.inputs[0]))
     y = inputs[0]
     for axis in resized_axes(data, out, attrs.scales):
