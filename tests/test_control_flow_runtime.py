@@ -265,12 +265,12 @@ def test_if_with_branches_of_different_shapes_runs_in_gluon_as_cond():
 
 
 def test_detection_post_processing_runs_in_gluon_at_two_sizes():
-    """MXNet 1.9 has no NonMaxSuppression counterpart and computes on no empty array (an input without any
-    detection fails in MXNet already at the empty NonZero), so: TopK only, inputs with detections."""
+    """NonMaxSuppression as box_nms per batch and class, then TopK; MXNet 1.9 computes on no empty array (an
+    input without any detection fails in MXNet already at the empty NonZero), so inputs with detections."""
     import nnvm_bridge as nb
 
     pytest.importorskip("mxnet")
-    model = detection_model(nms=False)
+    model = detection_model(nms=True)
     block = nb.import_to_gluon(model)
     for n, seed in ((30, 0), (64, 1)):
         feeds = boxes_and_scores(n, seed)
