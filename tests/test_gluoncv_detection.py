@@ -170,9 +170,10 @@ def calibrate_exported(sym_file, params_file, x):
     mx.nd.save(params_file, {k: params[k.split(":", 1)[1]] for k in saved})
 
 
-def export_detector(name, size, tmp_path, rpn_proposals=None, **kw):
+def export_detector(name, size, tmp_path, rpn_proposals=None, calibration_batch=1, **kw):
     """``rpn_proposals``: cut an R-CNN's test-time region proposals (before, after the RPN's NMS) to bound
-    the time; both the net and its RPN hold the count."""
+    the time; both the net and its RPN hold the count.  ``calibration_batch`` > 1: BatchNorm statistics from
+    that many images, so those after 1x1 feature maps get a variance and other image sizes stay finite."""
     gcv = import_gluoncv()
     net = gcv.model_zoo.get_model(name, pretrained=False, pretrained_base=False, **kw)
     if rpn_proposals:
@@ -183,7 +184,8 @@ def export_detector(name, size, tmp_path, rpn_proposals=None, **kw):
     prefix = str(tmp_path / "model")
     net.export(prefix)
     sym_file, params_file = prefix + "-symbol.json", prefix + "-0000.params"
-    calibrate_exported(sym_file, params_file, x)
+    calibrate_exported(sym_file, params_file, np.concatenate(
+        [x, RNG.uniform(-1, 1, (calibration_batch - 1,) + x.shape[1:]).astype(np.float32)]))
     return sym_file, params_file, x
 
 
@@ -304,13 +306,16 @@ def test_segmentation_dynamic_image_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_detector_dynamic_image_size(tmp_path):
-    """CenterNet exported with symbolic H and W, run at two sizes.  (SSD slices its precomputed anchors with
-    slice_like, whose length min(alloc, features) the IR cannot prove equal to the features' own, so its
-    export with dynamic H/W stops at the concatenation of the outputs: a ShapeError.)"""
-    sym_file, params_file, x = export_detector("center_net_resnet18_v1b_voc", 128, tmp_path)
+@pytest.mark.parametrize("name, size, other", [("center_net_resnet18_v1b_voc", 128, (160, 192)),
+                                               ("ssd_512_mobilenet1.0_voc", 256, (224, 288)),
+                                               ("yolo3_mobilenet1.0_voc", 128, (160, 192))])
+def test_detector_dynamic_image_size(name, size, other, tmp_path):
+    """One ONNX file with symbolic H and W, run at two sizes: SSD and YOLOv3 cut their precomputed anchors
+    (and YOLOv3 its grid offsets) to the feature maps with slice_like, and upsample with repeat."""
+    sym_file, params_file, x = export_detector(name, size, tmp_path, calibration_batch=4)
     model = nb.export_model(sym_file, params_file, {"data": x.shape}, dynamic_axes={"data": {2: "H", 3: "W"}})
-    for h, w in ((128, 128), (160, 192)):
+    assert [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[2:]] == ["H", "W"]
+    for h, w in ((size, size), other):
         xi = RNG.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)
         ref32, ref = run_exported(sym_file, params_file, xi), run_exported(sym_file, params_file, xi, "float64")
         assert_detections_close(onnx_run(model, {"data": xi}), ref, f"onnxruntime at {h}x{w}",
