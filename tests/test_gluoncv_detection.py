@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import pytest
 
 mx = pytest.importorskip("mxnet")
@@ -63,8 +64,11 @@ def test_box_nms(kw, shape):
     np.testing.assert_array_equal(get_op("box_nms").compute(attrs, [data])[0], ref)  # the IR's reference
     sym = mx.sym.contrib.box_nms(mx.sym.var("x"), **kw)
     for opset in (11, 17):
-        got = onnx_run(nb.export_model(sym, {}, {"x": data.shape}, opset=opset), {"x": data})[0]
-        np.testing.assert_array_equal(got, ref, err_msg=f"onnxruntime at opset {opset}")
+        model = nb.export_model(sym, {}, {"x": data.shape}, opset=opset)
+        np.testing.assert_array_equal(onnx_run(model, {"x": data})[0], ref, err_msg=f"onnxruntime at opset {opset}")
+    onnx.checker.check_model(model, full_check=True)
+    back = nb.import_to_gluon(model)(mx.nd.array(data)).asnumpy()  # ONNX -> MXNet: MXNet's own box_nms again
+    np.testing.assert_array_equal(back, ref, err_msg="MXNet -> ONNX -> MXNet")
 
 
 @pytest.mark.parametrize("shape", [(2, 40), (2, 3, 25)], ids=["batch2", "batch2x3"])
@@ -109,6 +113,22 @@ def test_box_nms_tvm_symbolic_box_count():
         data = degenerate_boxes(n).astype(np.float32)
         ref = mx.nd.contrib.box_nms(mx.nd.array(data), **kw).asnumpy()
         np.testing.assert_array_equal(cm.run({"x": data})[0], ref, err_msg=f"{n} boxes")
+
+
+def test_box_nms_onnx_functions():
+    """box_nms is one ai.nnvm_bridge node per use, its ONNX ops in a model-local function: nodes of the same
+    attributes and shapes share one, others get their own overload."""
+    x = mx.sym.var("x")
+    sym = mx.sym.Group([mx.sym.contrib.box_nms(x, topk=5), mx.sym.contrib.box_nms(x * 2, topk=5),
+                        mx.sym.contrib.box_nms(x, topk=7, id_index=0)])
+    data = boxes((2, 40))
+    model = nb.export_model(sym, {}, {"x": data.shape})
+    assert [(n.domain, n.op_type) for n in model.graph.node if n.domain] == [("ai.nnvm_bridge", "box_nms")] * 3
+    assert sorted(f.overload for f in model.functions) == ["v0", "v1"]
+    assert [t.name for t in model.graph.initializer] == ["_mulscalar0_const"]  # the bodies' constants are theirs
+    refs = [o.asnumpy() for o in sym.eval(ctx=mx.cpu(), x=mx.nd.array(data))]
+    for got, ref in zip(onnx_run(model, {"x": data}), refs):
+        np.testing.assert_array_equal(got, ref)
 
 
 def test_box_nms_roundtrip_to_mxnet():

@@ -28,6 +28,7 @@ from nnvm_bridge.ir.graph import Graph
 from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
+from .local_functions import BRIDGE_DOMAIN, FUNCTION_IR_VERSION
 from .context import NodeContext
 from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401
                        quantize, reduce, rnn, roi, sampling, scatter, tensor, transform)  # (they register)
@@ -386,12 +387,16 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     for name in param_names:
         if name in used:
             sink.write_into(graph_proto.initializer.add(), name, params[name])
-    graph_proto.initializer.extend(b.initializers)
+    graph_proto.initializer.extend(t for t in b.initializers if t.name in used)  # not those moved into functions
     opset_ids = [helper.make_opsetid("", opset)]
     model.opset_import.extend(opset_ids)
     model.producer_name = PRODUCER
     model.producer_version = _version()
     model.ir_version = helper.find_min_ir_version_for(opset_ids, ignore_unknown=True)
+    if b.functions:
+        model.functions.extend(b.functions.values())
+        model.opset_import.append(helper.make_opsetid(BRIDGE_DOMAIN, 1))
+        model.ir_version = max(model.ir_version, FUNCTION_IR_VERSION)
     return model
 
 
