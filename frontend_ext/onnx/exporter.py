@@ -25,6 +25,7 @@ from nnvm_bridge.errors import (BridgeError, OpTally, ParamsError, ShapeError, U
                                 UnsupportedOpsetError, InvalidModelError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
+from nnvm_bridge.ir.passes import expand_proposal
 from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
@@ -139,6 +140,7 @@ def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
     opset = _check_opset(opset)
     params = _check_params(params)
     try:
+        graph, params = expand_proposal(graph, params, shape=shape)
         g = infer_shape(graph, shape=shape, params=params)
     except BridgeError:
         g = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes)
@@ -279,6 +281,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
         check_node(node)
     if dynamic_axes:
         shape = _symbolic_input_shapes(graph, params, shape, dynamic_axes)
+    graph, params = expand_proposal(graph, params, shape=shape)  # no ONNX op: other IR ops (ir/passes)
     # Unsupported ops are reported before a shape error: the IR's shape rules may not know
     # a layout that is itself the reason a node cannot be exported.
     try:
