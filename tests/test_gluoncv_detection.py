@@ -341,10 +341,11 @@ def test_segmentation_dynamic_image_size(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, size, other", [("center_net_resnet18_v1b_voc", 128, (160, 192)),
                                                ("ssd_512_mobilenet1.0_voc", 256, (224, 288)),
-                                               ("yolo3_mobilenet1.0_voc", 128, (160, 192))])
+                                               ("yolo3_mobilenet1.0_voc", 256, (224, 288))])
 def test_detector_dynamic_image_size(name, size, other, tmp_path):
     """One ONNX file with symbolic H and W, run at two sizes: SSD and YOLOv3 cut their precomputed anchors
-    (and YOLOv3 its grid offsets) to the feature maps with slice_like, and upsample with repeat."""
+    (and YOLOv3 its grid offsets) to the feature maps with slice_like, and YOLOv3 upsamples with repeat.
+    (At 128 pixels the random SSD and YOLOv3 give boxes of 1e3-1e4, whose float32 error exceeds 1e-4.)"""
     sym_file, params_file, x = export_detector(name, size, tmp_path, calibration_batch=4)
     model = nb.export_model(sym_file, params_file, {"data": x.shape}, dynamic_axes={"data": {2: "H", 3: "W"}})
     assert [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[2:]] == ["H", "W"]

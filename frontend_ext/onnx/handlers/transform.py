@@ -75,8 +75,10 @@ def _strided_slice(ctx, node, attrs, inputs):
     shape = ctx.shape(0)
     starts, ends, axes, steps = [], [], [], []
     for i, (b, e, s) in enumerate(slice_bounds(attrs, shape)[:len(attrs.begin)]):
-        if (ctx.b.dynamic_batch and i == 0) or is_symbolic(shape[i]):
-            # the user's bounds, so nothing depends on an export-time length: ONNX clamps them as python does
+        if ctx.b.dynamic_batch and i == 0:
+            # keep the user's bounds so nothing depends on the export-time batch size
+            b, e, s = attrs.begin[0], attrs.end[0], (attrs.stride[0] if attrs.stride else 1)
+        elif is_symbolic(shape[i]):  # the user's bounds too: ONNX Slice clamps them as python does
             b, e, s = _symbolic_axis_bounds(attrs, i, node)
         elif not len(range(b, e, s)):
             b, e, s = 0, 0, 1  # empty along this axis (ONNX would clamp a start of -1 to 0)
