@@ -1,5 +1,5 @@
-"""GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime)
-and MXNet -> TVM (compile_model) against MXNet itself.
+"""GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime),
+MXNet -> ONNX -> MXNet (import_to_gluon) and MXNet -> TVM (compile_model) against MXNet itself.
 
 box_nms is checked attribute by attribute against ``mx.nd.contrib.box_nms`` (the IR's numpy reference and the
 ONNX export, which must give the same boxes in the same order).  The detectors are built with random weights
