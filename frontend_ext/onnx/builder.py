@@ -28,6 +28,7 @@ class Builder:
         self.dynamic_batch = dynamic_batch
         self.nodes = []
         self.initializers = []
+        self.functions = {}  # model-local functions (local_functions.py), by body
         self._values = NameAllocator()
         self._node_names = NameAllocator()
         self._const_cache = {}

@@ -25,9 +25,11 @@ from nnvm_bridge.errors import (BridgeError, OpTally, ParamsError, ShapeError, U
                                 UnsupportedOpsetError, InvalidModelError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
+from nnvm_bridge.ir.passes import expand_proposal
 from nnvm_bridge.ir.symbolic import anonymous_dim, format_dim, is_symbolic, sym
 
 from .builder import Builder
+from .local_functions import BRIDGE_DOMAIN, FUNCTION_IR_VERSION
 from .context import NodeContext
 from .handlers import (control, datadep, detection, dynamic, elementwise, nn, normalization,  # noqa: F401
                        quantize, reduce, rnn, roi, sampling, scatter, tensor, transform)  # (they register)
@@ -138,6 +140,7 @@ def unsupported_ops(graph: Graph, opset=None, params=None, shape=None) -> dict:
     opset = _check_opset(opset)
     params = _check_params(params)
     try:
+        graph, params = expand_proposal(graph, params, shape=shape)
         g = infer_shape(graph, shape=shape, params=params)
     except BridgeError:
         g = Graph(graph.outputs, dict(graph.attrs), nodes=graph.nodes)
@@ -278,6 +281,7 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
         check_node(node)
     if dynamic_axes:
         shape = _symbolic_input_shapes(graph, params, shape, dynamic_axes)
+    graph, params = expand_proposal(graph, params, shape=shape)  # no ONNX op: other IR ops (ir/passes)
     # Unsupported ops are reported before a shape error: the IR's shape rules may not know
     # a layout that is itself the reason a node cannot be exported.
     try:
@@ -386,12 +390,16 @@ def build_model(graph: Graph, params: dict, opset: int, dynamic_batch: bool, sin
     for name in param_names:
         if name in used:
             sink.write_into(graph_proto.initializer.add(), name, params[name])
-    graph_proto.initializer.extend(b.initializers)
+    graph_proto.initializer.extend(t for t in b.initializers if t.name in used)  # not those moved into functions
     opset_ids = [helper.make_opsetid("", opset)]
     model.opset_import.extend(opset_ids)
     model.producer_name = PRODUCER
     model.producer_version = _version()
     model.ir_version = helper.find_min_ir_version_for(opset_ids, ignore_unknown=True)
+    if b.functions:
+        model.functions.extend(b.functions.values())
+        model.opset_import.append(helper.make_opsetid(BRIDGE_DOMAIN, 1))
+        model.ir_version = max(model.ir_version, FUNCTION_IR_VERSION)
     return model
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from nnvm_bridge.errors import BridgeError, CompileError, OpTally, ShapeError
 from nnvm_bridge.ir.control import body_inputs
 from nnvm_bridge.ir.dtypes import is_float8
-from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow, unify_broadcast_dims
+from nnvm_bridge.ir.passes import (expand_proposal, has_control_flow, infer_shape, infer_type, lower_control_flow,
+                                   unify_broadcast_dims)
 from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
 from nnvm_bridge.ops import canonical_name, node_attrs
 
@@ -66,6 +67,7 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         # what cannot be lowered becomes Relax control flow (relax_emitters/control.py)
         graph, params = lower_control_flow(graph, params, shape=shape, direction="TVM Relax (to_relax)", keep=True)
     dataflow = not has_control_flow(graph)  # a Relax If cannot sit in a dataflow block
+    graph, params = expand_proposal(graph, params, shape=shape)  # no Relax kernel: other IR ops (ir/passes)
     check_supported(graph)
     graph, shape = unify_broadcast_dims(graph, shape, params)  # a mask of length T against scores over S: T := S
     g = infer_shape(graph, shape=shape, params=params)

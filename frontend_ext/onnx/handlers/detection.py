@@ -17,6 +17,7 @@ from nnvm_bridge.errors import unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
 
 from ..builder import INT64_MAX
+from ..local_functions import wrap_as_function
 from ..registry import ONNX_EXPORT
 
 _F32_LOWEST = float(np.finfo(np.float32).min)
@@ -96,6 +97,19 @@ def _convert_format(b, out, cs, to_center, dtype):
 
 @ONNX_EXPORT.register("box_nms", since=11)
 def _box_nms(ctx, node, attrs, inputs):
+    """One ai.nnvm_bridge.box_nms node, whose model-local function holds the ONNX ops below: from_onnx reads
+    the node back as box_nms (and to_mxnet as MXNet's own op), runtimes inline the body."""
+    start = len(ctx.b.nodes)
+    out = _box_nms_body(ctx, node, attrs, inputs)
+    mxnet_attrs = {k: getattr(attrs, k) for k in _BOX_NMS_ATTRS}
+    return wrap_as_function(ctx.b, start, "box_nms", inputs[:1], out, mxnet_attrs)
+
+
+_BOX_NMS_ATTRS = ("overlap_thresh", "valid_thresh", "topk", "coord_start", "score_index", "id_index",
+                  "background_id", "force_suppress", "in_format", "out_format")
+
+
+def _box_nms_body(ctx, node, attrs, inputs):
     b = ctx.b
     data, dtype, ndim = inputs[0], ctx.dtype(0), ctx.ndim(0)
     if attrs.topk == 0:  # MXNet returns the input as it is

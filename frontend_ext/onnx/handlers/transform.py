@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvm_bridge.ir.symbolic import SymbolicDimError, is_symbolic
 from nnvm_bridge.ops.common import norm_axis, prod
 from nnvm_bridge.ops.transform import transpose_axes, slice_bounds, split_points
 
@@ -77,6 +78,8 @@ def _strided_slice(ctx, node, attrs, inputs):
         if ctx.b.dynamic_batch and i == 0:
             # keep the user's bounds so nothing depends on the export-time batch size
             b, e, s = attrs.begin[0], attrs.end[0], (attrs.stride[0] if attrs.stride else 1)
+        elif is_symbolic(shape[i]):  # the user's bounds too: ONNX Slice clamps them as python does
+            b, e, s = _symbolic_axis_bounds(attrs, i, node)
         elif not len(range(b, e, s)):
             b, e, s = 0, 0, 1  # empty along this axis (ONNX would clamp a start of -1 to 0)
         elif s < 0 and e < 0:
@@ -88,6 +91,14 @@ def _strided_slice(ctx, node, attrs, inputs):
     if not axes:
         return ctx.b.op("Identity", [inputs[0]])
     return ctx.b.slice(inputs[0], starts, ends, axes, steps)
+
+
+def _symbolic_axis_bounds(attrs, i, node):
+    b, e, s = attrs.begin[i], attrs.end[i], (attrs.stride[i] if attrs.stride else 1)
+    if s < 0 and b < -1:  # python clamps a start before index 0 to "empty", ONNX to index 0
+        raise SymbolicDimError(f"strided_slice from {b} backwards on a symbolic axis {i}: give the input shapes "
+                               "with shape=", node=node.name, op=node.op)
+    return b, e, s
 
 
 @ONNX_EXPORT.register("slice_like", since=11)
@@ -172,6 +183,10 @@ def _repeat(ctx, node, attrs, inputs):
     y = b.op("Tile", [y, b.i64(reps)])
     target = list(shape)
     target[axis] *= r
+    if any(is_symbolic(d) for d in target):  # the merged shape at run time: x's shape, the axis times r
+        scale = np.ones(len(shape), np.int64)
+        scale[axis] = r
+        return b.op("Reshape", [y, b.op("Mul", [b.op("Shape", [x]), b.i64(list(scale))])])
     return b.reshape(y, target, list(shape[:axis + 1]) + [1] + list(shape[axis + 1:]))
 
 

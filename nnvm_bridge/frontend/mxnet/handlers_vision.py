@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...ops.common import norm_axis
 from ...ops.registry import Attr
 from ...ops.vision import BOX_FORMATS
+from .context import BIG
 from .handlers_nn import need_inputs
 from .handlers_tensor import dtype_name
 from .registry import MXNET_IMPORT
@@ -68,9 +69,9 @@ def box_decode(ctx, node, attrs, inputs):
     dshape = ctx.need_shape(data, "box_decode")
     ashape = ctx.need_shape(anchors, "box_decode")
 
-    def col(x, shape, i, tag):
-        begin = (0,) * (len(shape) - 1) + (i,)
-        return ctx.aux("strided_slice", [x], dict(begin=begin, end=tuple(shape[:-1]) + (i + 1,)),
+    def col(x, shape, i, tag):  # ends "to the end", not the import-time lengths: H and W may be symbolic
+        lead = len(shape) - 1
+        return ctx.aux("strided_slice", [x], dict(begin=(0,) * lead + (i,), end=(BIG,) * lead + (i + 1,)),
                        suffix=f"{tag}{i}")
 
     def op(name, *args, **kw):

@@ -25,6 +25,7 @@ from . import (convert_control, convert_datadep, convert_deform_conv, convert_ei
                convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
                convert_signal, convert_tensor, convert_training, shape_values)
 from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
+from . import convert_bridge_domain  # noqa: F401  (this project's own ops, written by to_onnx)
 from .context import ImportContext, OnnxNode
 from .graph_inputs import input_variable, tensor_type_dims, unknown_dim
 from .registry import ONNX_IMPORT
