@@ -86,3 +86,35 @@ def run_exported(sym_file, params_file, feeds, dtype=None):
     outs = block(*[mx.nd.array(v, dtype=dtype or v.dtype) for v in feeds.values()])
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
     return [o.asnumpy() for o in outs]
+
+
+def zero_unassigned_roi_align(graph: dict) -> dict:
+    """The symbol JSON ``graph`` with every ROIAlign's rows of a negative batch index set to zeros.
+
+    GluonCV's FPN R-CNNs pool each level's rois with the others' batch index set to -1 and sum the levels,
+    counting on zeros there; MXNet 1.9.1's CPU ROIAlign skips those rows, leaving whatever its output buffer
+    held (two runs of one model differ), so the reference is made to say what the model means, as the IR does.
+    """
+    nodes, moved = [], {}
+
+    def add(op, name, inputs, attrs=None):
+        nodes.append({"op": op, "name": name, "attrs": attrs or {}, "inputs": inputs})
+        return len(nodes) - 1
+
+    for i, node in enumerate(graph["nodes"]):
+        node = dict(node, inputs=[[moved[e[0]], e[1], e[2] if len(e) > 2 else 0] for e in node["inputs"]])
+        k = len(nodes)
+        nodes.append(node)
+        if node["op"] == "_contrib_ROIAlign":
+            name = node["name"]
+            column = add("slice_axis", f"{name}_batch_index", [node["inputs"][1]],
+                         {"axis": "1", "begin": "0", "end": "1"})
+            assigned = add("_greater_equal_scalar", f"{name}_assigned", [[column, 0, 0]], {"scalar": "0"})
+            assigned = add("reshape", f"{name}_assigned4", [[assigned, 0, 0]], {"shape": "(-1, 1, 1, 1)"})
+            assigned = add("broadcast_like", f"{name}_assigned_all", [[assigned, 0, 0], [k, 0, 0]])
+            zeros = add("zeros_like", f"{name}_zeros", [[k, 0, 0]])
+            k = add("where", f"{name}_defined", [[assigned, 0, 0], [k, 0, 0], [zeros, 0, 0]])
+        moved[i] = k
+    return {"nodes": nodes, "arg_nodes": [i for i, n in enumerate(nodes) if n["op"] == "null"],
+            "heads": [[moved[h[0]], h[1], h[2] if len(h) > 2 else 0] for h in graph["heads"]],
+            "attrs": graph.get("attrs", {})}

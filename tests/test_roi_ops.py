@@ -90,7 +90,6 @@ def _case_id(case):
 
 @pytest.mark.parametrize("case", MX_ALIGN, ids=_case_id)
 def test_roi_align_reference_matches_mxnet(case):
-    mx = pytest.importorskip("mxnet")
     data = _data(channels=12 if case[4] else C)
     rois = _rois(case[1], min_size=0.5 if case[3] else 0.0, unassigned=not case[4])
     ref = _mx_align(data, rois, case)
@@ -286,14 +285,3 @@ def test_mxnet_proposal_reference_and_round_trip(kw, multi):
     json_text, _, _ = nb.frontend.to_mxnet(graph, params)
     for got, want in zip(_mx_run(mx.sym.load_json(json_text), feeds), ref):
         assert_close(got, want, tol=0)
-
-
-def test_proposal_to_onnx_and_tvm_is_refused_by_name():
-    sym = _mx_proposal_sym(PROPOSAL[0], multi=False)
-    feeds = _proposal_inputs(PROPOSAL[0], 1)
-    graph, params = nb.frontend.from_mxnet(sym.tojson(), shape={k: v.shape for k, v in feeds.items()})
-    with pytest.raises(UnsupportedOperatorError, match="proposal"):
-        nb.frontend.to_onnx(graph, params)
-    pytest.importorskip("tvm")
-    with pytest.raises(UnsupportedOperatorError, match="proposal"):
-        nb.compile_model(graph, params=params, offload=False)
