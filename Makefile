@@ -14,7 +14,7 @@ install:
 
 # All tests, slow (model-zoo sized) ones included.
 test:
-	$(PY) -m pytest -q --durations=30 tests
+	$(PY) -m pytest -q tests --durations=30
 
 test-fast:
 	$(PY) -m pytest -q -m "not slow" tests
