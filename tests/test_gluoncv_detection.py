@@ -152,6 +152,8 @@ def export_detector(name, size, tmp_path, rpn_proposals=None, **kw):
     if rpn_proposals:
         net.rpn._test_pre_nms, net.rpn._test_post_nms = rpn_proposals
         net._rpn_test_post_nms = rpn_proposals[1]
+        if hasattr(net, "_rcnn_max_dets"):  # Mask R-CNN's masked detections: at most the proposals, as its
+            net._rcnn_max_dets = min(net._rcnn_max_dets, *rpn_proposals)  # constructor would have set
     x = RNG.uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     initialize(net, mx.nd.array(x))
     prefix = str(tmp_path / "model")
@@ -212,18 +214,17 @@ def test_detector_tvm(name, tmp_path):  # the box_nms kernel they share is check
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc"])  # mask_rcnn_resnet18_v1b_coco passes as well but
-def test_two_stage_detector(name, tmp_path):  # takes ~7 min here: tools/gluon_model_sweep.py checks it
-    """RPN (box_decode, box_nms), ROIAlign, per-class box_nms (and Mask R-CNN's masks, row by row with their
-    detections) through onnxruntime, Faster R-CNN through TVM too."""
+@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc", "mask_rcnn_resnet18_v1b_coco"])
+def test_two_stage_detector(name, tmp_path):
+    """RPN (box_decode, box_nms), ROIAlign, per-class box_nms and Mask R-CNN's masks (row by row with their
+    detections; its mask head upsamples with a 2x2 Deconvolution) through onnxruntime and TVM."""
     sym_file, params_file, x = export_detector(name, 128, tmp_path, rpn_proposals=(300, 50))
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
     noise = gluon_fixtures.float32_noise(ref32, ref)
     model = nb.export_model(sym_file, params_file, {"data": x.shape})
     assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
-    if name.startswith("faster_rcnn"):  # untuned TVM runs Mask R-CNN's mask head for > 20 min on 2 cores
-        cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
-        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
+    cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
+    assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
 
 
 @pytest.mark.slow
