@@ -127,7 +127,7 @@ def _roi_pool_te(attrs):
             w1 = clamp(te.ceil((pw + 1).astype(rdt) * bin_w), x1, width)
             return h0, h1, w0, w1
 
-        def pooled(i, ph, pw, c):
+        def pooled(i, c, ph, pw):
             h0, h1, w0, w1 = bounds(i, ph, pw)
             b, _ = _batch_index(rois, i, n)
             zero = tir.const(0, "int64")
