@@ -1,4 +1,4 @@
-"""GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime)
+"""GluonCV detectors (SSD, YOLOv3, CenterNet, Faster and Mask R-CNN) and MXNet's box_nms: MXNet -> ONNX (onnxruntime)
 and MXNet -> TVM (compile_model) against MXNet itself.
 
 box_nms is checked attribute by attribute against ``mx.nd.contrib.box_nms`` (the IR's numpy reference and the
