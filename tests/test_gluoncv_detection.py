@@ -1,5 +1,5 @@
-"""GluonCV single-stage detectors (SSD, YOLOv3, CenterNet) and MXNet's box_nms: MXNet -> ONNX (onnxruntime),
-MXNet -> ONNX -> MXNet (import_to_gluon) and MXNet -> TVM (compile_model) against MXNet itself.
+"""GluonCV detectors (SSD, YOLOv3, CenterNet, Faster and Mask R-CNN) and MXNet's box_nms: MXNet -> ONNX
+(onnxruntime), MXNet -> ONNX -> MXNet (import_to_gluon) and MXNet -> TVM (compile_model) against MXNet itself.
 
 box_nms is checked attribute by attribute against ``mx.nd.contrib.box_nms`` (the IR's numpy reference and the
 ONNX export, which must give the same boxes in the same order).  The detectors are built with random weights
@@ -164,32 +164,6 @@ def initialize(net, x):
     net(x)
 
 
-def calibrate_exported(sym_file, params_file, x):
-    """Give every BatchNorm of the exported symbol the statistics of its input on ``x`` (times random
-    factors near 1) and random affine parameters, in graph order, so each sees calibrated inputs."""
-    sym = mx.sym.load(sym_file)
-    saved = mx.nd.load(params_file)
-    params = {k.split(":", 1)[1]: v for k, v in saved.items()}
-    graph = json.loads(sym.tojson())
-    for node in graph["nodes"]:
-        if node["op"] != "BatchNorm":
-            continue
-        # the BN's input as the symbol's one output (names need not be unique: Mask R-CNN repeats some)
-        feed = mx.sym.load_json(json.dumps({**graph, "heads": [node["inputs"][0]]}))
-        args = {n: params[n] if n != "data" else mx.nd.array(x) for n in feed.list_arguments()}
-        aux = {n: params[n] for n in feed.list_auxiliary_states()}
-        data = feed.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null").forward()[0].asnumpy()
-        data = data.astype(np.float64)
-        axes = tuple(i for i in range(data.ndim) if i != 1)
-        c = data.shape[1]
-        gamma, beta, mean, var = (graph["nodes"][i[0]]["name"] for i in node["inputs"][1:5])
-        params[gamma] = mx.nd.array(RNG.uniform(0.5, 1.5, c))
-        params[beta] = mx.nd.array(RNG.uniform(-0.2, 0.2, c))
-        params[mean] = mx.nd.array(data.mean(axis=axes) * RNG.uniform(0.9, 1.1, c))
-        params[var] = mx.nd.array(data.var(axis=axes) * RNG.uniform(0.9, 1.1, c) + 1e-3)
-    mx.nd.save(params_file, {k: params[k.split(":", 1)[1]] for k in saved})
-
-
 def export_detector(name, size, tmp_path, rpn_proposals=None, calibration_batch=1, **kw):
     """``rpn_proposals``: cut an R-CNN's test-time region proposals (before, after the RPN's NMS) to bound
     the time; both the net and its RPN hold the count.  ``calibration_batch`` > 1: BatchNorm statistics from
@@ -199,81 +173,34 @@ def export_detector(name, size, tmp_path, rpn_proposals=None, calibration_batch=
     if rpn_proposals:
         net.rpn._test_pre_nms, net.rpn._test_post_nms = rpn_proposals
         net._rpn_test_post_nms = rpn_proposals[1]
+        if hasattr(net, "_rcnn_max_dets"):  # Mask R-CNN's masked detections: at most the proposals, as its
+            net._rcnn_max_dets = min(net._rcnn_max_dets, *rpn_proposals)  # constructor would have set
     x = RNG.uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     initialize(net, mx.nd.array(x))
     prefix = str(tmp_path / "model")
     net.export(prefix)
     sym_file, params_file = prefix + "-symbol.json", prefix + "-0000.params"
-    calibrate_exported(sym_file, params_file, np.concatenate(
-        [x, RNG.uniform(-1, 1, (calibration_batch - 1,) + x.shape[1:]).astype(np.float32)]))
+    gluon_fixtures.calibrate_exported(sym_file, params_file, np.concatenate(
+        [x, RNG.uniform(-1, 1, (calibration_batch - 1,) + x.shape[1:]).astype(np.float32)]), RNG)
     return sym_file, params_file, x
 
 
 def run_exported(sym_file, params_file, x, dtype="float32"):
-    """MXNet's outputs on the exported files; float64: the net cast, and its float32 constants (anchors and
-    grid offsets made with dtype="float32", argsort's float32 indices by default) made float64 too, or MXNet
-    refuses the mix.  ROIAlign's skipped rows are zeros (gluon_fixtures.zero_unassigned_roi_align)."""
-    with open(sym_file) as f:
-        graph = gluon_fixtures.zero_unassigned_roi_align(json.load(f))
-    if dtype == "float64":
-        for node in graph["nodes"]:
-            attrs = node.setdefault("attrs", {})
-            if attrs.get("dtype") == "float32" or (node["op"] in ("argsort", "topk") and "dtype" not in attrs):
-                attrs["dtype"] = "float64"
-    sym_file = sym_file.replace("-symbol.json", f"-reference-{dtype}-symbol.json")
-    with open(sym_file, "w") as f:
-        json.dump(graph, f)
-    block = mx.gluon.SymbolBlock.imports(sym_file, ["data"], params_file)
-    block.cast(dtype)
-    return [o.asnumpy() for o in block(mx.nd.array(x, dtype=dtype))]
-
-
-def detection_rows(r):
-    """(batch, detections, values): CenterNet's ids and scores are (batch, k), Mask R-CNN's masks (batch, k, h, w)."""
-    return r.reshape(r.shape[0], r.shape[1], -1)
-
-
-def float32_noise(ref32, ref64):
-    """MXNet float32's own error per output, on the detections float32 and float64 agree on (same class,
-    score within 1e-4): on these random-weight nets it can exceed 1e-4 relative on the boxes."""
-    rows = [detection_rows(r) for r in ref32], [detection_rows(r) for r in ref64]
-    same = (rows[0][0] == rows[1][0]).all(-1) & (np.abs(rows[0][1] - rows[1][1]) <= 1e-4).all(-1)
-    return [float(np.abs(a - b)[same].max()) if same.any() else 0.0 for a, b in zip(*rows)]
+    return gluon_fixtures.run_exported(sym_file, params_file, {"data": x}, dtype)
 
 
 def assert_detections_close(got, ref, what, noise=None):
     """(ids, scores, boxes) rows equal within 1e-4 x max(1, max|ref|) per output, or twice MXNet float32's
     own error (``noise``, against a float64 ``ref``); rows whose scores tie within that may swap places, also
-    across the top-k cut (a row tied with the last one may be replaced by another such row)."""
-    assert len(got) == len(ref), f"{what}: {len(got)} outputs, MXNet has {len(ref)}"
-    for g, r in zip(got, ref):
-        assert np.shape(g) == r.shape, f"{what}: shape {np.shape(g)} != MXNet's {r.shape}"
+    across the top-k cut (gluon_fixtures.match_detections)."""
     tols = [max(tolerance(r), 2 * e) for r, e in zip(ref, noise or [0.0] * len(ref))]
-    ref = [detection_rows(r) for r in ref]
-    got_rows = np.concatenate([np.asarray(g, np.float64).reshape(r.shape) for g, r in zip(got, ref)], axis=-1)
-    ref_rows = np.concatenate([r.astype(np.float64) for r in ref], axis=-1)
-    tol = np.concatenate([np.full(r.shape[-1], t) for r, t in zip(ref, tols)])
-    score_col = ref[0].shape[-1]
-    for b in range(ref_rows.shape[0]):
-        free = list(range(ref_rows.shape[1]))
-        cut = ref_rows[b, -1, score_col]
-
-        def at_cut(row):
-            return abs(row[score_col] - cut) <= 2 * tols[1]
-        for i, row in enumerate(ref_rows[b]):
-            ties = [j for j in free if abs(ref_rows[b, j, score_col] - row[score_col]) <= 2 * tols[1]]
-            match = [j for j in ([i] if i in free else []) + ties if np.all(np.abs(got_rows[b, j] - row) <= tol)]
-            assert match or at_cut(row), (f"{what}: MXNet's detection {i} {row} has no match in the export (at "
-                                          f"{i}: {got_rows[b, i]})")
-            if match:
-                free.remove(match[0])
-        extra = [j for j in free if not any(np.all(np.abs(got_rows[b, j] - r) <= tol) for r in ref_rows[b])]
-        assert all(at_cut(got_rows[b, j]) for j in extra), f"{what}: detections {extra} are not MXNet's"
+    problem, _ = gluon_fixtures.match_detections(got, ref, tols)
+    assert problem is None, f"{what}: {problem}"
 
 
 def check_detector(sym_file, params_file, x):
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
-    noise = float32_noise(ref32, ref)
+    noise = gluon_fixtures.float32_noise(ref32, ref)
     scores = ref[1][ref[1] >= 0]
     assert scores.size and np.ptp(scores) > 1e-3, "degenerate fixture: the scores do not vary"
     model = nb.export_model(sym_file, params_file, {"data": x.shape})
@@ -297,22 +224,21 @@ def test_detector_tvm(name, tmp_path):  # the box_nms kernel they share is check
     sym_file, params_file, x = export_detector(name, 256, tmp_path)
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
     cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
-    assert_detections_close(cm.run({"data": x}), ref, "tvm", float32_noise(ref32, ref))
+    assert_detections_close(cm.run({"data": x}), ref, "tvm", gluon_fixtures.float32_noise(ref32, ref))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc"])  # mask_rcnn_resnet18_v1b_coco passes as well but
-def test_two_stage_detector(name, tmp_path):  # takes ~7 min here: tools/gluon_model_sweep.py checks it
-    """RPN (box_decode, box_nms), ROIAlign, per-class box_nms (and Mask R-CNN's masks, row by row with their
-    detections) through onnxruntime, Faster R-CNN through TVM too."""
+@pytest.mark.parametrize("name", ["faster_rcnn_resnet50_v1b_voc", "mask_rcnn_resnet18_v1b_coco"])
+def test_two_stage_detector(name, tmp_path):
+    """RPN (box_decode, box_nms), ROIAlign, per-class box_nms and Mask R-CNN's masks (row by row with their
+    detections; its mask head upsamples with a 2x2 Deconvolution) through onnxruntime and TVM."""
     sym_file, params_file, x = export_detector(name, 128, tmp_path, rpn_proposals=(300, 50))
     ref32, ref = run_exported(sym_file, params_file, x), run_exported(sym_file, params_file, x, "float64")
-    noise = float32_noise(ref32, ref)
+    noise = gluon_fixtures.float32_noise(ref32, ref)
     model = nb.export_model(sym_file, params_file, {"data": x.shape})
     assert_detections_close(onnx_run(model, {"data": x}), ref, "onnxruntime", noise)
-    if name.startswith("faster_rcnn"):  # untuned TVM runs Mask R-CNN's mask head for > 20 min on 2 cores
-        cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
-        assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
+    cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)
+    assert_detections_close(cm.run({"data": x}), ref, "tvm", noise)
 
 
 @pytest.mark.slow
@@ -327,7 +253,7 @@ def test_segmentation_dynamic_image_size(tmp_path):
     prefix = str(tmp_path / "model")
     net.export(prefix)
     sym_file, params_file = prefix + "-symbol.json", prefix + "-0000.params"
-    calibrate_exported(sym_file, params_file, x)
+    gluon_fixtures.calibrate_exported(sym_file, params_file, x, RNG)
     model = nb.export_model(sym_file, params_file, {"data": x.shape}, dynamic_axes={"data": {2: "H", 3: "W"}})
     assert [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim[2:]] == ["H", "W"]
     for h, w in ((128, 128), (160, 192)):
@@ -354,4 +280,4 @@ def test_detector_dynamic_image_size(name, size, other, tmp_path):
         xi = RNG.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)
         ref32, ref = run_exported(sym_file, params_file, xi), run_exported(sym_file, params_file, xi, "float64")
         assert_detections_close(onnx_run(model, {"data": xi}), ref, f"onnxruntime at {h}x{w}",
-                                float32_noise(ref32, ref))
+                                gluon_fixtures.float32_noise(ref32, ref))

@@ -193,6 +193,45 @@ def test_conv_transpose_1d_3d_and_pools():
     check(outs, {"x": x, "x1": x1, "x3": x3}, refs, params={"w": w, "w1": w1, "w3": w3})
 
 
+def test_conv_transpose_as_matmul_and_as_conv2d():
+    """Stride equal to the kernel (Mask R-CNN's 2x2 upsampling) is emitted as one matmul, 1-D to 3-D, with a
+    bias and over a symbolic batch; any other 2-D one as a conv2d over the dilated input (CenterNet's 4x4
+    stride 2; groups with dilation; padding beyond the kernel, which crops the input)."""
+    x = RNG.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    w, b = RNG.standard_normal((4, 6, 2, 3)).astype(np.float32), RNG.standard_normal(6).astype(np.float32)
+    x1, w1 = RNG.standard_normal((2, 3, 7)).astype(np.float32), RNG.standard_normal((3, 2, 2)).astype(np.float32)
+    x3 = RNG.standard_normal((1, 2, 3, 4, 5)).astype(np.float32)
+    w3 = RNG.standard_normal((2, 3, 2, 2, 2)).astype(np.float32)
+    w4, wg = RNG.standard_normal((4, 3, 4, 4)).astype(np.float32), RNG.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    v = variable("x", {"__shape__": "(N, 4, 5, 6)", "__dtype__": "0"})
+    v1, v3 = var("x1", x1.shape), var("x3", x3.shape)
+    vw, vb, vw1, vw3, vw4, vwg = (variable(n) for n in ("w", "b", "w1", "w3", "w4", "wg"))
+
+    def up(op, ins, **kw):
+        return Node(op, f"up{len(outs)}", [i[0] for i in ins], attrs(op, **kw))[0]
+
+    outs = []
+    outs.append(up("conv2d_transpose", [v, vw, vb], channels=6, kernel_size=(2, 3), strides=(2, 3)))
+    outs.append(up("conv1d_transpose", [v1, vw1], channels=2, kernel_size=(2,), strides=(2,), use_bias=False))
+    outs.append(up("conv3d_transpose", [v3, vw3], channels=3, kernel_size=(2, 2, 2), strides=(2, 2, 2),
+                   use_bias=False))
+    outs.append(up("conv2d_transpose", [v, vw4], channels=3, kernel_size=(4, 4), strides=(2, 2), padding=(1, 1),
+                   use_bias=False))
+    outs.append(up("conv2d_transpose", [v, vwg], channels=6, kernel_size=(3, 2), strides=(2, 1), padding=(1, 0),
+                   output_padding=(1, 0), dilation=(2, 1), groups=2, use_bias=False))
+    outs.append(up("conv2d_transpose", [v, vw4], channels=3, kernel_size=(4, 4), strides=(3, 1), padding=(4, 2),
+                   use_bias=False))
+    t = torch.from_numpy
+    refs = [F.conv_transpose2d(t(x), t(w), t(b), (2, 3)).numpy(), F.conv_transpose1d(t(x1), t(w1), None, 2).numpy(),
+            F.conv_transpose3d(t(x3), t(w3), None, 2).numpy(), F.conv_transpose2d(t(x), t(w4), None, 2, 1).numpy(),
+            F.conv_transpose2d(t(x), t(wg), None, (2, 1), (1, 0), (1, 0), 2, (2, 1)).numpy(),
+            F.conv_transpose2d(t(x), t(w4), None, (3, 1), (4, 2)).numpy()]
+    params = {"w": w, "b": b, "w1": w1, "w3": w3, "w4": w4, "wg": wg}
+    cm = check(outs, {"x": x, "x1": x1, "x3": x3}, refs, params=params)
+    assert cm.input_shapes["x"] == ("N", 4, 5, 6)
+    assert "transpose" not in to_relax(Graph(outs), params)[0].script()  # not TOPI's unscheduled kernel
+
+
 def test_normalisation_dense_and_matmul():
     x = RNG.standard_normal((2, 6, 5, 4)).astype(np.float32)
     gamma, beta = RNG.uniform(0.5, 1.5, 6).astype(np.float32), RNG.standard_normal(6).astype(np.float32)

@@ -10,7 +10,8 @@ next, and at worst to the unscheduled PrimFunc, which is slow but correct):
 * ``matmul``: any block ``C[.., i, j] += A[.., i, k] * B[.., k, j]`` (dense, matmul, batch_matmul: the
   transformer path). Tile ``ib`` rows x ``jb`` columns (whole vectors), order
   ``(batch, j_o, i_o) parallel / k / i_i unrolled / j_i vectorized``, epilogue at ``i_o``.
-* ``reduction``: dlight's CPU rule for row reductions with injective neighbours (softmax, layer norm).
+* ``reduction``: dlight's CPU rule for row reductions with injective neighbours (softmax, layer norm); not
+  for roi_align's window sums (``WINDOW_GATHER_BLOCKS``), which it would scalarize.
 * ``generic``: everything else, block by block: pads inlined, reductions with their contiguous spatial axis
   moved inside and vectorized (pools, means in NCHWc), injective loops fused, parallel and vectorized.
 
@@ -391,11 +392,12 @@ def _generic_block(sch, blk, facts):
         if reduce:
             if inner is not None:
                 sch.reorder(*spatial, *reduce, inner)
-                # a reduction's init and update each get the vector loop
-                if spatial:
-                    init = sch.decompose_reduction(blk, reduce[0])
-                else:
+                # a reduction's init and update each get the vector loop; a window gather's update cannot be
+                # vectorized once its init is split off: it keeps the init (a branch outside the vector loop)
+                if not spatial:
                     inner = None
+                elif not _name(sch, blk).startswith(WINDOW_GATHER_BLOCKS):
+                    init = sch.decompose_reduction(blk, reduce[0])
         if spatial and (elems is None or elems >= PARALLEL_MIN_ELEMS):
             fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
             sch.parallel(fused)
@@ -440,7 +442,9 @@ def apply_rules(func, facts, target, choice=None):
         rules.append(("conv", lambda f: schedule_conv(f, facts, choice)))
     if choice is None or isinstance(choice, MatmulChoice):
         rules.append(("matmul", lambda f: schedule_matmul(f, facts, choice)))
-    rules += [("reduction", lambda f: schedule_reduction(f, target)), ("generic", lambda f: schedule_generic(f, facts))]
+    if not _gathers_windows(func):
+        rules.append(("reduction", lambda f: schedule_reduction(f, target)))
+    rules.append(("generic", lambda f: schedule_generic(f, facts)))
     for name, rule in rules:
         try:
             out = rule(func)
@@ -450,6 +454,19 @@ def apply_rules(func, facts, target, choice=None):
         if out is not None:
             return name, out
     return None, None
+
+
+# reductions over windows sampled anew for each output (roi_align's, channels innermost): the row-reduction
+# rule fuses them into one scalar loop; the generic rule vectorizes their channels, the samples' positions and
+# weights computed once per vector of channels
+WINDOW_GATHER_BLOCKS = ("roi_align_acc",)
+
+
+def _gathers_windows(func):
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    return any(_name(sch, b).startswith(WINDOW_GATHER_BLOCKS) for b in _blocks(sch))
 
 
 def kernel_kind(func, facts):

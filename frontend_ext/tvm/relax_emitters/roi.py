@@ -59,7 +59,7 @@ def _roi_align_te(attrs):
                 grid_w = te.ceil(roi_w / const(pw_n)).astype("int32")
             return x1, y1, roi_h / const(ph_n), roi_w / const(pw_n), grid_h, grid_w
 
-        def pooled(i, c, ph, pw):
+        def pooled(i, ph, pw, c):
             x1, y1, bin_h, bin_w, grid_h, grid_w = geometry(i)
             b, _ = _batch_index(rois, i, n)
             ch = (c * ph_n + ph) * pw_n + pw if attrs.position_sensitive else c
@@ -75,16 +75,19 @@ def _roi_align_te(attrs):
                 return te.max(te.max(te.max(terms[0], terms[1]), te.max(terms[2], terms[3])), axis=[iy, ix])
             return te.sum(terms[0] + terms[1] + terms[2] + terms[3], axis=[iy, ix])
 
-        acc = te.compute((rois.shape[0], c_out, ph_n, pw_n), pooled, name="roi_align_acc")
+        # channels innermost: the samples' positions and weights, the same for every channel, are computed
+        # once per vector of channels (cpu/schedules.py's WINDOW_GATHER_BLOCKS; 10x faster on Mask R-CNN's
+        # mask RoIs than the row-reduction schedule of bins innermost)
+        acc = te.compute((rois.shape[0], ph_n, pw_n, c_out), pooled, name="roi_align_acc")
 
         def finish(i, c, ph, pw):
             *_, grid_h, grid_w = geometry(i)
             _, valid = _batch_index(rois, i, n)
             count = grid_h * grid_w
-            value = acc[i, c, ph, pw] if attrs.mode == "max" else acc[i, c, ph, pw] / te.max(count, 1).astype(dtype)
+            value = acc[i, ph, pw, c] if attrs.mode == "max" else acc[i, ph, pw, c] / te.max(count, 1).astype(dtype)
             return tir.Select(tir.all(valid, count > 0), value, const(0.0))
 
-        return te.compute(acc.shape, finish, name="roi_align")
+        return te.compute((rois.shape[0], c_out, ph_n, pw_n), finish, name="roi_align")
 
     return compute
 
