@@ -9,7 +9,6 @@ and every class score is 1/21); detections whose scores tie within float32 error
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import onnx
