@@ -46,6 +46,8 @@ MODELS = {
     "yolo3_darknet53_voc": (DET, _zoo("yolo3_darknet53_voc", IMG)),
     "faster_rcnn_resnet50_v1b_voc": (DET, _zoo("faster_rcnn_resnet50_v1b_voc", IMG)),
     "mask_rcnn_resnet18_v1b_coco": (DET, _zoo("mask_rcnn_resnet18_v1b_coco", IMG)),
+    "faster_rcnn_fpn_resnet50_v1b_coco": (DET, _zoo("faster_rcnn_fpn_resnet50_v1b_coco", IMG)),
+    "mask_rcnn_fpn_resnet18_v1b_coco": (DET, _zoo("mask_rcnn_fpn_resnet18_v1b_coco", IMG)),
     "center_net_resnet18_v1b_voc": (DET, _zoo("center_net_resnet18_v1b_voc", IMG)),
     "center_net_mobilenetv3_small_duc_voc": (DET, _zoo("center_net_mobilenetv3_small_duc_voc", IMG)),
     "fcn_resnet101_voc": (SEG, _zoo("fcn_resnet101_voc", IMG, crop_size=320, base_size=320)),
