@@ -19,6 +19,7 @@ from ...ir.passes.infer import infer_shape, infer_type
 from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
+from .declared_ranks import DeclaredRanks
 from .sequence_values import is_structured, kind
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
@@ -64,9 +65,10 @@ class OnnxNode:
 
 
 class ImportContext:
-    def __init__(self, opset: int, file=None):
+    def __init__(self, opset: int, file=None, model=None):
         self.opset = opset
         self.file = file
+        self.declared_ranks = DeclaredRanks(model)  # what ONNX's shape inference says, asked only where needed
         self.vals: dict = {}  # onnx name -> Entry | np.ndarray
         self.info: dict = {}  # (id(node), index) -> [shape, dtype, value]
         self.params: dict = {}
@@ -201,10 +203,14 @@ class ImportContext:
         return None if s is None else len(s)
 
     def onnx_rank(self, x):
-        """The rank in the ONNX graph: a symbolic 0-d shape value is a (1,) tensor in the IR."""
+        """The rank in the ONNX graph: a symbolic 0-d shape value, a full reduction or a Gather of one element
+        (and what is computed from them) are (1,) tensors in the IR."""
         if isinstance(x, str) and x in self.shape_values:
             return self.shape_values[x].ndim
-        return self.rank(x)
+        r = self.rank(x)
+        if isinstance(x, str) and self.shape(x) == (1,) and self.const(x) is None and self.declared_ranks.get(x) == 0:
+            return 0
+        return r
 
     def require_rank(self, x, what="input"):
         r = self.rank(x)
