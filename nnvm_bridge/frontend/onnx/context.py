@@ -19,7 +19,7 @@ from ...ir.passes.infer import infer_shape, infer_type
 from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
-from .declared_ranks import DeclaredRanks
+from .declared_shapes import DeclaredShapes
 from .sequence_values import is_structured, kind
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
@@ -68,7 +68,7 @@ class ImportContext:
     def __init__(self, opset: int, file=None, model=None):
         self.opset = opset
         self.file = file
-        self.declared_ranks = DeclaredRanks(model)  # what ONNX's shape inference says, asked only where needed
+        self.declared = DeclaredShapes(model)  # what ONNX's shape inference says, asked only where needed
         self.vals: dict = {}  # onnx name -> Entry | np.ndarray
         self.info: dict = {}  # (id(node), index) -> [shape, dtype, value]
         self.params: dict = {}
@@ -208,7 +208,7 @@ class ImportContext:
         if isinstance(x, str) and x in self.shape_values:
             return self.shape_values[x].ndim
         r = self.rank(x)
-        if isinstance(x, str) and self.shape(x) == (1,) and self.const(x) is None and self.declared_ranks.get(x) == 0:
+        if isinstance(x, str) and self.shape(x) == (1,) and self.const(x) is None and self.declared.rank(x) == 0:
             return 0
         return r
 
