@@ -311,7 +311,10 @@ def _tv(name, size=64, spatial=None, **kw):
     return build
 
 
-def _detection(name, size):
+def _detection(name, size, score_spread, detections=50):
+    """A torchvision detector with random weights, BatchNorm calibrated, class scores spread by ``score_spread``
+    and ``detections`` boxes kept: 300 would put some pairs within float32's error of each other, and their
+    order (which box is row k) would then be a tie that any engine may break either way."""
     def build():
         import torchvision
 
@@ -329,8 +332,9 @@ def _detection(name, size):
         _calibrate_detector(net, [(torch.cat([image(k, (size, size)) for k in range(4)]),)])  # > 1 value per channel
         with torch.no_grad():  # spread the class scores so that no two boxes tie in NMS
             for n, p in net.named_parameters():
-                if "cls" in n and p.dim() > 1:
-                    p.mul_(4.0)
+                if ("cls" in n or "classification" in n) and p.dim() > 1:  # R-CNN heads, SSD heads
+                    p.mul_(score_spread)
+        (net.roi_heads if hasattr(net, "roi_heads") else net).detections_per_img = detections
         net.eval()
 
         return Spec(net, ["images"], inputs, {"images": {2: "height", 3: "width"}}, opset=17)
@@ -395,8 +399,9 @@ MODELS = {
     "tv_efficientnet_b0": _tv("efficientnet_b0"),
     "tv_lraspp_mobilenet_v3": _tv("lraspp_mobilenet_v3_large", spatial=((64, 64), (96, 80)), weights_backbone=None,
                                    num_classes=5),
-    "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320),
-    "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320),
+    # score spreads that leave every two of the kept scores >= 1e-5 (relative) apart at both sizes
+    "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320, score_spread=1.5),
+    "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320, score_spread=4.0),
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
     "lstm": _rnn("lstm"), "gru": _rnn("gru"),

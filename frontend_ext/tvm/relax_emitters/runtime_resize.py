@@ -6,10 +6,8 @@ and ``take`` with clipped indices.
 """
 from __future__ import annotations
 
-from nnvm_bridge.ir.symbolic import Dim
 from nnvm_bridge.ops.runtime_resize import resize_axis, resized_axes
 
-from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import _op
 
@@ -73,8 +71,8 @@ def _dyn_resize(ctx, node, attrs, inputs):
     data, out = ctx.in_shapes[0], ctx.out_shapes[0]
     if data is None or out is None:
         ctx.fail("the input or output shape is unknown; pass shape={input: dims}")
-    if len(inputs) > 1:
-        _bind_new_sizes(ctx, inputs[1], out)
+    if len(inputs) > 1:  # sizes computed at run time may hold lengths only they tell
+        ctx.bind_run_time_dims(inputs[1], out)
     t = _RelaxOps(ctx, ctx.in_dtypes[0])
     y = inputs[0]
     for axis in resized_axes(data, out, attrs.scales):
@@ -82,12 +80,3 @@ def _dyn_resize(ctx, node, attrs, inputs):
         y = resize_axis(t, y, axis, len(data), data[axis], out[axis], scale, attrs)
     return y
 
-
-def _bind_new_sizes(ctx, sizes, out):
-    """Output lengths that only the run-time ``sizes`` tell (a new symbol of the importer's, where the sizes are
-    computed from float arithmetic on the input shape): bound here from their values, before they are used."""
-    known = set(ctx.symbols.vars)
-    if all(n in known for d in out if isinstance(d, Dim) for n in d.symbols()):
-        return
-    shape = ctx.emit(_op().tensor_to_shape(sizes))
-    ctx.bb.match_cast(shape, compat.shape_type(ctx.shape(out)))
