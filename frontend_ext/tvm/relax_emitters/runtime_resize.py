@@ -79,4 +79,3 @@ def _dyn_resize(ctx, node, attrs, inputs):
         scale = None if attrs.scales is None else attrs.scales[axis]
         y = resize_axis(t, y, axis, len(data), data[axis], out[axis], scale, attrs)
     return y
-
