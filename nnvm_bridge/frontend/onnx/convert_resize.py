@@ -281,7 +281,8 @@ def _sizes(ctx, node, attrs, inputs):
         return sizes
     count, rank = ctx.shape(inputs[3]), ctx.rank(inputs[0])
     declared = ctx.declared.dims(node.outputs[0])
-    if count is None or not isinstance(count[0], int) or rank is None or declared is None or len(declared) != rank:
+    if (count is None or not isinstance(count[0], int) or rank is None or declared is None or len(declared) != rank
+            or attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch"):  # the sizes are not the output's
         ctx.require_const(inputs[3], "Resize sizes")  # the error: nothing says how many dims are resized
     axes = [a % rank for a in attrs.get("axes", range(rank))]
     if len(axes) != count[0]:
