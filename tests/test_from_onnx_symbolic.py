@@ -299,3 +299,22 @@ def test_reversed_slices_reach_the_first_element():
                          [_ints("minus1", [-1]), _ints("end", [-2 ** 63 + 1]), _ints("one", [1]),
                           _ints("minus5", [-5]), _ints("minus2", [-2])])
     _check_at_sizes(model, [{"x": _rand(2, 4)}, {"x": _rand(3, 4)}])
+
+
+def test_unsqueeze_of_a_run_time_scalar():
+    """torchvision's detection transform: min/max over the image size (ReduceMin to a 0-d tensor), Unsqueeze and
+    Concat into the Resize sizes. The IR gives a full reduction as (1,); the ONNX rank (0) comes from ONNX's shape
+    inference, so Unsqueeze gives (1,) and (1, 1), not (1, 1) and (1, 1, 1)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("ReduceMin", ["x"], ["low"], keepdims=0),
+             helper.make_node("ReduceMax", ["x"], ["high"], keepdims=0),
+             helper.make_node("Mul", ["low", "high"], ["both"]),
+             helper.make_node("Unsqueeze", ["low", "zero"], ["low1"]),
+             helper.make_node("Unsqueeze", ["both", "zero"], ["both1"]),
+             helper.make_node("Concat", ["low1", "both1"], ["pair"], axis=0),
+             helper.make_node("Unsqueeze", ["both", "zero_one"], ["both11"]),
+             helper.make_node("Add", ["x", "both11"], ["y"])]
+    model = _graph_model(nodes, [_vi("x", ["N", 3])], [_vi("pair", None), _vi("y", None)],
+                         [_ints("zero", [0]), _ints("zero_one", [0, 1])])
+    _check_at_sizes(model, [{"x": _rand(2, 3)}, {"x": _rand(5, 3)}])

@@ -324,3 +324,31 @@ def test_half_pixel_symmetric_needs_opset_19_to_export(tmp_path):
     with pytest.raises(UnsupportedOperatorError, match="half_pixel_symmetric before opset 19"):
         nb.frontend.to_onnx(graph, params, opset=18)
     nb.frontend.to_onnx(graph, params, opset=19)
+
+
+def test_sizes_computed_at_run_time_from_the_image_size(tmp_path):
+    """torchvision's detection transform (legacy export): scale = 12 / min(H, W) in float, sizes =
+    Concat(Shape(x)[:2], floor(float([H, W]) * scale)). No symbol expresses those lengths: the batch and channels
+    come from ONNX's shape inference, H and W are new symbols that TVM binds from the computed sizes; no MXNet
+    tensor has such a length, so import_to_gluon asks for shape=."""
+    const = lambda name, v, t=TensorProto.INT64: helper.make_node("Constant", [], [name], value=helper.make_tensor(  # noqa: E731
+        name, t, [len(v)] if isinstance(v, list) else [], v if isinstance(v, list) else [v]))
+    nodes = [helper.make_node("Shape", ["x"], ["xs"]), const("c0", [0]), const("c2", [2]), const("c4", [4]),
+             const("twelve", 12.0, TensorProto.FLOAT),
+             helper.make_node("Slice", ["xs", "c0", "c2"], ["nc"]),
+             helper.make_node("Slice", ["xs", "c2", "c4"], ["hw"]),
+             helper.make_node("Cast", ["hw"], ["hw_f"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceMin", ["hw_f"], ["low"], keepdims=0),
+             helper.make_node("Div", ["twelve", "low"], ["scale"]),
+             helper.make_node("Mul", ["hw_f", "scale"], ["scaled"]),
+             helper.make_node("Floor", ["scaled"], ["floored"]),
+             helper.make_node("Cast", ["floored"], ["new_hw"], to=TensorProto.INT64),
+             helper.make_node("Concat", ["nc", "new_hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear")]
+    path = _model(tmp_path, nodes, ["y"], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "H", "W"])],
+                  opset=17)
+    feeds = _images((5, 7), (8, 6), channels=2)  # scales 2.4 and 2: outputs 12 x 16 and 16 x 12
+    assert [ort.InferenceSession(str(path)).run(None, f)[0].shape for f in feeds] == [(1, 2, 12, 16), (1, 2, 16, 12)]
+    _check(path, feeds, engines=("ir", "tvm"))
+    with pytest.raises(ShapeError, match="shape="):
+        nb.import_to_gluon(str(path))

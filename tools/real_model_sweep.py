@@ -311,23 +311,30 @@ def _tv(name, size=64, spatial=None, **kw):
     return build
 
 
-def _detection(name, size):
+def _detection(name, size, score_spread, detections=50):
+    """A torchvision detector with random weights, BatchNorm calibrated, class scores spread by ``score_spread``
+    and ``detections`` boxes kept: 300 would put some pairs within float32's error of each other, and their
+    order (which box is row k) would then be a tie that any engine may break either way."""
     def build():
         import torchvision
 
         torch = _torch()
         net = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
 
-        def inputs(k):
+        def image(k, hw):
             g = torch.Generator().manual_seed(k)
-            return (torch.rand(1, 3, size, size, generator=g),)
+            return torch.rand(1, 3, *hw, generator=g)
+
+        def inputs(k):  # the second size is not square: the detectors' own resizing then differs too
+            return (image(k, [(size, size), (size - 32, size + 32)][k]),)
 
         _randomise(net, [])
-        _calibrate_detector(net, [(torch.cat([inputs(k)[0] for k in range(4)]),)])  # > 1 value per channel
+        _calibrate_detector(net, [(torch.cat([image(k, (size, size)) for k in range(4)]),)])  # > 1 value per channel
         with torch.no_grad():  # spread the class scores so that no two boxes tie in NMS
             for n, p in net.named_parameters():
-                if "cls" in n and p.dim() > 1:
-                    p.mul_(4.0)
+                if ("cls" in n or "classification" in n) and p.dim() > 1:  # R-CNN heads, SSD heads
+                    p.mul_(score_spread)
+        (net.roi_heads if hasattr(net, "roi_heads") else net).detections_per_img = detections
         net.eval()
 
         return Spec(net, ["images"], inputs, {"images": {2: "height", 3: "width"}}, opset=17)
@@ -392,8 +399,9 @@ MODELS = {
     "tv_efficientnet_b0": _tv("efficientnet_b0"),
     "tv_lraspp_mobilenet_v3": _tv("lraspp_mobilenet_v3_large", spatial=((64, 64), (96, 80)), weights_backbone=None,
                                    num_classes=5),
-    "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320),
-    "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320),
+    # score spreads that leave every two of the kept scores >= 1e-5 (relative) apart at both sizes
+    "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320, score_spread=1.5),
+    "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320, score_spread=4.0),
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
     "lstm": _rnn("lstm"), "gru": _rnn("gru"),
@@ -435,20 +443,50 @@ def torchvision_without_cxx_ops():
     def qnms(dets, scores, iou_threshold):
         raise NotImplementedError("quantized NMS")
 
+    # roi_align as an op too: both exporters then write ONNX RoiAlign, as with torchvision's C++ ops. (Its Python
+    # fallback is torch.compile'd, which the legacy exporter cannot trace.)
+    @torch.library.custom_op("torchvision::roi_align", mutates_args=(),
+                             schema="(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height, "
+                                    "SymInt pooled_width, int sampling_ratio, bool aligned) -> Tensor")
+    def roi_align(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned):
+        tv_roi_align = importlib.import_module("torchvision.ops.roi_align")
+        eager = getattr(tv_roi_align._roi_align, "__wrapped__", tv_roi_align._roi_align)  # not the compiled one
+        return eager(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned)
+
+    @roi_align.register_fake
+    def _(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned):
+        return input.new_empty((rois.shape[0], input.shape[1], pooled_height, pooled_width))
+
     import torchvision.extension
-    import torchvision.ops.roi_align
 
-    # nms now exists; roi_align keeps torchvision's own Python version (`_roi_align`), as without the ops.
     torchvision.extension._has_ops = _ops_present
-    torchvision.ops.roi_align._has_ops = _ops_absent
+    # the module (torchvision.ops.roi_align is the function), which imported _has_ops by name
+    importlib.import_module("torchvision.ops.roi_align")._has_ops = _ops_present
 
 
-def _ops_present() -> bool:  # module-level functions, not lambdas: batched_nms is scripted while tracing
+def _ops_present() -> bool:  # a module-level function, not a lambda: batched_nms is scripted while tracing
     return True
 
 
-def _ops_absent() -> bool:
-    return False
+def _batched_nms_for_export():
+    """torchvision's batched_nms as torch.export can trace it: the coordinate trick (what torchvision itself does
+    while tracing), without its early return for no boxes, a branch on a data-dependent length that torch.export
+    cannot decide (GuardOnDataDependentSymNode). With no boxes the offsets are 0 and nms keeps none, as before."""
+    import contextlib
+    import importlib.util
+    from unittest import mock
+
+    if importlib.util.find_spec("torchvision") is None:
+        return contextlib.nullcontext()
+    import torch
+    import torchvision.ops.boxes
+
+    def batched_nms(boxes, scores, idxs, iou_threshold):
+        max_coordinate = torch.cat([boxes.reshape(-1), boxes.new_zeros(1)]).max()  # boxes >= 0: the same max
+        offsets = idxs.to(boxes) * (max_coordinate + 1)
+        return torchvision.ops.boxes.nms(boxes + offsets[:, None], scores, iou_threshold)
+
+    return mock.patch.object(torchvision.ops.boxes, "batched_nms", batched_nms)
 
 
 # ---- export (one subprocess per model) -------------------------------------------------------
@@ -491,8 +529,9 @@ def export_model(name, cache, exporters=EXPORTERS):
                     per_input = [{a: dim(lbl) for a, lbl in spec.dynamic.get(n, {}).items()} or None
                                  for n in spec.names]
                     shapes = _by_signature(spec.module, per_input)
-                    torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
-                                      dynamo=True, external_data=False)
+                    with _batched_nms_for_export():
+                        torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
+                                          dynamo=True, external_data=False)
         except Exception as exc:  # recorded: an exporter that cannot write the model is a result too
             cause = exc.__cause__ or exc  # torch.onnx wraps torch.export's error in a generic one
             errors[exporter] = f"{type(cause).__name__}: {_first_line(cause)}"

@@ -59,6 +59,14 @@ class Ctx:
         t = self.emit(op.shape_to_tensor(compat.relax().ShapeExpr([self.prim(d)])))
         return self.emit(op.astype(op.reshape(t, []), dtype))
 
+    def bind_run_time_dims(self, shape_tensor, dims):
+        """Bind the symbols of ``dims`` that nothing bound yet (the importer's new symbols for lengths that a
+        shape tensor computes at run time) from the int64 ``shape_tensor`` holding those dims."""
+        if dims is None or all(n in self.symbols.vars for d in dims if isinstance(d, Dim) for n in d.symbols()):
+            return
+        shape = self.emit(_op().tensor_to_shape(shape_tensor))
+        self.bb.match_cast(shape, compat.shape_type(self.shape(dims)))
+
     def broadcast_operands(self, inputs, shapes=None):
         """The inputs of a broadcasting op (IR ``shapes``, default the node's) made safe for TVM 0.27.
 

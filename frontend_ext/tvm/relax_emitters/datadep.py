@@ -32,12 +32,23 @@ def _run_time_length(ctx, tensor, name):
     return var
 
 
+def _known_length(ctx, d):
+    """The PrimExpr of ``d`` when the symbols it needs are bound (the importer computed k as min(300, n) of a
+    length already known), else None. Reading k from its tensor here instead trips TVM 0.27's CPU build (a
+    shape variable used before it is defined) when n itself is data-dependent."""
+    if isinstance(d, Dim) and not all(n in ctx.symbols.vars for n in d.symbols()):
+        return None
+    return ctx.prim(d)
+
+
 @RELAX_EXPORT.register("dyn_topk")
 def _dyn_topk(ctx, node, attrs, inputs):
     op = _op()
     x = inputs[0]
     axis = attrs.axis % len(ctx.in_shapes[0])
-    k = _run_time_length(ctx, op.astype(inputs[1], "int64"), f"{ctx.node.name}_k")
+    k = _known_length(ctx, ctx.out_shapes[0][axis])
+    if k is None:
+        k = _run_time_length(ctx, op.astype(inputs[1], "int64"), f"{ctx.node.name}_k")
     order = ctx.emit(op.argsort(x, axis=axis, descending=not attrs.is_ascend, dtype="int64"))
     indices = ctx.emit(op.strided_slice(order, axes=[axis], begin=[0], end=[k], assume_inbound=True))  # ONNX: k <= the axis
     return [op.gather_elements(x, indices, axis=axis), indices]

@@ -24,11 +24,14 @@ def _dyn_reshape(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("dyn_broadcast_to")
 def _dyn_broadcast_to(ctx, node, attrs, inputs):
+    # where the shape holds new symbols, the importer passes the exact output shape (Expand's target broadcast)
+    ctx.bind_run_time_dims(_op().astype(inputs[1], "int64"), ctx.out_shapes[0])
     return _op().broadcast_to(inputs[0], _out(ctx))
 
 
 @RELAX_EXPORT.register("dyn_full")
 def _dyn_full(ctx, node, attrs, inputs):
+    ctx.bind_run_time_dims(_op().astype(inputs[0], "int64"), ctx.out_shapes[0])
     return _op().full(_out(ctx), ctx.scalar(attrs.value, attrs.dtype), attrs.dtype)
 
 

@@ -71,6 +71,8 @@ def _dyn_resize(ctx, node, attrs, inputs):
     data, out = ctx.in_shapes[0], ctx.out_shapes[0]
     if data is None or out is None:
         ctx.fail("the input or output shape is unknown; pass shape={input: dims}")
+    if len(inputs) > 1:  # sizes computed at run time may hold lengths only they tell
+        ctx.bind_run_time_dims(inputs[1], out)
     t = _RelaxOps(ctx, ctx.in_dtypes[0])
     y = inputs[0]
     for axis in resized_axes(data, out, attrs.scales):

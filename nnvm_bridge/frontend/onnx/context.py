@@ -19,6 +19,7 @@ from ...ir.passes.infer import infer_shape, infer_type
 from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
+from .declared_shapes import DeclaredShapes
 from .sequence_values import is_structured, kind
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
@@ -70,9 +71,10 @@ _ELEMENTWISE = frozenset({"Abs", "Add", "And", "Cast", "Ceil", "Clip", "Div", "E
 
 
 class ImportContext:
-    def __init__(self, opset: int, file=None):
+    def __init__(self, opset: int, file=None, model=None):
         self.opset = opset
         self.file = file
+        self.declared = DeclaredShapes(model)  # what ONNX's shape inference says, asked only where needed
         self.vals: dict = {}  # onnx name -> Entry | np.ndarray
         self.info: dict = {}  # (id(node), index) -> [shape, dtype, value]
         self.params: dict = {}
@@ -208,12 +210,14 @@ class ImportContext:
         return None if s is None else len(s)
 
     def onnx_rank(self, x):
-        """The rank in the ONNX graph: a symbolic 0-d shape value, or an entry marked with :meth:`scalar`, is a
-        (1,) tensor in the IR."""
+        """The rank in the ONNX graph: a symbolic 0-d shape value, an entry marked with :meth:`scalar`, or a (1,)
+        run-time value that ONNX's own shape inference declares 0-d, is a (1,) tensor in the IR."""
         if isinstance(x, str) and x in self.shape_values:
             return self.shape_values[x].ndim
         v = x if isinstance(x, Entry) else self._lookup(x) if isinstance(x, str) else None
         if isinstance(v, Entry) and (id(v.node), v.index) in self._scalar_entries:
+            return 0
+        if isinstance(x, str) and self.shape(x) == (1,) and self.const(x) is None and self.declared.rank(x) == 0:
             return 0
         return self.rank(x)
 

@@ -21,6 +21,15 @@ def data_dependent_dim(ctx, axis):
     return count_dim(str(name))  # 0 is a real outcome (no box above the threshold)
 
 
+def run_time_dims(ctx):
+    """The dims of the current node's output where a shape tensor computed at run time decides them: what ONNX's
+    shape inference knows, a new symbol for the rest (bound from that tensor when it runs); None without a rank."""
+    declared = ctx.declared.dims(ctx.node.outputs[0])
+    if declared is None:
+        return None
+    return tuple(d if d is not None else data_dependent_dim(ctx, axis) for axis, d in enumerate(declared))
+
+
 def _nonzero(ctx, x):
     rank = max(ctx.require_rank(x), 1)
     return ctx.runtime_op("nonzero", [x], (rank, data_dependent_dim(ctx, 1)))

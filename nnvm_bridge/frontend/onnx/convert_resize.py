@@ -18,6 +18,7 @@ from ...errors import ShapeError
 from ...ir.symbolic import Dim
 from ...ops import runtime_resize
 from ...ops.runtime_resize import COORDINATE_MODES, NEAREST_MODES
+from .convert_datadep import data_dependent_dim
 from .registry import ONNX_IMPORT
 from .resize_matrices import resize_by_matrices
 from .shape_values import small_fraction
@@ -207,8 +208,7 @@ def resize_v10(ctx, node, attrs, inputs):
 def resize(ctx, node, attrs, inputs):
     mode = attrs.get("coordinate_transformation_mode", "half_pixel")
     scales = ctx.require_const(inputs[2], "Resize scales") if inputs[2] else None
-    sizes = (ctx.shape_value(inputs[3]) if ctx.shape_value(inputs[3]) is not None else
-             ctx.require_const(inputs[3], "Resize sizes")) if inputs[3] else None
+    sizes = _sizes(ctx, node, attrs, inputs) if inputs[3] else None
     if attrs.get("antialias", 0) or mode == "tf_crop_and_resize":
         roi = ctx.require_const(inputs[1], "Resize roi").reshape(-1) if inputs[1] else None
         return resize_by_matrices(ctx, node, attrs, inputs[0], roi, None if scales is None or not scales.size
@@ -216,6 +216,26 @@ def resize(ctx, node, attrs, inputs):
                                   else sizes.reshape(-1))
     return _resize_common(ctx, node, attrs, inputs[0], scales, sizes, mode, attrs.get("mode", "nearest"),
                           attrs.get("nearest_mode", "round_prefer_floor"), inputs[3] or None)
+
+
+def _sizes(ctx, node, attrs, inputs):
+    """Resize's sizes: a constant, a symbolic shape value, or (computed at run time) the dims ONNX's shape
+    inference knows of the output and a new symbol for each other one, bound when the sizes are computed."""
+    sizes = ctx.shape_value(inputs[3])
+    if sizes is None:
+        sizes = ctx.const(inputs[3])
+    if sizes is not None:
+        return sizes
+    count, rank = ctx.shape(inputs[3]), ctx.rank(inputs[0])
+    declared = ctx.declared.dims(node.outputs[0])
+    if (count is None or not isinstance(count[0], int) or rank is None or declared is None or len(declared) != rank
+            or attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch"):  # the sizes are not the output's
+        ctx.require_const(inputs[3], "Resize sizes")  # the error: nothing says how many dims are resized
+    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    if len(axes) != count[0]:
+        raise ctx.error(ShapeError, f"Resize has {count[0]} sizes for {len(axes)} axes")
+    return np.array([declared[a] if declared[a] is not None else data_dependent_dim(ctx, a) for a in axes],
+                    dtype=object)
 
 
 @ONNX_IMPORT.register("Upsample", since=7)

@@ -10,6 +10,7 @@ from ...ir import dtypes as _dt
 from ...ir.symbolic import Dim, dim_max, dim_min, is_static, lower_bound, slice_length
 from ...ops.common import broadcast_shapes
 from . import shape_values
+from .convert_datadep import run_time_dims
 from .registry import ONNX_IMPORT
 from .tensors import tensor_to_array
 
@@ -43,16 +44,21 @@ def constant_of_shape(ctx, node, attrs, inputs):
         fill = np.zeros((1,), dtype=np.float32)
     else:
         fill = tensor_to_array(value, None, ctx.file)
-    dims = _shape_input(ctx, inputs[0], "ConstantOfShape shape")
+    dims = _shape_input(ctx, inputs[0], "ConstantOfShape shape", output_dims=True)
     if not is_static(dims):
         return ctx.runtime_op("dyn_full", [inputs[0]], dims, {"value": float(fill.reshape(-1)[0]),
                                                              "dtype": _dt.canonical(fill.dtype)})
     return np.full(dims, fill.reshape(-1)[0], dtype=fill.dtype)
 
 
-def _shape_input(ctx, x, what):
-    """The dims (ints and Dims) held by a shape input: a constant or a symbolic shape value."""
+def _shape_input(ctx, x, what, output_dims=False):
+    """The dims (ints and Dims) held by a shape input: a constant or a symbolic shape value; with
+    ``output_dims`` (where the node's output has the dims it holds), a tensor computed at run time too."""
     v = ctx.shape_value(x)
+    if v is None and output_dims and ctx.const(x) is None and ctx.shape(x) is not None:
+        v = run_time_dims(ctx)
+        if v is not None and (len(v),) != tuple(ctx.shape(x)):
+            v = None
     if v is None:
         v = ctx.require_const(x, what)  # a constant of another dtype, or the error that says what is missing
     return tuple(d if isinstance(d, Dim) else int(d) for d in np.asarray(v).reshape(-1))
@@ -481,18 +487,33 @@ def _with_batch_coordinates(ctx, idx, coords, batch_dims):
 @ONNX_IMPORT.register("Expand", since=(8, 13))
 def expand(ctx, node, attrs, inputs):
     x = inputs[0]
-    target = _shape_input(ctx, inputs[1], "Expand shape")
+    target = _shape_input(ctx, inputs[1], "Expand shape", output_dims=True)
     s = ctx.shape(x)
     if s is None:
         raise ctx.error(ShapeError, "Expand needs the input shape")
     if not (is_static(s) and is_static(target)):
-        return ctx.broadcast_to(x, broadcast_shapes(tuple(s), target), lambda: ctx.entry(inputs[1]))
+        out = broadcast_shapes(tuple(s), target)
+        if ctx.shape_value(inputs[1]) is None:  # new symbols: bound from the exact output shape at run time
+            return ctx.runtime_op("dyn_broadcast_to", [x, _expanded_shape_tensor(ctx, x, inputs[1])], out)
+        return ctx.broadcast_to(x, out, lambda: ctx.entry(inputs[1]))
     out = tuple(np.broadcast_shapes(tuple(s), target))
     if len(s) < len(out):
         x = ctx.reshape(x, (1,) * (len(out) - len(s)) + tuple(s)) if len(s) else ctx.reshape(x, (1,) * len(out))
     if tuple(ctx.shape(x)) == out:
         return ctx.entry(x)
     return ctx.emit1("broadcast_to", [x], {"shape": out})
+
+
+def _expanded_shape_tensor(ctx, x, target):
+    """Expand's output shape as an int64 tensor: each dim the target's where ``x`` has 1, else ``x``'s (numpy
+    broadcasting, empty dims included)."""
+    t, n, rank = ctx.cast(target, "int64"), ctx.shape(target)[0], ctx.require_rank(x)
+    s = ctx.shape_tensor(x) if rank else np.zeros(0, np.int64)
+    if rank < n:
+        s = ctx.emit1("concatenate", [np.ones(n - rank, np.int64), s], {"axis": 0})
+    elif n < rank:
+        t = ctx.emit1("concatenate", [np.ones(rank - n, np.int64), t], {"axis": 0})
+    return ctx.emit1("where", [ctx.emit1("__equal_scalar__", [s], {"scalar": 1.0}), t, s])
 
 
 @ONNX_IMPORT.register("Tile", since=1)

@@ -177,7 +177,7 @@ def from_onnx(model, shape=None, dtype=None):
     model, base_dir, file = load_model(model)
     opset = check_model(model, file)  # graph and outputs present, opset in range, attribute types
     g = model.graph
-    ctx = ImportContext(opset, file=file)
+    ctx = ImportContext(opset, file=file, model=model)
     ctx.convert_node = lambda c, n: _convert_node(c, n, opsets.get(n.domain, 1))
     shape = dict(shape or {})
     per_dtype = dtype if isinstance(dtype, dict) else {}

@@ -1,7 +1,7 @@
 """Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
 
 ``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
-Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Floor, Ceil, Equal, Where, Reshape and Identity on
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Floor, Ceil, Min, Max, Equal, Where, Reshape and Identity on
 such vectors keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
 for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
 Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from ...ir import dtypes as _dt
-from ...ir.symbolic import Dim, lower_bound
+from ...ir.symbolic import Dim, dim_max, dim_min, lower_bound
 
 _MAX_ELEMENTS = 64
 _RULES = {}
@@ -294,6 +294,19 @@ def _equal(x, y):
     if lb is not None and int(c) < lb:  # a size is never below its lower bound
         return False
     raise ArithmeticError("undecided")
+
+
+@_rule("Min", "Max")
+def _min_max(ctx, node, attrs, inputs):
+    """min(300, n) over a data-dependent count (torchvision's detectors keep the top min(k, n) scores)."""
+    parts = [_operand(ctx, x) for x in inputs if x]
+    if _dtype(ctx, inputs[0]).startswith("float") and not all(_integral(p) for p in parts):
+        return None
+    pick = np.frompyfunc(dim_min if node.op_type == "Min" else dim_max, 2, 1)
+    out = parts[0]
+    for p in parts[1:]:
+        out = pick(out, p)
+    return out, _dtype(ctx, inputs[0])
 
 
 @_rule("Equal")

@@ -48,6 +48,7 @@ class BodyContext(ImportContext):
         self.parent, self.inline = parent, inline
         self.info, self.params, self._names, self._alive = parent.info, parent.params, parent._names, parent._alive
         self.convert_node = parent.convert_node
+        self.declared = parent.declared
         self.initializer_names = set(parent.initializer_names)
         self.shape_values = ChainMap({}, parent.shape_values)
         if inline and not own_constants:
