@@ -466,7 +466,11 @@ def _gathers_windows(func):
     import tvm
 
     sch = tvm.s_tir.Schedule(func)
-    return any(_name(sch, b).startswith(WINDOW_GATHER_BLOCKS) for b in _blocks(sch))
+    try:
+        blocks = _blocks(sch)
+    except tvm.s_tir.schedule.ScheduleError:  # hand-written TIR without a root block (scatter kernels)
+        return False
+    return any(_name(sch, b).startswith(WINDOW_GATHER_BLOCKS) for b in blocks)
 
 
 def kernel_kind(func, facts):

@@ -55,7 +55,7 @@ class Ctx:
         """A 0-d tensor holding the dim ``d`` (a constant when it is an int)."""
         if not isinstance(d, Dim):
             return self.scalar(d, dtype)
-        op = _op()
+        op = relax_op()
         t = self.emit(op.shape_to_tensor(compat.relax().ShapeExpr([self.prim(d)])))
         return self.emit(op.astype(op.reshape(t, []), dtype))
 
@@ -64,7 +64,7 @@ class Ctx:
         shape tensor computes at run time) from the int64 ``shape_tensor`` holding those dims."""
         if dims is None or all(n in self.symbols.vars for d in dims if isinstance(d, Dim) for n in d.symbols()):
             return
-        shape = self.emit(_op().tensor_to_shape(shape_tensor))
+        shape = self.emit(relax_op().tensor_to_shape(shape_tensor))
         self.bb.match_cast(shape, compat.shape_type(self.shape(dims)))
 
     def broadcast_operands(self, inputs, shapes=None):
@@ -108,5 +108,6 @@ class Ctx:
                       f"Relax; pass shape={{input: dims}} to fix them")
 
 
-def _op():
+def relax_op():
+    """``tvm.relax.op``, imported when an emitter first runs (TVM stays optional)."""
     return compat.relax().op

@@ -27,7 +27,7 @@ from nnvm_bridge.ir.symbolic import Dim, sym
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 from .symbols import SymbolTable
 
 
@@ -56,7 +56,7 @@ class _Function:
         """Add a placeholder of this signature, so that the body can call the function itself."""
         rx = compat.relax()
         copies = [rx.Var(f"p{k}", p.ty) for k, p in enumerate(self.params)]
-        stub = rx.SeqExpr([], _op().call_pure_packed("nnvm_bridge.unreachable", ty_args=ret))
+        stub = rx.SeqExpr([], relax_op().call_pure_packed("nnvm_bridge.unreachable", ty_args=ret))
         self.gv = self.ctx.bb.add_func(rx.Function(copies, stub, ret_ty=ret, is_pure=True), self.name)
 
     def define(self, emit, ret=None, dataflow=False):
@@ -92,7 +92,7 @@ def _name(node, what) -> str:
 
 
 def _bool_scalar(ctx, x, dtype):
-    op = _op()
+    op = relax_op()
     x = ctx.emit(op.reshape(x, []))
     return x if dtype == "bool" else ctx.emit(op.astype(x, "bool"))
 
@@ -128,7 +128,7 @@ def _if(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("loop")
 def _loop(ctx, node, attrs, inputs):
     rx = compat.relax()
-    op = _op()
+    op = relax_op()
     tt = compat.tensor_type
     n_carried, _, n_scan = loop_layout(node, attrs)
     cond_shape, cond_dtype = ctx.in_shapes[1], ctx.in_dtypes[1]

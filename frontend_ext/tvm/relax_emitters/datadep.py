@@ -13,21 +13,21 @@ from nnvm_bridge.ir.symbolic import Dim
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 @RELAX_EXPORT.register("nonzero")
 def _nonzero(ctx, node, attrs, inputs):
     x = inputs[0]
     if not ctx.in_shapes[0]:
-        x = _op().reshape(x, [1])
-    return _op().nonzero(x)
+        x = relax_op().reshape(x, [1])
+    return relax_op().nonzero(x)
 
 
 def _run_time_length(ctx, tensor, name):
     """A tir.Var bound to the value of the one-element int64 ``tensor`` (a run-time length)."""
     var = compat.tir().Var(name, "int64")
-    shape = ctx.emit(_op().tensor_to_shape(_op().reshape(tensor, [1])))
+    shape = ctx.emit(relax_op().tensor_to_shape(relax_op().reshape(tensor, [1])))
     ctx.bb.match_cast(shape, compat.shape_type([var]))
     return var
 
@@ -43,7 +43,7 @@ def _known_length(ctx, d):
 
 @RELAX_EXPORT.register("dyn_topk")
 def _dyn_topk(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     x = inputs[0]
     axis = attrs.axis % len(ctx.in_shapes[0])
     k = _known_length(ctx, ctx.out_shapes[0][axis])
@@ -60,7 +60,7 @@ def _nms(ctx, node, attrs, inputs):
     limit of at most the number of boxes is the cap; otherwise (a run-time limit, a number of boxes known
     only at run time) the cap is every box and the first ``limit`` of each class are kept afterwards
     (greedy selection in score order picks the same first boxes whatever the limit)."""
-    op = _op()
+    op = relax_op()
     rx = compat.relax()
     boxes, scores, limit, iou, score = inputs
     batch, classes, n_boxes = ctx.in_shapes[1]
@@ -91,7 +91,7 @@ def _nms_of_a_run_time_number(ctx, boxes, scores, iou, shape):
     are appended to make that room."""
     from tvm import topi
 
-    op = _op()
+    op = relax_op()
     batch, classes, n_boxes = shape
     pad = 10
     boxes = ctx.emit(op.concat([boxes, op.zeros(ctx.shape([batch, pad, 4]), "float32")], axis=1))
@@ -105,7 +105,7 @@ def _rank_scores(ctx, threshold, scores, n_boxes):
     """Scores TVM's NMS ranks like ONNX: N - (position in descending order, ties by lower index) for the boxes
     above ``threshold``, else 0, all exactly representable. TVM takes a score <= 0 for a suppressed box, so
     real scores (logits) at or below 0 would be dropped or never suppressed."""
-    op = _op()
+    op = relax_op()
     order = ctx.emit(op.argsort(scores, axis=2, descending=True, dtype="int64"))
     position = ctx.emit(op.argsort(order, axis=2, dtype="int64"))
     rank = ctx.emit(op.subtract(ctx.dim_tensor(n_boxes, "float32"), op.astype(position, "float32")))
@@ -129,7 +129,7 @@ def _next_float_up(ctx, threshold):
 def _first_per_class(ctx, rows, n, limit, groups, classes):
     """The rows (b, c, box) of ``rows`` (n of them, grouped by batch and class) that are among the first
     ``limit`` of their group: a row's rank is its position less its group's first position."""
-    op = _op()
+    op = relax_op()
     batch_ids, class_ids = (ctx.emit(op.reshape(op.strided_slice(rows, axes=[1], begin=[k], end=[k + 1]), [n]))
                             for k in (0, 1))
     group = ctx.emit(op.add(op.multiply(batch_ids, ctx.dim_tensor(classes, "int64")), class_ids))
@@ -147,7 +147,7 @@ def _first_per_class(ctx, rows, n, limit, groups, classes):
 
 def _corner_boxes(ctx, boxes, attrs):
     """(y1, x1, y2, x2) boxes with y1 <= y2 and x1 <= x2 from either ONNX box format."""
-    op = _op()
+    op = relax_op()
     rx = compat.relax()
     a, b, c, d = (ctx.emit(rx.TupleGetItem(ctx.emit(op.split(boxes, 4, axis=2)), i)) for i in range(4))
     if attrs.center_point_box:  # (xc, yc, w, h)
@@ -164,7 +164,7 @@ def _unique(ctx, node, attrs, inputs):
     """Unique of the rows of an (L, M) view (M = 1 for the flattened data): a stable lexicographic sort (one
     stable argsort per column, last column first), a new value wherever a row differs from the one before,
     then each group's first row, count and members."""
-    op = _op()
+    op = relax_op()
     shape = ctx.in_shapes[0]
     axis = None if attrs.axis is None else attrs.axis % len(shape)
     if axis is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 def _param(value, dtype):
@@ -127,13 +127,13 @@ def _box_nms_kernel(attrs):
 
 
 def _column(x, index):
-    op = _op()
+    op = relax_op()
     return op.squeeze(op.strided_slice(x, axes=[2], begin=[index], end=[index + 1]), axis=[2])
 
 
 @RELAX_EXPORT.register("box_nms")
 def _box_nms(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     shape, dtype = ctx.in_shapes[0], ctx.in_dtypes[0]
     if attrs.topk == 0:  # MXNet returns the input as it is
         return inputs[0]

@@ -7,7 +7,7 @@ then dead and Relax drops them.
 from __future__ import annotations
 
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 def _out(ctx):
@@ -19,26 +19,26 @@ def _out(ctx):
 
 @RELAX_EXPORT.register("dyn_reshape")
 def _dyn_reshape(ctx, node, attrs, inputs):
-    return _op().reshape(inputs[0], _out(ctx))
+    return relax_op().reshape(inputs[0], _out(ctx))
 
 
 @RELAX_EXPORT.register("dyn_broadcast_to")
 def _dyn_broadcast_to(ctx, node, attrs, inputs):
     # where the shape holds new symbols, the importer passes the exact output shape (Expand's target broadcast)
-    ctx.bind_run_time_dims(_op().astype(inputs[1], "int64"), ctx.out_shapes[0])
-    return _op().broadcast_to(inputs[0], _out(ctx))
+    ctx.bind_run_time_dims(relax_op().astype(inputs[1], "int64"), ctx.out_shapes[0])
+    return relax_op().broadcast_to(inputs[0], _out(ctx))
 
 
 @RELAX_EXPORT.register("dyn_full")
 def _dyn_full(ctx, node, attrs, inputs):
-    ctx.bind_run_time_dims(_op().astype(inputs[0], "int64"), ctx.out_shapes[0])
-    return _op().full(_out(ctx), ctx.scalar(attrs.value, attrs.dtype), attrs.dtype)
+    ctx.bind_run_time_dims(relax_op().astype(inputs[0], "int64"), ctx.out_shapes[0])
+    return relax_op().full(_out(ctx), ctx.scalar(attrs.value, attrs.dtype), attrs.dtype)
 
 
 @RELAX_EXPORT.register("dyn_arange")
 def _dyn_arange(ctx, node, attrs, inputs):
     # start + delta * [0, 1, ..., n): n is the output length the IR knows; the bounds are tensors
-    op = _op()
+    op = relax_op()
     n = _out(ctx)[0]
     start, delta = (ctx.emit(op.astype(op.reshape(x, []), attrs.dtype)) for x in (inputs[0], inputs[2]))
     steps = ctx.emit(op.arange(0, n, 1, dtype=attrs.dtype))
@@ -50,7 +50,7 @@ def _dyn_slice(ctx, node, attrs, inputs):
     """``take(x, start + arange(n), axis)`` per sliced axis (steps are 1: the importer refuses others), with
     ``n`` the output length the IR knows as a Dim. ``dynamic_strided_slice`` would give fresh shape symbols
     that TVM 0.27's CPU pipeline then confuses with the inputs' (it reorders the shape function after the use)."""
-    op = _op()
+    op = relax_op()
     axes_entry = node.inputs[3]
     axes = ctx.params.get(axes_entry.node.name) if axes_entry.node.is_variable else None
     if axes is None:

@@ -9,7 +9,7 @@ from nnvm_bridge.ir.symbolic import is_static
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 # ---------------------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ _UNARY = {
 
 @RELAX_EXPORT.register(*_UNARY)
 def _unary(ctx, node, attrs, inputs):
-    return getattr(_op(), _UNARY[node.op])(inputs[0])
+    return getattr(relax_op(), _UNARY[node.op])(inputs[0])
 
 
 @RELAX_EXPORT.register("copy", "block_grad")
@@ -35,45 +35,45 @@ def _identity(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("relu")
 def _relu(ctx, node, attrs, inputs):
-    return _op().nn.relu(inputs[0])
+    return relax_op().nn.relu(inputs[0])
 
 
 @RELAX_EXPORT.register("reciprocal")
 def _reciprocal(ctx, node, attrs, inputs):
-    return _op().divide(ctx.scalar(1, ctx.in_dtypes[0]), inputs[0])
+    return relax_op().divide(ctx.scalar(1, ctx.in_dtypes[0]), inputs[0])
 
 
 @RELAX_EXPORT.register("softplus")
 def _softplus(ctx, node, attrs, inputs):
-    return _op().nn.softplus(inputs[0])
+    return relax_op().nn.softplus(inputs[0])
 
 
 @RELAX_EXPORT.register("softsign")
 def _softsign(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.divide(inputs[0], op.add(ctx.scalar(1, ctx.in_dtypes[0]), op.abs(inputs[0])))
 
 
 @RELAX_EXPORT.register("log_sigmoid")
 def _log_sigmoid(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.negative(op.nn.softplus(op.negative(inputs[0])))  # stable for large |x|
 
 
 @RELAX_EXPORT.register("mish")
 def _mish(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.multiply(inputs[0], op.tanh(op.nn.softplus(inputs[0])))
 
 
 @RELAX_EXPORT.register("silu")
 def _silu(ctx, node, attrs, inputs):
-    return _op().nn.silu(inputs[0])
+    return relax_op().nn.silu(inputs[0])
 
 
 @RELAX_EXPORT.register("hard_swish")
 def _hard_swish(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     gate = op.clip(op.add(op.divide(inputs[0], ctx.scalar(6, d)), ctx.scalar(0.5, d)), 0.0, 1.0)
     return op.multiply(inputs[0], gate)
@@ -81,38 +81,38 @@ def _hard_swish(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("log2", "log10")
 def _log_base(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     base = 2.0 if node.op == "log2" else 10.0
     return op.divide(op.log(inputs[0]), ctx.scalar(math.log(base), ctx.in_dtypes[0]))
 
 
 @RELAX_EXPORT.register("log1p")
 def _log1p(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.log(op.add(inputs[0], ctx.scalar(1, ctx.in_dtypes[0])))
 
 
 @RELAX_EXPORT.register("expm1")
 def _expm1(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.subtract(op.exp(inputs[0]), ctx.scalar(1, ctx.in_dtypes[0]))
 
 
 @RELAX_EXPORT.register("cbrt")
 def _cbrt(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     return op.multiply(op.sign(inputs[0]), op.power(op.abs(inputs[0]), ctx.scalar(1.0 / 3.0, d)))
 
 
 @RELAX_EXPORT.register("bitwise_not")
 def _bitwise_not(ctx, node, attrs, inputs):
-    return _op().bitwise_not(inputs[0])
+    return relax_op().bitwise_not(inputs[0])
 
 
 @RELAX_EXPORT.register("logical_not")
 def _logical_not(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     if ctx.in_dtypes[0] == "bool":
         return op.logical_not(inputs[0])
     return op.equal(inputs[0], ctx.scalar(0, ctx.in_dtypes[0]))
@@ -120,12 +120,12 @@ def _logical_not(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("gelu")
 def _gelu(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return op.nn.gelu_tanh(inputs[0]) if attrs.approximation == "tanh" else op.nn.gelu(inputs[0])
 
 
 def _elu_core(ctx, x, alpha):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     neg = op.multiply(ctx.scalar(alpha, d), op.subtract(op.exp(op.minimum(x, ctx.scalar(0, d))), ctx.scalar(1, d)))
     return op.where(op.greater(x, ctx.scalar(0, d)), x, neg)
@@ -138,12 +138,12 @@ def _elu(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("selu")
 def _selu(ctx, node, attrs, inputs):
-    return _op().multiply(ctx.scalar(attrs.gamma, ctx.in_dtypes[0]), _elu_core(ctx, inputs[0], attrs.alpha))
+    return relax_op().multiply(ctx.scalar(attrs.gamma, ctx.in_dtypes[0]), _elu_core(ctx, inputs[0], attrs.alpha))
 
 
 @RELAX_EXPORT.register("hard_sigmoid")
 def _hard_sigmoid(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     scaled = op.multiply(inputs[0], ctx.scalar(attrs.alpha, d))
     return op.clip(op.add(scaled, ctx.scalar(attrs.beta, d)), 0.0, 1.0)
@@ -151,19 +151,19 @@ def _hard_sigmoid(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("thresholded_relu")
 def _thresholded_relu(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     return op.where(op.greater(inputs[0], ctx.scalar(attrs.alpha, d)), inputs[0], op.zeros_like(inputs[0]))
 
 
 @RELAX_EXPORT.register("leaky_relu")
 def _leaky_relu(ctx, node, attrs, inputs):
-    return _op().nn.leakyrelu(inputs[0], attrs.alpha)
+    return relax_op().nn.leakyrelu(inputs[0], attrs.alpha)
 
 
 @RELAX_EXPORT.register("prelu")
 def _prelu(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axis = attrs.axis % ndim
     slope = inputs[1]
@@ -177,7 +177,7 @@ def _prelu(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("clip")
 def _clip(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     d = ctx.in_dtypes[0]
     if np.issubdtype(np.dtype(d), np.floating):
         return op.clip(inputs[0], float(attrs.a_min), float(attrs.a_max))
@@ -199,7 +199,7 @@ _BINARY = {  # NNVM op -> Relax op; "divide" and "power" follow the op table's i
 
 
 def _div(ctx, lhs, rhs):
-    op = _op()
+    op = relax_op()
     if np.issubdtype(np.dtype(ctx.in_dtypes[0]), np.integer):
         return op.floor_divide(lhs, rhs)  # numpy semantics, as the op table's compute rule
     return op.divide(lhs, rhs)
@@ -213,7 +213,7 @@ def _binary(ctx, node, attrs, inputs):
         return _div(ctx, inputs[0], inputs[1])
     if name == "power" and not _is_float(ctx.in_dtypes[0]):
         return _int_power(inputs[0], inputs[1])
-    return getattr(_op(), name)(inputs[0], inputs[1])
+    return getattr(relax_op(), name)(inputs[0], inputs[1])
 
 
 def _is_float(dtype):
@@ -222,12 +222,12 @@ def _is_float(dtype):
 
 def _int_power(lhs, rhs):
     # TOPI's power is float-only: compute in float64 (exact for the integer range that fits) and cast back
-    op = _op()
+    op = relax_op()
     return op.power(op.astype(lhs, "float64"), op.astype(rhs, "float64"))
 
 
 def truth(ctx, x, dtype):
-    op = _op()
+    op = relax_op()
     if dtype == "bool":
         return x
     return op.not_equal(x, ctx.scalar(0, dtype))
@@ -236,7 +236,7 @@ def truth(ctx, x, dtype):
 @RELAX_EXPORT.register("logical_and", "logical_or", "logical_xor", "broadcast_logical_and",
                        "broadcast_logical_or", "broadcast_logical_xor")
 def _logical(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     fn = {"and": op.logical_and, "or": op.logical_or, "xor": op.logical_xor}[node.op.rsplit("_", 1)[1]]
     inputs = ctx.broadcast_operands(inputs)
     return fn(truth(ctx, inputs[0], ctx.in_dtypes[0]), truth(ctx, inputs[1], ctx.in_dtypes[1]))
@@ -246,7 +246,7 @@ def _logical(ctx, node, attrs, inputs):
 def _elemwise_sum(ctx, node, attrs, inputs):
     out = inputs[0]
     for y in inputs[1:]:
-        out = ctx.emit(_op().add(out, y))
+        out = ctx.emit(relax_op().add(out, y))
     return out
 
 
@@ -274,10 +274,10 @@ def _scalar_op(ctx, node, attrs, inputs):
         if np.issubdtype(np.dtype(d), np.integer):
             # op table: x / s in numpy gives float, then cast back to the input dtype (truncation)
             fl = "float64"
-            q = _op().divide(_op().astype(lhs, fl), _op().astype(rhs, fl))
+            q = relax_op().divide(relax_op().astype(lhs, fl), relax_op().astype(rhs, fl))
             return q
-        return _op().divide(lhs, rhs)
-    return getattr(_op(), name)(lhs, rhs)
+        return relax_op().divide(lhs, rhs)
+    return getattr(relax_op(), name)(lhs, rhs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def _full(ctx, node, attrs, inputs):
     value = {"zeros": 0, "ones": 1}.get(node.op, attrs.get("fill_value"))
     shape, dtype = ctx.out_shapes[0], ctx.out_dtypes[0]
     if not is_static(shape):
-        return _op().full(ctx.shape(shape), ctx.scalar(value, dtype), dtype)
+        return relax_op().full(ctx.shape(shape), ctx.scalar(value, dtype), dtype)
     return ctx.const(np.full(shape, value, dtype=dtype))
 
 
@@ -296,7 +296,7 @@ def _full_like(ctx, node, attrs, inputs):
     value = {"zeros_like": 0, "ones_like": 1}.get(node.op, attrs.get("fill_value"))
     shape, dtype = ctx.in_shapes[0], ctx.in_dtypes[0]
     if not is_static(shape):
-        return _op().full_like(inputs[0], ctx.scalar(value, dtype), dtype)
+        return relax_op().full_like(inputs[0], ctx.scalar(value, dtype), dtype)
     return ctx.const(np.full(shape, value, dtype=dtype))
 
 
@@ -309,6 +309,6 @@ def _arange(ctx, node, attrs, inputs):
 def _shape_of(ctx, node, attrs, inputs):
     shape = ctx.in_shapes[0]
     if not is_static(shape):  # the sizes the function was called with
-        op = _op()
+        op = relax_op()
         return op.astype(op.shape_to_tensor(compat.relax().ShapeExpr(ctx.shape(shape))), attrs.dtype)
     return ctx.const(np.array(shape, dtype=attrs.dtype))

@@ -17,7 +17,7 @@ import numpy as np
 from nnvm_bridge.ir import dtypes as _dt
 
 from .. import compat
-from .context import _op
+from .context import relax_op
 
 STORAGE = "uint8"  # what holds a float8 code in TVM
 # IR ops that only move values (or read their shape): on float8 tensors they run on the uint8 codes as they are
@@ -58,8 +58,8 @@ def cast(ctx, x, src: str, dst: str, saturate: bool = True, round_mode: str = "u
         # float32 first, in a kernel of its own: two bit conversions in one expression do not build
         x, src = cast(ctx, x, src, "float32"), "float32"
         if not needs_bit_cast(src, dst):
-            return ctx.emit(_op().astype(x, dst))
-    rx, op = compat.relax(), _op()
+            return ctx.emit(relax_op().astype(x, dst))
+    rx, op = compat.relax(), relax_op()
     shape, _ = compat.shape_dtype_of(x)
     size = 1
     for d in shape:

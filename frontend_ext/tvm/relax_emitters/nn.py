@@ -10,7 +10,7 @@ from nnvm_bridge.ops.numpy_ref import bilinear_resize_taps
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 # ---------------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def _expand_pads(padding, nsp):
 def _add_channel_bias(ctx, y, bias, ndim, axis=1):
     shape = [1] * ndim
     shape[axis] = -1
-    return _op().add(y, _op().reshape(bias, shape))
+    return relax_op().add(y, relax_op().reshape(bias, shape))
 
 
 def _nsp(ctx):
@@ -33,7 +33,7 @@ def _nsp(ctx):
 
 @RELAX_EXPORT.register("conv1d", "conv2d", "conv3d")
 def _conv(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     nsp = _nsp(ctx)
     fn = getattr(op.nn, f"conv{nsp}d")
     if attrs.layout not in DATA_LAYOUTS.values():
@@ -48,7 +48,7 @@ def _conv(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("conv1d_transpose", "conv2d_transpose", "conv3d_transpose")
 def _conv_transpose(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     nsp = _nsp(ctx)
     if _patches_do_not_overlap(attrs, ctx.in_shapes[1][2:], nsp):
         y = _conv_transpose_as_matmul(ctx, inputs[0], inputs[1])
@@ -77,7 +77,7 @@ def _conv_transpose_as_matmul(ctx, x, w):
     channels, out channels x kernel), its rows then interleaved into the patches: TOPI's conv2d_transpose has
     no CPU schedule here and ran Mask R-CNN's 2x2 upsampling of 1000 RoIs 200x slower than MXNet; the matmul
     takes the fixed matmul schedule."""
-    op = _op()
+    op = relax_op()
     n, c_in, *sp = ctx.in_shapes[0]
     c_out, kernel = ctx.in_shapes[1][1], ctx.in_shapes[1][2:]
     nsp = len(sp)
@@ -99,7 +99,7 @@ def _conv_transpose_as_conv2d(ctx, attrs, x, w):
     the kernel flipped, its in and out channels swapped per group. The blocked conv2d and its schedule then
     run it, zeros and all, several times faster than TOPI's unscheduled conv2d_transpose (CenterNet's and
     Simple Pose's 4x4 stride-2 upsampling)."""
-    op = _op()
+    op = relax_op()
     n, c_in, *sp = ctx.in_shapes[0]
     _, c_out_g, *kernel = ctx.in_shapes[1]
     groups, strides, dilation = attrs.groups, per_dim(attrs.strides, 2), per_dim(attrs.dilation, 2)
@@ -144,7 +144,7 @@ def _static_tails(ctx, tails):
 
 @RELAX_EXPORT.register("max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d")
 def _pool(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     nsp = _nsp(ctx)
     kind = node.op.split("_")[0]
     fn = getattr(op.nn, f"{kind}_pool{nsp}d")
@@ -169,7 +169,7 @@ def _pool(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("global_max_pool1d", "global_max_pool2d", "global_max_pool3d", "global_avg_pool1d",
                        "global_avg_pool2d", "global_avg_pool3d")
 def _global_pool(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     axes = list(range(2, len(ctx.in_shapes[0])))
     return (op.max if "max" in node.op else op.mean)(inputs[0], axes, keepdims=True)
 
@@ -177,17 +177,17 @@ def _global_pool(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("adaptive_avg_pool2d")
 def _adaptive_avg_pool2d(ctx, node, attrs, inputs):
     size = tuple(attrs.output_size)
-    return _op().nn.adaptive_avg_pool2d(inputs[0], size * 2 if len(size) == 1 else size)
+    return relax_op().nn.adaptive_avg_pool2d(inputs[0], size * 2 if len(size) == 1 else size)
 
 
 @RELAX_EXPORT.register("dense")
 def _dense(ctx, node, attrs, inputs):
-    return _op().linear(inputs[0], inputs[1], inputs[2] if attrs.use_bias else None)
+    return relax_op().linear(inputs[0], inputs[1], inputs[2] if attrs.use_bias else None)
 
 
 @RELAX_EXPORT.register("matmul", "batch_matmul")
 def _matmul(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     lhs, rhs = inputs[0], inputs[1]
 
     def swap(e, ndim):
@@ -204,14 +204,14 @@ def _matmul(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("dropout")
 def _dropout(ctx, node, attrs, inputs):
     if not is_static(ctx.in_shapes[0]):
-        return [inputs[0], _op().ones_like(inputs[0])]
+        return [inputs[0], relax_op().ones_like(inputs[0])]
     mask = ctx.const(np.ones(ctx.in_shapes[0], dtype=ctx.in_dtypes[0]), ctx.in_dtypes[0])
     return [inputs[0], mask]
 
 
 @RELAX_EXPORT.register("batch_norm")
 def _batch_norm(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axis = attrs.axis % ndim
     consts = ctx.const_inputs[1:5]
@@ -233,7 +233,7 @@ def _batch_norm(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("softmax", "log_softmax")
 def _softmax(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     return (op.nn.softmax if node.op == "softmax" else op.nn.log_softmax)(inputs[0], axis=attrs.axis)
 
 
@@ -241,14 +241,14 @@ def _softmax(ctx, node, attrs, inputs):
 def _pad(ctx, node, attrs, inputs):
     widths = [int(v) for pair in attrs.pad_width for v in pair]
     if node.op == "pad":
-        return _op().nn.pad(inputs[0], widths, "constant", float(attrs.pad_value))
-    return _op().nn.pad(inputs[0], widths, "reflect" if attrs.mode == "reflect" else "replicate")
+        return relax_op().nn.pad(inputs[0], widths, "constant", float(attrs.pad_value))
+    return relax_op().nn.pad(inputs[0], widths, "reflect" if attrs.mode == "reflect" else "replicate")
 
 
 @RELAX_EXPORT.register("lrn")
 def _lrn(ctx, node, attrs, inputs):
     # y = x / (bias + alpha/size * sum over a channel window of x^2) ^ beta   (ONNX/MXNet/NNVM LRN)
-    op = _op()
+    op = relax_op()
     shape = ctx.in_shapes[0]
     ndim = len(shape)
     axis = attrs.axis % ndim
@@ -270,7 +270,7 @@ def _lrn(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("l2_normalize")
 def _l2_normalize(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axes = [v % ndim for v in attrs.axis]
     ss = op.sum(op.multiply(inputs[0], inputs[0]), axes, keepdims=True)
@@ -279,8 +279,8 @@ def _l2_normalize(ctx, node, attrs, inputs):
 
 def _resize(ctx, x, size, method, coord="half_pixel"):
     if method.upper() == "BILINEAR":
-        return _op().image.resize2d(x, size, method="linear", coordinate_transformation_mode=coord)
-    return _op().image.resize2d(x, size, method="nearest_neighbor", coordinate_transformation_mode="asymmetric",
+        return relax_op().image.resize2d(x, size, method="linear", coordinate_transformation_mode=coord)
+    return relax_op().image.resize2d(x, size, method="nearest_neighbor", coordinate_transformation_mode="asymmetric",
                                 rounding_method="floor")
 
 
@@ -291,7 +291,7 @@ def _upsampling(ctx, node, attrs, inputs):
 
 def _bilinear_takes(ctx, x, attrs):
     """Bilinear resize as takes with MXNet's taps (numpy_ref.bilinear_resize_taps)."""
-    op = _op()
+    op = relax_op()
     for axis, i0, i1, w0, w1 in bilinear_resize_taps(ctx.in_shapes[0], attrs.size, attrs.align_corners,
                                                      ctx.in_dtypes[0]):
         x = ctx.emit(op.add(op.multiply(op.take(x, ctx.const(i0, "int64"), axis=axis), ctx.const(w0)),
@@ -310,7 +310,7 @@ def _resize_op(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("layer_norm")
 def _layer_norm(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     return op.nn.layer_norm(*inputs[:3], [attrs.axis % ndim], epsilon=attrs.epsilon, center=attrs.center,
                             scale=attrs.scale)
@@ -321,18 +321,18 @@ def _instance_norm(ctx, node, attrs, inputs):
     ndim = len(ctx.in_shapes[0])
     axis = attrs.axis % ndim
     axes = [i for i in range(1, ndim) if i != axis]
-    return _op().nn.instance_norm(inputs[0], inputs[1], inputs[2], channel_axis=axis, axes=axes, epsilon=attrs.epsilon)
+    return relax_op().nn.instance_norm(inputs[0], inputs[1], inputs[2], channel_axis=axis, axes=axes, epsilon=attrs.epsilon)
 
 
 @RELAX_EXPORT.register("group_norm")
 def _group_norm(ctx, node, attrs, inputs):
     ndim = len(ctx.in_shapes[0])
-    return _op().nn.group_norm(*inputs[:3], attrs.num_groups, 1, list(range(2, ndim)), epsilon=attrs.epsilon)
+    return relax_op().nn.group_norm(*inputs[:3], attrs.num_groups, 1, list(range(2, ndim)), epsilon=attrs.epsilon)
 
 
 @RELAX_EXPORT.register("norm")
 def _norm(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axes = list(range(ndim)) if not attrs.axis else sorted(v % ndim for v in attrs.axis)
     if attrs.ord == 1:

@@ -8,7 +8,7 @@ from nnvm_bridge.ops.quantize import int_range
 
 from ..registry import RELAX_EXPORT
 from . import narrow_floats
-from .context import _op
+from .context import relax_op
 
 
 def _along_axis(ctx, param, index, axis):
@@ -18,15 +18,15 @@ def _along_axis(ctx, param, index, axis):
     for d in shape:
         size *= int(d)
     if size == 1 or ndim == 0:
-        return _op().reshape(param, ()) if shape else param
+        return relax_op().reshape(param, ()) if shape else param
     target = [1] * ndim
     target[axis % ndim] = size
-    return _op().reshape(param, target)
+    return relax_op().reshape(param, target)
 
 
 @RELAX_EXPORT.register("quantize_linear")
 def _quantize_linear(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     x = inputs[0] if ctx.in_dtypes[0] == "float32" else op.astype(inputs[0], "float32")
     scale = op.astype(_along_axis(ctx, inputs[1], 1, attrs.axis), "float32")
     zp = _as_float32(ctx, _along_axis(ctx, inputs[2], 2, attrs.axis), ctx.in_dtypes[2])
@@ -40,7 +40,7 @@ def _quantize_linear(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("dequantize_linear")
 def _dequantize_linear(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     dtype = ctx.in_dtypes[1]
     if _dt.is_float8(ctx.in_dtypes[0]):
         x = op.astype(narrow_floats.cast(ctx, inputs[0], ctx.in_dtypes[0], "float32"), dtype)
@@ -54,4 +54,4 @@ def _dequantize_linear(ctx, node, attrs, inputs):
 def _as_float32(ctx, x, dtype):
     if _dt.is_float8(dtype):
         return narrow_floats.cast(ctx, ctx.emit(x), dtype, "float32")
-    return _op().astype(x, "float32")
+    return relax_op().astype(x, "float32")

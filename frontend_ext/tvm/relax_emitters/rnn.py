@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 # ---------------------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 @RELAX_EXPORT.register("rnn")
 def _rnn(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     T, N, I = ctx.in_shapes[0]
     looped = not isinstance(T, int)
     if looped and ctx.in_dtypes[0] != "float32":
@@ -110,7 +110,7 @@ def _loop(ctx, mode, H, reverse, reset_first, proj, wh, bh, h, c, T, N):
 
 
 def _rnn_cell(ctx, mode, xg, hg, xt, hh, h, c):
-    op = _op()
+    op = relax_op()
     if mode == "lstm":
         i, f, gg, o = (ctx.emit(op.add(xv, hv)) for xv, hv in zip(xg, hg))
         c = ctx.emit(op.add(op.multiply(op.sigmoid(f), c), op.multiply(op.sigmoid(i), op.tanh(gg))))
@@ -123,7 +123,7 @@ def _rnn_cell(ctx, mode, xg, hg, xt, hh, h, c):
 
 def _gru_update(ctx, xg, hg, h, r, reset_applied=False):
     """(1-z)*n + z*h; ``reset_applied``: the new gate's hidden term is already (r*h) W + b, else r*(h W + b)."""
-    op = _op()
+    op = relax_op()
     z = ctx.emit(op.sigmoid(op.add(xg[1], hg[1])))
     n = ctx.emit(op.tanh(op.add(xg[2], hg[2] if reset_applied else op.multiply(r, hg[2]))))
     return ctx.emit(op.add(n, op.multiply(z, op.subtract(h, n))))

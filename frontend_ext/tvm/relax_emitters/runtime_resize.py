@@ -9,14 +9,14 @@ from __future__ import annotations
 from nnvm_bridge.ops.runtime_resize import resize_axis, resized_axes
 
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 
 class _RelaxOps:
     """The tensor-ops adapter resize_axis computes with; python floats become float32 constants."""
 
     def __init__(self, ctx, dtype):
-        self.ctx, self.op, self.dtype = ctx, _op(), dtype
+        self.ctx, self.op, self.dtype = ctx, relax_op(), dtype
 
     def _t(self, v):
         return self.ctx.scalar(v, "float32") if isinstance(v, float) else v

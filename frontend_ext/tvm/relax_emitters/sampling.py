@@ -11,7 +11,7 @@ import math
 
 from .. import compat
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 _TVM_METHODS = {"linear": "bilinear", "nearest": "nearest", "cubic": "bicubic"}
 _DEFAULT_SEED = 0
@@ -19,7 +19,7 @@ _DEFAULT_SEED = 0
 
 @RELAX_EXPORT.register("grid_sample")
 def _grid_sample(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     if ndim not in (4, 5):
         ctx.fail(f"grid_sample on {ndim - 2}-d data (TVM samples 2-d and 3-d)")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..registry import RELAX_EXPORT
-from .context import _op
+from .context import relax_op
 
 _REDUCTION = {"none": "update", "add": "add", "mul": "mul", "max": "max", "min": "min"}
 
@@ -10,20 +10,20 @@ _REDUCTION = {"none": "update", "add": "add", "mul": "mul", "max": "max", "min":
 @RELAX_EXPORT.register("scatter_nd")
 def _scatter_nd(ctx, node, attrs, inputs):
     data, indices, updates = inputs
-    return _op().scatter_nd(data, _op().astype(indices, "int64"), updates, _REDUCTION[attrs.reduction])
+    return relax_op().scatter_nd(data, relax_op().astype(indices, "int64"), updates, _REDUCTION[attrs.reduction])
 
 
 @RELAX_EXPORT.register("scatter_elements")
 def _scatter_elements(ctx, node, attrs, inputs):
     data, indices, updates = inputs
-    return _op().scatter_elements(data, indices, updates, axis=attrs.axis, reduction=_REDUCTION[attrs.reduction])
+    return relax_op().scatter_elements(data, indices, updates, axis=attrs.axis, reduction=_REDUCTION[attrs.reduction])
 
 
 @RELAX_EXPORT.register("gather_elements")
 def _gather_elements(ctx, node, attrs, inputs):
-    return _op().gather_elements(inputs[0], inputs[1], axis=attrs.axis)
+    return relax_op().gather_elements(inputs[0], inputs[1], axis=attrs.axis)
 
 
 @RELAX_EXPORT.register("einsum")
 def _einsum(ctx, node, attrs, inputs):
-    return _op().einsum(list(inputs), attrs.equation.replace(" ", ""))
+    return relax_op().einsum(list(inputs), attrs.equation.replace(" ", ""))

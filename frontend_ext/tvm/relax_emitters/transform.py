@@ -7,7 +7,7 @@ from nnvm_bridge.ops.common import prod
 from .. import compat
 from ..registry import RELAX_EXPORT
 from . import narrow_floats
-from .context import _op
+from .context import relax_op
 from .elementwise import truth
 
 
@@ -26,10 +26,10 @@ def _reduce(ctx, node, attrs, inputs):
         return inputs[0]
     data = inputs[0]
     if ctx.in_dtypes[0] == "bool":  # TOPI has no min/max identity for bool; reduce 0/1 bytes instead
-        data = _op().astype(data, "uint8")
+        data = relax_op().astype(data, "uint8")
     if node.op in ("max", "min") and ctx.in_dtypes[0].startswith("float"):
         return ctx.bb.emit_te(_extremum_te(node.op, axes, attrs.keepdims), data, primfunc_name_hint=node.op)
-    return getattr(_op(), node.op)(data, axes, keepdims=attrs.keepdims)
+    return getattr(relax_op(), node.op)(data, axes, keepdims=attrs.keepdims)
 
 
 def _extremum_te(kind, axes, keepdims):
@@ -60,7 +60,7 @@ def _extremum_te(kind, axes, keepdims):
 
 @RELAX_EXPORT.register("argmax", "argmin")
 def _argreduce(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axes = _reduce_axes(attrs, ndim)
     fn = getattr(op, node.op)
@@ -77,7 +77,7 @@ def _argreduce(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("collapse_sum")
 def _collapse_sum(ctx, node, attrs, inputs):
-    return _op().collapse_sum_like(inputs[0], inputs[1])
+    return relax_op().collapse_sum_like(inputs[0], inputs[1])
 
 
 
@@ -85,12 +85,12 @@ def _collapse_sum(ctx, node, attrs, inputs):
 # shape manipulation: the inferred output shape makes most of these a static reshape
 @RELAX_EXPORT.register("flatten", "reshape", "reshape_like")
 def _reshape(ctx, node, attrs, inputs):
-    return _op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
+    return relax_op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
 
 
 @RELAX_EXPORT.register("broadcast_to", "expand_like")
 def _broadcast_to(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     out = list(ctx.out_shapes[0])
     src = inputs[0]
     if node.op == "expand_like":
@@ -108,24 +108,24 @@ def _broadcast_to(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("expand_dims", "squeeze")
 def _expand_squeeze(ctx, node, attrs, inputs):
-    return _op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
+    return relax_op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
 
 
 @RELAX_EXPORT.register("concatenate")
 def _concat(ctx, node, attrs, inputs):
-    return _op().concat(list(inputs), axis=attrs.axis)
+    return relax_op().concat(list(inputs), axis=attrs.axis)
 
 
 @RELAX_EXPORT.register("stack")
 def _stack(ctx, node, attrs, inputs):
-    return _op().stack(list(inputs), axis=attrs.axis)
+    return relax_op().stack(list(inputs), axis=attrs.axis)
 
 
 @RELAX_EXPORT.register("split")
 def _split(ctx, node, attrs, inputs):
     from nnvm_bridge.ops.transform import split_points
 
-    op = _op()
+    op = relax_op()
     ndim = len(ctx.in_shapes[0])
     axis = attrs.axis % ndim
     dim = ctx.in_shapes[0][axis]
@@ -144,19 +144,19 @@ def _split(ctx, node, attrs, inputs):
 def _cast(ctx, node, attrs, inputs):
     if narrow_floats.needs_bit_cast(ctx.in_dtypes[0], attrs.dtype):
         return narrow_floats.cast(ctx, inputs[0], ctx.in_dtypes[0], attrs.dtype, attrs.saturate, attrs.round_mode)
-    return _op().astype(inputs[0], attrs.dtype)
+    return relax_op().astype(inputs[0], attrs.dtype)
 
 
 @RELAX_EXPORT.register("transpose")
 def _transpose(ctx, node, attrs, inputs):
-    return _op().permute_dims(inputs[0], list(attrs.axes) if attrs.axes else None)
+    return relax_op().permute_dims(inputs[0], list(attrs.axes) if attrs.axes else None)
 
 
 @RELAX_EXPORT.register("strided_slice")
 def _strided_slice(ctx, node, attrs, inputs):
     from nnvm_bridge.ops.transform import slice_bounds
 
-    op = _op()
+    op = relax_op()
     shape = ctx.in_shapes[0]
     y = inputs[0]
     axes, begins, ends, steps = [], [], [], []
@@ -174,17 +174,17 @@ def _strided_slice(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("slice_like")
 def _slice_like(ctx, node, attrs, inputs):
     out = ctx.out_shapes[0]
-    return _op().strided_slice(inputs[0], list(range(len(out))), [0] * len(out), ctx.shape(out), assume_inbound=True)
+    return relax_op().strided_slice(inputs[0], list(range(len(out))), [0] * len(out), ctx.shape(out), assume_inbound=True)
 
 
 @RELAX_EXPORT.register("flip")
 def _flip(ctx, node, attrs, inputs):
-    return _op().flip(inputs[0], attrs.axis % len(ctx.in_shapes[0]))
+    return relax_op().flip(inputs[0], attrs.axis % len(ctx.in_shapes[0]))
 
 
 def _index(ctx, e, dtype, dim=None):
     """Indices as int64; negative ones wrap around ``dim`` as numpy/ONNX do."""
-    op = _op()
+    op = relax_op()
     if dtype != "int64":
         e = ctx.emit(op.astype(e, "int64"))
     if dim is not None:
@@ -195,7 +195,7 @@ def _index(ctx, e, dtype, dim=None):
 
 @RELAX_EXPORT.register("take")
 def _take(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     data = inputs[0]
     if attrs.axis is None:
         data = ctx.emit(op.reshape(data, [-1]))
@@ -210,7 +210,7 @@ def _take(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("gather_nd")
 def _gather_nd(ctx, node, attrs, inputs):
     # NNVM/MXNet index with the FIRST dim of indices; Relax (like ONNX) with the last
-    op = _op()
+    op = relax_op()
     idx = _index(ctx, inputs[1], ctx.in_dtypes[1])
     k = len(ctx.in_shapes[1])
     idx = ctx.emit(op.permute_dims(idx, list(range(1, k)) + [0]))
@@ -219,7 +219,7 @@ def _gather_nd(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("where")
 def _where(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     cond, cshape = inputs[0], ctx.in_shapes[0]
     xshape = ctx.in_shapes[1]
     if len(cshape) == 1 and len(xshape) > 1 and cshape[0] == xshape[0]:
@@ -233,7 +233,7 @@ def _where(ctx, node, attrs, inputs):
 def _tile(ctx, node, attrs, inputs):
     # reshape -> broadcast_to -> reshape (exactly np.tile); Relax's own tile left NaNs in its output for
     # large repeat counts on every axis (ONNX test_tile) in TVM 0.27
-    op = _op()
+    op = relax_op()
     shape = list(ctx.in_shapes[0])
     reps = list(attrs.reps)
     n = max(len(shape), len(reps))
@@ -248,12 +248,12 @@ def _tile(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("repeat")
 def _repeat(ctx, node, attrs, inputs):
-    return _op().repeat(inputs[0], attrs.repeats, axis=attrs.axis)
+    return relax_op().repeat(inputs[0], attrs.repeats, axis=attrs.axis)
 
 
 @RELAX_EXPORT.register("one_hot")
 def _one_hot(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     idx = _index(ctx, inputs[0], ctx.in_dtypes[0], attrs.depth)
     axis = attrs.axis % (len(ctx.in_shapes[0]) + 1)
     y = ctx.emit(op.one_hot(idx, float(attrs.on_value), float(attrs.off_value), attrs.depth, axis=axis))
@@ -262,7 +262,7 @@ def _one_hot(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("topk")
 def _topk(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     rx = compat.relax()
     axis = attrs.axis % len(ctx.in_shapes[0])
     k = attrs.k if attrs.k > 0 else ctx.in_shapes[0][axis]
@@ -276,7 +276,7 @@ def _topk(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("depth_to_space")
 def _depth_to_space(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     n, c, h, w = ctx.in_shapes[0]
     b = attrs.block_size
     if attrs.mode == "DCR":
@@ -290,7 +290,7 @@ def _depth_to_space(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("space_to_depth")
 def _space_to_depth(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     n, c, h, w = ctx.in_shapes[0]
     b = attrs.block_size
     y = ctx.emit(op.reshape(inputs[0], ctx.shape([n, c, h // b, b, w // b, b])))
@@ -300,7 +300,7 @@ def _space_to_depth(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("cumsum")
 def _cumsum(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     axis = attrs.axis % len(ctx.in_shapes[0])
     x = ctx.emit(op.flip(inputs[0], axis)) if attrs.reverse else inputs[0]
     y = ctx.emit(op.cumsum(x, axis=axis, dtype=ctx.in_dtypes[0], exclusive=bool(attrs.exclusive)))
@@ -309,7 +309,7 @@ def _cumsum(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("cumprod")
 def _cumprod(ctx, node, attrs, inputs):
-    op = _op()
+    op = relax_op()
     axis = attrs.axis % len(ctx.in_shapes[0])
     x = ctx.emit(op.flip(inputs[0], axis)) if attrs.reverse else inputs[0]
     y = ctx.emit(op.cumprod(x, axis=axis, dtype=ctx.in_dtypes[0], exclusive=bool(attrs.exclusive)))
