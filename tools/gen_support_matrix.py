@@ -113,15 +113,16 @@ def render() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_between_markers(path: str, text: str):
+def write_between_markers(path: str, text: str, start: str = START, end: str = END):
+    """Replace the text between the ``start`` and ``end`` marker lines of ``path`` (README's generated blocks)."""
     with open(path, encoding="utf-8") as f:
         doc = f.read()
-    if START not in doc or END not in doc:
-        raise SystemExit(f"{path}: markers {START} / {END} not found")
-    head, rest = doc.split(START, 1)
-    _, tail = rest.split(END, 1)
+    if start not in doc or end not in doc:
+        raise SystemExit(f"{path}: markers {start} / {end} not found")
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(head + START + "\n" + text + END + tail)
+        f.write(head + start + "\n" + text + end + tail)
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, ROOT)
+import gen_support_matrix  # noqa: E402  (the README marker writer)
+
 CENSUS = os.path.join(ROOT, "benchmarks", "results", "gluon_op_census.json")
 START, END = "<!-- gluon-op-tally:start -->", "<!-- gluon-op-tally:end -->"
 
@@ -81,17 +83,6 @@ def render(models: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_between_markers(path: str, text: str):
-    with open(path, encoding="utf-8") as f:
-        doc = f.read()
-    if START not in doc or END not in doc:
-        raise SystemExit(f"{path}: markers {START} / {END} not found")
-    head, rest = doc.split(START, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + START + "\n" + text + END + tail)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--census", action="store_true", help="build every model's symbol and rewrite the census")
@@ -106,7 +97,7 @@ def main(argv=None) -> int:
             f.write("\n")
     text = render(load_census())
     if args.write:
-        write_between_markers(args.write, text)
+        gen_support_matrix.write_between_markers(args.write, text, START, END)
         print(f"updated {args.write}", file=sys.stderr)
     else:
         sys.stdout.write(text)
