@@ -160,6 +160,23 @@ def test_graph_with_params_kept_as_inputs():
         cm.export_library("/tmp/never_written.so")
 
 
+def test_tuning_registers_only_the_targets_intrinsics():
+    """A CPU tuning registers its CPU's tensorization intrinsics without parsing every other family's (CUDA's
+    alone took minutes): checked in a fresh process, where nothing has imported the intrinsic package yet."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tvm; from frontend_ext.tvm import compat; "
+            "compat.register_tensor_intrinsics(tvm.target.Target({'kind': 'llvm', 'mtriple': 'x86_64-linux-gnu'})); "
+            "from tvm.s_tir.tensor_intrin import x86; "
+            "from tvm.s_tir import TensorIntrin; TensorIntrin.get(x86.VNNI_DOT_16x4_INTRIN); "
+            "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('tvm.s_tir.tensor_intrin.')))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "['x86']"
+
+
 @pytest.mark.slow
 def test_tuning_writes_a_database_and_reapplies_it(tmp_path):
     x = variable("x", {"__shape__": "(1, 4, 8, 8)"})

@@ -209,3 +209,39 @@ def meta_schedule():
     except ImportError:  # pragma: no cover - TVM < 0.24
         from tvm import meta_schedule as ms
     return ms
+
+
+_INTRINSICS = "tvm.s_tir.tensor_intrin"
+
+
+def register_tensor_intrinsics(target) -> None:
+    """Register the tensorization intrinsics of ``target``'s family only. MetaSchedule's TuneContext imports the
+    whole intrinsic package, which parses every family's TVMScript (CUDA's alone takes minutes on 2 cores) even to
+    tune a CPU: entering the package without its ``__init__`` first makes that import a no-op, and each family
+    asked for is imported on demand (a later CUDA tuning in the same process imports ``cuda`` then)."""
+    import importlib
+    import importlib.util
+    import platform
+    import sys
+    import types
+
+    if target.kind.name == "llvm":
+        arch = str(target.attrs.get("mtriple", "") or platform.machine()).lower()
+        families = ["arm_cpu"] if arch.startswith(("aarch64", "arm")) else (
+            ["riscv_cpu"] if arch.startswith("riscv") else ["x86"])
+    else:
+        families = {"cuda": ["cuda"], "rocm": ["rocm"], "metal": ["metal"], "hexagon": ["hexagon"]}.get(
+            target.kind.name, [])
+    try:
+        if _INTRINSICS not in sys.modules:
+            spec = importlib.util.find_spec(_INTRINSICS)
+            if spec is None or not spec.submodule_search_locations:
+                return  # an older layout: TuneContext's own import registers everything
+            package = types.ModuleType(_INTRINSICS)
+            package.__path__ = list(spec.submodule_search_locations)
+            package.__package__ = _INTRINSICS
+            sys.modules[_INTRINSICS] = package
+        for family in families:
+            importlib.import_module(f"{_INTRINSICS}.{family}")
+    except ImportError:  # pragma: no cover - a TVM build without that family
+        pass

@@ -7,7 +7,8 @@ the records already in DIR. Either way a record replaces the fixed schedule of i
 was timed faster on this machine (``cpu/tuned.py``), so tuning can only improve the build. Recipe from
 DESIGN.md ("TVM 0.27 notes"); pitfalls: apache-tvm-ffi 0.1.15.post2 crashes on the first database write
 (pin 0.1.14.post1), MetaSchedule needs xgboost/scipy/psutil/cloudpickle, the 30 s default build timeout is
-too short on 2 cores, and the default builder's intrinsic import times every build out (``build_candidate``).
+too short on 2 cores, the default builder's intrinsic import times every build out (``build_candidate``), and
+TuneContext's import of every target family's intrinsics takes minutes (``compat.register_tensor_intrinsics``).
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def tune_or_load(mod, target, tuning, int8=False):
     _check_deps()
     os.makedirs(work_dir, exist_ok=True)
     prepared = _prepare(mod, target, int8)
+    compat.register_tensor_intrinsics(target)
     tasks = ms.relax_integration.extract_tasks(prepared, target)
     per_task = int(opts.get("max_trials_per_task") or max(1, math.ceil(trials / max(1, len(tasks)))))
     print(f"[nnvm_bridge] MetaSchedule: {len(tasks)} tasks, {trials} trials in total "
