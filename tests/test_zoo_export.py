@@ -42,6 +42,17 @@ class FastHe(mx.init.Initializer):
         arr[:] = w
 
 
+# VGG's first dense layer takes whatever its features give (deferred shape): at 64x64 it has 2048 inputs instead of
+# 25088, the same graph at a third of the weights and a fifth of the time. vgg16 keeps 224x224 and all 138M weights.
+FULL_SIZE_VGG = "vgg16"
+
+
+def input_size(name):
+    if name.startswith("inception"):
+        return 299
+    return 64 if name.startswith("vgg") and name != FULL_SIZE_VGG else 224
+
+
 def make_model(name, seed=0):
     """A zoo model with random weights and random BatchNorm statistics, its input and MXNet's output."""
     from mxnet.gluon.model_zoo import vision
@@ -51,7 +62,7 @@ def make_model(name, seed=0):
     net = vision.get_model(name, pretrained=False)
     net.initialize(FastHe(seed))
     net.hybridize()  # net.export needs a hybridized forward
-    size = 299 if name.startswith("inception") else 224
+    size = input_size(name)
     x = rng.normal(0, 1, (1, 3, size, size)).astype(np.float32)
     net(mx.nd.array(x))  # materialise deferred shapes
     n_bn = 0
