@@ -102,17 +102,6 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
-def update_readme(path: str, text: str):
-    with open(path, encoding="utf-8") as f:
-        doc = f.read()
-    if README_START not in doc or README_END not in doc:
-        raise SystemExit(f"{path} has no {README_START} ... {README_END} markers")
-    head, rest = doc.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + README_START + "\n" + text + "\n" + README_END + tail)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="resnet50_v1,vgg16,densenet121")
@@ -150,7 +139,10 @@ def main(argv=None) -> int:
     with open(os.path.join(OUT, "convert.json"), "w") as f:
         json.dump(rows, f, indent=2)
     if args.update_readme:
-        update_readme(args.update_readme, text + "\n" + note)
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        from gen_support_matrix import write_between_markers  # the README marker writer
+
+        write_between_markers(args.update_readme, text + "\n" + note + "\n", README_START, README_END)
     return 0
 
 
