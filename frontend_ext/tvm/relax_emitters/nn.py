@@ -75,7 +75,7 @@ def _patches_do_not_overlap(attrs, kernel, nsp):
 def _conv_transpose_as_matmul(ctx, x, w):
     """A transposed convolution whose patches do not overlap as one matmul, (pixels, in channels) x (in
     channels, out channels x kernel), its rows then interleaved into the patches: TOPI's conv2d_transpose has
-    no CPU schedule here and ran Mask R-CNN's 2x2 upsampling of 1000 RoIs 200x slower than MXNet; the matmul
+    no CPU schedule here (Mask R-CNN's mask head crawled; docs/gluon_models.md has the figures); the matmul
     takes the fixed matmul schedule."""
     op = relax_op()
     n, c_in, *sp = ctx.in_shapes[0]
@@ -97,8 +97,8 @@ def _conv_transpose_as_conv2d(ctx, attrs, x, w):
     """A 2-D transposed convolution as the convolution whose gradient it is: the input dilated by the strides
     (zeros between its pixels) and padded by dilation x (kernel - 1) - padding (cut where that is negative),
     the kernel flipped, its in and out channels swapped per group. The blocked conv2d and its schedule then
-    run it, zeros and all, several times faster than TOPI's unscheduled conv2d_transpose (CenterNet's and
-    Simple Pose's 4x4 stride-2 upsampling)."""
+    run it, zeros and all, faster than TOPI's unscheduled conv2d_transpose (CenterNet's and Simple Pose's
+    4x4 stride-2 upsampling)."""
     op = relax_op()
     n, c_in, *sp = ctx.in_shapes[0]
     _, c_out_g, *kernel = ctx.in_shapes[1]
