@@ -73,6 +73,20 @@ def sliding_loop_model():
                   [_vi("x", shape=[8]), _vi("y0", shape=[1]), _vi("M", T.INT64, [])], [_vi("y", shape=[1]), _vi("ys")])
 
 
+def rows_loop_model():
+    """for i in range(x.size(0)): acc = acc * 0.5 + x[i], as PyTorch's legacy exporter writes a scripted loop:
+    the trip count from Shape -> Gather, the row a Gather of x at the 0-d iteration number."""
+    body = h.make_graph([h.make_node("Mul", ["a_in", "half"], ["t"]), h.make_node("Gather", ["x", "i"], ["row"]),
+                         h.make_node("Add", ["t", "row"], ["a_out"]), h.make_node("Identity", ["c_in"], ["c_out"])],
+                        "body", [_vi("i", T.INT64, []), _vi("c_in", T.BOOL, []), _vi("a_in", shape=[2])],
+                        [_vi("c_out", T.BOOL, []), _vi("a_out", shape=[2])],
+                        [nh.from_array(np.array(0.5, np.float32), "half")])
+    return _model([h.make_node("Shape", ["x"], ["shape"]), h.make_node("Gather", ["shape", "zero"], ["n"]),
+                   h.make_node("Loop", ["n", "true", "a0"], ["a"], body=body)],
+                  [_vi("x", shape=["N", 2]), _vi("a0", shape=[2])], [_vi("a", shape=[2])],
+                  [_int("zero", 0), nh.from_array(np.array(True), "true")])
+
+
 def long_loop_model(trips=300):
     """A fixed trip count above the unrolling limit (256): acc = acc * 0.99 + x."""
     body = h.make_graph([h.make_node("Mul", ["a_in", "k"], ["t"]), h.make_node("Add", ["t", "x"], ["a_out"]),
@@ -277,7 +291,8 @@ def test_detection_post_processing_runs_in_gluon_at_two_sizes():
         _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
 
 
-@pytest.mark.parametrize("make", [scan_model, long_loop_model], ids=["scan over a symbolic length", "300 trips"])
+@pytest.mark.parametrize("make", [scan_model, long_loop_model, rows_loop_model],
+                         ids=["scan over a symbolic length", "300 trips", "rows of x at the iteration"])
 def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
     import nnvm_bridge as nb
 
@@ -287,7 +302,8 @@ def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
     r = np.random.RandomState(0)
     for n in (4, 9):
         feeds = {"s0": np.ones(3, np.float32), "x": r.rand(n, 3).astype(np.float32)} if make is scan_model else \
-            {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
+            {"x": r.rand(n, 2).astype(np.float32), "a0": r.rand(2).astype(np.float32)} if make is rows_loop_model \
+            else {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
         _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
 
 

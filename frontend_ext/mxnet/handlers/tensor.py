@@ -219,6 +219,10 @@ def _take(ctx, node, attrs, inputs):
     if axis is None:
         data = ctx.add("Reshape", node.name + "_flat", [data], {"shape": (-1,)})
         axis = 0
+    index, shape = ctx.shape(node.inputs[1]), ctx.shape(node.inputs[0])
+    if index == () and shape is not None and len(shape) > 1:  # a 0-d index (a loop's iteration) is (1,) in MXNet
+        y = ctx.add("take", f"{node.name}_taken", [data, inputs[1]], {"axis": axis, "mode": "wrap"})
+        return [ctx.add("squeeze", node.name, [y], {"axis": (axis % len(shape),)})]
     return [ctx.add("take", node.name, [data, inputs[1]], {"axis": axis, "mode": "wrap"})]
 
 
