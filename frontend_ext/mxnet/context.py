@@ -46,6 +46,25 @@ def _npx_reshape(attrs):
     return "_npx_reshape", {"newshape": tuple(out), **rest}
 
 
+def dfs_inputs(nodes, heads):
+    """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
+    order, seen = [], set()
+    for head in heads:
+        stack = [(head[0], False)]
+        while stack:
+            nid, done = stack.pop()
+            if done:
+                if nodes[nid]["op"] == "null":
+                    order.append(nid)
+                continue
+            if nid in seen:
+                continue
+            seen.add(nid)
+            stack.append((nid, True))
+            stack.extend((i[0], False) for i in reversed(nodes[nid]["inputs"]))
+    return order
+
+
 class MXNetEmitter:
     def __init__(self, graph, params):
         self.graph = graph
