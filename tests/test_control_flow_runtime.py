@@ -5,7 +5,7 @@ whose branches give different shapes on a run-time condition, Loops with a run-t
 data-dependent condition, and torchvision's detection post-processing (NonZero on the scores, an If that
 returns no boxes when nothing is left, NMS and TopK otherwise), each compiled once and run at two input
 sizes against onnxruntime.  MXNet gets ``_cond`` for such an If and ``_foreach`` for a loop that runs its
-whole (symbolic or long) trip count; a loop the data stop is refused there.
+whole (symbolic or long) trip count, ``_while_loop`` for a loop the data stop (one with scan outputs is refused).
 """
 from __future__ import annotations
 
