@@ -97,7 +97,8 @@ def _legacy_ops_only(symbol_json) -> bool:
     """True unless the symbol uses MXNet's numpy-semantics ops (``_np*``), the ones that know 0-d arrays."""
     import json
 
-    return not any(n["op"].startswith("_np") for n in json.loads(symbol_json)["nodes"])
+    # (_npx_reshape is every Reshape's form: legacy-shaped itself)
+    return not any(n["op"].startswith("_np") and n["op"] != "_npx_reshape" for n in json.loads(symbol_json)["nodes"])
 
 
 def _from_mx_output(v):

@@ -5,7 +5,7 @@ whose branches give different shapes on a run-time condition, Loops with a run-t
 data-dependent condition, and torchvision's detection post-processing (NonZero on the scores, an If that
 returns no boxes when nothing is left, NMS and TopK otherwise), each compiled once and run at two input
 sizes against onnxruntime.  MXNet gets ``_cond`` for such an If and ``_foreach`` for a loop that runs its
-whole (symbolic or long) trip count; a loop the data stop is refused there.
+whole (symbolic or long) trip count, ``_while_loop`` for a loop the data stop (one with scan outputs is refused).
 """
 from __future__ import annotations
 
@@ -58,6 +58,22 @@ def while_model():
                   [_vi("y", shape=["N", 2]), _vi("ys")])
 
 
+def stopping_loop_model(trips_input=True):
+    """while i < M and sum(y) < limit: y = 1.5 * y + x, no scan output: M an input, or (PyTorch's legacy export
+    of a scripted while loop) int64's largest, the body ignoring its condition input and the loop's own
+    condition computed before it."""
+    body = h.make_graph([
+        h.make_node("Mul", ["y_in", "k"], ["t"]), h.make_node("Add", ["t", "x"], ["y_out"]),
+        h.make_node("ReduceSum", ["y_out"], ["s"], keepdims=0), h.make_node("Less", ["s", "limit"], ["cond_out"])],
+        "body", [_vi("i", T.INT64, []), _vi("cond_in", T.BOOL, []), _vi("y_in", shape=["N", 2])],
+        [_vi("cond_out", T.BOOL, []), _vi("y_out", shape=["N", 2])], [nh.from_array(np.array(1.5, np.float32), "k")])
+    before = [h.make_node("ReduceSum", ["y0"], ["s0"], keepdims=0), h.make_node("Less", ["s0", "limit"], ["c0"])]
+    inputs = [_vi("x", shape=["N", 2]), _vi("y0", shape=["N", 2]), _vi("limit", shape=[])]
+    return _model(before + [h.make_node("Loop", ["M", "c0", "y0"], ["y"], body=body)],
+                  inputs + ([_vi("M", T.INT64, [])] if trips_input else []), [_vi("y", shape=["N", 2])],
+                  [] if trips_input else [_int("M", 2**63 - 1)])
+
+
 def sliding_loop_model():
     """ONNX's test_loop11 with a run-time trip count: y += x[i:i + 1] for i < M, scanning y (the slice's
     bounds are values, its length 1 follows from them)."""
@@ -71,6 +87,20 @@ def sliding_loop_model():
         [_int("one", 1), _int("ax", [0])])
     return _model([h.make_node("Loop", ["M", "", "y0"], ["y", "ys"], body=body)],
                   [_vi("x", shape=[8]), _vi("y0", shape=[1]), _vi("M", T.INT64, [])], [_vi("y", shape=[1]), _vi("ys")])
+
+
+def rows_loop_model():
+    """for i in range(x.size(0)): acc = acc * 0.5 + x[i], as PyTorch's legacy exporter writes a scripted loop:
+    the trip count from Shape -> Gather, the row a Gather of x at the 0-d iteration number."""
+    body = h.make_graph([h.make_node("Mul", ["a_in", "half"], ["t"]), h.make_node("Gather", ["x", "i"], ["row"]),
+                         h.make_node("Add", ["t", "row"], ["a_out"]), h.make_node("Identity", ["c_in"], ["c_out"])],
+                        "body", [_vi("i", T.INT64, []), _vi("c_in", T.BOOL, []), _vi("a_in", shape=[2])],
+                        [_vi("c_out", T.BOOL, []), _vi("a_out", shape=[2])],
+                        [nh.from_array(np.array(0.5, np.float32), "half")])
+    return _model([h.make_node("Shape", ["x"], ["shape"]), h.make_node("Gather", ["shape", "zero"], ["n"]),
+                   h.make_node("Loop", ["n", "true", "a0"], ["a"], body=body)],
+                  [_vi("x", shape=["N", 2]), _vi("a0", shape=[2])], [_vi("a", shape=[2])],
+                  [_int("zero", 0), nh.from_array(np.array(True), "true")])
 
 
 def long_loop_model(trips=300):
@@ -277,7 +307,8 @@ def test_detection_post_processing_runs_in_gluon_at_two_sizes():
         _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
 
 
-@pytest.mark.parametrize("make", [scan_model, long_loop_model], ids=["scan over a symbolic length", "300 trips"])
+@pytest.mark.parametrize("make", [scan_model, long_loop_model, rows_loop_model],
+                         ids=["scan over a symbolic length", "300 trips", "rows of x at the iteration"])
 def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
     import nnvm_bridge as nb
 
@@ -287,7 +318,29 @@ def test_loop_of_a_whole_trip_count_runs_in_gluon_as_foreach(make):
     r = np.random.RandomState(0)
     for n in (4, 9):
         feeds = {"s0": np.ones(3, np.float32), "x": r.rand(n, 3).astype(np.float32)} if make is scan_model else \
-            {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
+            {"x": r.rand(n, 2).astype(np.float32), "a0": r.rand(2).astype(np.float32)} if make is rows_loop_model \
+            else {"x": r.rand(n).astype(np.float32), "a0": np.zeros(n, np.float32)}
+        _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
+
+
+@pytest.mark.parametrize("trips_input", [True, False], ids=["trip count input", "no trip count"])
+def test_loop_that_the_data_stop_runs_in_gluon_as_while_loop(trips_input):
+    import nnvm_bridge as nb
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    pytest.importorskip("mxnet")
+    model = stopping_loop_model(trips_input)
+    assert '"_while_loop"' in to_mxnet(*from_onnx(model))[0]
+    block = nb.import_to_gluon(model)
+    r = np.random.RandomState(0)
+    # stops on the condition, on the count, at once (the condition false before the loop), after no trip
+    for n, trips, limit in ((2, 10, 30.0), (5, 3, 1e9), (3, 5, -1.0), (4, 0, 1e9)):
+        feeds = {"x": r.rand(n, 2).astype(np.float32), "y0": r.rand(n, 2).astype(np.float32),
+                 "limit": np.array(limit, np.float32)}
+        if trips_input:
+            feeds["M"] = np.array(trips, np.int64)
+        elif trips == 0 or limit > 1e8:
+            continue  # without a count the condition must stop it
         _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
 
 

@@ -28,6 +28,17 @@ def v(name="data"):
     return S.var(name)
 
 
+def _npx_reshape(x, newshape):
+    """``_npx_reshape`` of ``x`` (no Python wrapper takes a legacy symbol)."""
+    import json
+
+    js = json.loads(x.tojson())
+    js["nodes"].append({"op": "_npx_reshape", "name": "npx_reshape", "attrs": {"newshape": str(newshape)},
+                        "inputs": [js["heads"][0]]})
+    js["heads"] = [[len(js["nodes"]) - 1, 0, 0]]
+    return mx.sym.load_json(json.dumps(js))
+
+
 x = v()
 
 # (id, symbol, inputs) -- each symbol is built from MXNet's own operator API
@@ -118,6 +129,10 @@ CASES = [
     ("reshape_m3", S.Reshape(x, shape=(-3, -2)), data(2, 3, 4)),
     ("reshape_m4", S.Reshape(x, shape=(-4, 1, -1, -2)), data(2, 3, 4)),
     ("reshape_reverse", S.Reshape(x, shape=(-1, 0), reverse=True), data(2, 3, 4)),
+    # numpy-extension reshape: what to_mxnet writes for Reshape
+    ("npx_reshape", _npx_reshape(x, (-2, -1)), data(2, 3, 4)),
+    ("npx_reshape_merge_split", _npx_reshape(x, (-5, -6, 2, -1)), data(2, 3, 4)),
+    ("npx_reshape_rest", _npx_reshape(x, (-5, -4)), data(2, 3, 4, 2)),
     ("flatten", S.Flatten(x), data(2, 3, 4)),
     ("transpose", S.transpose(x, axes=(2, 0, 1)), data(2, 3, 4)),
     ("transpose_default", S.transpose(x), data(2, 3, 4)),

@@ -2,7 +2,7 @@
 NonMaxSuppression, against onnxruntime: one Gluon block per model, run at several sizes or inputs.
 
 Integer outputs must match exactly, floats within tests/tolerance.py's bound (they are copies, so exact too).
-MXNet 1.9 runs no op on an empty input, so every input here has at least one element (an empty output is fine).
+Empty inputs and results: tests/test_empty_values.py.
 """
 from __future__ import annotations
 
@@ -91,9 +91,51 @@ def test_scatter_nd_with_a_grid_of_indices():
     _check(model, feeds)
 
 
-def test_scatter_nd_add_with_symbolic_dims_is_refused_with_what_to_do():
-    with pytest.raises(BridgeError, match="fixed data shape.*shape="):
-        nb.import_to_gluon(_scatter_nd_model(["N", 4], ["M", 1], ["M", 4], reduction="add"))
+@pytest.mark.parametrize("k", [1, 2], ids=["rows", "elements"])
+def test_scatter_nd_add_with_symbolic_dims_sums_repeated_targets(k):
+    """reduction=add at symbolic sizes (a run-time bincount): indices repeat (their updates add up), some
+    counted from the end."""
+    rng = np.random.RandomState(20 + k)
+    model = _scatter_nd_model(["N", "C"], ["M", k], ["M", "C"][:3 - k], reduction="add")
+    feeds = []
+    for n, c, m in ((4, 3, 9), (6, 5, 4)):
+        idx = np.stack([rng.randint(-d, d, size=m) for d in (n, c)[:k]], -1).astype(np.int64)
+        feeds.append({"data": rng.randn(n, c).astype(F32), "indices": idx,
+                      "updates": rng.randn(*(m, c)[:3 - k]).astype(F32)})
+    _check(model, feeds)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_scatter_elements_add_with_symbolic_dims_sums_repeated_targets(axis):
+    rng = np.random.RandomState(30 + axis)
+    model = _model([helper.make_node("ScatterElements", ["data", "indices", "updates"], ["y"], axis=axis,
+                                     reduction="add")],
+                   [vi("data", T.FLOAT, ["N", "C"]), vi("indices", T.INT64, ["P", "Q"]),
+                    vi("updates", T.FLOAT, ["P", "Q"])], [vi("y", T.FLOAT, None)], opset=18)
+    feeds = []
+    for (n, c), (p, q) in (((5, 6), (7, 4)), ((3, 9), (2, 3))):
+        length = (n, c)[axis]
+        p, q = (p, min(q, c)) if axis == 0 else (min(p, n), q)  # the other axis within the data's
+        feeds.append({"data": rng.randn(n, c).astype(F32),
+                      "indices": rng.randint(-length, length, size=(p, q)).astype(np.int64),
+                      "updates": rng.randn(p, q).astype(F32)})
+    _check(model, feeds)
+
+
+def test_scatter_nd_add_of_integers_with_symbolic_dims():
+    rng = np.random.RandomState(40)
+    model = _model([helper.make_node("ScatterND", ["data", "indices", "updates"], ["y"], reduction="add")],
+                   [vi("data", T.INT64, ["N"]), vi("indices", T.INT64, ["M", 1]), vi("updates", T.INT64, ["M"])],
+                   [vi("y", T.INT64, None)])
+    _check(model, [{"data": rng.randint(-9, 9, size=n), "indices": rng.randint(0, n, size=(m, 1)),
+                    "updates": rng.randint(-9, 9, size=m)} for n, m in ((5, 8), (9, 3))])
+
+
+@pytest.mark.parametrize("reduction", ["mul", "max", "min"])
+def test_scatter_nd_mul_max_min_are_refused_with_what_to_do(reduction):
+    with pytest.raises(BridgeError, match=f"reduction={reduction}.*TVM") as info:
+        nb.import_to_gluon(_scatter_nd_model(["N", 4], ["M", 1], ["M", 4], reduction=reduction))
+    assert "ScatterND" in str(info.value) or "scatter_nd" in str(info.value)
 
 
 def test_causal_mask_written_by_torch_legacy_exporter(tmp_path):
@@ -286,3 +328,17 @@ def test_slice_from_the_end_of_a_symbolic_axis_longer_than_it():
                                               (("starts", [-4]), ("ends", [-1]), ("axes", [1]))], opset=13)
     rng = np.random.RandomState(9)
     _check(model, [{"x": rng.randn(3, n).astype(F32)} for n in (2, 7)])
+
+
+@pytest.mark.parametrize("shape", [["N"], [2, "N"], ["N", 3], [1, 2, "N", 4]], ids=["1d", "last", "first", "4d"])
+def test_slice_from_the_end_to_a_bound_from_the_start_of_a_symbolic_axis(shape):
+    """x[-4:300] and x[-3:2] at lengths 2, 3, 7 and 400: a negative start clamps at 0 on an axis shorter than
+    it (oneDNN's slice does not clamp it: "could not construct a sub-memory"), the end at the axis length."""
+    rng = np.random.RandomState(11)
+    axis = shape.index("N")
+    for start, end in ((-4, 300), (-3, 2)):
+        model = _model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])],
+                       [vi("x", T.FLOAT, shape)], [vi("y", T.FLOAT, None)],
+                       [numpy_helper.from_array(np.array(v), k) for k, v in
+                        (("starts", [start]), ("ends", [end]), ("axes", [axis]))], opset=13)
+        _check(model, [{"x": rng.randn(*[n if d == "N" else d for d in shape]).astype(F32)} for n in (2, 3, 7, 400)])

@@ -27,6 +27,44 @@ def param_hints(value) -> dict:
             "__dtype__": str(_dt.to_mxnet(mx_dtype(_dt.canonical(value.dtype))))}
 
 
+# legacy Reshape's special values -> numpy-extension reshape's (0 copy, -2 copy the rest, -3 merge, -4 split)
+_NPX_CODES = {0: -2, -2: -4, -3: -5, -4: -6}
+
+
+def _npx_reshape(attrs):
+    """``Reshape`` (or Flatten) written as ``_npx_reshape``, the same reshape in other codes: MXNet's oneDNN
+    Reshape and Flatten fail on an empty float32 array, which a data-dependent op may give."""
+    spec, out, i = list(attrs["shape"]), [], 0
+    while i < len(spec):
+        if spec[i] == -4:  # a split: its two sizes are plain numbers (or -1)
+            out += [-6, *spec[i + 1:i + 3]]
+            i += 3
+            continue
+        out.append(_NPX_CODES.get(spec[i], spec[i]))
+        i += 1
+    rest = {k: v for k, v in attrs.items() if k != "shape"}
+    return "_npx_reshape", {"newshape": tuple(out), **rest}
+
+
+def dfs_inputs(nodes, heads):
+    """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
+    order, seen = [], set()
+    for head in heads:
+        stack = [(head[0], False)]
+        while stack:
+            nid, done = stack.pop()
+            if done:
+                if nodes[nid]["op"] == "null":
+                    order.append(nid)
+                continue
+            if nid in seen:
+                continue
+            seen.add(nid)
+            stack.append((nid, True))
+            stack.extend((i[0], False) for i in reversed(nodes[nid]["inputs"]))
+    return order
+
+
 class MXNetEmitter:
     def __init__(self, graph, params):
         self.graph = graph
@@ -51,6 +89,8 @@ class MXNetEmitter:
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""
+        if op in ("Reshape", "Flatten"):
+            op, attrs = _npx_reshape(attrs if op == "Reshape" else {"shape": (0, -1)})
         nid = len(self.nodes)
         self.nodes.append({"op": op, "name": self.names.fresh(name),
                            "attrs": {k: format_literal(v) for k, v in (attrs or {}).items() if v is not None},

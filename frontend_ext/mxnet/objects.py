@@ -40,7 +40,7 @@ def to_gluon_block(graph, params, input_order=None, ctx=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        block = mx.gluon.SymbolBlock(sym, inputs)
+        block = _np_shape_block_class(mx)(sym, inputs)
     for name, p in block.collect_params().items():
         if name not in allp:
             raise InvalidModelError(f"parameter {name!r} has no value")
@@ -49,6 +49,19 @@ def to_gluon_block(graph, params, input_order=None, ctx=None):
         p.grad_req = "null"
         p._load_init(value.as_in_context(ctx), ctx)
     return block
+
+
+_BLOCK_CLASS = []
+
+
+def _np_shape_block_class(mx):
+    if not _BLOCK_CLASS:
+        class Block(mx.gluon.SymbolBlock):
+            def forward(self, x, *args):
+                with mx.util.np_shape(True):
+                    return super().forward(x, *args)
+        _BLOCK_CLASS.append(Block)
+    return _BLOCK_CLASS[0]
 
 
 __all__ = ["to_mxnet_objects", "to_gluon_block"]

@@ -18,7 +18,7 @@ from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, low
 from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_static, parse_shape_hint
 from nnvm_bridge.ops import get_op, node_attrs
 
-from .context import MXNetEmitter, mx_dtype, param_hints
+from .context import MXNetEmitter, dfs_inputs, mx_dtype, param_hints
 from .handlers import (control, datadep, detection, dynamic, elementwise, nms, nn, quantize, rnn, roi,  # noqa: F401
                        sampling, scatter, tensor)  # (they register the handlers)
 from .handlers import runtime_resize  # noqa: F401,I001
@@ -137,31 +137,12 @@ def _emit_subgraph(ctx, body, shapes, dtypes, bind=None, seed_dtype=None, output
         if sub.nodes[entry[0]]["op"] == "null":  # a subgraph input given back as it is: MXNet needs an op there
             heads[k] = sub.add("_copy", f"{sub.nodes[entry[0]]['name']}_copy", [entry])
     heads = [[nid, index, 0] for nid, index in heads]
-    order = _dfs_inputs(sub.nodes, heads)
+    order = dfs_inputs(sub.nodes, heads)
     formal_of = {i: names.index(nd["name"]) for i, nd in enumerate(sub.nodes)
                  if nd["op"] == "null" and nd["name"] in names}
     formals = [formal_of[i] if i in formal_of else None if sub.nodes[i]["name"] == _SEED else
                np.asarray(sub.param_overrides[sub.nodes[i]["name"]]) for i in order]
     return {"nodes": sub.nodes, "arg_nodes": order, "heads": heads}, formals
-
-
-def _dfs_inputs(nodes, heads):
-    """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
-    order, seen = [], set()
-    for head in heads:
-        stack = [(head[0], False)]
-        while stack:
-            nid, done = stack.pop()
-            if done:
-                if nodes[nid]["op"] == "null":
-                    order.append(nid)
-                continue
-            if nid in seen:
-                continue
-            seen.add(nid)
-            stack.append((nid, True))
-            stack.extend((i[0], False) for i in reversed(nodes[nid]["inputs"]))
-    return order
 
 
 def to_mxnet(graph, params):

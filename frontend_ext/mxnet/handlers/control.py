@@ -4,7 +4,7 @@
 form ``mx.sym.contrib.cond`` serialises); each subgraph's inputs are positions in the node's inputs
 (``*_input_locs``).  MXNet runs only the taken branch, and the branches may give different shapes: Gluon
 (``import_to_gluon``) then learns the output shape at run time.  ``loop`` -> ``_foreach`` where it runs its
-whole trip count (see ``_loop``).
+whole trip count, ``_while_loop`` where the data stop it (see ``_loop``).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.control import loop_layout
 from nnvm_bridge.ir.symbolic import parse_dim
 
-from ..context import mx_dtype
+from ..context import dfs_inputs, mx_dtype
 from ..registry import MXNET_EXPORT
 
 
@@ -76,13 +76,15 @@ def _if(ctx, node, attrs, inputs):
 def _loop(ctx, node, attrs, inputs):
     """A loop that runs its whole trip count (the importer's ``trip_count``: a Scan, a Loop whose condition
     stays true) of a symbolic length or over the unrolling limit -> ``_foreach`` over the iteration numbers
-    (0..T-1 as a (T, 1) float column: foreach walks axis 0 of its data).  A loop that the data stop has no
-    MXNet form: ``_while_loop`` needs a fixed bound and pads its outputs."""
+    (0..T-1 as a (T, 1) float column: foreach walks axis 0 of its data).  A loop that the data stop is a
+    ``_while_loop`` where it has no scan outputs (``_while_loop`` pads those to a fixed bound)."""
     n_carried, _, n_scan = loop_layout(node, attrs)
+    if attrs.trip_count is None and n_scan:
+        raise unsupported_feature(node.op, node.name, "scan outputs of a loop whose trip count or condition only "
+                                  "the run time knows: MXNet's _while_loop pads them to a fixed bound; compile "
+                                  "with TVM (compile_model) instead", direction="MXNet")
     if attrs.trip_count is None:
-        raise unsupported_feature(node.op, node.name, "a trip count or condition known only at run time: MXNet's "
-                                  "_while_loop needs a fixed bound and pads its outputs; compile with TVM "
-                                  "(compile_model) instead", direction="MXNet")
+        return _while_loop(ctx, node, inputs, n_carried)
     seq = ctx.add("Reshape", f"{node.name}_iterations", [_iterations(ctx, node, inputs, parse_dim(attrs.trip_count))],
                   {"shape": (-1, 1)})
     shapes = [(), ctx.shape(node.inputs[1])] + [ctx.shape(node[k]) for k in range(n_carried)] + \
@@ -110,6 +112,71 @@ def _loop(ctx, node, attrs, inputs):
                    "in_data_locs": data, "in_state_locs": states, "remain_locs": remain})
     ctx.nodes[out[0]]["subgraphs"] = [graph]
     return [(out[0], n_out_data + k) for k in range(n_carried)] + [(out[0], k) for k in range(n_scan)]
+
+
+_INT32_MAX = 2**31 - 1  # _while_loop's max_iterations is an int
+
+
+def _while_loop(ctx, node, inputs, n_carried):
+    """A loop the data stop, without scan outputs -> ``_while_loop`` over (iteration, condition, *carried):
+    its condition graph is ``iteration < trip count and condition``, its body the loop body with the
+    iteration counted up; max_iterations is the trip count where it is a constant, else int32's largest."""
+    for k in range(n_carried):
+        if ctx.shape(node.inputs[2 + k]) != ctx.shape(node[k]):
+            raise unsupported_feature(node.op, node.name, f"a carried value whose shape changes from "
+                                      f"{ctx.shape(node.inputs[2 + k])} to {ctx.shape(node[k])}: MXNet's "
+                                      "_while_loop keeps its loop variables' shapes; compile with TVM "
+                                      "(compile_model) instead", direction="MXNet")
+    shapes = [(), ctx.shape(node.inputs[1])] + [ctx.shape(e) for e in node.inputs[2:]]
+    dtypes = ["int64"] + [ctx.dtype(e) for e in node.inputs[1:]]
+    graph, formals = ctx.emit_subgraph(node.subgraphs[0], shapes, dtypes, bind={0: lambda sub, seed: seed},
+                                       seed_dtype="int64", seed_out=0)
+    nodes = graph["nodes"]
+
+    def place(formal):  # the position of a formal among the body's inputs (arrays among them: no list.index)
+        return next((i for i, f in enumerate(formals) if (f is None if formal is None else f is not None and
+                                                          not isinstance(f, np.ndarray) and f == formal)), None)
+
+    seed = graph["arg_nodes"][place(None)]
+    nodes.append({"op": "_plus_scalar", "name": "next_iteration", "attrs": {"scalar": "1"},
+                  "inputs": [[seed, 0, 0]]})
+    graph["heads"][0] = [len(nodes) - 1, 0, 0]
+    for k in range(1 + n_carried):  # every loop variable must be a body input: add 0 to those the body ignores
+        if place(1 + k) is None:
+            if k:
+                raise unsupported_feature(node.op, node.name, "a carried value that the body does not read",
+                                          direction="MXNet")
+            nodes.append({"op": "null", "name": "condition_in", "inputs": []})
+            nodes.append({"op": "zeros_like", "name": "condition_in_zero", "inputs": [[len(nodes) - 1, 0, 0]]})
+            head = graph["heads"][1]
+            nodes.append({"op": "broadcast_add", "name": "condition_out", "inputs": [head, [len(nodes) - 1, 0, 0]]})
+            graph["heads"][1] = [len(nodes) - 1, 0, 0]
+            formal_of = {**dict(zip(graph["arg_nodes"], formals)), len(nodes) - 3: 1}
+            graph["arg_nodes"] = dfs_inputs(nodes, graph["heads"])  # the order MXNet binds them in
+            formals = [formal_of[i] for i in graph["arg_nodes"]]
+    trips = ctx.params.get(node.inputs[0].node.name) if node.inputs[0].node.is_variable else None
+    bound = _INT32_MAX if trips is None else int(min(max(int(np.asarray(trips).reshape(-1)[0]), 0), _INT32_MAX))
+    values = [ctx.const(f"{node.name}_iteration0", np.zeros(1, np.int64))] + list(inputs[1:]) + [inputs[0]]
+    ins = _Inputs(ctx, node, values)
+    func_locs = ins.locs([0 if f is None else f for f in formals])
+    cond_locs = ins.locs([0, len(values) - 1, 1])  # the condition graph's inputs: iteration, trip count, condition
+    var_locs = [place(None)] + [place(1 + k) for k in range(1 + n_carried)]
+    out = ctx.add("_while_loop", node.name, ins.entries,
+                  {"num_args": len(ins.entries) + 2, "num_outputs": 2 + n_carried, "num_out_data": 0,
+                   "max_iterations": bound, "cond_input_locs": cond_locs, "func_input_locs": func_locs,
+                   "func_var_locs": var_locs})
+    ctx.nodes[out[0]]["subgraphs"] = [_while_condition_graph(), graph]
+    return [(out[0], 2 + k) for k in range(n_carried)]
+
+
+def _while_condition_graph():
+    """iteration < trip count and condition, as float32 (both int64 (1,) and the condition uint8)."""
+    def node(op, name, inputs, attrs=None):
+        return {"op": op, "name": name, "inputs": [[i, 0, 0] for i in inputs], **({"attrs": attrs} if attrs else {})}
+    nodes = [node("null", "iteration", []), node("null", "trips", []), node("broadcast_lesser", "within", [0, 1]),
+             node("Cast", "within_f", [2], {"dtype": "float32"}), node("null", "condition", []),
+             node("Cast", "condition_f", [4], {"dtype": "float32"}), node("broadcast_mul", "go_on", [3, 5])]
+    return {"nodes": nodes, "arg_nodes": [0, 1, 4], "heads": [[6, 0, 0]]}
 
 
 def _iterations(ctx, node, inputs, trips):

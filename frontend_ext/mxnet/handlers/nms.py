@@ -9,7 +9,9 @@ above score_threshold is kept unless its IoU with a box kept before it is above 
   selection as the fixed point of "kept = a candidate that no kept box before it overlaps", reached from "kept =
   every candidate" in n - 1 rounds (round r settles the r-th box in score order), on (n, n) matrices.
 Both end alike: the first max_output_boxes_per_class kept boxes of each (batch, class) (a running count, so the
-limit may be a tensor) listed by ``_contrib_boolean_mask``, whose length MXNet computes at run time.
+limit may be a tensor) listed by ``_contrib_boolean_mask``, whose length MXNet computes at run time.  No boxes at
+all run too (under the Gluon block's numpy shape semantics): box_nms gets one more row, dropped, and no op that
+fails on an empty array (broadcast_like) sees the (B, C, 0) scores.
 """
 from __future__ import annotations
 
@@ -44,11 +46,11 @@ def _ordered_corners(ctx, name, boxes):
 
 def _index_grid(ctx, name, scores, like):
     """(B, C, N, 1) float columns of the batch, class and box number of each score, broadcast like ``like``."""
-    ids = []
+    ids, zeros = [], ctx.add("zeros_like", f"{name}_grid", [like])  # (broadcast_like fails on an empty input)
     for axis, what in enumerate(("batch", "class", "box")):
         along = ctx.add("_contrib_arange_like", f"{name}_{what}", [scores], {"axis": axis})
         shaped = ctx.add("Reshape", f"{name}_{what}_b", [along], {"shape": (1,) * axis + (-1,) + (1,) * (3 - axis)})
-        ids.append(ctx.add("broadcast_like", f"{name}_{what}_ids", [shaped, like]))
+        ids.append(ctx.add("broadcast_add", f"{name}_{what}_ids", [shaped, zeros]))
     return ids
 
 
@@ -60,7 +62,6 @@ def _listed(ctx, name, ids, kept, limit):
     keep = ctx.add("Reshape", f"{name}_keep", [ctx.add("broadcast_mul", f"{name}_keep4", [kept, within])],
                    {"shape": (-1,)})
     rows = ctx.add("Reshape", f"{name}_id_rows", [ids], {"shape": (-1, 3)})
-    # the last op: MXNet 1.9 runs no op on an empty array (no box selected), but it can return one
     return ctx.add("_contrib_boolean_mask", name, [rows, keep])
 
 
@@ -78,10 +79,16 @@ def _box_nms(ctx, node, attrs, inputs, iou_threshold):
                       {"scalar": float("-inf")})
     column = ctx.add("expand_dims", f"{name}_score", [ctx.add("where", f"{name}_kept", [above, scores, dropped])],
                      {"axis": 3})  # (B, C, N, 1)
-    per_class = ctx.add("broadcast_like", f"{name}_per_class", [
-        ctx.add("expand_dims", f"{name}_boxes1", [boxes], {"axis": 1}), column], {"lhs_axes": (1,), "rhs_axes": (1,)})
+    # (broadcast_like with axes fails on an empty input; broadcast_add does not)
+    per_class = ctx.add("broadcast_add", f"{name}_per_class", [ctx.add("expand_dims", f"{name}_boxes1", [boxes],
+                                                                        {"axis": 1}),
+                                                                ctx.add("zeros_like", f"{name}_zero", [column])])
     rows = ctx.add("Concat", f"{name}_rows", [column, per_class, *_index_grid(ctx, name, scores, column)],
                    {"dim": 3, "num_args": 5})
+    # one more row, of score -inf (dropped): box_nms fails on no boxes at all
+    dropped_row = ctx.add("_plus_scalar", f"{name}_extra", [ctx.add("sum", f"{name}_extra0", [
+        ctx.add("zeros_like", f"{name}_zero_rows", [rows])], {"axis": 2, "keepdims": True})], {"scalar": float("-inf")})
+    rows = ctx.add("Concat", f"{name}_padded", [rows, dropped_row], {"dim": 2, "num_args": 2})
     fmt = "center" if attrs.center_point_box else "corner"
     nms = ctx.add("_contrib_box_nms", f"{name}_nms", [rows], {
         "overlap_thresh": iou_threshold, "valid_thresh": _LOWEST, "topk": -1, "coord_start": 1, "score_index": 0,

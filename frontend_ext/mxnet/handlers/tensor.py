@@ -162,10 +162,12 @@ def _strided_slice(ctx, node, attrs, inputs):
             # (beyond int32 MXNet parses no bound: None is "from the start" / "to the end")
             b, e = int(attrs.begin[k]), int(attrs.end[k])
             b, e = None if b <= -_INT32_END else min(b, _INT32_END), None if e >= _INT32_END else max(e, -_INT32_END)
-            # oneDNN's slice does not clamp a begin before 0: a negative begin takes the last entries first, but
-            # with an end counted from the start (x[-4:300]) the axis must reach back that far at run time
+            # oneDNN's slice does not clamp a begin before 0: a negative begin takes the last entries first (with
+            # an end counted from the start, x[-4:300], the last of x[:300] as many as the slice has)
             if b is not None and b < 0 and (e is None or e < 0):
                 x, b = _last(ctx, node, x, k, -b), None
+            elif b is not None and b < 0:
+                x, b, e = _from_end_to(ctx, node, x, k, b, e), None, None
             begin.append(b)
             end.append(e)
             continue
@@ -185,6 +187,21 @@ def _last(ctx, node, x, axis, n):
     return ctx.add("reverse", f"{node.name}_unflip", [first], {"axis": axis})
 
 
+def _from_end_to(ctx, node, x, axis, begin, end):
+    """``x[begin:end]`` along ``axis``, begin < 0 <= end: the last entries of ``x[:end]``, as many as the slice of
+    an int32 count along the axis has (its kernel clamps as numpy does; oneDNN's float32 one does not)."""
+    rank = len(ctx.shape(node.inputs[0]))
+    count = ctx.add("Cast", f"{node.name}_count", [ctx.add("_contrib_arange_like", f"{node.name}_steps", [x],
+                                                           {"axis": axis})], {"dtype": "int32"})
+    length = ctx.add("slice", f"{node.name}_length", [count], {"begin": (begin,), "end": (end,)})
+    for a in [a for a in range(rank) if a != axis]:
+        length = ctx.add("expand_dims", f"{node.name}_length{a}", [length], {"axis": a})
+    head = ctx.add("slice", f"{node.name}_head", [x], {"begin": (None,) * (axis + 1), "end": (None,) * axis + (end,)})
+    flipped = ctx.add("reverse", f"{node.name}_flip", [head], {"axis": axis})
+    last = ctx.add("slice_like", f"{node.name}_last", [flipped, length], {"axes": (axis,)})
+    return ctx.add("reverse", f"{node.name}_unflip", [last], {"axis": axis})
+
+
 @MXNET_EXPORT.register("slice_like")
 def _slice_like(ctx, node, attrs, inputs):
     return [ctx.add("slice_like", node.name, inputs, {"axes": tuple(attrs.axis)})]
@@ -202,6 +219,10 @@ def _take(ctx, node, attrs, inputs):
     if axis is None:
         data = ctx.add("Reshape", node.name + "_flat", [data], {"shape": (-1,)})
         axis = 0
+    index, shape = ctx.shape(node.inputs[1]), ctx.shape(node.inputs[0])
+    if index == () and shape is not None and len(shape) > 1:  # a 0-d index (a loop's iteration) is (1,) in MXNet
+        y = ctx.add("take", f"{node.name}_taken", [data, inputs[1]], {"axis": axis, "mode": "wrap"})
+        return [ctx.add("squeeze", node.name, [y], {"axis": (axis % len(shape),)})]
     return [ctx.add("take", node.name, [data, inputs[1]], {"axis": axis, "mode": "wrap"})]
 
 

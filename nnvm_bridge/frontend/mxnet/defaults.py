@@ -56,6 +56,7 @@ PAD = dict(mode=Attr("str", choices=("constant", "edge", "reflect")), pad_width=
 
 RESHAPE = dict(shape=Attr("shape", ()), reverse=Attr("bool", False), target_shape=Attr("shape", ()),
                keep_highest=Attr("bool", False))
+NPX_RESHAPE = dict(newshape=Attr("shape", ()), reverse=Attr("bool", False), order=Attr("str", "C"))
 TRANSPOSE = dict(axes=Attr("shape", ()))
 SWAP_AXIS = dict(dim1=Attr("int", 0), dim2=Attr("int", 0))
 EXPAND_DIMS = dict(axis=Attr("int"))

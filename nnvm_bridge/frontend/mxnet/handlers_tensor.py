@@ -31,7 +31,29 @@ def reshape(ctx, node, attrs, inputs):
         spec = [-1 if v == 0 else v for v in target]
         if attrs["keep_highest"]:
             spec = [0] + spec
-    if attrs["reverse"] and any(v in (0, -2, -3, -4) for v in spec):
+    return _reshape(ctx, node, inputs, spec, attrs["reverse"])
+
+
+# numpy-extension reshape's special values -> legacy Reshape's (-2 copy, -4 copy the rest, -5 merge, -6 split)
+_LEGACY_CODES = {-2: 0, -4: -2, -5: -3, -6: -4}
+
+
+@MXNET_IMPORT.register("_npx_reshape", attrs=defaults.NPX_RESHAPE)
+def npx_reshape(ctx, node, attrs, inputs):
+    """What to_mxnet writes for Reshape (MXNet's oneDNN Reshape fails on empty arrays), read as Reshape."""
+    need_inputs(inputs, 1, ctx)
+    if attrs["order"] != "C":
+        raise attrs.error(f"_npx_reshape order={attrs['order']!r} (only 'C')")
+    spec = []
+    for v in attrs["newshape"]:
+        if v in (0, -3):  # numpy's 0 is a length, -3 drops a dim of 1: legacy Reshape has neither
+            raise attrs.error(f"_npx_reshape newshape value {v} is not supported")
+        spec.append(_LEGACY_CODES.get(v, v))  # (a split's two sizes are lengths or -1: unchanged)
+    return _reshape(ctx, node, inputs, spec, attrs["reverse"])
+
+
+def _reshape(ctx, node, inputs, spec, reverse):
+    if reverse and any(v in (0, -2, -3, -4) for v in spec):
         # MXNet matches special values from the right: resolve with the known input shape
         src = ctx.need_shape(inputs[0], "Reshape with reverse=True")
         try:
