@@ -112,3 +112,26 @@ def test_mxnet_asks_for_shape_where_only_run_time_knows_a_length():
                    [("y", TensorProto.FLOAT)], inits)
     with pytest.raises(ShapeError, match=r"no tensor of the graph has the length .* shape="):
         nb.import_to_gluon(model)
+
+
+def test_mxnet_fills_a_length_one_more_than_an_input_dim():
+    """T5's decoder mask (dynamo exporter): full((S, S + 1)) with the shape computed from Shape(ids). MXNet takes
+    S from the ids by broadcast_like and the one more by a repeat."""
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["ids"], ["s"], start=1, end=2),
+             helper.make_node("Add", ["s", "one"], ["s1"]),
+             helper.make_node("Concat", ["s", "s1"], ["shape"], axis=0),
+             helper.make_node("ConstantOfShape", ["shape"], ["full"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [-2.5])),
+             helper.make_node("Trilu", ["full", "one_s"], ["y"], upper=1)]
+    model = _model(nodes, [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", "S"])],
+                   [("y", TensorProto.FLOAT)], [_const("one", [1]), _const("one_s", 1)])
+    graph, _ = nb.frontend.from_onnx(model)
+    assert "dyn_full" in graph.op_counts()
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    block = nb.import_to_gluon(model)
+    for n, s in ((2, 3), (3, 6)):
+        ids = np.zeros((n, s), np.int64)
+        ref = sess.run(None, {"ids": ids})[0]
+        assert ref.shape == (s, s + 1)
+        assert_close(block(mx.nd.array(ids, dtype="int64")).asnumpy(), ref)

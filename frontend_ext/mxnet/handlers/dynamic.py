@@ -96,13 +96,21 @@ def _length(ctx, node, d, name):
 
 
 def _widen(ctx, node, x, out):
-    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``."""
+    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``; a length
+    ``d + k`` (T5's causal mask over ``sequence + 1``) as ``d`` from a tensor that has it and ``k`` repeats."""
     for a, d in enumerate(out):
         if is_symbolic(d):
-            src = ctx.dim_source(d)
+            k, src = 0, ctx.dim_source(d)
+            if src is None:
+                k = dict(d.terms).get((), 0)
+                src = ctx.dim_source(d - k) if k > 0 else None
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
-            x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            y = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            if k:  # x has one element along a: the k more are copies of it, in any order
+                more = ctx.add("repeat", f"{node.name}_dim{a}_more", [x], {"repeats": k, "axis": a})
+                y = ctx.add("Concat", f"{node.name}_dim{a}_all", [y, more], {"dim": a, "num_args": 2})
+            x = y
     return x
 
 
