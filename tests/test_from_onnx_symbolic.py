@@ -231,6 +231,35 @@ def test_tile_by_the_batch_size_broadcasts():
     _check_at_sizes(model, [{"x": _rand(2, 3, 4)}, {"x": _rand(5, 3, 4)}])
 
 
+
+def test_tile_by_the_batch_size_of_axes_longer_than_one():
+    """DeBERTa-v2's rel_embeddings.repeat(batch, 1, 1) of a (heads, span, dim) tensor, and repeats mixing a
+    static count and a symbolic one over a symbolic axis: each copy laid out as numpy.tile does, in TVM and
+    MXNet too."""
+    from onnx import helper, numpy_helper
+
+    from nnvm_bridge import compile_model, import_to_gluon
+
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["x"], ["s"], end=1),
+             helper.make_node("Concat", ["s", "ones"], ["reps"], axis=0),
+             helper.make_node("Tile", ["rel", "reps"], ["t"]),
+             helper.make_node("Concat", ["two", "s"], ["reps2"], axis=0),
+             helper.make_node("Tile", ["x", "reps2"], ["u"])]
+    rel = numpy_helper.from_array(_rand(2, 6, 4), "rel")
+    model = _graph_model(nodes, [_vi("x", ["N", 3])], [_vi("t", None), _vi("u", None)],
+                         [_ints("ones", [1, 1]), _ints("two", [2]), rel])
+    feeds = [{"x": _rand(2, 3)}, {"x": _rand(5, 3)}]
+    _check_at_sizes(model, feeds)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    for f in feeds:
+        refs = sess.run(None, f)
+        for got, ref in zip(cm.run(f), refs):
+            _close(got, ref)
+        for got, ref in zip(block(mx.nd.array(f["x"])), refs):
+            _close(got.asnumpy(), ref)
+
 def test_flatten_split_and_resize_keep_the_symbolic_batch():
     from onnx import helper
 

@@ -112,3 +112,47 @@ def test_mxnet_asks_for_shape_where_only_run_time_knows_a_length():
                    [("y", TensorProto.FLOAT)], inits)
     with pytest.raises(ShapeError, match=r"no tensor of the graph has the length .* shape="):
         nb.import_to_gluon(model)
+
+
+def test_mxnet_fills_a_length_one_more_than_an_input_dim():
+    """T5's decoder mask (dynamo exporter): full((S, S + 1)) with the shape computed from Shape(ids). MXNet takes
+    S from the ids by broadcast_like and the one more by a repeat."""
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["ids"], ["s"], start=1, end=2),
+             helper.make_node("Add", ["s", "one"], ["s1"]),
+             helper.make_node("Concat", ["s", "s1"], ["shape"], axis=0),
+             helper.make_node("ConstantOfShape", ["shape"], ["full"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [-2.5])),
+             helper.make_node("Trilu", ["full", "one_s"], ["y"], upper=1)]
+    model = _model(nodes, [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", "S"])],
+                   [("y", TensorProto.FLOAT)], [_const("one", [1]), _const("one_s", 1)])
+    graph, _ = nb.frontend.from_onnx(model)
+    assert "dyn_full" in graph.op_counts()
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    block = nb.import_to_gluon(model)
+    for n, s in ((2, 3), (3, 6)):
+        ids = np.zeros((n, s), np.int64)
+        ref = sess.run(None, {"ids": ids})[0]
+        assert ref.shape == (s, s + 1)
+        assert_close(block(mx.nd.array(ids, dtype="int64")).asnumpy(), ref)
+
+
+def test_mxnet_slices_a_fixed_table_to_an_input_length():
+    """GPT-Neo (dynamo exporter): its causal-mask buffer of max_positions rows cut to the sequence, bias[:S], is
+    min(c, S) long; added to a tensor of length S, max(min(c, S), S) is S. MXNet takes the min(c, S) steps as the
+    first c of S's (its slice clamps as min does)."""
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Shape", ["x"], ["s"], start=0, end=1),
+             helper.make_node("Slice", ["table", "zero", "s", "zero"], ["cut"]),
+             helper.make_node("Add", ["cut", "x"], ["y"])]
+    table = helper.make_tensor("table", TensorProto.FLOAT, [8, 4], np.arange(32, dtype=np.float32).tolist())
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["S", 4])],
+                   [("y", TensorProto.FLOAT)], [table, _const("zero", [0])])
+    graph, params = nb.frontend.from_onnx(model)
+    g = infer_shape(graph, params=params)
+    assert str(g.attrs["shape"][g.entry_id(g.outputs[0])]) == "(S, 4)"
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    block = nb.import_to_gluon(model)
+    for s in (3, 8):
+        x = np.random.RandomState(s).rand(s, 4).astype(np.float32)
+        assert_close(block(mx.nd.array(x)).asnumpy(), sess.run(None, {"x": x})[0])

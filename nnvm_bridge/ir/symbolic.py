@@ -373,11 +373,25 @@ def _atom_lower_bound(a):
     return 0 if isinstance(a.args[1], int) and a.args[1] > 0 else None  # mod
 
 
+def _atom_args(d, op):
+    """The arguments of ``d`` when it is one ``op`` atom (``min``/``max``), else ()."""
+    if isinstance(d, Dim) and len(d.terms) == 1:
+        (monomial, coeff), = d.terms
+        if coeff == 1 and len(monomial) == 1 and monomial[0].op == op:
+            return monomial[0].args
+    return ()
+
+
 def dim_min(a, b):
     if not isinstance(a, Dim) and not isinstance(b, Dim):
         return min(a, b)
     if a == b:
         return a
+    for x, y in ((a, b), (b, a)):  # absorption: min(x, max(x, z)) is x, min(x, min(x, z)) is min(x, z)
+        if any(x == arg for arg in _atom_args(y, "max")):
+            return x
+        if any(x == arg for arg in _atom_args(y, "min")):
+            return y
     for x, y in ((a, b), (b, a)):
         if isinstance(y, numbers.Integral) and abs(y) >= _HUGE:
             return x if y > 0 else y
@@ -394,6 +408,11 @@ def dim_max(a, b):
         return max(a, b)
     if a == b:
         return a
+    for x, y in ((a, b), (b, a)):  # absorption: max(x, min(x, z)) is x (a slice meeting the length it is cut to)
+        if any(x == arg for arg in _atom_args(y, "min")):
+            return x
+        if any(x == arg for arg in _atom_args(y, "max")):
+            return y
     for x, y in ((a, b), (b, a)):
         if isinstance(y, numbers.Integral) and lower_bound(x) is not None and lower_bound(x) >= y:
             return x

@@ -87,22 +87,48 @@ def _length(ctx, node, d, name):
     that has the symbolic length ``d`` on some axis (MXNet learns it when the symbol is bound)."""
     if not is_symbolic(d):
         return ctx.add("_arange", name, [], {"start": 0, "stop": int(d), "dtype": "float32"})
-    src = ctx.dim_source(d)
+    src, cut = ctx.dim_source(d), None
+    if src is None and _min_of_constant(d):  # min(c, X): the first c steps of X's (slice clamps as min does)
+        cut, x = _min_of_constant(d)
+        src = ctx.dim_source(x)
     if src is None:
         raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
     entry, axis = src
     steps = ctx.add("_contrib_arange_like", name, [entry], {"axis": axis})
+    if cut is not None:
+        steps = ctx.add("slice", f"{name}_cut", [steps], {"begin": (0,), "end": (cut,)})
     return ctx.add("Cast", f"{name}_f", [steps], {"dtype": "float32"})  # arange_like keeps its input's dtype
 
 
+def _min_of_constant(d):
+    """(c, X) when ``d`` is min(c, X) for an int c (a slice of a fixed-length table cut to X: GPT-Neo's
+    causal-mask buffer under torch.export), else None."""
+    if len(d.terms) != 1:
+        return None
+    (monomial, coeff), = d.terms
+    if coeff != 1 or len(monomial) != 1 or monomial[0].op != "min":
+        return None
+    ints = [a for a in monomial[0].args if not is_symbolic(a)]
+    dims = [a for a in monomial[0].args if is_symbolic(a)]
+    return (int(ints[0]), dims[0]) if len(ints) == 1 and len(dims) == 1 else None
+
+
 def _widen(ctx, node, x, out):
-    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``."""
+    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``; a length
+    ``d + k`` (T5's causal mask over ``sequence + 1``) as ``d`` from a tensor that has it and ``k`` repeats."""
     for a, d in enumerate(out):
         if is_symbolic(d):
-            src = ctx.dim_source(d)
+            k, src = 0, ctx.dim_source(d)
+            if src is None:
+                k = dict(d.terms).get((), 0)
+                src = ctx.dim_source(d - k) if k > 0 else None
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
-            x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            y = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            if k:  # x has one element along a: the k more are copies of it, in any order
+                more = ctx.add("repeat", f"{node.name}_dim{a}_more", [x], {"repeats": k, "axis": a})
+                y = ctx.add("Concat", f"{node.name}_dim{a}_all", [y, more], {"dim": a, "num_args": 2})
+            x = y
     return x
 
 

@@ -530,14 +530,40 @@ def tile(ctx, node, attrs, inputs):
 
 
 def _symbolic_tile(ctx, x, reps_input, reps):
-    """Tile by symbolic repeats (``cls.repeat(batch, 1, 1)``): repeating an axis of length 1 is broadcasting
-    it, to the run-time repeats tensor."""
+    """Tile by symbolic repeats (``cls.repeat(batch, 1, 1)``, DeBERTa's ``rel.repeat(batch, 1, 1)`` of a
+    (heads, span, dim) tensor): the static repeats tile first; an axis of length 1 repeated a symbolic number of
+    times is broadcast to it; any other gets a new axis of 1 before it, broadcast to the repeats and merged back
+    (``repeat`` lays the copies out as that merge does)."""
     s = ctx.shape(x)
-    if s is None or len(reps) != len(s) or any(not isinstance(r, Dim) and r != 1 for r in reps) \
-            or any(isinstance(r, Dim) and d != 1 for d, r in zip(s, reps)):
-        raise ctx.unsupported(f"symbolic repeats {reps} other than broadcasting axes of length 1")
-    out = tuple(r if isinstance(r, Dim) else d for d, r in zip(s, reps))
-    return ctx.broadcast_to(x, out, lambda: ctx.entry(reps_input))
+    if s is None or len(reps) != len(s):
+        raise ctx.unsupported(f"symbolic repeats {reps} of an input of another or unknown rank")
+    n = len(s)
+    static = tuple(1 if isinstance(r, Dim) else r for r in reps)
+    if any(r != 1 for r in static):
+        x = ctx.emit1("tile", [x], {"reps": static})
+        s = ctx.shape(x)
+    repeated = [isinstance(r, Dim) for r in reps]
+    split = [rep and d != 1 for rep, d in zip(repeated, s)]
+    for i in reversed(range(n)):
+        if split[i]:
+            x = ctx.emit1("expand_dims", [x], {"axis": i})
+    out, index = [], []  # dims after broadcasting; per axis, the repeats' element it broadcasts to (n: a 1)
+    for i in range(n):
+        if split[i]:
+            out += [reps[i], s[i]]
+            index += [i, n]
+        else:
+            out.append(reps[i] if repeated[i] else s[i])
+            index.append(i if repeated[i] else n)
+
+    def shape_tensor():
+        rep = ctx.emit1("concatenate", [ctx.cast(reps_input, "int64"), np.ones(1, np.int64)], {"axis": 0})
+        return ctx.emit1("take", [rep, np.asarray(index, np.int64)], {"axis": 0})
+
+    y = ctx.broadcast_to(x, tuple(out), shape_tensor)
+    if not any(split):
+        return y
+    return ctx.emit1("reshape", [y], {"shape": tuple(-3 if sp else 0 for sp in split)})
 
 
 @ONNX_IMPORT.register("Pad", since=1)
