@@ -79,7 +79,7 @@ def _dyn_broadcast_to(ctx, node, attrs, inputs):
         else:
             spec.append(int(d))
     y = ctx.add("broadcast_to", node.name, [x], {"shape": tuple(spec)})
-    return [_widen(ctx, node, y, widen)]
+    return [_widen(ctx, node, y, widen, inputs[1] if (ctx.shape(node.inputs[1]) or (0,))[0] == len(out) else None)]
 
 
 def _length(ctx, node, d, name):
@@ -95,15 +95,35 @@ def _length(ctx, node, d, name):
     return ctx.add("Cast", f"{name}_f", [steps], {"dtype": "float32"})  # arange_like keeps its input's dtype
 
 
-def _widen(ctx, node, x, out):
-    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``."""
+def _widen(ctx, node, x, out, shape=None):
+    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``: from a
+    tensor that has the length, else (given ``shape``, the int tensor of the output shape) cut at run time."""
     for a, d in enumerate(out):
         if is_symbolic(d):
             src = ctx.dim_source(d)
+            if src is None and shape is not None:
+                length = _scalar(ctx, node, shape, a, f"{node.name}_len{a}")
+                src = (_run_time_length(ctx, node, length, f"{node.name}_len{a}"), 0)
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
             x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            ctx.note_dims([None] * a + [d], x)
     return x
+
+
+# the longest length MXNet takes from a tensor's value at run time (positions are cut from a fixed range)
+_MAX_RUN_TIME_LENGTH = 1 << 14
+
+
+def _run_time_length(ctx, node, length, name):
+    """float32 positions [0, length) for a float (1,) tensor ``length`` that only run time knows: cut from
+    a fixed range by ``_contrib_boolean_mask``; longer lengths fail with a message when MXNet runs."""
+    grid = ctx.add("_arange", f"{name}_grid", [], {"start": 0, "stop": _MAX_RUN_TIME_LENGTH, "dtype": "float32"})
+    keep = ctx.add("broadcast_lesser", f"{name}_keep", [grid, length])
+    fits = ctx.add("_lesser_equal_scalar", f"{name}_fits", [length], {"scalar": float(_MAX_RUN_TIME_LENGTH)})
+    ok = _check(ctx, f"{name}_check", fits, f"{node.name}: MXNet takes lengths computed at run time up to "
+                                           f"{_MAX_RUN_TIME_LENGTH}; give the input shapes with shape=")
+    return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [grid, keep]), ok])
 
 
 @MXNET_EXPORT.register("dyn_full")
@@ -113,7 +133,7 @@ def _dyn_full(ctx, node, attrs, inputs):
         raise needs_shape_error(node, "its shape comes from a tensor at run time")
     static = tuple(1 if is_symbolic(d) else int(d) for d in out)
     x = ctx.add("_full", node.name, [], {"shape": static, "value": attrs.value, "dtype": mx_dtype(attrs.dtype)})
-    return [_widen(ctx, node, x, out)]
+    return [_widen(ctx, node, x, out, inputs[0])]
 
 
 def _scalar(ctx, node, entry, k, name):
@@ -151,3 +171,87 @@ def _dyn_slice(ctx, node, attrs, inputs):
         x = ctx.add("take", f"{node.name}_{i}" if i + 1 < len(axes.reshape(-1)) else node.name, [x, index],
                     {"axis": a, "mode": "wrap"})
     return [x]
+
+
+@MXNET_EXPORT.register("bind_dims")
+def _bind_dims(ctx, node, attrs, inputs):
+    return [ctx.add("_copy", node.name, inputs[:1])]
+
+
+# how far beyond each end of an axis a pad known only at run time may reach, in lengths of the axis
+_PAD_REACH = 2
+
+
+def _check(ctx, name, condition, message):
+    """``condition`` (a float 0/1 tensor) as a float 1 that MXNet checks when it runs (``_npx_constraint_check``
+    fails with ``message`` where it is 0)."""
+    flag = ctx.add("Cast", f"{name}_bool", [condition], {"dtype": "bool"})
+    ok = ctx.add("_npx_constraint_check", name, [flag], {"msg": message})
+    return ctx.add("Cast", f"{name}_f", [ok], {"dtype": "float32"})
+
+
+def _pad_positions(ctx, node, x, a, n, before, after, out):
+    """float32 source positions ``arange(out[a]) - before`` of the padded axis ``a`` of ``x`` (length ``n``, a
+    float (1,) tensor). A new length that no tensor has is cut at run time from positions reaching _PAD_REACH
+    axis lengths beyond either end (``_contrib_boolean_mask``); pads reaching further fail with a message."""
+    name = f"{node.name}_axis{a}"
+    src = ctx.dim_source(out) if is_symbolic(out) else None
+    if src is not None or not is_symbolic(out):
+        return ctx.add("broadcast_sub", f"{name}_pos", [_length(ctx, node, out, f"{name}_steps"), before])
+    steps = ctx.add("_contrib_arange_like", f"{name}_steps", [x], {"axis": a})
+    wide = ctx.add("repeat", f"{name}_wide", [steps], {"repeats": 2 * _PAD_REACH + 1, "axis": 0})
+    reach = ctx.add("_mul_scalar", f"{name}_reach", [n], {"scalar": float(_PAD_REACH)})
+    grid = ctx.add("Cast", f"{name}_gridf", [ctx.add("_contrib_arange_like", f"{name}_grid", [wide], {"axis": 0})],
+                   {"dtype": "float32"})
+    pos = ctx.add("broadcast_sub", f"{name}_cand", [grid, reach])
+    neg_before = ctx.add("negative", f"{name}_neg", [before])
+    keep = ctx.add("broadcast_mul", f"{name}_keep", [
+        ctx.add("broadcast_greater_equal", f"{name}_lo", [pos, neg_before]),
+        ctx.add("broadcast_lesser", f"{name}_hi", [pos, ctx.add("broadcast_add", f"{name}_end", [n, after])])])
+    fits = ctx.add("broadcast_mul", f"{name}_fits", [
+        ctx.add("broadcast_lesser_equal", f"{name}_fb", [before, reach]),
+        ctx.add("broadcast_lesser_equal", f"{name}_fa", [after, reach])])
+    ok = _check(ctx, f"{name}_check", fits, f"{node.name}: MXNet pads an axis by run-time amounts of at most "
+                                            f"{_PAD_REACH} times its length; give the input shapes with shape=")
+    return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [pos, keep]), ok])
+
+
+@MXNET_EXPORT.register("dyn_pad")
+def _dyn_pad(ctx, node, attrs, inputs):
+    """Per axis, ``take`` at the source positions (clipped; reflected for mode=reflect) and ``pad_value`` where
+    they lie outside the axis (mode=constant), as the Relax emitter does."""
+    data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
+    if data is None or out is None:
+        raise needs_shape_error(node, "unknown shapes")
+    rank = len(data)
+    shape = ctx.add("Cast", f"{node.name}_shape", [ctx.add("shape_array", f"{node.name}_shape_i", [inputs[0]])],
+                    {"dtype": "float32"})
+    pads = ctx.add("Cast", f"{node.name}_pads", [inputs[1]], {"dtype": "float32"})
+    x = inputs[0]
+    for a in range(rank):
+        name = f"{node.name}_axis{a}"
+        n = ctx.add("slice_axis", f"{name}_n", [shape], {"axis": 0, "begin": a, "end": a + 1})
+        before, after = (ctx.add("slice_axis", f"{name}_{w}", [pads], {"axis": 0, "begin": k, "end": k + 1})
+                         for w, k in (("before", a), ("after", a + rank)))
+        pos = _pad_positions(ctx, node, x, a, n, before, after, out[a])
+        source = pos
+        if attrs.mode == "reflect":
+            last2 = ctx.add("_mul_scalar", f"{name}_last2", [ctx.add("_minus_scalar", f"{name}_last", [n],
+                                                                      {"scalar": 1.0})], {"scalar": 2.0})
+            source = ctx.add("abs", f"{name}_abs", [pos])
+            beyond = ctx.add("broadcast_greater_equal", f"{name}_beyond", [source, n])
+            source = ctx.add("where", f"{name}_refl", [beyond, ctx.add("broadcast_sub", f"{name}_back",
+                                                                       [last2, source]), source])
+        taken = ctx.add("take", f"{name}_take", [x, source], {"axis": a, "mode": "clip"})
+        if attrs.mode == "constant":
+            inside = ctx.add("broadcast_mul", f"{name}_inside", [
+                ctx.add("_greater_equal_scalar", f"{name}_ge0", [pos], {"scalar": 0.0}),
+                ctx.add("broadcast_lesser", f"{name}_ltn", [pos, n])])
+            inside = ctx.add("Reshape", f"{name}_along", [inside], {"shape": (-1,) + (1,) * (rank - a - 1)})
+            inside = ctx.add("broadcast_like", f"{name}_mask", [inside, taken])
+            fill = ctx.add("_plus_scalar", f"{name}_fill", [ctx.add("zeros_like", f"{name}_zeros", [taken])],
+                           {"scalar": attrs.pad_value})
+            taken = ctx.add("where", f"{name}_padded", [inside, taken, fill])
+        x = taken
+        ctx.note_dims([None] * a + [out[a]], x)
+    return [ctx.add("_copy", node.name, [x])]
