@@ -121,8 +121,7 @@ def _run_time_length(ctx, node, length, name):
     grid = ctx.add("_arange", f"{name}_grid", [], {"start": 0, "stop": _MAX_RUN_TIME_LENGTH, "dtype": "float32"})
     keep = ctx.add("broadcast_lesser", f"{name}_keep", [grid, length])
     fits = ctx.add("_lesser_equal_scalar", f"{name}_fits", [length], {"scalar": float(_MAX_RUN_TIME_LENGTH)})
-    ok = _check(ctx, f"{name}_check", fits, f"{node.name}: MXNet takes lengths computed at run time up to "
-                                           f"{_MAX_RUN_TIME_LENGTH}; give the input shapes with shape=")
+    ok = _check(ctx, f"{name}_check_length_at_most_{_MAX_RUN_TIME_LENGTH}_else_give_shape", fits)
     return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [grid, keep]), ok])
 
 
@@ -166,11 +165,29 @@ def _dyn_slice(ctx, node, attrs, inputs):
     x = inputs[0]
     for i, a in enumerate(int(v) % len(data) for v in np.asarray(axes).reshape(-1)):
         start = _scalar(ctx, node, inputs[1], i, f"{node.name}_start{i}")
-        index = ctx.add("broadcast_add", f"{node.name}_index{i}",
-                        [_length(ctx, node, out[a], f"{node.name}_steps{i}"), start])
+        if is_symbolic(out[a]) and ctx.dim_source(out[a]) is None:  # a new length: end - start, cut at run time
+            length = _slice_length(ctx, node, inputs[0], a, start, _scalar(ctx, node, inputs[2], i,
+                                                                           f"{node.name}_end{i}"))
+            steps = _run_time_length(ctx, node, length, f"{node.name}_steps{i}")
+        else:
+            steps = _length(ctx, node, out[a], f"{node.name}_steps{i}")
+        index = ctx.add("broadcast_add", f"{node.name}_index{i}", [steps, start])
         x = ctx.add("take", f"{node.name}_{i}" if i + 1 < len(axes.reshape(-1)) else node.name, [x, index],
                     {"axis": a, "mode": "wrap"})
     return [x]
+
+
+def _slice_length(ctx, node, x, axis, start, end):
+    """end - start on ``axis`` of ``x`` (float (1,) tensors), a negative bound counting from the end: the IR's
+    length of a slice whose symbolic bounds lie inside the axis (frontend/onnx/convert_tensor.py)."""
+    name = f"{node.name}_len{axis}"
+    n = ctx.add("Cast", f"{name}_n", [ctx.add("slice_axis", f"{name}_ni", [ctx.add("shape_array", f"{name}_s", [x])],
+                                              {"axis": 0, "begin": axis, "end": axis + 1})], {"dtype": "float32"})
+
+    def placed(v, w):
+        below = ctx.add("_lesser_scalar", f"{name}_{w}neg", [v], {"scalar": 0.0})
+        return ctx.add("broadcast_add", f"{name}_{w}", [v, ctx.add("broadcast_mul", f"{name}_{w}n", [below, n])])
+    return ctx.add("broadcast_sub", name, [placed(end, "e"), placed(start, "b")])
 
 
 @MXNET_EXPORT.register("bind_dims")
@@ -182,12 +199,13 @@ def _bind_dims(ctx, node, attrs, inputs):
 _PAD_REACH = 2
 
 
-def _check(ctx, name, condition, message):
-    """``condition`` (a float 0/1 tensor) as a float 1 that MXNet checks when it runs (``_npx_constraint_check``
-    fails with ``message`` where it is 0)."""
-    flag = ctx.add("Cast", f"{name}_bool", [condition], {"dtype": "bool"})
-    ok = ctx.add("_npx_constraint_check", name, [flag], {"msg": message})
-    return ctx.add("Cast", f"{name}_f", [ok], {"dtype": "float32"})
+def _check(ctx, name, condition):
+    """A float (1,) tensor 1 when the float (1,) tensor ``condition`` is 1; where it is 0, MXNet fails when it
+    runs (the mask keeps nothing, which cannot be reshaped to one element; the node is named ``name``).
+    ``_npx_constraint_check`` would say it better, but its 0-d output stops MXNet's shape inference."""
+    kept = ctx.add("_contrib_boolean_mask", f"{name}_kept", [ctx.add("ones_like", f"{name}_one", [condition]),
+                                                             condition])
+    return ctx.add("Reshape", name, [kept], {"shape": (1,)})
 
 
 def _pad_positions(ctx, node, x, a, n, before, after, out):
@@ -211,8 +229,7 @@ def _pad_positions(ctx, node, x, a, n, before, after, out):
     fits = ctx.add("broadcast_mul", f"{name}_fits", [
         ctx.add("broadcast_lesser_equal", f"{name}_fb", [before, reach]),
         ctx.add("broadcast_lesser_equal", f"{name}_fa", [after, reach])])
-    ok = _check(ctx, f"{name}_check", fits, f"{node.name}: MXNet pads an axis by run-time amounts of at most "
-                                            f"{_PAD_REACH} times its length; give the input shapes with shape=")
+    ok = _check(ctx, f"{name}_check_pads_reach_{_PAD_REACH}_axis_lengths_else_give_shape", fits)
     return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [pos, keep]), ok])
 
 
@@ -247,7 +264,7 @@ def _dyn_pad(ctx, node, attrs, inputs):
             inside = ctx.add("broadcast_mul", f"{name}_inside", [
                 ctx.add("_greater_equal_scalar", f"{name}_ge0", [pos], {"scalar": 0.0}),
                 ctx.add("broadcast_lesser", f"{name}_ltn", [pos, n])])
-            inside = ctx.add("Reshape", f"{name}_along", [inside], {"shape": (-1,) + (1,) * (rank - a - 1)})
+            inside = ctx.add("Reshape", f"{name}_along", [inside], {"shape": (1,) * a + (-1,) + (1,) * (rank - a - 1)})
             inside = ctx.add("broadcast_like", f"{name}_mask", [inside, taken])
             fill = ctx.add("_plus_scalar", f"{name}_fill", [ctx.add("zeros_like", f"{name}_zeros", [taken])],
                            {"scalar": attrs.pad_value})
