@@ -102,8 +102,8 @@ def _widen(ctx, node, x, out, shape=None):
         if is_symbolic(d):
             src = ctx.dim_source(d)
             if src is None and shape is not None:
-                length = _scalar(ctx, node, shape, a, f"{node.name}_len{a}")
-                src = (_run_time_length(ctx, node, length, f"{node.name}_len{a}"), 0)
+                length = element_f32(ctx, node, shape, a, f"{node.name}_len{a}")
+                src = (run_time_positions(ctx, node, length, f"{node.name}_len{a}"), 0)
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
             x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
@@ -115,7 +115,7 @@ def _widen(ctx, node, x, out, shape=None):
 _MAX_RUN_TIME_LENGTH = 1 << 14
 
 
-def _run_time_length(ctx, node, length, name):
+def run_time_positions(ctx, node, length, name):
     """float32 positions [0, length) for a float (1,) tensor ``length`` that only run time knows: cut from
     a fixed range by ``_contrib_boolean_mask``; longer lengths fail with a message when MXNet runs."""
     grid = ctx.add("_arange", f"{name}_grid", [], {"start": 0, "stop": _MAX_RUN_TIME_LENGTH, "dtype": "float32"})
@@ -135,7 +135,7 @@ def _dyn_full(ctx, node, attrs, inputs):
     return [_widen(ctx, node, x, out, inputs[0])]
 
 
-def _scalar(ctx, node, entry, k, name):
+def element_f32(ctx, node, entry, k, name):
     """Element ``k`` of a 1-element-per-axis int tensor as a float32 (1,) tensor."""
     x = ctx.add("slice_axis", name, [entry], {"axis": 0, "begin": k, "end": k + 1})
     return ctx.add("Cast", f"{name}_f", [ctx.add("Reshape", f"{name}_flat", [x], {"shape": (-1,)})],
@@ -148,7 +148,7 @@ def _dyn_arange(ctx, node, attrs, inputs):
     if out is None:
         raise needs_shape_error(node, "unknown output length")
     steps = _length(ctx, node, out[0], f"{node.name}_steps")
-    start, delta = (_scalar(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
+    start, delta = (element_f32(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
     y = ctx.add("broadcast_add", f"{node.name}_add", [ctx.add("broadcast_mul", f"{node.name}_mul", [steps, delta]),
                                                       start])
     return [ctx.add("Cast", node.name, [y], {"dtype": mx_dtype(attrs.dtype)})]
@@ -164,11 +164,11 @@ def _dyn_slice(ctx, node, attrs, inputs):
         raise needs_shape_error(node, "its axes or shapes are not known")
     x = inputs[0]
     for i, a in enumerate(int(v) % len(data) for v in np.asarray(axes).reshape(-1)):
-        start = _scalar(ctx, node, inputs[1], i, f"{node.name}_start{i}")
+        start = element_f32(ctx, node, inputs[1], i, f"{node.name}_start{i}")
         if is_symbolic(out[a]) and ctx.dim_source(out[a]) is None:  # a new length: end - start, cut at run time
-            length = _slice_length(ctx, node, inputs[0], a, start, _scalar(ctx, node, inputs[2], i,
+            length = _slice_length(ctx, node, inputs[0], a, start, element_f32(ctx, node, inputs[2], i,
                                                                            f"{node.name}_end{i}"))
-            steps = _run_time_length(ctx, node, length, f"{node.name}_steps{i}")
+            steps = run_time_positions(ctx, node, length, f"{node.name}_steps{i}")
         else:
             steps = _length(ctx, node, out[a], f"{node.name}_steps{i}")
         index = ctx.add("broadcast_add", f"{node.name}_index{i}", [steps, start])

@@ -17,8 +17,8 @@ import numpy as np
 from ...ir.symbolic import Dim, count_dim, format_shape_hint, sym
 
 _MAX_ELEMENTS = 8
-_MAX_NODES = 400
-_VALUE = "value_"  # the prefix of the symbols this module names values with  # a value computed from a whole network's data is no size: it keeps no symbol
+_MAX_NODES = 400  # a value computed from a whole network's data is no size: it keeps no symbol
+_VALUE = "value_"  # the prefix of the symbols this module names values with
 
 
 def name_run_time_ints(ctx, n):
@@ -44,9 +44,9 @@ def name_run_time_ints(ctx, n):
 
 def opaque_sizes(dims):
     """``dims`` with each length that rounds a run-time value (``32 * ceil(h / 32)``: a floor division, min or max
-    of a symbol named here) replaced by a size symbol named by its text: TVM binds such a symbol from the op's shape tensor (it cannot
-    bind an expression), the same expression gives the same symbol, and what is computed from it (the strided
-    convolutions of a padded image) stays as simple as for an input size."""
+    of a symbol named here) replaced by a size symbol named by its text: TVM binds such a symbol from the op's
+    shape tensor (it cannot bind an expression), the same expression gives the same symbol, and what is
+    computed from it (the strided convolutions of a padded image) stays as simple as for an input size."""
     return tuple(sym(f"size_{hashlib.sha1(str(d).encode()).hexdigest()[:8]}") if _rounds_a_value(d)
                  else d for d in dims)
 
