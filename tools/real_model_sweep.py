@@ -311,7 +311,7 @@ def _tv(name, size=64, spatial=None, **kw):
     return build
 
 
-def _detection(name, size, score_spread, detections=50):
+def _detection(name, size, score_spread, detections=50, **kw):
     """A torchvision detector with random weights, BatchNorm calibrated, class scores spread by ``score_spread``
     and ``detections`` boxes kept: 300 would put some pairs within float32's error of each other, and their
     order (which box is row k) would then be a tie that any engine may break either way."""
@@ -319,7 +319,7 @@ def _detection(name, size, score_spread, detections=50):
         import torchvision
 
         torch = _torch()
-        net = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5)
+        net = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5, **kw)
 
         def image(k, hw):
             g = torch.Generator().manual_seed(k)
@@ -402,6 +402,16 @@ MODELS = {
     # score spreads that leave every two of the kept scores >= 1e-5 (relative) apart at both sizes
     "tv_ssdlite320": _detection("ssdlite320_mobilenet_v3_large", 320, score_spread=1.5),
     "tv_fasterrcnn_mobilenet_320": _detection("fasterrcnn_mobilenet_v3_large_320_fpn", 320, score_spread=4.0),
+    # detection (s7a): held-out detectors of the kinds the maintainers try (small images: the transform's
+    # min_size/max_size bound the CPU time; the padding to multiples of 32 and every post-processing step stay)
+    "tv_fasterrcnn_mobilenet_fpn": _detection("fasterrcnn_mobilenet_v3_large_fpn", 320, score_spread=4.0,
+                                              min_size=352, max_size=640),
+    "tv_retinanet_resnet50": _detection("retinanet_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=1.5),
+    "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
+                                           max_size=512, num_keypoints=5),
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
     "lstm": _rnn("lstm"), "gru": _rnn("gru"),

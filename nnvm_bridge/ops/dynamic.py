@@ -75,3 +75,40 @@ register("dyn_slice", inputs=("data", "starts", "ends", "axes", "steps"), attrs=
          infer_shape=declared_out_shape, compute=_slice_compute, level=6, ext=True,
          doc="ONNX Slice with run-time starts/ends (int64 tensors; axes and steps as tensors too, python "
              "slice semantics per axis)")
+
+
+def pad_positions(before, n, length):
+    """The source position of each of ``length`` outputs on an axis of length ``n`` padded by ``before``
+    (negative: cropped), and whether it lies inside the axis."""
+    index = np.arange(length, dtype=np.int64) - int(before)
+    return index, (index >= 0) & (index < n)
+
+
+def _pad_compute(a, xs):
+    data, pads = xs[0], np.asarray(xs[1]).reshape(-1).astype(np.int64)
+    r = data.ndim
+    for axis in range(r):
+        before, after = int(pads[axis]), int(pads[axis + r])
+        n = data.shape[axis]
+        index, inside = pad_positions(before, n, max(n + before + after, 0))
+        if a.mode == "reflect":
+            index = np.abs(index)
+            index = np.where(index >= n, 2 * (n - 1) - index, index)
+        taken = np.take(data, np.clip(index, 0, max(n - 1, 0)), axis=axis)
+        if a.mode == "constant":
+            mask = inside.reshape((-1,) + (1,) * (r - axis - 1))
+            taken = np.where(mask, taken, np.asarray(a.pad_value, dtype=data.dtype))
+        data = taken
+    return [data]
+
+
+register("bind_dims", inputs=("data",), attrs={"dims": Attr("str", doc="the symbols the values are")},
+         infer_shape=lambda a, shapes: [shapes[0]], compute=lambda a, xs: [xs[0]], level=6, ext=True,
+         doc="an integer tensor computed at run time, passed on unchanged: its elements are the symbolic dims "
+             "`dims` (the emitters bind the symbols from it)")
+register("dyn_pad", inputs=("data", "pads"),
+         attrs={"out_shape": OUT_SHAPE_ATTR, "pad_value": Attr("float", 0.0),
+                "mode": Attr("str", "constant", choices=("constant", "edge", "reflect"))},
+         infer_shape=declared_out_shape, compute=_pad_compute, level=6, ext=True,
+         doc="ONNX Pad with the pads from the int64 tensor `pads` (begins then ends, every axis; negative "
+             "crops)")

@@ -79,7 +79,7 @@ def _dyn_broadcast_to(ctx, node, attrs, inputs):
         else:
             spec.append(int(d))
     y = ctx.add("broadcast_to", node.name, [x], {"shape": tuple(spec)})
-    return [_widen(ctx, node, y, widen)]
+    return [_widen(ctx, node, y, widen, inputs[1] if (ctx.shape(node.inputs[1]) or (0,))[0] == len(out) else None)]
 
 
 def _length(ctx, node, d, name):
@@ -113,15 +113,20 @@ def _min_of_constant(d):
     return (int(ints[0]), dims[0]) if len(ints) == 1 and len(dims) == 1 else None
 
 
-def _widen(ctx, node, x, out):
-    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``; a length
-    ``d + k`` (T5's causal mask over ``sequence + 1``) as ``d`` from a tensor that has it and ``k`` repeats."""
+def _widen(ctx, node, x, out, shape=None):
+    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like`` from a tensor
+    that has the length; a length ``d + k`` (T5's causal mask over ``sequence + 1``) as ``d`` from such a tensor and
+    ``k`` repeats; else (given ``shape``, the int tensor of the output shape) cut at run time."""
     for a, d in enumerate(out):
         if is_symbolic(d):
             k, src = 0, ctx.dim_source(d)
             if src is None:
                 k = dict(d.terms).get((), 0)
                 src = ctx.dim_source(d - k) if k > 0 else None
+                k = k if src is not None else 0
+            if src is None and shape is not None:
+                length = element_f32(ctx, node, shape, a, f"{node.name}_len{a}")
+                src = (run_time_positions(ctx, node, length, f"{node.name}_len{a}"), 0)
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
             y = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
@@ -129,7 +134,22 @@ def _widen(ctx, node, x, out):
                 more = ctx.add("repeat", f"{node.name}_dim{a}_more", [x], {"repeats": k, "axis": a})
                 y = ctx.add("Concat", f"{node.name}_dim{a}_all", [y, more], {"dim": a, "num_args": 2})
             x = y
+            ctx.note_dims([None] * a + [d], x)
     return x
+
+
+# the longest length MXNet takes from a tensor's value at run time (positions are cut from a fixed range)
+_MAX_RUN_TIME_LENGTH = 1 << 14
+
+
+def run_time_positions(ctx, node, length, name):
+    """float32 positions [0, length) for a float (1,) tensor ``length`` that only run time knows: cut from
+    a fixed range by ``_contrib_boolean_mask``; longer lengths fail with a message when MXNet runs."""
+    grid = ctx.add("_arange", f"{name}_grid", [], {"start": 0, "stop": _MAX_RUN_TIME_LENGTH, "dtype": "float32"})
+    keep = ctx.add("broadcast_lesser", f"{name}_keep", [grid, length])
+    fits = ctx.add("_lesser_equal_scalar", f"{name}_fits", [length], {"scalar": float(_MAX_RUN_TIME_LENGTH)})
+    ok = _check(ctx, f"{name}_check_length_at_most_{_MAX_RUN_TIME_LENGTH}_else_give_shape", fits)
+    return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [grid, keep]), ok])
 
 
 @MXNET_EXPORT.register("dyn_full")
@@ -139,10 +159,10 @@ def _dyn_full(ctx, node, attrs, inputs):
         raise needs_shape_error(node, "its shape comes from a tensor at run time")
     static = tuple(1 if is_symbolic(d) else int(d) for d in out)
     x = ctx.add("_full", node.name, [], {"shape": static, "value": attrs.value, "dtype": mx_dtype(attrs.dtype)})
-    return [_widen(ctx, node, x, out)]
+    return [_widen(ctx, node, x, out, inputs[0])]
 
 
-def _scalar(ctx, node, entry, k, name):
+def element_f32(ctx, node, entry, k, name):
     """Element ``k`` of a 1-element-per-axis int tensor as a float32 (1,) tensor."""
     x = ctx.add("slice_axis", name, [entry], {"axis": 0, "begin": k, "end": k + 1})
     return ctx.add("Cast", f"{name}_f", [ctx.add("Reshape", f"{name}_flat", [x], {"shape": (-1,)})],
@@ -155,7 +175,7 @@ def _dyn_arange(ctx, node, attrs, inputs):
     if out is None:
         raise needs_shape_error(node, "unknown output length")
     steps = _length(ctx, node, out[0], f"{node.name}_steps")
-    start, delta = (_scalar(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
+    start, delta = (element_f32(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
     y = ctx.add("broadcast_add", f"{node.name}_add", [ctx.add("broadcast_mul", f"{node.name}_mul", [steps, delta]),
                                                       start])
     return [ctx.add("Cast", node.name, [y], {"dtype": mx_dtype(attrs.dtype)})]
@@ -171,9 +191,111 @@ def _dyn_slice(ctx, node, attrs, inputs):
         raise needs_shape_error(node, "its axes or shapes are not known")
     x = inputs[0]
     for i, a in enumerate(int(v) % len(data) for v in np.asarray(axes).reshape(-1)):
-        start = _scalar(ctx, node, inputs[1], i, f"{node.name}_start{i}")
-        index = ctx.add("broadcast_add", f"{node.name}_index{i}",
-                        [_length(ctx, node, out[a], f"{node.name}_steps{i}"), start])
+        start = element_f32(ctx, node, inputs[1], i, f"{node.name}_start{i}")
+        if is_symbolic(out[a]) and ctx.dim_source(out[a]) is None:  # a new length: end - start, cut at run time
+            length = _slice_length(ctx, node, inputs[0], a, start, element_f32(ctx, node, inputs[2], i,
+                                                                           f"{node.name}_end{i}"))
+            steps = run_time_positions(ctx, node, length, f"{node.name}_steps{i}")
+        else:
+            steps = _length(ctx, node, out[a], f"{node.name}_steps{i}")
+        index = ctx.add("broadcast_add", f"{node.name}_index{i}", [steps, start])
         x = ctx.add("take", f"{node.name}_{i}" if i + 1 < len(axes.reshape(-1)) else node.name, [x, index],
                     {"axis": a, "mode": "wrap"})
     return [x]
+
+
+def _slice_length(ctx, node, x, axis, start, end):
+    """end - start on ``axis`` of ``x`` (float (1,) tensors), a negative bound counting from the end: the IR's
+    length of a slice whose symbolic bounds lie inside the axis (frontend/onnx/convert_tensor.py)."""
+    name = f"{node.name}_len{axis}"
+    n = ctx.add("Cast", f"{name}_n", [ctx.add("slice_axis", f"{name}_ni", [ctx.add("shape_array", f"{name}_s", [x])],
+                                              {"axis": 0, "begin": axis, "end": axis + 1})], {"dtype": "float32"})
+
+    def placed(v, w):
+        below = ctx.add("_lesser_scalar", f"{name}_{w}neg", [v], {"scalar": 0.0})
+        return ctx.add("broadcast_add", f"{name}_{w}", [v, ctx.add("broadcast_mul", f"{name}_{w}n", [below, n])])
+    return ctx.add("broadcast_sub", name, [placed(end, "e"), placed(start, "b")])
+
+
+@MXNET_EXPORT.register("bind_dims")
+def _bind_dims(ctx, node, attrs, inputs):
+    return [ctx.add("_copy", node.name, inputs[:1])]
+
+
+# how far beyond each end of an axis a pad known only at run time may reach, in lengths of the axis
+_PAD_REACH = 2
+
+
+def _check(ctx, name, condition):
+    """A float (1,) tensor 1 when the float (1,) tensor ``condition`` is 1; where it is 0, MXNet fails when it
+    runs (the mask keeps nothing, which cannot be reshaped to one element; the node is named ``name``).
+    ``_npx_constraint_check`` would say it better, but its 0-d output stops MXNet's shape inference."""
+    kept = ctx.add("_contrib_boolean_mask", f"{name}_kept", [ctx.add("ones_like", f"{name}_one", [condition]),
+                                                             condition])
+    return ctx.add("Reshape", name, [kept], {"shape": (1,)})
+
+
+def _pad_positions(ctx, node, x, a, n, before, after, out):
+    """float32 source positions ``arange(out[a]) - before`` of the padded axis ``a`` of ``x`` (length ``n``, a
+    float (1,) tensor). A new length that no tensor has is cut at run time from positions reaching _PAD_REACH
+    axis lengths beyond either end (``_contrib_boolean_mask``); pads reaching further fail with a message."""
+    name = f"{node.name}_axis{a}"
+    src = ctx.dim_source(out) if is_symbolic(out) else None
+    if src is not None or not is_symbolic(out):
+        return ctx.add("broadcast_sub", f"{name}_pos", [_length(ctx, node, out, f"{name}_steps"), before])
+    steps = ctx.add("_contrib_arange_like", f"{name}_steps", [x], {"axis": a})
+    wide = ctx.add("repeat", f"{name}_wide", [steps], {"repeats": 2 * _PAD_REACH + 1, "axis": 0})
+    reach = ctx.add("_mul_scalar", f"{name}_reach", [n], {"scalar": float(_PAD_REACH)})
+    grid = ctx.add("Cast", f"{name}_gridf", [ctx.add("_contrib_arange_like", f"{name}_grid", [wide], {"axis": 0})],
+                   {"dtype": "float32"})
+    pos = ctx.add("broadcast_sub", f"{name}_cand", [grid, reach])
+    neg_before = ctx.add("negative", f"{name}_neg", [before])
+    keep = ctx.add("broadcast_mul", f"{name}_keep", [
+        ctx.add("broadcast_greater_equal", f"{name}_lo", [pos, neg_before]),
+        ctx.add("broadcast_lesser", f"{name}_hi", [pos, ctx.add("broadcast_add", f"{name}_end", [n, after])])])
+    fits = ctx.add("broadcast_mul", f"{name}_fits", [
+        ctx.add("broadcast_lesser_equal", f"{name}_fb", [before, reach]),
+        ctx.add("broadcast_lesser_equal", f"{name}_fa", [after, reach])])
+    ok = _check(ctx, f"{name}_check_pads_reach_{_PAD_REACH}_axis_lengths_else_give_shape", fits)
+    return ctx.add("broadcast_mul", f"{name}_pos", [ctx.add("_contrib_boolean_mask", f"{name}_cut", [pos, keep]), ok])
+
+
+@MXNET_EXPORT.register("dyn_pad")
+def _dyn_pad(ctx, node, attrs, inputs):
+    """Per axis, ``take`` at the source positions (clipped; reflected for mode=reflect) and ``pad_value`` where
+    they lie outside the axis (mode=constant), as the Relax emitter does."""
+    data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
+    if data is None or out is None:
+        raise needs_shape_error(node, "unknown shapes")
+    rank = len(data)
+    shape = ctx.add("Cast", f"{node.name}_shape", [ctx.add("shape_array", f"{node.name}_shape_i", [inputs[0]])],
+                    {"dtype": "float32"})
+    pads = ctx.add("Cast", f"{node.name}_pads", [inputs[1]], {"dtype": "float32"})
+    x = inputs[0]
+    for a in range(rank):
+        name = f"{node.name}_axis{a}"
+        n = ctx.add("slice_axis", f"{name}_n", [shape], {"axis": 0, "begin": a, "end": a + 1})
+        before, after = (ctx.add("slice_axis", f"{name}_{w}", [pads], {"axis": 0, "begin": k, "end": k + 1})
+                         for w, k in (("before", a), ("after", a + rank)))
+        pos = _pad_positions(ctx, node, x, a, n, before, after, out[a])
+        source = pos
+        if attrs.mode == "reflect":
+            last2 = ctx.add("_mul_scalar", f"{name}_last2", [ctx.add("_minus_scalar", f"{name}_last", [n],
+                                                                      {"scalar": 1.0})], {"scalar": 2.0})
+            source = ctx.add("abs", f"{name}_abs", [pos])
+            beyond = ctx.add("broadcast_greater_equal", f"{name}_beyond", [source, n])
+            source = ctx.add("where", f"{name}_refl", [beyond, ctx.add("broadcast_sub", f"{name}_back",
+                                                                       [last2, source]), source])
+        taken = ctx.add("take", f"{name}_take", [x, source], {"axis": a, "mode": "clip"})
+        if attrs.mode == "constant":
+            inside = ctx.add("broadcast_mul", f"{name}_inside", [
+                ctx.add("_greater_equal_scalar", f"{name}_ge0", [pos], {"scalar": 0.0}),
+                ctx.add("broadcast_lesser", f"{name}_ltn", [pos, n])])
+            inside = ctx.add("Reshape", f"{name}_along", [inside], {"shape": (1,) * a + (-1,) + (1,) * (rank - a - 1)})
+            inside = ctx.add("broadcast_like", f"{name}_mask", [inside, taken])
+            fill = ctx.add("_plus_scalar", f"{name}_fill", [ctx.add("zeros_like", f"{name}_zeros", [taken])],
+                           {"scalar": attrs.pad_value})
+            taken = ctx.add("where", f"{name}_padded", [inside, taken, fill])
+        x = taken
+        ctx.note_dims([None] * a + [out[a]], x)
+    return [ctx.add("_copy", node.name, [x])]

@@ -12,7 +12,7 @@ from nnvm_bridge.ops.runtime_resize import resize_axis, resized_axes
 
 from ..context import mx_dtype
 from ..registry import MXNET_EXPORT
-from .dynamic import needs_shape_error
+from .dynamic import element_f32, needs_shape_error, run_time_positions
 
 # (tensor op, op with a float on the right, op with a float on the left)
 _BINARY = {"add": ("broadcast_add", "_plus_scalar", "_plus_scalar"),
@@ -24,8 +24,9 @@ _BINARY = {"add": ("broadcast_add", "_plus_scalar", "_plus_scalar"),
 class _MXNetOps:
     """The tensor-ops adapter resize_axis computes with; lengths are float32 (1,) tensors."""
 
-    def __init__(self, ctx, node, data, data_shape, dtype):
+    def __init__(self, ctx, node, data, data_shape, dtype, sizes=None, out_shape=None):
         self.ctx, self.node, self.data, self.data_shape, self.dtype = ctx, node, data, data_shape, dtype
+        self.sizes, self.out_shape = sizes, out_shape  # the int64 sizes tensor (None with scales) and its dims
 
     def _add(self, op, inputs, attrs=None):
         return self.ctx.add(op, f"{self.node.name}_{op.strip('_')}", inputs, attrs)
@@ -47,6 +48,12 @@ class _MXNetOps:
             k = d // n
             if isinstance(k, int) and k > 1 and k * n == d:
                 return self.data, axis, k
+        if self.sizes is not None and d in self.out_shape:  # a length only the sizes tell: cut at run time
+            a = self.out_shape.index(d)
+            name = f"{self.node.name}_size{a}"
+            steps = run_time_positions(self.ctx, self.node, element_f32(self.ctx, self.node, self.sizes, a, name), name)
+            self.ctx.note_dims([d], steps)
+            return steps, 0, 1
         raise needs_shape_error(self.node, f"no tensor of the graph has the output length {format_dim(d)}")
 
     def length(self, d):
@@ -109,7 +116,8 @@ def _dyn_resize(ctx, node, attrs, inputs):
     data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     if data is None or out is None:
         raise needs_shape_error(node, "unknown shapes")
-    t = _MXNetOps(ctx, node, inputs[0], data, ctx.dtype(node.inputs[0]))
+    t = _MXNetOps(ctx, node, inputs[0], data, ctx.dtype(node.inputs[0]), inputs[1] if len(inputs) > 1 else None,
+                  list(out))
     y = inputs[0]
     for axis in resized_axes(data, out, attrs.scales):
         scale = None if attrs.scales is None else attrs.scales[axis]

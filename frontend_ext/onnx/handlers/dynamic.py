@@ -38,3 +38,15 @@ def _dyn_arange(ctx, node, attrs, inputs):
 @ONNX_EXPORT.register("dyn_slice", since=11)
 def _dyn_slice(ctx, node, attrs, inputs):
     return ctx.b.op("Slice", inputs[:5])
+
+
+@ONNX_EXPORT.register("bind_dims", since=11)
+def _bind_dims(ctx, node, attrs, inputs):
+    return ctx.b.op("Identity", inputs[:1])
+
+
+@ONNX_EXPORT.register("dyn_pad", since=11)
+def _dyn_pad(ctx, node, attrs, inputs):
+    b = ctx.b
+    value = [b.scalar(attrs.pad_value, ctx.dtype())] if attrs.mode == "constant" else []
+    return b.op("Pad", [inputs[0], inputs[1]] + value, mode=attrs.mode)

@@ -62,10 +62,21 @@ class Ctx:
     def bind_run_time_dims(self, shape_tensor, dims):
         """Bind the symbols of ``dims`` that nothing bound yet (the importer's new symbols for lengths that a
         shape tensor computes at run time) from the int64 ``shape_tensor`` holding those dims."""
-        if dims is None or all(n in self.symbols.vars for d in dims if isinstance(d, Dim) for n in d.symbols()):
+        if dims is None:
             return
-        shape = self.emit(relax_op().tensor_to_shape(shape_tensor))
-        self.bb.match_cast(shape, compat.shape_type(self.shape(dims)))
+        axes = [a for a, d in enumerate(dims) if isinstance(d, Dim) and any(n not in self.symbols.vars
+                                                                             for n in d.symbols())]
+        if not axes:
+            return
+        op = relax_op()
+        if len(axes) < len(dims):  # only those dims: the others may differ from the tensor (a broadcast 1)
+            shape_tensor = op.take(shape_tensor, self.const(np.asarray(axes, dtype=np.int64), "int64"), axis=0)
+        # the packed call that DecomposeOpsForInference makes of tensor_to_shape, written here: through that pass
+        # the match_cast below would bind these symbols to fresh ones of its own, which later passes mix up
+        rx = compat.relax()
+        shape = self.emit(op.call_pure_packed("vm.builtin.tensor_to_shape", self.emit(shape_tensor),
+                                              ty_args=rx.ShapeType(ndim=len(axes))))
+        self.bb.match_cast(shape, compat.shape_type(self.shape([dims[a] for a in axes])))
 
     def broadcast_operands(self, inputs, shapes=None):
         """The inputs of a broadcasting op (IR ``shapes``, default the node's) made safe for TVM 0.27.

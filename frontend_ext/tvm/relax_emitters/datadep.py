@@ -140,9 +140,22 @@ def _first_per_class(ctx, rows, n, limit, groups, classes):
     position = ctx.emit(op.subtract(op.cumsum(op.ones_like(group), axis=0), ctx.scalar(1, "int64")))
     rank = ctx.emit(op.subtract(position, op.take(starts, group, axis=0)))
     keep = ctx.emit(op.less(rank, op.reshape(op.astype(limit, "int64"), [])))
-    kept = compat.tir().Var(f"{ctx.node.name}_kept", "int64")
+    kept = _output_symbol(ctx, 0)
+    kept = compat.tir().Var(f"{ctx.node.name}_kept", "int64") if kept is None else kept
     picked = ctx.bb.match_cast(ctx.emit(op.nonzero(keep)), compat.tensor_type([1, kept], "int64"))
     return op.take(rows, op.reshape(picked, [kept]), axis=0)
+
+
+def _output_symbol(ctx, axis):
+    """The tir.Var of the IR's new symbol for the output length on ``axis`` (unbound so far), or None. Bound
+    here by the ``match_cast`` that measures the length: a fresh var of its own, cast to the IR's symbol
+    afterwards, is merged into it by CanonicalizeBindings in some uses and not in others, and TVM then cannot
+    add the tensors of either length together."""
+    d = ctx.out_shapes[0][axis] if ctx.out_shapes and ctx.out_shapes[0] else None
+    names = d.symbols() if isinstance(d, Dim) else ()
+    if len(names) != 1 or str(d) != next(iter(names)) or next(iter(names)) in ctx.symbols.vars:
+        return None
+    return ctx.prim(d)
 
 
 def _corner_boxes(ctx, boxes, attrs):

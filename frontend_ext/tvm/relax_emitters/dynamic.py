@@ -6,6 +6,9 @@ then dead and Relax drops them.
 """
 from __future__ import annotations
 
+from nnvm_bridge.ir.symbolic import Dim, parse_shape
+
+from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import relax_op
 
@@ -66,4 +69,48 @@ def _dyn_slice(ctx, node, attrs, inputs):
         start = ctx.emit(op.add(start, op.multiply(negative, dim)))  # python rules: -k counts from the end
         index = ctx.emit(op.add(op.arange(0, ctx.prim(out_shape[a]), 1, dtype="int64"), start))
         x = ctx.emit(op.take(x, index, axis=a))
+    return x
+
+
+@RELAX_EXPORT.register("bind_dims")
+def _bind_dims(ctx, node, attrs, inputs):
+    # the symbols that name these values (frontend/onnx/run_time_values.py), bound where they are computed
+    dims = parse_shape(attrs.dims)
+    ctx.bind_run_time_dims(relax_op().reshape(relax_op().astype(inputs[0], "int64"), [len(dims)]), dims)
+    return inputs[0]
+
+
+@RELAX_EXPORT.register("dyn_pad")
+def _dyn_pad(ctx, node, attrs, inputs):
+    """Per axis, ``take`` at ``arange(out) - before`` (clipped onto the axis; reflected for mode=reflect), and
+    ``value`` where that lies outside (mode=constant): any pads, negative ones too, one gather per axis."""
+    op = relax_op()
+    data_shape, out_shape = ctx.in_shapes[0], ctx.out_shapes[0]
+    if data_shape is None or out_shape is None:
+        ctx.fail("the input or output shape is unknown; pass shape={input: dims}")
+    rank = len(data_shape)
+    pads = ctx.emit(op.astype(inputs[1], "int64"))
+    if any(n not in ctx.symbols.vars for d in out_shape if isinstance(d, Dim) for n in d.symbols()):
+        # new symbols (pads that only run time knows): bound from the input's shape plus the pads
+        begins, ends = (op.strided_slice(pads, [0], [k], [k + rank]) for k in (0, rank))
+        sizes = op.add(op.add(op.shape_to_tensor(compat.relax().ShapeExpr(ctx.shape(data_shape))), begins), ends)
+        ctx.bind_run_time_dims(ctx.emit(sizes), out_shape)
+    x = inputs[0]
+    zero = ctx.scalar(0, "int64")
+    for a in range(rank):
+        n = ctx.dim_tensor(data_shape[a], "int64")
+        before = ctx.emit(op.reshape(op.strided_slice(pads, [0], [a], [a + 1]), []))
+        index = ctx.emit(op.subtract(op.arange(0, ctx.prim(out_shape[a]), 1, dtype="int64"), before))
+        last = ctx.emit(op.subtract(n, ctx.scalar(1, "int64")))
+        source = index
+        if attrs.mode == "reflect":
+            source = ctx.emit(op.abs(index))
+            source = ctx.emit(op.where(op.greater_equal(source, n), op.subtract(op.add(last, last), source), source))
+        x = ctx.emit(op.take(x, op.minimum(op.maximum(source, zero), last), axis=a))
+        if attrs.mode == "constant":
+            inside = ctx.emit(op.logical_and(op.greater_equal(index, zero), op.less(index, n)))
+            trailing = rank - a - 1
+            if trailing:
+                inside = ctx.emit(op.expand_dims(inside, list(range(1, trailing + 1))))
+            x = ctx.emit(op.where(inside, x, ctx.scalar(attrs.pad_value, ctx.in_dtypes[0])))
     return x

@@ -20,6 +20,7 @@ from ...ir.names import unique_name
 from ...ir.symbolic import as_dim, format_shape_hint, is_static
 from ...ops import get_op
 from .declared_shapes import DeclaredShapes
+from .run_time_values import opaque_sizes
 from .sequence_values import is_structured, kind
 
 _SAFE = re.compile(r"[^0-9A-Za-z_.:/\-]")
@@ -68,6 +69,10 @@ class OnnxNode:
 _ELEMENTWISE = frozenset({"Abs", "Add", "And", "Cast", "Ceil", "Clip", "Div", "Equal", "Floor", "Greater",
                           "GreaterOrEqual", "Identity", "Less", "LessOrEqual", "Max", "Min", "Mod", "Mul", "Neg",
                           "Not", "Or", "Pow", "Round", "Sign", "Sqrt", "Sub", "Where"})
+
+
+# run-time shape ops whose emitters bind new output symbols from the shape they compute
+_BINDS_OUTPUT_DIMS = frozenset({"dyn_pad", "dyn_full", "dyn_broadcast_to"})
 
 
 class ImportContext:
@@ -374,6 +379,8 @@ class ImportContext:
 
     def runtime_op(self, op, inputs, out_shape, attrs=None):
         """A run-time shape op (ops/dynamic.py) that declares the output dims it is known to have."""
+        if op in _BINDS_OUTPUT_DIMS:
+            out_shape = opaque_sizes(out_shape)
         return self.emit1(op, inputs, dict(attrs or {}, out_shape=format_shape_hint(tuple(out_shape))))
 
     def shape_tensor(self, x):

@@ -303,7 +303,33 @@ def concat(ctx, node, attrs, inputs):
 
 
 def _split_input(ctx, inputs):
+    if inputs[1] and ctx.const(inputs[1]) is None and shape_values.has_dims(ctx.shape_value(inputs[1])):
+        return _SymbolicSizes(inputs[1], ctx.shape_value(inputs[1]).reshape(-1))
     return _ints(ctx.require_const(inputs[1], "split")) if inputs[1] else None
+
+
+class _SymbolicSizes(list):
+    """Split sizes that are symbolic dims (the anchors of each feature map: 3 * h_i * w_i), with the tensor
+    that holds them at run time."""
+
+    def __init__(self, tensor, dims):
+        super().__init__(dims)
+        self.tensor = tensor
+
+
+def _symbolic_split(ctx, x, axis, sizes):
+    """Each part a dyn_slice from the running sum of the sizes tensor (exclusive cumsum) to that plus its size."""
+    s = ctx.require_rank(x) and ctx.shape(x)
+    t = ctx.cast(sizes.tensor, "int64")
+    begins = ctx.emit1("cumsum", [t], {"axis": 0, "exclusive": True})
+    ends = ctx.emit1("broadcast_add", [begins, t])
+    parts = []
+    for k, d in enumerate(sizes):
+        out = list(s)
+        out[axis] = d
+        ins = [x] + [ctx.emit1("strided_slice", [v], {"begin": (k,), "end": (k + 1,)}) for v in (begins, ends)]
+        parts.append(ctx.runtime_op("dyn_slice", ins + [np.asarray([axis], np.int64), np.ones(1, np.int64)], out))
+    return parts
 
 
 @ONNX_IMPORT.register("Split", since=1)
@@ -345,6 +371,8 @@ def _split(ctx, x, attrs, sizes, n_out):
         else:
             parts = ctx.emit("split", [x], {"indices_or_sections": n_out, "axis": axis})
             return parts
+    if isinstance(sizes, _SymbolicSizes):
+        return _symbolic_split(ctx, x, axis, sizes)
     sizes = [int(v) for v in sizes]
     points = tuple(int(v) for v in np.cumsum(sizes)[:-1])
     if len(sizes) == 1:
@@ -578,13 +606,46 @@ def pad_attributes(ctx, node, attrs, inputs):
 
 @ONNX_IMPORT.register("Pad", since=(11, 13, 18, 19, 21, 23, 24, 25))
 def pad(ctx, node, attrs, inputs):
-    pads = list(_ints(ctx.require_const(inputs[1], "Pad pads")))
     value = ctx.const(inputs[2]) if inputs[2] else None
     if inputs[2] and value is None:
         raise ctx.error(ShapeError, "Pad constant_value must be a constant")
     value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
     axes = _ints(ctx.require_const(inputs[3], "Pad axes")) if inputs[3] else None
+    if ctx.const(inputs[1]) is None:
+        return _run_time_pad(ctx, attrs, inputs[0], inputs[1], value, axes)
+    pads = list(_ints(ctx.require_const(inputs[1], "Pad pads")))
     return _pad(ctx, attrs, inputs[0], pads, value, axes)
+
+
+def _run_time_pad(ctx, attrs, x, pads_input, value, axes):
+    """Pad by amounts computed at run time (torchvision's detection transform pads each image to a multiple of
+    32): dyn_pad, whose output dims are the padded lengths where the pads are symbolic values, else new
+    symbols bound from the pads when they run."""
+    mode = attrs.get("mode", "constant")
+    if mode not in ("constant", "edge", "reflect"):
+        raise ctx.unsupported(f"mode={mode} with pads computed at run time")
+    r = ctx.require_rank(x)
+    xs = ctx.shape(x)
+    axes = list(range(r)) if axes is None else [a % r for a in axes]
+    pads = ctx.entry(ctx.cast(pads_input, "int64"))
+    if axes != list(range(r)):  # the pads of every axis, begins then ends: 0 on the axes not named
+        k = len(axes)
+        order = [axes.index(a) if a in axes else -1 for a in range(r)]
+        picks = [o for o in order] + [o + k if o >= 0 else -1 for o in order]
+        padded = ctx.emit1("concatenate", [pads, np.zeros(1, dtype=np.int64)], {"axis": 0})
+        pads = ctx.emit1("take", [padded, np.asarray([p if p >= 0 else 2 * k for p in picks])], {"axis": 0})
+        value_known = None
+    else:
+        value_known = ctx.shape_value(pads_input)
+    if value_known is not None and value_known.size == 2 * r:
+        flat = list(value_known.reshape(-1))
+        out = tuple(xs[a] + flat[a] + flat[a + r] for a in range(r))
+    else:
+        out = run_time_dims(ctx)
+        if out is None:
+            raise ctx.error(ShapeError, "Pad pads must be a constant or the output rank known; give the input "
+                                        "shapes with shape=")
+    return ctx.runtime_op("dyn_pad", [x, pads], out, {"pad_value": value, "mode": mode})
 
 
 def _pad(ctx, attrs, x, pads, value, axes):

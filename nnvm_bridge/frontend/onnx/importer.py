@@ -23,7 +23,7 @@ from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
                convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
                convert_random, convert_resize, convert_rnn, convert_roi, convert_scatter,
-               convert_signal, convert_tensor, convert_training, shape_values)
+               convert_signal, convert_tensor, convert_training, run_time_values, shape_values)
 from . import convert_sequence, structured_io  # noqa: F401  (sequences and optionals)
 from . import convert_bridge_domain  # noqa: F401  (this project's own ops, written by to_onnx)
 from .context import ImportContext, OnnxNode
@@ -337,6 +337,8 @@ def _convert_node(ctx, n, opset):
     ctx.keep_scalar(n)
     if symbolic is not None and isinstance(ctx.vals.get(n.outputs[0]), Entry):
         ctx.shape_values[n.outputs[0]] = symbolic[0]
+    elif symbolic is None:
+        run_time_values.name_run_time_ints(ctx, n)
     ctx.node = None
 
 

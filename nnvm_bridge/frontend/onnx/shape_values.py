@@ -65,7 +65,7 @@ def evaluate(ctx, node):
         return None
     value, dtype = out
     value = np.asarray(value, dtype=object)
-    if value.ndim > 1 or value.size > _MAX_ELEMENTS:
+    if value.ndim > 2 or value.size > _MAX_ELEMENTS:  # 2-D: torch's pads, reshaped to (rank, 2) and flipped
         return None
     return value, dtype
 
@@ -117,11 +117,14 @@ def _gather(ctx, node, attrs, inputs):
 
 
 def _slice_of(data, starts, ends, axes, steps):
-    if data.ndim != 1 or any(a % 1 for a in axes):
+    axis = int(axes[0]) % data.ndim if data.ndim else None
+    if axis is None or data.ndim > 2:
         return None
     b, e, st = int(starts[0]), int(ends[0]), int(steps[0]) if steps is not None else 1
-    n = data.shape[0]
-    return data[slice(max(min(b, n), -n - 1), max(min(e, n), -n - 1), st)]
+    n = data.shape[axis]
+    index = [slice(None)] * data.ndim
+    index[axis] = slice(max(min(b, n), -n - 1), max(min(e, n), -n - 1), st)
+    return data[tuple(index)]
 
 
 @_rule("Slice")
@@ -183,9 +186,30 @@ def _reshape(ctx, node, attrs, inputs):
     if spec is None:
         return None
     spec = [int(v) for v in spec.reshape(-1)]
-    if spec not in ([-1], [1], [data.size], []):
+    if len(spec) > 2 or any(v == 0 for v in spec):
         return None
     return data.reshape(tuple(spec)), _dtype(ctx, inputs[0])
+
+
+@_rule("Transpose")
+def _transpose(ctx, node, attrs, inputs):
+    data = _operand(ctx, inputs[0])
+    return data.transpose(attrs.get("perm")), _dtype(ctx, inputs[0])
+
+
+@_rule("ReduceMax", "ReduceMin")
+def _reduce(ctx, node, attrs, inputs):
+    """The max/min of a 1-D value (torchvision's batch_images: the largest size of the batch's images)."""
+    data = _operand(ctx, inputs[0])
+    axes = _axes(ctx, attrs, inputs) if len(inputs) > 1 or "axes" in attrs else None
+    if data.ndim != 1 or axes not in (None, [0], [-1]) or not data.size:
+        return None
+    pick = dim_max if node.op_type == "ReduceMax" else dim_min
+    out = data[0]
+    for d in data[1:]:
+        out = pick(out, d)
+    out = np.asarray(out, dtype=object)
+    return (out.reshape(1) if attrs.get("keepdims", 1) else out), _dtype(ctx, inputs[0])
 
 
 @_rule("Cast")
@@ -272,9 +296,32 @@ def _divide(a, b):
     return np.frompyfunc(one, 2, 1)(a, b)
 
 
+def _float_divide(x, y):
+    """float(dim) / c for a constant c that is a small fraction p / q: dim * q / p (a Ratio unless p is 1)."""
+    if isinstance(x, Ratio) or isinstance(y, (Dim, Ratio)) or not isinstance(x, Dim):
+        raise ArithmeticError("only a dim divided by a constant")
+    frac = small_fraction(y)
+    if frac is None or frac == 0:
+        raise ArithmeticError("not a small fraction")
+    return x * frac.denominator if frac.numerator == 1 else Ratio(x * frac.denominator, frac.numerator)
+
+
+_int_divide = _arith(_divide, exact_in_floats=False)
+
+
+@_rule("Div")
+def _div(ctx, node, attrs, inputs):
+    """Integer division, or a whole float divided by a constant (``ceil(h / 32)``: a size rounded up)."""
+    if not _dtype(ctx, inputs[0]).startswith("float"):
+        return _int_divide(ctx, node, attrs, inputs)
+    a, b = _operand(ctx, inputs[0]), ctx.const(inputs[1])
+    if b is None or b.size != 1 or not _integral(a):
+        return None
+    return np.frompyfunc(_float_divide, 2, 1)(a, b.reshape(-1)[0]), _dtype(ctx, inputs[0])
+
+
 _rule("Add")(_arith(lambda a, b: a + b))
 _rule("Sub")(_arith(lambda a, b: a - b))
-_rule("Div")(_arith(_divide, exact_in_floats=False))
 
 
 @_rule("Neg")
