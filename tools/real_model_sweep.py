@@ -731,8 +731,14 @@ def _compare(outs, refs):
             return None, f"output {i}: shape {o.shape} != onnxruntime's {r.shape}"
         if r.size == 0:
             continue
-        scale = max(1.0, float(np.abs(r.astype(np.float64)).max()))
-        worst = max(worst, float(np.abs(o.astype(np.float64) - r.astype(np.float64)).max()) / scale)
+        o, r = o.astype(np.float64), r.astype(np.float64)
+        finite = np.isfinite(r)
+        if not np.array_equal(o[~finite], r[~finite], equal_nan=True) or not np.isfinite(o[finite]).all():
+            return None, f"output {i}: NaN or infinity where onnxruntime has {'none' if finite.all() else 'others'}"
+        if not finite.any():
+            continue
+        scale = max(1.0, float(np.abs(r[finite]).max()))
+        worst = max(worst, float(np.abs(o[finite] - r[finite]).max()) / scale)
     return worst, None
 
 
