@@ -182,3 +182,27 @@ def test_import_model_and_import_to_gluon_round_trip(net, tmp_path):
     close(mx_forward(sym, args, aux, {data_name: net["x"]})[0], net["ref"])
     block = nb.import_to_gluon(str(path))
     close(block(mx.nd.array(net["x"])).asnumpy(), net["ref"])
+
+
+def test_import_to_gluon_takes_a_bool_mask_input():
+    # torch's key_padding_mask goes straight into Where: the symbol declares it uint8 (MXNet has no bool
+    # tensors) and a bool NDArray fed as is failed inside MXNet's where ("Unknown type enum 7")
+    pytest.importorskip("mxnet")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Where", ["mask", "fill", "x"], ["y"])], "bool_mask",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T"]),
+         helper.make_tensor_value_info("mask", TensorProto.BOOL, ["N", "T"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "T"])],
+        [helper.make_tensor("fill", TensorProto.FLOAT, [], [-1e9])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    block = nb.import_to_gluon(model)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for n, t in [(2, 5), (3, 4)]:
+        x = rng.standard_normal((n, t)).astype(np.float32)
+        mask = rng.random((n, t)) < 0.5
+        got = block(mx.nd.array(x), mx.nd.array(mask, dtype=bool)).asnumpy()
+        np.testing.assert_array_equal(got, sess.run(None, {"x": x, "mask": mask})[0])

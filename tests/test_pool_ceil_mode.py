@@ -165,6 +165,23 @@ def test_unknown_spatial_size_that_cannot_drop_keeps_ceil_mode_and_matches_every
             assert_close(got, want, TOL)
 
 
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1)], ids=["no_pad", "pad1"])
+def test_symbolic_size_that_cannot_drop_compiles_in_tvm_once_for_every_size(pads):
+    # GoogLeNet's and SqueezeNet's ceil-mode max pools (kernel 3, stride 2) on a symbolic H, W: no size drops
+    # a window, so Relax's own ceil mode gives the IR's windows and one library serves every size
+    pytest.importorskip("tvm")
+    from nnvm_bridge import compile_model
+
+    kinds = [("MaxPool", {}), ("AveragePool", {"count_include_pad": 0})]
+    model = _dynamic((3, 3), (2, 2), pads, kinds)
+    cm = compile_model(model, offload=False)
+    for h, w in [(7, 8), (9, 9), (12, 5)]:
+        x = RNG.standard_normal((2, 3, h, w)).astype(np.float32)
+        got, want = cm.run({"x": x}), ort_run(model, {"x": x})
+        np.testing.assert_array_equal(got[0], want[0])
+        assert_close(got[1], want[1], TOL)
+
+
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
 def test_zero_stride_is_refused_naming_the_node(op):
     from nnvm_bridge.errors import AttributeParseError

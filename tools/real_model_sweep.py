@@ -557,6 +557,165 @@ HELD_OUT_TEXT = {
 MODELS.update(HELD_OUT_TEXT)
 
 
+# ---- held-out vision (s7b): other torchvision / timm / torch.nn models of the sweep's kinds ---------------
+_HW = ((64, 64), (80, 72))  # two image sizes for the CNNs whose heads pool globally (H and W dynamic)
+
+
+def _tv_net(build_net, size=64, spatial=None):
+    """A torchvision model built by ``build_net()`` (torchvision imported first, without its C++ ops)."""
+    def build():
+        import torchvision  # noqa: F401
+
+        _torch()
+        return _image_spec(build_net(), (3, size, size), spatial=spatial)
+
+    return build
+
+
+def _tv_vit_small():
+    from torchvision.models import VisionTransformer
+
+    return VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=64, mlp_dim=128,
+                             num_classes=10)
+
+
+def _tv_maxvit_t():
+    """maxvit_t's channels, layers and head size on 64x64 images (partition 2: 224's partition 7 does not tile)."""
+    from torchvision.models import MaxVit
+
+    return MaxVit(input_size=(64, 64), stem_channels=64, partition_size=2, block_channels=[64, 128, 256, 512],
+                  block_layers=[2, 2, 5, 2], head_dim=32, stochastic_depth_prob=0.0, num_classes=10)
+
+
+def _tv_segmentation(name):
+    def build_net():
+        import torchvision
+
+        return torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=5, aux_loss=False)
+
+    return build_net
+
+
+def _nn_model(kind):
+    """torch.nn recurrent and attention modules: the forms users export besides the sweep's lstm/gru."""
+    def build():
+        torch = _torch()
+        nn = torch.nn
+        sizes = [(2, 7), (3, 4)]  # batch, sequence
+
+        def g(k):
+            return torch.Generator().manual_seed(k)
+
+        if kind == "lstm_bi2":
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = nn.LSTM(12, 16, num_layers=2, batch_first=True, bidirectional=True)
+
+                def forward(self, x):
+                    y, (h, c) = self.rnn(x)
+                    return y, h, c
+
+            return Spec(Net().eval(), ["x"], lambda k: (torch.randn(*sizes[k], 12, generator=g(k)),),
+                        {"x": {0: "batch", 1: "sequence"}})
+        if kind in ("gru_h0", "rnn_tanh"):
+            cls = nn.GRU if kind == "gru_h0" else nn.RNN
+
+            class Net(nn.Module):  # sequence-major, the initial state an input
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = cls(12, 16, num_layers=2)
+
+                def forward(self, x, h0):
+                    return self.rnn(x, h0)
+
+            def inputs(k):
+                b, s = sizes[k]
+                return torch.randn(s, b, 12, generator=g(k)), torch.randn(2, b, 16, generator=g(k))
+
+            return Spec(Net().eval(), ["x", "h0"], inputs, {"x": {0: "sequence", 1: "batch"}, "h0": {1: "batch"}})
+
+        def padded(k):
+            b, s = sizes[k]
+            x = torch.randn(b, s, 32, generator=g(k))
+            mask = torch.zeros(b, s, dtype=torch.bool)
+            mask[0, s - 2:] = True  # padding exercises the mask
+            return x, mask
+
+        if kind == "transformer_encoder":
+            layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=True)
+            enc = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.enc = enc
+
+                def forward(self, x, src_key_padding_mask):
+                    return self.enc(x, src_key_padding_mask=src_key_padding_mask)
+
+            return Spec(Net().eval(), ["x", "src_key_padding_mask"], padded,
+                        {"x": {0: "batch", 1: "sequence"}, "src_key_padding_mask": {0: "batch", 1: "sequence"}})
+
+        mha = nn.MultiheadAttention(32, 4, batch_first=True)
+
+        class Net(nn.Module):  # cross-attention: the keys' length is a dim of its own
+            def __init__(self):
+                super().__init__()
+                self.mha = mha
+
+            def forward(self, query, memory, key_padding_mask):
+                return self.mha(query, memory, memory, key_padding_mask=key_padding_mask)
+
+        def inputs(k):
+            x, mask = padded(k)
+            return torch.randn(x.shape[0], 3 + k, 32, generator=g(k)), x, mask
+
+        return Spec(Net().eval(), ["query", "memory", "key_padding_mask"], inputs,
+                    {"query": {0: "batch", 1: "target"}, "memory": {0: "batch", 1: "source"},
+                     "key_padding_mask": {0: "batch", 1: "source"}})
+
+    return build
+
+
+MODELS.update({
+    "tv_googlenet": _tv("googlenet", spatial=_HW, aux_logits=False, init_weights=True),
+    "tv_inception_v3": _tv("inception_v3", 96, spatial=((96, 96), (112, 104)), aux_logits=False, init_weights=True),
+    "tv_mnasnet0_5": _tv("mnasnet0_5", spatial=_HW),
+    "tv_shufflenet_v2_x0_5": _tv("shufflenet_v2_x0_5", spatial=_HW),
+    "tv_squeezenet1_1": _tv("squeezenet1_1", spatial=_HW),
+    "tv_regnet_y_400mf": _tv("regnet_y_400mf", spatial=_HW),
+    "tv_densenet121": _tv("densenet121", spatial=_HW),
+    "tv_mobilenet_v2": _tv("mobilenet_v2", spatial=_HW),
+    "tv_resnext50_32x4d": _tv("resnext50_32x4d", spatial=_HW),
+    "tv_efficientnet_v2_s": _tv("efficientnet_v2_s", spatial=_HW),
+    "tv_convnext_tiny": _tv("convnext_tiny", spatial=_HW),
+    "tv_swin_t": _tv("swin_t"),
+    "tv_swin_v2_t": _tv("swin_v2_t"),
+    "tv_maxvit_t": _tv_net(_tv_maxvit_t),
+    "tv_vit_small": _tv_net(_tv_vit_small, 32),
+    "tv_deeplabv3_mobilenet_v3": _tv_net(_tv_segmentation("deeplabv3_mobilenet_v3_large"),
+                                         spatial=((64, 64), (96, 80))),
+    "tv_fcn_resnet50": _tv_net(_tv_segmentation("fcn_resnet50"), spatial=((64, 64), (96, 80))),
+    "timm_efficientnet_b0": _timm("efficientnet_b0"),
+    "timm_mobilevit_xxs": _timm("mobilevit_xxs"),
+    "timm_levit_128s": _timm("levit_128s", img_size=64),
+    "timm_resnet18d": _timm("resnet18d"),
+    "timm_regnetx_002": _timm("regnetx_002"),
+    "timm_ghostnet_100": _timm("ghostnet_100"),
+    "timm_poolformer_s12": _timm("poolformer_s12"),
+    "timm_xcit_nano_12_p16": _timm("xcit_nano_12_p16_224", img_size=64),
+    "timm_cait_xxs24": _timm("cait_xxs24_224", img_size=64),
+    "timm_edgenext_xx_small": _timm("edgenext_xx_small"),
+    # efficientformer_l1 fixes its attention bias at 7x7 tokens (224 only): v2 takes img_size
+    "timm_efficientformerv2_s0": _timm("efficientformerv2_s0", img_size=64),
+    "timm_coatnet_nano": _timm("coatnet_nano_rw_224", img_size=64),
+    "lstm_bi2": _nn_model("lstm_bi2"), "gru_h0": _nn_model("gru_h0"), "rnn_tanh": _nn_model("rnn_tanh"),
+    "transformer_encoder": _nn_model("transformer_encoder"), "mha": _nn_model("mha"),
+})
+# ---- end of held-out vision (s7b) ----------------------------------------------------------------------------
+
+
 # ---- torchvision without its C++ ops ---------------------------------------------------------
 def torchvision_without_cxx_ops():
     """torchvision 0.28's wheel here is CUDA-linked (its _C.so does not load next to torch+cpu): define the ops
@@ -669,24 +828,57 @@ def export_model(name, cache, exporters=EXPORTERS):
                     torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_axes=spec.dynamic,
                                       opset_version=spec.opset, dynamo=False)
                 else:
-                    dims = {}
-
-                    def dim(label):
-                        name = label if label.isidentifier() else "total"
-                        return dims.setdefault(name, torch.export.Dim(name, min=2, max=1024))
-
-                    per_input = [{a: dim(lbl) for a, lbl in spec.dynamic.get(n, {}).items()} or None
-                                 for n in spec.names]
-                    shapes = _by_signature(spec.module, per_input)
-                    with _batched_nms_for_export():
-                        torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
-                                          dynamo=True, external_data=False)
+                    try:
+                        _dynamo_export(spec, args, path, spec.dynamic)
+                    except Exception as exc:  # noqa: BLE001 - torch.export refusing symbolic H/W: batch only
+                        batch_only = _batch_only(spec.dynamic)
+                        if batch_only == spec.dynamic:
+                            raise
+                        _dynamo_export(spec, args, path, batch_only)
+                        _save_fixed_size_inputs(path, spec, feeds)
+                        cause = exc.__cause__ or exc
+                        errors[f"{exporter}_note"] = (f"dynamo with dynamic H/W: {type(cause).__name__}: "
+                                                      f"{_first_line(cause, 160)}; exported with H/W fixed")
         except Exception as exc:  # recorded: an exporter that cannot write the model is a result too
             cause = exc.__cause__ or exc  # torch.onnx wraps torch.export's error in a generic one
             errors[exporter] = f"{type(cause).__name__}: {_first_line(cause)}"
             if os.path.exists(path):
                 os.remove(path)
     return errors
+
+
+def _dynamo_export(spec, args, path, dynamic):
+    import torch
+
+    dims = {}
+
+    def dim(label):
+        name = label if label.isidentifier() else "total"
+        return dims.setdefault(name, torch.export.Dim(name, min=2, max=1024))
+
+    per_input = [{a: dim(lbl) for a, lbl in dynamic.get(n, {}).items()} or None for n in spec.names]
+    shapes = _by_signature(spec.module, per_input)
+    with torch.no_grad(), _batched_nms_for_export():
+        torch.onnx.export(spec.module, args, path, input_names=spec.names, dynamic_shapes=shapes,
+                          dynamo=True, external_data=False)
+
+
+def _save_fixed_size_inputs(path, spec, feeds):
+    """The second size's inputs for a file whose H/W are fixed: its batch, the export size's H/W."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    fixed = dict(feeds)
+    for n in spec.names:
+        first, second = feeds[f"s0__{n}"], feeds[f"s1__{n}"]
+        if first.ndim == 4 and first.shape[2:] != second.shape[2:]:
+            fixed[f"s1__{n}"] = rng.standard_normal(second.shape[:2] + first.shape[2:]).astype(first.dtype)
+    np.savez(path[:-len(".onnx")] + ".inputs.npz", **fixed)
+
+
+def _batch_only(dynamic):
+    """The dynamic axes without the image ones (height, width)."""
+    return {n: {a: lbl for a, lbl in axes.items() if lbl not in ("height", "width")} for n, axes in dynamic.items()}
 
 
 def _by_signature(module, per_input):
@@ -760,7 +952,8 @@ def check_file(path, engine):
     import nnvm_bridge as nb
 
     name = os.path.basename(path).split(".")[0]
-    data = np.load(os.path.join(os.path.dirname(path), f"{name}.inputs.npz"))
+    own = path[:-len(".onnx")] + ".inputs.npz"  # a file exported with fewer dynamic dims has inputs of its own
+    data = np.load(own if os.path.exists(own) else os.path.join(os.path.dirname(path), f"{name}.inputs.npz"))
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     order = [i.name for i in sess.get_inputs()]
     sizes = [{n: data[f"s{k}__{n}"] for n in order} for k in (0, 1)]
@@ -769,6 +962,12 @@ def check_file(path, engine):
     fixed = "; ".join(f"size {k}: {why}" for k, why in enumerate(fixed) if why)
     if not sizes:
         return {"result": "error", "reason": fixed, "build_s": 0.0}
+    refs = []
+    for k, feeds in enumerate(sizes):  # the reference first: a file onnxruntime cannot run is the exporter's
+        try:
+            refs.append(sess.run(None, feeds))
+        except Exception as exc:  # noqa: BLE001 - recorded as the row's reason
+            return {"result": "error", "reason": f"onnxruntime cannot run the file at size {k}: {_first_line(exc)}"}
     t0 = time.perf_counter()
     try:
         if engine == "tvm":
@@ -786,9 +985,8 @@ def check_file(path, engine):
                 return [o.asnumpy() for o in outs]
         build_s = time.perf_counter() - t0
         errs = []
-        for feeds in sizes:
-            refs = sess.run(None, feeds)
-            err, why = _compare(run(feeds), refs)
+        for feeds, ref in zip(sizes, refs):
+            err, why = _compare(run(feeds), ref)
             if why:
                 return {"result": "wrong", "reason": why, "build_s": round(build_s, 1)}
             errs.append(err)
@@ -857,6 +1055,8 @@ def sweep(names, cache, jsonl, timeout, reexport=False, export_only=False):
                 row.update(export_error=export.get(exporter) or export.get("reason", "not written"))
             else:
                 row.update(_file_info(path))
+                if export.get(f"{exporter}_note"):
+                    row["export_note"] = export[f"{exporter}_note"]
                 for engine in ("tvm", "mxnet"):
                     row[engine] = _subprocess(["--check-one", path, engine], timeout)
             done[(name, exporter)] = row
@@ -900,7 +1100,7 @@ def write_table(jsonl, table):
         if "export_error" in r:
             lines.append(f"| {r['model']} | {r['exporter']} | | - | - | export failed: {_md(r['export_error'])} |")
             continue
-        reasons = []
+        reasons = [f"export: {_md(r['export_note'])}"] if r.get("export_note") else []
         for engine, label in (("tvm", "TVM"), ("mxnet", "MXNet")):
             if r[engine]["result"] != "ok":
                 reasons.append(f"{label}: {_md(r[engine]['reason'])}")

@@ -2,6 +2,8 @@
 (a runnable ``gluon.SymbolBlock``).  MXNet is imported only here, lazily."""
 from __future__ import annotations
 
+import numpy as np
+
 from nnvm_bridge.errors import BridgeError, InvalidModelError, require
 
 
@@ -25,6 +27,26 @@ def to_mxnet_objects(graph, params):
     return sym, arg_nd, aux_nd
 
 
+_BLOCK_CLASS = []
+
+
+def _bridge_block_class(mx):
+    """``SymbolBlock`` that (1) takes bool inputs: the symbol declares them uint8 (MXNet's legacy executor has no
+    bool), and a bool NDArray fed as is reaches ops such as ``where`` that fail on it ("Unknown type enum 7");
+    (2) runs under numpy shape semantics, where a 0 dim is empty, not unknown (data-dependent ops give empty
+    arrays). One class per process."""
+    if not _BLOCK_CLASS:
+        class BridgeSymbolBlock(mx.gluon.SymbolBlock):
+            def forward(self, x, *args):
+                x, *args = [a.astype("uint8") if isinstance(a, mx.nd.NDArray) and np.dtype(a.dtype) == np.bool_
+                            else a for a in (x, *args)]
+                with mx.util.np_shape(True):
+                    return super().forward(x, *args)
+
+        _BLOCK_CLASS.append(BridgeSymbolBlock)
+    return _BLOCK_CLASS[0]
+
+
 def to_gluon_block(graph, params, input_order=None, ctx=None):
     """(Graph, params) -> ``gluon.SymbolBlock`` with parameters loaded, called with the data inputs in
     ``input_order`` (the source model's order; inputs the graph no longer uses are left out)."""
@@ -40,7 +62,7 @@ def to_gluon_block(graph, params, input_order=None, ctx=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        block = _np_shape_block_class(mx)(sym, inputs)
+        block = _bridge_block_class(mx)(sym, inputs)
     for name, p in block.collect_params().items():
         if name not in allp:
             raise InvalidModelError(f"parameter {name!r} has no value")
@@ -49,19 +71,6 @@ def to_gluon_block(graph, params, input_order=None, ctx=None):
         p.grad_req = "null"
         p._load_init(value.as_in_context(ctx), ctx)
     return block
-
-
-_BLOCK_CLASS = []
-
-
-def _np_shape_block_class(mx):
-    if not _BLOCK_CLASS:
-        class Block(mx.gluon.SymbolBlock):
-            def forward(self, x, *args):
-                with mx.util.np_shape(True):
-                    return super().forward(x, *args)
-        _BLOCK_CLASS.append(Block)
-    return _BLOCK_CLASS[0]
 
 
 __all__ = ["to_mxnet_objects", "to_gluon_block"]

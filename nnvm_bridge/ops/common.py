@@ -105,6 +105,13 @@ def pool_out(size, k, s, pb, pe, ceil_mode, dilation=1):
     return span // s + 1
 
 
+def ceil_may_drop_last(k, s, pe):
+    """Whether some input length makes the two ceil-mode conventions differ (the IR keeps a last window that
+    starts in the end padding, ONNX and Relax drop it): the last window starts at ceil(span/s)*s <= span + s - 1,
+    which reaches the end padding only if pe >= k - s + 1. When False, they agree at every length (symbolic too)."""
+    return pe > k - s
+
+
 def pool_out_dropping_last(size, k, s, pb, pe):
     """Ceil-mode length as ONNX, onnxruntime, PyTorch and Relax give it: a last window that would
     start inside the end padding is dropped."""

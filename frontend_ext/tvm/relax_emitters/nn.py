@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.ir.symbolic import is_static
-from nnvm_bridge.ops.common import (DATA_LAYOUTS, expand_pads, floor_mode_tails, per_dim, pool_out,
-                                    pool_out_dropping_last)
+from nnvm_bridge.ops.common import (DATA_LAYOUTS, ceil_may_drop_last, expand_pads, floor_mode_tails, per_dim,
+                                    pool_out, pool_out_dropping_last)
 from nnvm_bridge.ops.numpy_ref import bilinear_resize_taps
 
 from .. import compat
@@ -130,6 +130,8 @@ def _ceil_tails(sizes, kernel, strides, begins, ends):
     Relax's own ceil mode already gives them (TVM 0.27, like ONNX, drops a last window that would start
     in the end padding; the IR, MXNet's "full" convention, keeps it)."""
     dims = list(zip(sizes, kernel, strides, begins, ends))
+    if not any(ceil_may_drop_last(k, s, e) for _, k, s, _, e in dims):  # the same windows at any length
+        return None
     lengths = [pool_out(*d, True) for d in dims]
     if all(pool_out_dropping_last(*d) == n for d, n in zip(dims, lengths)):
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import AttributeParseError, ShapeError
-from ...ops.common import floor_mode_tails, pool_out, pool_out_dropping_last
+from ...ops.common import ceil_may_drop_last, floor_mode_tails, pool_out, pool_out_dropping_last
 from ...ir.symbolic import Dim, is_static
 from ...ops.common import broadcast_shapes
 from .dilated_pool import dilated_pool, max_pool_with_indices
@@ -119,12 +119,6 @@ def conv_transpose(ctx, node, attrs, inputs):
 # ONNX (onnxruntime, PyTorch) with ceil_mode=1 drops a last window that would start inside the end
 # padding; the IR follows MXNet's "full" convention, which keeps it (ops/common.pool_out).  Where
 # the two differ we express ONNX's exact windows in floor mode with extra end padding.
-def _ceil_may_drop(k, s, pe):
-    """Whether some input size makes ONNX drop a ceil-mode window: the last window starts at
-    ceil(span/s)*s <= span + s - 1, which reaches the end padding only if pe >= k - s + 1."""
-    return pe > k - s
-
-
 def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     """Per spatial dim, the extra end padding that makes floor mode give ONNX's ceil-mode windows.
     None when ``keep_ceil_ok`` and the IR's own ceil mode gives the same windows."""
@@ -132,7 +126,7 @@ def _ceil_tails(ctx, x, kernel, strides, begins, ends, keep_ceil_ok=True):
     # a symbolic size is as unknown here as a missing one: which windows ONNX drops depends on its value
     sizes = [None] * len(kernel) if shape is None else [None if isinstance(d, Dim) else d for d in shape[2:]]
     for size, k, s, pe in zip(sizes, kernel, strides, ends):
-        if size is None and (not keep_ceil_ok or _ceil_may_drop(k, s, pe)):
+        if size is None and (not keep_ceil_ok or ceil_may_drop_last(k, s, pe)):
             raise ctx.unsupported("ceil_mode=1 with an unknown or symbolic spatial size: the last window may fall "
                                   "in the padding; give the input shapes with shape=")
     geometry = list(zip(sizes, kernel, strides, begins, ends))
