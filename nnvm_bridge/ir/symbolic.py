@@ -274,13 +274,21 @@ def _divide(a, b, op):
     q = _exact_quotient(a, b)
     if q is not None:
         return q if op == "floordiv" else 0
-    if op == "floordiv" and isinstance(b, numbers.Integral) and b > 0:
-        # split off the part that divides: (2*H + 3) // 2 == H + 3 // 2
+    if isinstance(b, numbers.Integral) and b > 0:
+        # split off the part that divides, the constant's too: (2*H + 3) // 2 == H + 1 + 1 // 2, so
+        # (H - 8) // 8 + 1 (a strided convolution) and H // 8 (a resize to the patch grid) compare equal
         pa = Dim._poly(a)
-        whole = {m: c // b for m, c in pa.items() if m and c % b == 0}
-        rest = {m: c for m, c in pa.items() if not (m and c % b == 0)}
+        const = pa.pop((), 0)
+        whole = {m: c // b for m, c in pa.items() if c % b == 0}
+        rest = {m: c for m, c in pa.items() if c % b}
+        if const % b:
+            rest[()] = const % b
+        if const // b:
+            whole[()] = const // b
         if whole:
-            return Dim._make(whole) + _divide(Dim._make(rest), b, op)
+            return (Dim._make(whole) if op == "floordiv" else 0) + _divide(Dim._make(rest), b, op)
+    if op == "floordiv" and isinstance(b, numbers.Integral) and b > 0:
+        pa = Dim._poly(a)
         nested = _nested_floordiv(pa)
         if nested is not None:
             # (x // c + k) // b == (x + k*c) // (c*b): a chain of strided convolutions, written by an exporter
