@@ -426,17 +426,27 @@ def slice_indices(dim, begin: int, end: int, step: int):
         if abs(v) >= _HUGE:  # "to the end" / "from the start"
             return hi if v > 0 else lo
         v = v + dim if v < 0 else v
-        return dim_max(dim_min(v, hi), lo)
+        v = v if _extent_at_least(hi - v, 0, dim) else dim_min(v, hi)
+        return v if _extent_at_least(v, lo, dim) else dim_max(v, lo)
     return clamp(begin), clamp(end), step
 
 
-def slice_length(start, stop, step: int):
-    """``len(range(start, stop, step))`` for bounds that may be symbolic."""
+def _extent_at_least(v, least, extent) -> bool:
+    """Whether ``v`` >= ``least`` follows from ``extent`` being a size (>= 1, as every symbol of it is): the
+    bound ``extent - 1`` of ``x[:-1]`` is then >= 0 (wav2vec2's positional convolution, one sample cut)."""
+    if not isinstance(extent, Dim) or extent.symbols() & _MAY_BE_ZERO:
+        return False
+    diff = v - extent
+    return isinstance(diff, numbers.Integral) and 1 + diff >= least
+
+
+def slice_length(start, stop, step: int, extent=None):
+    """``len(range(start, stop, step))`` for bounds that may be symbolic (of an axis of length ``extent``)."""
     if not isinstance(start, Dim) and not isinstance(stop, Dim):
         return len(range(start, stop, step))
     span = stop - start if step > 0 else start - stop
     n = (span + abs(step) - 1) // abs(step)
-    return dim_max(n, 0)
+    return n if _extent_at_least(n, 0, extent) else dim_max(n, 0)
 
 
 def substitute(d, values: dict):
