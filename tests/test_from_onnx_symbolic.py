@@ -349,3 +349,27 @@ def test_last_sample_cut_from_a_conv_output_broadcasts_against_its_input():
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     for f in feeds:
         _close(cm.run(f)[0].astype(np.float64), sess.run(None, f)[0].astype(np.float64))
+
+
+def test_mxnet_fills_a_tensor_one_longer_than_any_other():
+    """HF Whisper's decoder mask: a fill of length sequence + 1, cut back to the sequence. No tensor of the graph
+    has the length S + 1 for MXNet to broadcast_like; S and one more slab of the fill give it."""
+    mx = pytest.importorskip("mxnet")
+    from onnx import TensorProto, helper
+
+    import nnvm_bridge as nb
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "one"], ["seq"], axis=0),
+             helper.make_node("Add", ["seq", "one"], ["longer"]),
+             helper.make_node("Unsqueeze", ["longer", "zero"], ["dims"]),
+             helper.make_node("ConstantOfShape", ["dims"], ["fill"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [-2.5])),
+             helper.make_node("Slice", ["fill", "zero", "minus1"], ["cut"]),
+             helper.make_node("Add", ["x", "cut"], ["y"]), helper.make_node("ReduceSum", ["fill"], ["total"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"])], [_vi("y", None), _vi("total", None)],
+                         [_ints("one", 1), _ints("zero", [0]), _ints("minus1", [-1])])
+    block = nb.import_to_gluon(model)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for x in (_rand(2, 5), _rand(3, 8)):
+        for got, ref in zip(block(mx.nd.array(x)), sess.run(None, {"x": x})):
+            _close(got.asnumpy().reshape(ref.shape).astype(np.float64), ref.astype(np.float64))

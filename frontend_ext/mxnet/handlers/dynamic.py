@@ -95,14 +95,22 @@ def _length(ctx, node, d, name):
     return ctx.add("Cast", f"{name}_f", [steps], {"dtype": "float32"})  # arange_like keeps its input's dtype
 
 
+_MAX_EXTRA = 4  # how many slabs past a tensor's length _widen appends (HF Whisper's mask: sequence + 1)
+
+
 def _widen(ctx, node, x, out):
-    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``."""
+    """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like``; a length
+    ``d + k`` (small k) that no tensor has is ``d`` and ``k`` more copies of the slab, which are all alike."""
     for a, d in enumerate(out):
         if is_symbolic(d):
-            src = ctx.dim_source(d)
-            if src is None:
+            extra = next((k for k in range(_MAX_EXTRA + 1) if ctx.dim_source(d - k) is not None), None)
+            if extra is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
+            src, slab = ctx.dim_source(d - extra), x
             x = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
+            if extra:
+                x = ctx.add("Concat", f"{node.name}_dim{a}_more", [x] + [slab] * extra,
+                            {"dim": a, "num_args": extra + 1})
     return x
 
 
