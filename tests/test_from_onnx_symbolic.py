@@ -347,3 +347,58 @@ def test_unsqueeze_of_a_run_time_scalar():
     model = _graph_model(nodes, [_vi("x", ["N", 3])], [_vi("pair", None), _vi("y", None)],
                          [_ints("zero", [0]), _ints("zero_one", [0, 1])])
     _check_at_sizes(model, [{"x": _rand(2, 3)}, {"x": _rand(5, 3)}])
+
+
+def test_last_sample_cut_from_a_conv_output_broadcasts_against_its_input():
+    """wav2vec2's positional convolution: padding k // 2 on both sides gives length L + 1, ``[..., :-1]`` cuts the
+    extra sample and the result is added to the conv's input, of length L = S // 10 - 1 after its feature
+    convolutions, whose least value is -1: the cut length is L (a size's extent is >= 1), not max(L, 0), and TVM
+    can then broadcast the two."""
+    from onnx import helper
+
+    import nnvm_bridge as nb
+
+    rng = np.random.RandomState(0)
+    w1, w2 = rng.randn(4, 1, 10).astype(np.float32), rng.randn(4, 4, 3).astype(np.float32)
+    w3 = rng.randn(4, 4, 4).astype(np.float32)
+    from onnx import numpy_helper
+
+    nodes = [helper.make_node("Unsqueeze", ["x", "one"], ["x3"]),
+             helper.make_node("Conv", ["x3", "w1"], ["f1"], kernel_shape=[10], strides=[5]),
+             helper.make_node("Conv", ["f1", "w2"], ["feat"], kernel_shape=[3], strides=[2]),
+             helper.make_node("Conv", ["feat", "w3"], ["pos"], kernel_shape=[4], pads=[2, 2]),
+             helper.make_node("Slice", ["pos", "zero", "minus1", "two"], ["cut"]),
+             helper.make_node("Add", ["feat", "cut"], ["y"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"])], [_vi("y", None)],
+                         [_ints("one", [1]), _ints("zero", [0]), _ints("minus1", [-1]), _ints("two", [2]),
+                          *(numpy_helper.from_array(w, n) for w, n in ((w1, "w1"), (w2, "w2"), (w3, "w3")))])
+    feeds = [{"x": _rand(2, 100)}, {"x": _rand(3, 147)}]
+    _check_at_sizes(model, feeds)
+    cm = nb.compile_model(model)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for f in feeds:
+        _close(cm.run(f)[0].astype(np.float64), sess.run(None, f)[0].astype(np.float64))
+
+
+def test_mxnet_fills_a_tensor_one_longer_than_any_other():
+    """HF Whisper's decoder mask: a fill of length sequence + 1, cut back to the sequence. No tensor of the graph
+    has the length S + 1 for MXNet to broadcast_like; S and one more slab of the fill give it."""
+    mx = pytest.importorskip("mxnet")
+    from onnx import TensorProto, helper
+
+    import nnvm_bridge as nb
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "one"], ["seq"], axis=0),
+             helper.make_node("Add", ["seq", "one"], ["longer"]),
+             helper.make_node("Unsqueeze", ["longer", "zero"], ["dims"]),
+             helper.make_node("ConstantOfShape", ["dims"], ["fill"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [-2.5])),
+             helper.make_node("Slice", ["fill", "zero", "minus1"], ["cut"]),
+             helper.make_node("Add", ["x", "cut"], ["y"]), helper.make_node("ReduceSum", ["fill"], ["total"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"])], [_vi("y", None), _vi("total", None)],
+                         [_ints("one", 1), _ints("zero", [0]), _ints("minus1", [-1])])
+    block = nb.import_to_gluon(model)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for x in (_rand(2, 5), _rand(3, 8)):
+        for got, ref in zip(block(mx.nd.array(x)), sess.run(None, {"x": x})):
+            _close(got.asnumpy().reshape(ref.shape).astype(np.float64), ref.astype(np.float64))

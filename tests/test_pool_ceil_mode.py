@@ -182,6 +182,20 @@ def test_symbolic_size_that_cannot_drop_compiles_in_tvm_once_for_every_size(pads
         assert_close(got[1], want[1], TOL)
 
 
+def test_kernel_larger_than_the_input_in_mxnet_at_every_size():
+    # HF EfficientNet's pooler: AvgPool2d(kernel = its channel count, ceil_mode=True) over a small symbolic
+    # feature map, one window; MXNet's Pooling refuses a kernel larger than its input
+    mx = pytest.importorskip("mxnet")
+    import nnvm_bridge as nb
+
+    kinds = [("MaxPool", {}), ("AveragePool", {"count_include_pad": 0})]
+    for model in (_dynamic((8, 8), (8, 8), (0, 0, 0, 0), kinds), _dynamic((3, 3), (2, 2), (0, 0, 0, 0), kinds)):
+        block = nb.import_to_gluon(model)
+        for h, w in [(3, 2), (5, 7), (9, 17), (16, 24)]:
+            x = RNG.standard_normal((2, 3, h, w)).astype(np.float32)
+            _check_all([y.asnumpy() for y in block(mx.nd.array(x))], ort_run(model, {"x": x}))
+
+
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool", "LpPool"])
 def test_zero_stride_is_refused_naming_the_node(op):
     from nnvm_bridge.errors import AttributeParseError

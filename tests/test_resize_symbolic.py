@@ -343,3 +343,27 @@ def test_sizes_computed_at_run_time_from_the_image_size(tmp_path):
     feeds = _images((5, 7), (8, 6), channels=2)  # scales 2.4 and 2: outputs 12 x 16 and 16 x 12
     assert [ort.InferenceSession(str(path)).run(None, f)[0].shape for f in feeds] == [(1, 2, 12, 16), (1, 2, 16, 12)]
     _check(path, feeds)
+
+
+def test_position_grid_resized_to_a_strided_convs_output(tmp_path):
+    """DINOv2's embeddings: a position grid resized to (H // 8, W // 8) from Shape arithmetic, added to the
+    patch convolution's output, whose length (H - 8) // 8 + 1 is the same dim written another way."""
+    rng = np.random.RandomState(0)
+    const = lambda name, v: helper.make_node("Constant", [], [name], value=helper.make_tensor(  # noqa: E731
+        name, TensorProto.INT64, [len(v)], v))
+    inits = [onnx.numpy_helper.from_array(rng.randn(4, 3, 8, 8).astype(np.float32), "w"),
+             onnx.numpy_helper.from_array(rng.randn(1, 4, 4, 4).astype(np.float32), "pos")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["patches"], kernel_shape=[8, 8], strides=[8, 8]),
+             helper.make_node("Shape", ["x"], ["xs"]), const("c2", [2]), const("c4", [4]), const("p", [8]),
+             const("lead", [1, 4]), helper.make_node("Slice", ["xs", "c2", "c4"], ["hw"]),
+             helper.make_node("Div", ["hw", "p"], ["grid"]),
+             helper.make_node("Concat", ["lead", "grid"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["pos", "", "", "sizes"], ["grid_pos"], mode="cubic"),
+             helper.make_node("Add", ["patches", "grid_pos"], ["y"])]
+    graph = helper.make_graph(nodes, "dinov2_embeddings",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "grid.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    feeds = [{"x": rng.randn(n, 3, h, w).astype(np.float32)} for n, h, w in ((2, 32, 32), (1, 48, 43))]
+    _check(path, feeds)

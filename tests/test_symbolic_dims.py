@@ -16,6 +16,7 @@ def test_polynomials_are_exact_and_canonical():
     assert N * S * 768 // (N * 12) == 64 * S
     assert (N * S * 768) % (N * 12) == 0
     assert 2 * N // 2 == N and (2 * H + 3) // 2 == H + 1
+    assert (H - 8) // 8 + 1 == H // 8 and (H - 7) // 8 == (H + 1) // 8 - 1 and (H + 9) % 4 == (H + 1) % 4
     assert N * S == S * N and hash(N * S) == hash(S * N)
     assert (N + S) * 2 // (N + S) == 2
     assert str(2 * N * S + 1) in ("1 + 2*N*S", "2*N*S + 1")

@@ -391,6 +391,172 @@ def _rnn(kind):
     return build
 
 
+# ---- held-out vision/audio transformers (s7d) ------------------------------------------------
+def _hf(model, keys, arg_names=("pixel_values",), **fixed):
+    """A HF model as plain tensors in, plain tensors out (``keys`` of its output), with ``fixed`` keyword args."""
+    torch = _torch()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args):
+            out = self.model(**dict(zip(arg_names, args)), **fixed, return_dict=True)
+            return tuple(out[k] for k in keys)
+
+    return Wrapped().eval()
+
+
+def _hf_image(cls_name, cfg_name, keys=("last_hidden_state", "pooler_output"), size=32, spatial=None,
+              randomise=False, fixed=None, **cfg):
+    def build():
+        import transformers
+
+        _torch()
+        model = getattr(transformers, cls_name)(getattr(transformers, cfg_name)(**cfg)).eval()
+        return _image_spec(_hf(model, keys, **(fixed or {})), (3, size, size), spatial=spatial, randomise=randomise)
+
+    return build
+
+
+_VIT_SMALL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
+
+
+def clip_full():
+    """CLIP text + image towers and the similarity logits; text and image batches are independent."""
+    from transformers import CLIPConfig, CLIPModel
+
+    torch = _torch()
+    cfg = CLIPConfig(text_config=dict(vocab_size=120, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=2, max_position_embeddings=64),
+                     vision_config=dict(image_size=32, patch_size=8, **_VIT_SMALL), projection_dim=32)
+    model = _hf(CLIPModel(cfg).eval(), ("logits_per_image", "logits_per_text", "text_embeds", "image_embeds"),
+                arg_names=("input_ids", "attention_mask", "pixel_values"))
+    text = _text_inputs(120)
+
+    def inputs(k):
+        g = torch.Generator().manual_seed(k)
+        return (*text(k), torch.randn((3, 2)[k], 3, 32, 32, generator=g))
+
+    dyn = {"input_ids": {0: "text_batch", 1: "sequence"}, "attention_mask": {0: "text_batch", 1: "sequence"},
+           "pixel_values": {0: "image_batch"}}
+    return Spec(model, ["input_ids", "attention_mask", "pixel_values"], inputs, dyn)
+
+
+def wav2vec2():
+    """Conv feature extractor (group norm), positional conv embedding, 2 layers; batch and audio length dynamic."""
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    torch = _torch()
+    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         conv_dim=(32, 32, 32), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
+                         feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    model = _hf(Wav2Vec2Model(cfg).eval(), ("last_hidden_state", "extract_features"), arg_names=("input_values",))
+    sizes = [(2, 800), (3, 1200)]
+
+    def inputs(k):
+        g = torch.Generator().manual_seed(k)
+        return (torch.randn(*sizes[k], generator=g),)
+
+    return Spec(model, ["input_values"], inputs, {"input_values": {0: "batch", 1: "samples"}})
+
+
+def whisper():
+    """Whisper encoder-decoder: mel features (their length is fixed by the model) and decoder ids."""
+    from transformers import WhisperConfig, WhisperModel
+
+    torch = _torch()
+    cfg = WhisperConfig(vocab_size=120, num_mel_bins=16, d_model=64, encoder_layers=2, decoder_layers=2,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
+                        decoder_ffn_dim=128, max_source_positions=32, max_target_positions=32, use_cache=False,
+                        pad_token_id=1, bos_token_id=2, eos_token_id=2, decoder_start_token_id=2)
+    model = _hf(WhisperModel(cfg).eval(), ("last_hidden_state", "encoder_last_hidden_state"),
+                arg_names=("input_features", "decoder_input_ids"))
+    sizes = [(2, 5), (3, 8)]
+
+    def inputs(k):
+        g = torch.Generator().manual_seed(k)
+        b, s = sizes[k]
+        return torch.randn(b, 16, 64, generator=g), torch.randint(0, 120, (b, s), generator=g)
+
+    dyn = {"input_features": {0: "batch"}, "decoder_input_ids": {0: "batch", 1: "decoder_sequence"}}
+    return Spec(model, ["input_features", "decoder_input_ids"], inputs, dyn)
+
+
+def detr():
+    """DETR with a small HF ResNet backbone (no timm, nothing pretrained); the pixel mask is built inside."""
+    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+
+    torch = _torch()
+    backbone = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic",
+                            out_features=["stage2"])
+    cfg = DetrConfig(use_timm_backbone=False, backbone_config=backbone, use_pretrained_backbone=False,
+                     backbone=None, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=10,
+                     num_labels=5)
+    net = DetrForObjectDetection(cfg).eval()
+    with torch.no_grad():  # the backbone's frozen BatchNorm starts as the identity: give it affine and statistics
+        for m in net.modules():
+            if type(m).__name__ == "DetrFrozenBatchNorm2d":
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return _image_spec(_hf(net, ("logits", "pred_boxes")), (3, 64, 64), spatial=((64, 64), (96, 80)))
+
+
+def levit():
+    from transformers import LevitConfig, LevitModel
+
+    _torch()
+    # three stages: the config derives a subsampling block after each of the first two
+    cfg = LevitConfig(image_size=64, patch_size=16, hidden_sizes=[32, 48, 64], num_attention_heads=[2, 2, 2],
+                      depths=[1, 1, 1], key_dim=[8, 8, 8], mlp_ratio=[2, 2, 2], attention_ratio=[2, 2, 2])
+    return _image_spec(_hf(LevitModel(cfg).eval(), ("last_hidden_state", "pooler_output")), (3, 64, 64))
+
+
+S7D_MODELS = {
+    "deit": _hf_image("DeiTForImageClassificationWithTeacher", "DeiTConfig", keys=("logits", "cls_logits",
+                      "distillation_logits"), image_size=32, patch_size=8, num_labels=5, **_VIT_SMALL),
+    "beit": _hf_image("BeitModel", "BeitConfig", image_size=32, patch_size=8, use_relative_position_bias=True,
+                      use_mean_pooling=True, layer_scale_init_value=0.1, **_VIT_SMALL),
+    # not exported at the config's own square size: DINOv2 skips the interpolation there, and torch.export then
+    # specialises H and W to it
+    "dinov2": _hf_image("Dinov2Model", "Dinov2Config", image_size=32, patch_size=8, spatial=((48, 40), (64, 56)),
+                        **_VIT_SMALL),
+    "hf_convnext": _hf_image("ConvNextModel", "ConvNextConfig", randomise=True, num_stages=2, hidden_sizes=[16, 32],
+                             depths=[1, 1], size=64, spatial=((64, 64), (96, 80))),
+    "segformer": _hf_image("SegformerForSemanticSegmentation", "SegformerConfig", keys=("logits",), randomise=True,
+                           num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
+                           patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2],
+                           decoder_hidden_size=32, num_labels=5, size=64, spatial=((64, 64), (96, 80))),
+    "mobilevit": _hf_image("MobileViTModel", "MobileViTConfig", randomise=True, image_size=64,
+                           hidden_sizes=[32, 48, 64], neck_hidden_sizes=[8, 16, 24, 32, 40, 48, 64],
+                           num_attention_heads=2, size=64),
+    "swinv2": _hf_image("Swinv2Model", "Swinv2Config", image_size=32, patch_size=2, embed_dim=16, depths=[1, 1],
+                        num_heads=[2, 2], window_size=4),
+    "clip_vision": _hf_image("CLIPVisionModel", "CLIPVisionConfig", image_size=32, patch_size=8, **_VIT_SMALL),
+    "clip": clip_full,
+    "wav2vec2": wav2vec2,
+    "whisper": whisper,
+    "detr": detr,
+    "yolos": _hf_image("YolosForObjectDetection", "YolosConfig", keys=("logits", "pred_boxes"), image_size=[32, 32],
+                       patch_size=8, num_detection_tokens=5, num_labels=5, spatial=((32, 32), (48, 40)),
+                       initializer_range=0.2, **_VIT_SMALL),  # wider init: class logits ~1e-3 otherwise
+    "dpt": _hf_image("DPTForDepthEstimation", "DPTConfig", keys=("predicted_depth",), randomise=True,
+                     hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=32,
+                     patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[16, 32, 32, 32],
+                     fusion_hidden_size=32, initializer_range=0.1,
+                     spatial=((32, 32), (48, 48))),  # DPT's ViT neck reshapes to a square grid
+    "hf_resnet": _hf_image("ResNetModel", "ResNetConfig", randomise=True, embedding_size=16, hidden_sizes=[16, 32],
+                           depths=[1, 1], layer_type="basic", size=64, spatial=((64, 64), (96, 80))),
+    "hf_efficientnet": _hf_image("EfficientNetModel", "EfficientNetConfig", randomise=True, image_size=64,
+                                 width_coefficient=0.25, depth_coefficient=0.25, hidden_dim=320, size=64,
+                                 spatial=((64, 64), (96, 80))),
+    "levit": levit,
+}
+
+
 MODELS = {
     "bert": bert, "distilbert": distilbert, "gpt2": gpt2, "gpt2_past": gpt2_past, "llama": llama,
     "t5_encoder": t5_encoder, "bart": bart, "vit": vit, "whisper_encoder": whisper_encoder, "clip_text": clip_text,
@@ -415,6 +581,7 @@ MODELS = {
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
     "lstm": _rnn("lstm"), "gru": _rnn("gru"),
+    **S7D_MODELS,  # held-out vision/audio transformers (s7d)
 }
 
 

@@ -274,13 +274,21 @@ def _divide(a, b, op):
     q = _exact_quotient(a, b)
     if q is not None:
         return q if op == "floordiv" else 0
-    if op == "floordiv" and isinstance(b, numbers.Integral) and b > 0:
-        # split off the part that divides: (2*H + 3) // 2 == H + 3 // 2
+    if isinstance(b, numbers.Integral) and b > 0:
+        # split off the part that divides, the constant's too: (2*H + 3) // 2 == H + 1 + 1 // 2, so
+        # (H - 8) // 8 + 1 (a strided convolution) and H // 8 (a resize to the patch grid) compare equal
         pa = Dim._poly(a)
-        whole = {m: c // b for m, c in pa.items() if m and c % b == 0}
-        rest = {m: c for m, c in pa.items() if not (m and c % b == 0)}
+        const = pa.pop((), 0)
+        whole = {m: c // b for m, c in pa.items() if c % b == 0}
+        rest = {m: c for m, c in pa.items() if c % b}
+        if const % b:
+            rest[()] = const % b
+        if const // b:
+            whole[()] = const // b
         if whole:
-            return Dim._make(whole) + _divide(Dim._make(rest), b, op)
+            return (Dim._make(whole) if op == "floordiv" else 0) + _divide(Dim._make(rest), b, op)
+    if op == "floordiv" and isinstance(b, numbers.Integral) and b > 0:
+        pa = Dim._poly(a)
         nested = _nested_floordiv(pa)
         if nested is not None:
             # (x // c + k) // b == (x + k*c) // (c*b): a chain of strided convolutions, written by an exporter
@@ -437,17 +445,27 @@ def slice_indices(dim, begin: int, end: int, step: int):
         if abs(v) >= _HUGE:  # "to the end" / "from the start"
             return hi if v > 0 else lo
         v = v + dim if v < 0 else v
-        return dim_max(dim_min(v, hi), lo)
+        v = v if _extent_at_least(hi - v, 0, dim) else dim_min(v, hi)
+        return v if _extent_at_least(v, lo, dim) else dim_max(v, lo)
     return clamp(begin), clamp(end), step
 
 
-def slice_length(start, stop, step: int):
-    """``len(range(start, stop, step))`` for bounds that may be symbolic."""
+def _extent_at_least(v, least, extent) -> bool:
+    """Whether ``v`` >= ``least`` follows from ``extent`` being a size (>= 1, as every symbol of it is): the
+    bound ``extent - 1`` of ``x[:-1]`` is then >= 0 (wav2vec2's positional convolution, one sample cut)."""
+    if not isinstance(extent, Dim) or extent.symbols() & _MAY_BE_ZERO:
+        return False
+    diff = v - extent
+    return isinstance(diff, numbers.Integral) and 1 + diff >= least
+
+
+def slice_length(start, stop, step: int, extent=None):
+    """``len(range(start, stop, step))`` for bounds that may be symbolic (of an axis of length ``extent``)."""
     if not isinstance(start, Dim) and not isinstance(stop, Dim):
         return len(range(start, stop, step))
     span = stop - start if step > 0 else start - stop
     n = (span + abs(step) - 1) // abs(step)
-    return dim_max(n, 0)
+    return n if _extent_at_least(n, 0, extent) else dim_max(n, 0)
 
 
 def substitute(d, values: dict):

@@ -197,7 +197,7 @@ def slice_bounds(a, shape):
 def _strided_slice_shape(a, shapes):
     if not known(shapes):
         return [None]
-    return [tuple(slice_length(*t) for t in slice_bounds(a, shapes[0]))]
+    return [tuple(slice_length(*t, extent=d) for t, d in zip(slice_bounds(a, shapes[0]), shapes[0]))]
 
 
 def _as_slice(b, e, s):

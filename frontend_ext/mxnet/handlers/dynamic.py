@@ -113,24 +113,27 @@ def _min_of_constant(d):
     return (int(ints[0]), dims[0]) if len(ints) == 1 and len(dims) == 1 else None
 
 
+_MAX_EXTRA = 4  # how many slabs past a tensor's length _widen appends besides d's own constant
+
+
 def _widen(ctx, node, x, out, shape=None):
     """``x`` (1 on every symbolic axis of ``out``) broadcast to those lengths with ``broadcast_like`` from a tensor
-    that has the length; a length ``d + k`` (T5's causal mask over ``sequence + 1``) as ``d`` from such a tensor and
-    ``k`` repeats; else (given ``shape``, the int tensor of the output shape) cut at run time."""
+    that has the length; a length ``d + k`` that no tensor has (T5's and Whisper's causal masks over ``sequence +
+    1``) as ``d`` from such a tensor and ``k`` copies of the slab, which are all alike; else (given ``shape``, the
+    int tensor of the output shape) cut at run time."""
     for a, d in enumerate(out):
         if is_symbolic(d):
-            k, src = 0, ctx.dim_source(d)
-            if src is None:
-                k = dict(d.terms).get((), 0)
-                src = ctx.dim_source(d - k) if k > 0 else None
-                k = k if src is not None else 0
+            own = dict(d.terms).get((), 0)
+            tries = dict.fromkeys([*range(_MAX_EXTRA + 1), *([own] if own > 0 else [])])
+            k = next((k for k in tries if ctx.dim_source(d - k) is not None), None)
+            src = ctx.dim_source(d - k) if k is not None else None
             if src is None and shape is not None:
-                length = element_f32(ctx, node, shape, a, f"{node.name}_len{a}")
+                k, length = 0, element_f32(ctx, node, shape, a, f"{node.name}_len{a}")
                 src = (run_time_positions(ctx, node, length, f"{node.name}_len{a}"), 0)
             if src is None:
                 raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
             y = ctx.add("broadcast_like", f"{node.name}_dim{a}", [x, src[0]], {"lhs_axes": (a,), "rhs_axes": (src[1],)})
-            if k:  # x has one element along a: the k more are copies of it, in any order
+            if k:  # x has one element along a: the k more are copies of it
                 more = ctx.add("repeat", f"{node.name}_dim{a}_more", [x], {"repeats": k, "axis": a})
                 y = ctx.add("Concat", f"{node.name}_dim{a}_all", [y, more], {"dim": a, "num_args": 2})
             x = y

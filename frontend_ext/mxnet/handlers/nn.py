@@ -7,6 +7,7 @@ import numpy as np
 
 from nnvm_bridge.errors import ShapeError, unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
+from nnvm_bridge.ir.symbolic import lower_bound
 from nnvm_bridge.ops.common import expand_pads, per_dim
 
 from ..context import mx_dtype, same
@@ -90,7 +91,10 @@ def _pool(nsp, kind):
     def pool(ctx, node, attrs, inputs):
         b, e = expand_pads(attrs.padding, nsp)
         x = inputs[0]
-        mx_attrs = dict(kernel=tuple(attrs.pool_size), stride=per_dim(attrs.strides, nsp), pool_type=kind,
+        strides = per_dim(attrs.strides, nsp)
+        if attrs.ceil_mode and _kernel_may_exceed(ctx.shape(node.inputs[0]), attrs.pool_size, b, e):
+            return [_ceil_pool_with_tail(ctx, node, attrs, x, b, e, strides, kind, nsp)]
+        mx_attrs = dict(kernel=tuple(attrs.pool_size), stride=strides, pool_type=kind,
                         pooling_convention="full" if attrs.ceil_mode else "valid")
         if b == e:
             mx_attrs["pad"] = tuple(b)
@@ -111,6 +115,39 @@ def _pool(nsp, kind):
         cnt = ctx.add("Pooling", node.name + "_count", [_pad_input(ctx, node, ones, b, e, 0.0, nsp)], mx_attrs)
         return [ctx.add("elemwise_div", node.name + "_mean", [s, cnt])]
     return fn
+
+
+def _kernel_may_exceed(shape, kernel, begins, ends):
+    """Whether some input size the shape allows is smaller than the kernel even padded (ceil mode keeps such a
+    window; MXNet's Pooling refuses it)."""
+    if shape is None:
+        return True
+    for d, k, pb, pe in zip(shape[2:], kernel, begins, ends):
+        least = lower_bound(d)
+        if least is None or least + pb + pe < k:
+            return True
+    return False
+
+
+def _ceil_pool_with_tail(ctx, node, attrs, x, b, e, strides, kind, nsp):
+    """Ceil-mode pooling as floor-mode pooling over an end tail of stride - 1 (ceil(a / s) == (a + s - 1) // s
+    for every integer a), so that the padded input is never smaller than the kernel (HF EfficientNet's pooler
+    pools its last feature map with a kernel of its channel count). The tail is never counted in an average."""
+    ends = [pe + s - 1 for pe, s in zip(e, strides)]
+    mx_attrs = dict(kernel=tuple(attrs.pool_size), stride=strides, pool_type=kind, pooling_convention="valid",
+                    pad=(0,) * nsp)
+    if kind == "max":
+        return ctx.add("Pooling", node.name, [_pad_input(ctx, node, x, b, ends, -math.inf, nsp)], mx_attrs)
+    mx_attrs["count_include_pad"] = True
+    total = ctx.add("Pooling", node.name + "_sum", [_pad_input(ctx, node, x, b, ends, 0.0, nsp)], mx_attrs)
+    ones = ctx.add("ones_like", node.name + "_ones", [x])
+    if attrs.count_include_pad:  # the declared padding counts, the tail does not
+        ones = _pad_input(ctx, node, ones, b, e, 1.0, nsp)
+        ones = _pad_input(ctx, node, ones, [0] * nsp, [s - 1 for s in strides], 0.0, nsp)
+    else:
+        ones = _pad_input(ctx, node, ones, b, ends, 0.0, nsp)
+    count = ctx.add("Pooling", node.name + "_count", [ones], mx_attrs)
+    return ctx.add("elemwise_div", node.name, [total, count])
 
 
 MXNET_EXPORT.add("max_pool1d", _pool(1, "max"))
