@@ -206,3 +206,21 @@ def test_import_to_gluon_takes_a_bool_mask_input():
         mask = rng.random((n, t)) < 0.5
         got = block(mx.nd.array(x), mx.nd.array(mask, dtype=bool)).asnumpy()
         np.testing.assert_array_equal(got, sess.run(None, {"x": x, "mask": mask})[0])
+
+
+def test_a_gluon_block_that_mxnet_cannot_run_raises_this_projects_error():
+    # inputs whose sizes the model cannot take: MXNet's shape check fails inside the block; the caller gets a
+    # BridgeError naming MXNet's operator and its failed check, with what to do instead
+    pytest.importorskip("mxnet")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [4, 3], np.ones(12, np.float32).tolist())])
+    block = nb.import_to_gluon(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert block(mx.nd.ones((2, 4))).shape == (2, 3)
+    with pytest.raises(nb.BridgeError, match=r"MXNet could not run .*Error in operator y: Shape inconsistent.*shape=") as info:
+        block(mx.nd.ones((2, 5)))
+    assert info.value.node == "y" and "Traceback" not in str(info.value)

@@ -2,6 +2,8 @@
 (a runnable ``gluon.SymbolBlock``).  MXNet is imported only here, lazily."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from nnvm_bridge.errors import BridgeError, InvalidModelError, require
@@ -40,11 +42,28 @@ def _bridge_block_class(mx):
             def forward(self, x, *args):
                 x, *args = [a.astype("uint8") if isinstance(a, mx.nd.NDArray) and np.dtype(a.dtype) == np.bool_
                             else a for a in (x, *args)]
-                with mx.util.np_shape(True):
-                    return super().forward(x, *args)
+                try:
+                    with mx.util.np_shape(True):
+                        return super().forward(x, *args)
+                except mx.base.MXNetError as exc:
+                    raise mxnet_run_error(exc) from exc
 
         _BLOCK_CLASS.append(BridgeSymbolBlock)
     return _BLOCK_CLASS[0]
+
+
+def mxnet_run_error(exc) -> BridgeError:
+    """MXNet's failure to run the imported graph as this project's error: MXNet's own words (the operator and the
+    failed check, not its traceback) and what to do instead."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    key = next((ln for ln in lines if "Error in operator" in ln or "Check failed" in ln or "failed" in ln),
+               next((ln for ln in lines if not ln.startswith(("Traceback", "File ", "[bt]", "Stack trace"))),
+                    type(exc).__name__))
+    key = re.sub(r"\[\d\d:\d\d:\d\d\] \S+: ", "", key.replace("MXNetError: ", "")).rstrip(" :.")
+    op = re.search(r"Error in operator (\S+?):", key)
+    return BridgeError(f"MXNet could not run the imported model at these input sizes: {key[:400]}. Give the input "
+                       "sizes with shape= when importing (MXNet then binds fixed shapes), or compile the model with "
+                       "compile_model (TVM)", node=op.group(1) if op else None)
 
 
 def to_gluon_block(graph, params, input_order=None, ctx=None):
