@@ -81,6 +81,20 @@ def test_scatter_nd_with_symbolic_dims_at_two_sizes(k):
     _check(model, feeds)
 
 
+@pytest.mark.parametrize("k", [1, 3], ids=["rows", "elements"])
+def test_scatter_nd_of_no_updates_at_symbolic_sizes(k):
+    """A data-dependent number of updates can be 0 (a detector keeping no box): MXNet's index_copy divided by
+    it and killed the process (SIGFPE); the block gives the data back, and still scatters at other counts."""
+    rng = np.random.RandomState(k)
+    model = _scatter_nd_model(["N", "S", 4], ["M", k], ["M", "S", 4][:4 - k] if k < 3 else ["M"])
+    feeds = []
+    for n, s, m in ((5, 3, 0), (4, 2, 3), (3, 2, 0)):
+        idx = _distinct_positions(rng, (n, s, 4)[:k], m).reshape(m, k)
+        feeds.append({"data": rng.randn(n, s, 4).astype(F32), "indices": idx,
+                      "updates": rng.randn(m, *(s, 4)[k - 1:]).astype(F32)})
+    _check(model, feeds)
+
+
 def test_scatter_nd_with_a_grid_of_indices():
     """Indices (A, B, 1) into data (N, 5): the updates (A, B, 5) are whole rows."""
     rng = np.random.RandomState(3)

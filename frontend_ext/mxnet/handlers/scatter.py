@@ -129,11 +129,23 @@ def _element_row_numbers(ctx, node, data, indices, axis):
 
 def _copy_rows(ctx, node, data, rows, updates, trailing):
     """``data`` seen as rows of its last ``trailing`` dims, with rows ``rows`` replaced by those of
-    ``updates``; every shape is read at bind time."""
+    ``updates``; every shape is read at bind time. One zero row more goes to both sides and is cut off again:
+    MXNet's index_copy divides by the number of rows copied, and a data-dependent count can be 0 (SIGFPE)."""
     spec = {"shape": (-1,) + (0,) * trailing, "reverse": True}
+    data_rows = ctx.add("Reshape", f"{node.name}_data_rows", [data], spec)
+    axes = tuple(range(1, trailing + 1))
+    spare = ctx.add("_zeros", f"{node.name}_spare0", [], {"shape": (1,) * (trailing + 1),
+                                                         "dtype": mx_dtype(ctx.dtype(node.inputs[0]))})
+    if axes:
+        spare = ctx.add("broadcast_like", f"{node.name}_spare", [spare, data_rows], {"lhs_axes": axes, "rhs_axes": axes})
+    spare_row = ctx.add("slice_axis", f"{node.name}_spare_at", [ctx.add("shape_array", f"{node.name}_row_count",
+                                                                        [data_rows])], {"axis": 0, "begin": 0, "end": 1})
     written = ctx.add("_contrib_index_copy", f"{node.name}_copy", [
-        ctx.add("Reshape", f"{node.name}_data_rows", [data], spec), rows,
-        ctx.add("Reshape", f"{node.name}_update_rows", [updates], spec)])
+        ctx.add("Concat", f"{node.name}_data_and_spare", [data_rows, spare], {"dim": 0, "num_args": 2}),
+        ctx.add("Concat", f"{node.name}_rows_and_spare", [rows, spare_row], {"dim": 0, "num_args": 2}),
+        ctx.add("Concat", f"{node.name}_updates_and_spare", [
+            ctx.add("Reshape", f"{node.name}_update_rows", [updates], spec), spare], {"dim": 0, "num_args": 2})])
+    written = ctx.add("slice_axis", f"{node.name}_no_spare", [written], {"axis": 0, "begin": 0, "end": -1})
     return ctx.add("reshape_like", node.name, [written, data])
 
 
