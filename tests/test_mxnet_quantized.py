@@ -14,6 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 
 import nnvm_bridge as nb  # noqa: E402
 from nnvm_bridge.errors import UnsupportedOperatorError  # noqa: E402
+import quantized_fixtures as qf  # noqa: E402
 
 nn = mx.gluon.nn
 RNG = np.random.default_rng(0)
@@ -80,6 +81,8 @@ def check(sym_file, params_file, x, ref):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # a QDQ model: runtimes fuse it into int8 kernels
     int8_weights = [t for t in model.graph.initializer if t.data_type == 3 and len(t.dims) > 1]  # INT8
     assert int8_weights, "the weights are stored as int8"
+    if not qf.int8_kernels_are_exact():  # MXNet's reference itself is then not the model's arithmetic
+        pytest.skip(qf.SATURATING_INT8)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_matches(sess.run(None, {"data": x})[0], ref, "onnxruntime")
     cm = nb.compile_model(sym_file, shape={"data": x.shape}, params=params_file)

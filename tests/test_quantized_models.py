@@ -86,6 +86,8 @@ def test_onnx_export_keeps_quantize_dequantize(quantized, name, opset, tmp_path)
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in model.graph.node}
     out = tmp_path / "exported.onnx"
     onnx.save(model, str(out))
+    if name == "mobile_qoperator" and not qf.int8_kernels_are_exact():  # u8 x s8 QLinearConv vs QDQ convs
+        pytest.skip(qf.SATURATING_INT8)
     _assert_close(qf.run_onnxruntime(out, x), ref)
 
 

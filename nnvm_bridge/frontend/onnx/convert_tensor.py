@@ -622,8 +622,8 @@ def _run_time_pad(ctx, attrs, x, pads_input, value, axes):
     32): dyn_pad, whose output dims are the padded lengths where the pads are symbolic values, else new
     symbols bound from the pads when they run."""
     mode = attrs.get("mode", "constant")
-    if mode not in ("constant", "edge", "reflect"):
-        raise ctx.unsupported(f"mode={mode} with pads computed at run time")
+    if mode not in ("constant", "edge", "reflect"):  # wrap gathers positions known at import
+        ctx.require_const(pads_input, "Pad pads")
     r = ctx.require_rank(x)
     xs = ctx.shape(x)
     axes = list(range(r)) if axes is None else [a % r for a in axes]
