@@ -232,8 +232,7 @@ CASES = {
 
 # what MXNet cannot express, with the error the user gets
 MXNET_CANNOT = {"scatter_nd_mul": "reduction=mul", "scatter_nd_max": "reduction=max", "scatter_nd_min": "reduction=min",
-                "scatter_elements_mul": "reduction=mul", "scatter_elements_max": "reduction=max",
-                "scatter_nd_add": "fixed data shape"}
+                "scatter_elements_mul": "reduction=mul", "scatter_elements_max": "reduction=max"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
