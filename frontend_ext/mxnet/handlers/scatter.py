@@ -137,9 +137,10 @@ def _copy_rows(ctx, node, data, rows, updates, trailing):
     spare = ctx.add("_zeros", f"{node.name}_spare0", [], {"shape": (1,) * (trailing + 1),
                                                          "dtype": mx_dtype(ctx.dtype(node.inputs[0]))})
     if axes:
-        spare = ctx.add("broadcast_like", f"{node.name}_spare", [spare, data_rows], {"lhs_axes": axes, "rhs_axes": axes})
-    spare_row = ctx.add("slice_axis", f"{node.name}_spare_at", [ctx.add("shape_array", f"{node.name}_row_count",
-                                                                        [data_rows])], {"axis": 0, "begin": 0, "end": 1})
+        spare = ctx.add("broadcast_like", f"{node.name}_spare", [spare, data_rows],
+                        {"lhs_axes": axes, "rhs_axes": axes})
+    row_count = ctx.add("shape_array", f"{node.name}_row_count", [data_rows])
+    spare_row = ctx.add("slice_axis", f"{node.name}_spare_at", [row_count], {"axis": 0, "begin": 0, "end": 1})
     written = ctx.add("_contrib_index_copy", f"{node.name}_copy", [
         ctx.add("Concat", f"{node.name}_data_and_spare", [data_rows, spare], {"dim": 0, "num_args": 2}),
         ctx.add("Concat", f"{node.name}_rows_and_spare", [rows, spare_row], {"dim": 0, "num_args": 2}),
