@@ -161,8 +161,8 @@ def mlp_dynamic(tmp):
 def int8_kernels_are_exact() -> bool:
     """False on x86 CPUs without VNNI (AVX2, AVX-512F): there the u8 x s8 kernels of onnxruntime and of MXNet's
     oneDNN add pairs of int8 products in int16 and saturate, each in its own pattern, so neither computes the
-    integer arithmetic the model describes (a quantized MXNet net: MXNet, onnxruntime and this project's
-    interpreter then disagree by 0.1-0.4 of outputs of scale 1). Elsewhere the products are exact."""
+    integer arithmetic the model describes (on a quantized MXNet net, MXNet, onnxruntime and this project's
+    interpreter then disagree). Elsewhere the products are exact."""
     import platform
 
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
