@@ -26,6 +26,11 @@ def pytest_runtest_setup(item):
         sys.modules["mxnet"].random.seed(seed)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
+    # A test module's own generator (``RNG = np.random.default_rng(0)``) too: drawn from in test order, it
+    # would make one test's inputs depend on which tests ran before it (or were deselected).
+    module = getattr(item, "module", None)
+    if "numpy" in sys.modules and isinstance(getattr(module, "RNG", None), sys.modules["numpy"].random.Generator):
+        module.RNG = sys.modules["numpy"].random.default_rng(seed)
 
 
 def pytest_runtest_teardown(item, nextitem):

@@ -98,6 +98,16 @@ def _gather_nd_batch_dims():
             {"data": data}, "ort")
 
 
+def _gather_nd_negative_indices():
+    """Indices counting from the end (GPT-style exports pick the key of a fused QKV with [-2]), on a data
+    tensor of symbolic length: the wrap must use the run-time dims."""
+    data = np.random.default_rng(8).standard_normal((5, 3, 4)).astype(np.float32)
+    idx = np.array([[-1, 0], [-5, -3], [2, -1]], np.int64)
+    node = helper.make_node("GatherND", ["data", "idx"], ["y"])
+    return (_model(node, [_vi("data", F32, ["n", 3, 4]), _vi("idx", TensorProto.INT64, [3, 2])],
+                   [_vi("y", F32, [3, 4])], opset=13), {"data": data, "idx": idx}, "ort")
+
+
 def _mel_weight_matrix():
     """A power spectrum (frames, dft_length // 2 + 1) through the filter bank, as log-mel front ends use it."""
     mel = helper.make_node("MelWeightMatrix", ["bins", "dft", "rate", "low", "high"], ["mel"])
@@ -197,6 +207,7 @@ CASES = {
     "mvn-axes-1-3": _mvn,
     "pad-wrap-longer-than-axis": _wrap_pad,
     "gathernd-batch-dims-2": _gather_nd_batch_dims,
+    "gathernd-negative-indices": _gather_nd_negative_indices,
     "melweightmatrix": _mel_weight_matrix,
     "maxpool-indices-row-major-ceil": lambda: _max_pool_indices(0, 1),
     "maxpool-indices-column-major": lambda: _max_pool_indices(1, 0),

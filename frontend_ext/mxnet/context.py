@@ -31,9 +31,22 @@ def param_hints(value) -> dict:
 _NPX_CODES = {0: -2, -2: -4, -3: -5, -4: -6}
 
 
+# MXNet ops whose oneDNN kernels may write a blocked memory layout, those that keep their input's, and those
+# that fail on one (slicing channels across a block): these get their input reordered by a legacy Reshape
+_ONEDNN_LAYOUT_MAKERS = frozenset({"Convolution", "Deconvolution"})
+_ONEDNN_LAYOUT_KEEPERS = frozenset({
+    "Pooling", "BatchNorm", "Activation", "LeakyReLU", "LRN", "add_n", "ElementWiseSum", "Concat", "concat",
+    "_copy", "clip", "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_plus", "_minus", "_mul",
+    "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div", "_plus_scalar", "_minus_scalar",
+    "_mul_scalar", "_div_scalar"})
+_ONEDNN_LAYOUT_REFUSERS = frozenset({"slice", "slice_axis"})
+
+
 def _npx_reshape(attrs):
     """``Reshape`` (or Flatten) written as ``_npx_reshape``, the same reshape in other codes: MXNet's oneDNN
-    Reshape and Flatten fail on an empty float32 array, which a data-dependent op may give."""
+    Reshape and Flatten fail on an empty float32 array, which a data-dependent op may give. Not on a tensor
+    that may be in a oneDNN layout (a Convolution's output): ``_npx_reshape`` fails there, where the legacy
+    ops reorder it first."""
     spec, out, i = list(attrs["shape"]), [], 0
     while i < len(spec):
         if spec[i] == -4:  # a split: its two sizes are plain numbers (or -1)
@@ -70,6 +83,7 @@ class MXNetEmitter:
         self.graph = graph
         self.params = params
         self.nodes = []
+        self.onednn_layout = set()  # node ids whose output may be in a oneDNN blocked layout
         self.names = NameAllocator()
         self.param_overrides = {}  # constants the handlers added: name -> array
         self.dim_sources = {}  # symbolic Dim -> (MXNet entry, axis): a tensor that has that length there
@@ -89,9 +103,15 @@ class MXNetEmitter:
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""
-        if op in ("Reshape", "Flatten"):
+        blocked = any(i[0] in self.onednn_layout for i in inputs)
+        if blocked and op in _ONEDNN_LAYOUT_REFUSERS:
+            inputs = [self.add("Reshape", f"{name}_plain_layout", [inputs[0]], {"shape": (-2,)}), *inputs[1:]]
+            blocked = False
+        if op in ("Reshape", "Flatten") and not blocked:
             op, attrs = _npx_reshape(attrs if op == "Reshape" else {"shape": (0, -1)})
         nid = len(self.nodes)
+        if op in _ONEDNN_LAYOUT_MAKERS or (blocked and op in _ONEDNN_LAYOUT_KEEPERS):
+            self.onednn_layout.add(nid)
         self.nodes.append({"op": op, "name": self.names.fresh(name),
                            "attrs": {k: format_literal(v) for k, v in (attrs or {}).items() if v is not None},
                            "inputs": [[i[0], i[1], 0] for i in inputs]})

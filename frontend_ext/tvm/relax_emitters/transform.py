@@ -1,6 +1,8 @@
 """Reductions and shape manipulation -> Relax (shapes from NNVM inference, symbolic dims as tir expressions)."""
 from __future__ import annotations
 
+import numpy as np
+
 from nnvm_bridge.ir.symbolic import dim_max, is_static
 from nnvm_bridge.ops.common import prod
 
@@ -212,7 +214,14 @@ def _gather_nd(ctx, node, attrs, inputs):
     # NNVM/MXNet index with the FIRST dim of indices; Relax (like ONNX) with the last
     op = relax_op()
     idx = _index(ctx, inputs[1], ctx.in_dtypes[1])
-    k = len(ctx.in_shapes[1])
+    k, m = len(ctx.in_shapes[1]), int(ctx.in_shapes[1][0])
+    dims = ctx.in_shapes[0][:m]  # negative indices count from the end, as numpy's and ONNX's do
+    if is_static(dims):
+        limits = ctx.const(np.array(dims, "int64"), "int64")
+    else:
+        limits = ctx.emit(op.shape_to_tensor(compat.relax().ShapeExpr([ctx.prim(d) for d in dims])))
+    limits = ctx.emit(op.reshape(limits, [m] + [1] * (k - 1)))
+    idx = ctx.emit(op.where(op.less(idx, ctx.scalar(0, "int64")), op.add(idx, limits), idx))
     idx = ctx.emit(op.permute_dims(idx, list(range(1, k)) + [0]))
     return op.gather_nd(inputs[0], idx)
 
