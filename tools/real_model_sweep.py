@@ -656,7 +656,9 @@ def _hf_decoder_past(config_cls, model_cls, layers, kv_heads, head_dim, vocab=12
                 pkv = pkv.to_legacy_cache() if hasattr(pkv, "to_legacy_cache") else pkv
                 return (out.last_hidden_state, *[t for kv in pkv for t in kv])
 
-        sizes = [(2, 3, 5), (3, 1, 9)]  # batch, new tokens, past length
+        # batch, new tokens, past length; torch.export fixes the batch of a DynamicCache model at the export
+        # size, so with a cache the second size keeps it (the files without past vary the batch)
+        sizes = [(2, 3, 5), (2 if cache else 3, 1, 9)]
 
         def inputs(k):
             b, s, p = sizes[k]
