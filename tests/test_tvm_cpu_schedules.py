@@ -381,6 +381,21 @@ def test_symbolic_sequence_matmul_softmax_layernorm(tmp_path, monkeypatch):
     assert mms and all("T.parallel" in s and "T.vectorized" in s and "_pad" in s for s in mms)
 
 
+def test_one_by_one_matmul_tiles_over_a_symbolic_batch():
+    """LeViT's attention with one query row and one value column per head: the matmul rule's tile is 1 x 1,
+    which leaves the fused (batch x heads) tile loop innermost in the epilogue; that loop, of symbolic extent,
+    must stay unvectorized (LLVM cannot build it: "Failed to vectorize loop with extent batch * 2")."""
+    net = Net()
+    q = sym_input(net, ["N", 2, 1, 8])
+    v = sym_input(net, ["N", 2, 8, 1])
+    scaled = net.node("Mul", [net.node("MatMul", [q, v]), net.const(0.35)])
+    net.output(net.node("Add", [scaled, net.const(RNG.standard_normal((2, 1, 1)))]))
+    feeds = [{q: RNG.standard_normal((n, 2, 1, 8)).astype("float32"),
+              v: RNG.standard_normal((n, 2, 8, 1)).astype("float32")} for n in (1, 3)]
+    report, _ = run_at_sizes(net, feeds)
+    assert report["rules"] == {"matmul": 1}, report["rules"]
+
+
 def test_representative_sizes_for_symbolic_kernels():
     """A dim used only as a buffer's first axis is timed as a batch (1), any other as a sequence."""
     from tvm import te

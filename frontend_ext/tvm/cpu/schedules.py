@@ -302,7 +302,10 @@ def schedule_matmul(func, facts, choice=None):
             try:
                 sch.reverse_compute_at(last, outer)
                 el = sch.get_loops(last)
-                if (_extent(sch, el[-1]) or 0) <= 256:
+                # only a loop below the tile loop, of constant extent: a 1 x 1 tile leaves ``outer`` the
+                # innermost, and over a symbolic batch LLVM cannot vectorize it
+                e = _extent(sch, el[-1])
+                if len(el) > 1 and e is not None and e <= 256:
                     sch.vectorize(el[-1])
             except Exception:  # an epilogue that reshapes: its own loop nest
                 tail_generic = last
