@@ -396,6 +396,28 @@ def test_one_by_one_matmul_tiles_over_a_symbolic_batch():
     assert report["rules"] == {"matmul": 1}, report["rules"]
 
 
+def test_a_sequence_of_patches_plus_tokens_between_fused_loops():
+    """YOLOS's sequence, h * w patches plus 6 tokens, as a matmul's rows: the rule pads them to whole tiles,
+    and the copy back from the padded buffer is a generic block over (batch, heads, sequence, vectors of a
+    row). Fused as one parallel loop with the sequence in its middle, TVM cannot lower it ("The padding
+    factor ... is not divisible by ..."); the fused loop must end at the sum."""
+    net = Net()
+    x = sym_input(net, ["N", 128, "H", "W"])
+
+    def ints(values):
+        nm = net.name("i")
+        net.inits.append(numpy_helper.from_array(np.array(values, "int64"), nm))
+        return nm
+
+    seq = net.node("Pad", [net.node("Reshape", [x, ints([0, 0, -1])]), ints([0, 0, 0, 0, 0, 6])])
+    heads = net.node("Reshape", [net.node("Transpose", [seq], perm=[0, 2, 1]), ints([0, 0, 2, 64])])
+    y = net.node("Transpose", [heads], perm=[0, 2, 1, 3])
+    net.output(net.node("MatMul", [y, net.const(RNG.standard_normal((64, 64)) / 8)]))
+    feeds = [{x: RNG.standard_normal((n, 128, h, w)).astype("float32")} for n, h, w in ((1, 2, 3), (2, 4, 4))]
+    report, _ = run_at_sizes(net, feeds)
+    assert report["scheduled"] == report["primfuncs"] and report["rules"].get("matmul") == 1, report
+
+
 def test_representative_sizes_for_symbolic_kernels():
     """A dim used only as a buffer's first axis is timed as a batch (1), any other as a sequence."""
     from tvm import te

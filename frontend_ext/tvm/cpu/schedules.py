@@ -361,6 +361,30 @@ def _vectorizable(sch, blk):
     return not any(f"T.{name.split('.')[-1]}(" in text for name in NO_VECTOR_INTRINSICS)
 
 
+def _sum_extent(expr):
+    """Whether a symbolic extent is a sum outside any division (``h // 8 * (w // 8) + 6``, a sequence of
+    patches plus class tokens), alone or as a factor of a product."""
+    import tvm
+
+    if _int(expr) is not None:
+        return False
+    if isinstance(expr, (tvm.tirx.Add, tvm.tirx.Sub)):
+        return True
+    return isinstance(expr, tvm.tirx.Mul) and (_sum_extent(expr.a) or _sum_extent(expr.b))
+
+
+def _fusable_prefix(sch, loops):
+    """How many of ``loops`` (outermost first) one fused loop may take: up to the first loop after the
+    outermost whose extent is a symbolic sum. With a sum in the middle of a fused loop, TVM 0.27 cannot
+    lower an access to an intermediate buffer (CompactBufferAllocation: "The padding factor ... is not
+    divisible by ...", since the analyzer does not see that 2 * (h * w + 6) divides 4 * (h * w + 6));
+    as the innermost fused loop it lowers."""
+    for k, lp in enumerate(loops[1:], 1):
+        if _sum_extent(sch.get(lp).extent):
+            return k + 1
+    return len(loops)
+
+
 def _generic_block(sch, blk, facts):
     """Parallel outer loops, vectorized contiguous inner loop; reductions keep their spatial inner axis
     inside. Applies what it can and returns quietly."""
@@ -402,6 +426,7 @@ def _generic_block(sch, blk, facts):
                 elif not _name(sch, blk).startswith(WINDOW_GATHER_BLOCKS):
                     init = sch.decompose_reduction(blk, reduce[0])
         if spatial and (elems is None or elems >= PARALLEL_MIN_ELEMS):
+            spatial = spatial[:_fusable_prefix(sch, spatial)]
             fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
             sch.parallel(fused)
         if inner is not None:
