@@ -5,6 +5,7 @@ Many cases share one ONNX graph (one output each) so that TVM compiles once per 
 relative to each output's scale: max|tvm - ort| <= 1e-4 * max(1, max|ort|).
 """
 import json
+import re
 
 import numpy as np
 import pytest
@@ -416,6 +417,38 @@ def test_a_sequence_of_patches_plus_tokens_between_fused_loops():
     feeds = [{x: RNG.standard_normal((n, 128, h, w)).astype("float32")} for n, h, w in ((1, 2, 3), (2, 4, 4))]
     report, _ = run_at_sizes(net, feeds)
     assert report["scheduled"] == report["primfuncs"] and report["rules"].get("matmul") == 1, report
+
+
+def _reads_divided_by_a_symbol(script):
+    """The ``T.reads`` lines of a PrimFunc's script with a division or modulo whose divisor is not a literal."""
+    return [ln for ln in script.splitlines()
+            if ln.strip().startswith("T.reads") and re.search(r"(//|%) (?!T\.int64\()", ln)]
+
+
+def test_channel_shuffle_at_a_symbolic_image_size():
+    """ShuffleNet's channel shuffle as the legacy exporter writes it (the shapes from Shape/Gather/Concat)
+    after a stride-2 conv, at a dynamic batch and image size: (N, 8, H, W) -> (N, 2, 4, H, W), transpose,
+    back. The reshapes index their input directly, with no division by H or W (TVM's own lowering divides
+    the flat index by them: slow at run time, and minutes of LLVM codegen in ShuffleNet)."""
+    net = Net()
+    x = sym_input(net, ["N", 8, "H", "W"])
+
+    def ints(values):
+        nm = net.name("i")
+        net.inits.append(numpy_helper.from_array(np.array(values, "int64"), nm))
+        return nm
+
+    y = net.conv(x, 8, 8, 3, stride=2, pad=1)
+    shape = net.node("Shape", [y])
+    n, h, w = (net.node("Gather", [shape, ints([k])], axis=0) for k in (0, 2, 3))
+    split = net.node("Reshape", [y, net.node("Concat", [n, ints([2, 4]), h, w], axis=0)])
+    shuffled = net.node("Transpose", [split], perm=[0, 2, 1, 3, 4])
+    net.output(net.node("Relu", [net.node("Reshape", [shuffled, net.node("Concat", [n, ints([8]), h, w],
+                                                                          axis=0)])]))
+    feeds = [{x: RNG.standard_normal((b, 8, hh, ww)).astype("float32")} for b, hh, ww in ((1, 9, 7), (2, 16, 12))]
+    _, mod = run_at_sizes(net, feeds)
+    reshapes = _scripts(mod, "reshape")
+    assert len(reshapes) >= 2 and not [ln for s in reshapes for ln in _reads_divided_by_a_symbol(s)]
 
 
 def test_representative_sizes_for_symbolic_kernels():

@@ -221,3 +221,53 @@ def legalize_layout_transform(bb, call):
     as_bytes = bb.emit(bb.call_te(topi.cast, call.args[0], "uint8", primfunc_name_hint="bool_to_uint8"))
     moved = bb.emit(default(bb, relax.op.layout_transform(as_bytes, call.attrs.index_map)))
     return bb.call_te(topi.cast, moved, "bool", primfunc_name_hint="uint8_to_bool")
+
+
+
+def legalize_reshape(bb, call):
+    """A reshape that splits or merges only fixed-size axes between equal symbolic ones ((N, 48, H, W) ->
+    (N, 2, 24, H, W): a channel shuffle at a dynamic image size) as a direct index map. TVM's lowering goes
+    through the flat index, divided back by the symbolic H and W, which no simplifier undoes (nothing says
+    H > 0): divisions per element at run time, and minutes in LLVM codegen once the loops are fused."""
+    import tvm
+    from tvm import te
+
+    default = tvm.ir.Op.get("relax.reshape").get_attr("FLegalize")
+    src = getattr(getattr(call.args[0].ty, "shape", None), "values", None)
+    dst = getattr(getattr(call.ty, "shape", None), "values", None)
+    if src is None or dst is None or _static(src) is not None:
+        return default(bb, call)
+    src, dst = list(src), list(dst)
+    analyzer = tvm.sym.Analyzer()
+    lead = 0
+    while lead < min(len(src), len(dst)) and analyzer.can_prove_equal(src[lead], dst[lead]):
+        lead += 1
+    tail = 0
+    while (tail < min(len(src), len(dst)) - lead
+           and analyzer.can_prove_equal(src[len(src) - 1 - tail], dst[len(dst) - 1 - tail])):
+        tail += 1
+    mid_src, mid_dst = _static(src[lead:len(src) - tail]), _static(dst[lead:len(dst) - tail])
+    if mid_src is None or mid_dst is None or _product(mid_src) != _product(mid_dst):
+        return default(bb, call)
+
+    def source_index(out):
+        flat = 0
+        for i, n in zip(out[lead:len(out) - tail], mid_dst):
+            flat = flat * n + i
+        mid = []
+        for n in reversed(mid_src):
+            mid.insert(0, flat % n)
+            flat = flat // n
+        return [*out[:lead], *mid, *out[len(out) - tail:]]
+
+    def compute(data):
+        return te.compute(dst, lambda *out: data(*source_index(out)), name="T_reshape")
+
+    return bb.call_te(compute, call.args[0], primfunc_name_hint="reshape")
+
+
+def _product(dims):
+    total = 1
+    for d in dims:
+        total *= d
+    return total

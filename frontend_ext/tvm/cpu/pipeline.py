@@ -4,8 +4,9 @@
    with ``int8``, the conv2d / matmul of dequantized int8 data as integer kernels (``qdq.py``, ``int8.py``);
 2. float clips as max/min (``layout.clip_to_min_max``), conv2d and its neighbours to ``NCHW{b}c``
    (``layout.convert_layout``);
-3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py`` and float32 erf/exp/tanh in
-   TOPI's vectorizable polynomial forms;
+3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py``, float32 erf/exp/tanh in
+   TOPI's vectorizable polynomial forms, and reshapes between equal symbolic axes as direct index maps
+   (``layout.legalize_reshape``);
 4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
 5. the fixed schedules of ``schedules.py`` on every PrimFunc, with a bounded timed pick among a
    few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
@@ -26,7 +27,7 @@ from . import pick as _pick
 from . import schedules
 from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
-from .layout import clip_to_min_max, convert_layout, legalize_layout_transform
+from .layout import clip_to_min_max, convert_layout, legalize_layout_transform, legalize_reshape
 from .pick_cache import PickCache
 from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
@@ -51,7 +52,7 @@ def prepare(mod, target, int8=False):
         mod = convert_layout(mod, facts)
         mod = fold_constants_numpy(mod)
         legalize = {"relax.nn.conv2d": legalize_conv2d(facts), "relax.layout_transform": legalize_layout_transform,
-                    **fast_math_legalizations()}
+                    "relax.reshape": legalize_reshape, **fast_math_legalizations()}
         mod = relax.transform.LegalizeOps(customize_legalize_map=legalize)(mod)
         # relax.get_pipeline("zero") without its FoldConstant, which costs seconds on a large model even
         # when nothing is left to fold (numpy folded the usual cases above)
