@@ -46,6 +46,19 @@ def _npx_reshape(attrs):
     return "_npx_reshape", {"newshape": tuple(out), **rest}
 
 
+# oneDNN gives a Convolution's output a blocked layout, and the ops below keep their input's. _npx_reshape runs
+# in place and keeps that 4-d layout under its new shape, which oneDNN's transpose, slice, pooling and concat
+# then fail on (or concat and softmax silently misread); legacy Reshape/Flatten reorder it first. Their
+# failing on empty arrays does not matter there: oneDNN's Convolution fails on an empty input already.
+_BLOCKING = ("Convolution", "Deconvolution", "_sg_mkldnn_conv")
+_LAYOUT_KEEPING = frozenset((
+    "Activation", "LeakyReLU", "relu", "sigmoid", "tanh", "erf", "exp", "log", "sqrt", "square", "abs",
+    "negative", "_copy", "identity", "Cast", "BatchNorm", "Pooling", "LRN", "add_n", "elemwise_add",
+    "elemwise_sub", "elemwise_mul", "elemwise_div", "broadcast_add", "broadcast_sub", "broadcast_mul",
+    "broadcast_div", "_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar",
+    "_rdiv_scalar", "_power_scalar", "_maximum_scalar", "_minimum_scalar"))
+
+
 def dfs_inputs(nodes, heads):
     """The variable nodes in nnvm's IndexedGraph order: post-order depth first from each head in turn."""
     order, seen = [], set()
@@ -73,6 +86,7 @@ class MXNetEmitter:
         self.names = NameAllocator()
         self.param_overrides = {}  # constants the handlers added: name -> array
         self.dim_sources = {}  # symbolic Dim -> (MXNet entry, axis): a tensor that has that length there
+        self.blocked = set()  # nodes whose output may be in a oneDNN-blocked layout (see _BLOCKING)
         # emit_subgraph(body, IR shapes, IR dtypes) -> (subgraph JSON, formal of each input): set by to_mxnet
         self.emit_subgraph = None
 
@@ -89,9 +103,11 @@ class MXNetEmitter:
 
     def add(self, op, name, inputs, attrs=None):
         """Append an MXNet op node named after ``name``; returns its first output entry."""
-        if op in ("Reshape", "Flatten"):
-            op, attrs = _npx_reshape(attrs if op == "Reshape" else {"shape": (0, -1)})
         nid = len(self.nodes)
+        if op in ("Reshape", "Flatten") and inputs[0][0] not in self.blocked:
+            op, attrs = _npx_reshape(attrs if op == "Reshape" else {"shape": (0, -1)})
+        if op in _BLOCKING or (op in _LAYOUT_KEEPING and any(i[0] in self.blocked for i in inputs)):
+            self.blocked.add(nid)
         self.nodes.append({"op": op, "name": self.names.fresh(name),
                            "attrs": {k: format_literal(v) for k, v in (attrs or {}).items() if v is not None},
                            "inputs": [[i[0], i[1], 0] for i in inputs]})
