@@ -33,20 +33,23 @@ _NPX_CODES = {0: -2, -2: -4, -3: -5, -4: -6}
 
 # MXNet ops whose oneDNN kernels may write a blocked memory layout, those that keep their input's, and those
 # that fail on one (slicing channels across a block): these get their input reordered by a legacy Reshape
-_ONEDNN_LAYOUT_MAKERS = frozenset({"Convolution", "Deconvolution"})
+_ONEDNN_LAYOUT_MAKERS = frozenset({"Convolution", "Deconvolution", "_sg_mkldnn_conv"})
 _ONEDNN_LAYOUT_KEEPERS = frozenset({
-    "Pooling", "BatchNorm", "Activation", "LeakyReLU", "LRN", "add_n", "ElementWiseSum", "Concat", "concat",
-    "_copy", "clip", "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_plus", "_minus", "_mul",
+    "Activation", "LeakyReLU", "relu", "sigmoid", "tanh", "erf", "exp", "log", "sqrt", "square", "abs",
+    "negative", "_copy", "identity", "Cast", "clip", "BatchNorm", "Pooling", "LRN", "add_n", "ElementWiseSum",
+    "Concat", "concat", "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_plus", "_minus", "_mul",
     "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div", "_plus_scalar", "_minus_scalar",
-    "_mul_scalar", "_div_scalar"})
+    "_rminus_scalar", "_mul_scalar", "_div_scalar", "_rdiv_scalar", "_power_scalar", "_maximum_scalar",
+    "_minimum_scalar"})
 _ONEDNN_LAYOUT_REFUSERS = frozenset({"slice", "slice_axis"})
 
 
 def _npx_reshape(attrs):
     """``Reshape`` (or Flatten) written as ``_npx_reshape``, the same reshape in other codes: MXNet's oneDNN
     Reshape and Flatten fail on an empty float32 array, which a data-dependent op may give. Not on a tensor
-    that may be in a oneDNN layout (a Convolution's output): ``_npx_reshape`` fails there, where the legacy
-    ops reorder it first."""
+    that may be in a oneDNN layout (a Convolution's output): ``_npx_reshape`` runs in place and keeps that
+    layout under the new shape, which oneDNN's transpose, slice and pooling then fail on and its concat and
+    softmax misread; the legacy ops reorder it first (and a Convolution fails on an empty input already)."""
     spec, out, i = list(attrs["shape"]), [], 0
     while i < len(spec):
         if spec[i] == -4:  # a split: its two sizes are plain numbers (or -1)

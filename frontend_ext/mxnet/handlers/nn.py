@@ -7,7 +7,7 @@ import numpy as np
 
 from nnvm_bridge.errors import ShapeError, unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
-from nnvm_bridge.ir.symbolic import lower_bound
+from nnvm_bridge.ir.symbolic import is_static, lower_bound
 from nnvm_bridge.ops.common import expand_pads, per_dim
 
 from ..context import mx_dtype, same
@@ -323,15 +323,27 @@ def _concat_pad(ctx, node, x, shape, pad_width, value):
         parts = []
         for k, width in (("b", before), ("a", after)):
             if width:
-                block = list(cur)
-                block[axis] = width
-                parts.append(ctx.add("_full", f"{node.name}_fill{axis}{k}", [],
-                                     {"shape": tuple(block), "value": float(value), "dtype": dtype}))
+                parts.append(_fill_block(ctx, f"{node.name}_fill{axis}{k}", x, cur, axis, width, value, dtype))
             if k == "b":
                 parts.append(x)
         x = ctx.add("Concat", f"{node.name}_axis{axis}", parts, {"dim": axis, "num_args": len(parts)})
         cur[axis] += before + after
     return x
+
+
+def _fill_block(ctx, name, x, shape, axis, width, value, dtype):
+    """A block of ``value`` shaped like ``x`` but ``width`` long on ``axis``: ``_full`` where ``shape`` is static,
+    else from one slice of ``x`` (MXNet's ``_full`` takes numbers only; broadcast_to's 0 keeps x's own dims)."""
+    if is_static(shape):
+        block = [int(d) for d in shape]
+        block[axis] = width
+        return ctx.add("_full", name, [], {"shape": tuple(block), "value": float(value), "dtype": dtype})
+    one = ctx.add("slice_axis", f"{name}_one", [x], {"axis": axis, "begin": 0, "end": 1})
+    one = ctx.add("_plus_scalar", f"{name}_value", [ctx.add("zeros_like", f"{name}_zeros", [one])],
+                  {"scalar": float(value)})
+    spec = [0] * len(shape)
+    spec[axis] = width
+    return ctx.add("broadcast_to", name, [one], {"shape": tuple(spec)})
 
 
 @MXNET_EXPORT.register("upsampling")
