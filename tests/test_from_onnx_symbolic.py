@@ -402,3 +402,52 @@ def test_mxnet_fills_a_tensor_one_longer_than_any_other():
     for x in (_rand(2, 5), _rand(3, 8)):
         for got, ref in zip(block(mx.nd.array(x)), sess.run(None, {"x": x})):
             _close(got.asnumpy().reshape(ref.shape).astype(np.float64), ref.astype(np.float64))
+
+
+def _min_length_model(with_slice):
+    """GPT-Neo's dynamo attention: x of shape (N, S, 4) reshaped to (N, min(8, S), 4) (valid only while S <= 8,
+    where it is S) and added to x; with ``with_slice`` also a constant of length 8 cut to min(8, S), added too."""
+    from onnx import helper, numpy_helper
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "zero"], ["n"]),
+             helper.make_node("Gather", ["s", "one"], ["seq"]), helper.make_node("Min", ["eight", "seq"], ["m"]),
+             helper.make_node("Concat", ["n", "m", "four"], ["spec"], axis=0),
+             helper.make_node("Reshape", ["x", "spec"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])]
+    inits = [_ints("zero", [0]), _ints("one", [1]), _ints("eight", [8]), _ints("four", [4])]
+    if with_slice:
+        nodes += [helper.make_node("Slice", ["table", "zero", "m", "zero"], ["cut"]),
+                  helper.make_node("Add", ["y", "cut"], ["z"])]
+        inits.append(numpy_helper.from_array(_rand(8, 4), "table"))
+    out = "z" if with_slice else "y"
+    return _graph_model(nodes, [_vi("x", ["N", "S", 4])], [_vi(out, None)], inits, opset=13)
+
+
+@pytest.mark.parametrize("with_slice", [False, True])
+def test_a_reshape_to_a_min_of_the_sequence_keeps_the_sequence(with_slice):
+    """The element counts force (N, min(8, S), 4) to be (N, S, 4), and min(8, S) broadcast against S can only be
+    S: the IR says S, and TVM (which cannot broadcast two different symbols) and MXNet build it; numbers match
+    onnxruntime at two sizes, and the interpreter refuses a sequence longer than 8 as onnxruntime does."""
+    from nnvm_bridge import compile_model, import_to_gluon
+    from nnvm_bridge.errors import ShapeError
+
+    mx = pytest.importorskip("mxnet")
+    model = _min_length_model(with_slice)
+    graph, params = from_onnx(model)
+    g = infer_shape(graph, params=params)
+    assert str(g.attrs["shape"][g.entry_id(g.outputs[0])]) == "(N, S, 4)"
+    feeds = [{"x": _rand(2, 3, 4)}, {"x": _rand(3, 8, 4)}]
+    _check_at_sizes(model, feeds)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    for f in feeds:
+        ref = sess.run(None, f)[0]
+        _close(cm.run(f)[0], ref)
+        _close(block(mx.nd.array(f["x"])).asnumpy(), ref)
+    too_long = {"x": _rand(2, 9, 4)}
+    with pytest.raises(Exception, match="cannot be reshaped"):
+        sess.run(None, too_long)
+    with pytest.raises(ShapeError, match="cannot reshape"):
+        run_graph(graph, too_long, params)
+    if with_slice:  # the compiled broadcast of min(8, S) against S (the run-time reshape itself is unchecked)
+        with pytest.raises(ShapeError, match=r"needs min\(8, S\) == S, but .* they are 8 and 9"):
+            cm.run(too_long)

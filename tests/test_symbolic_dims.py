@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, dim_max, dim_min, evaluate, match_dims,
-                                     substitute, sym)
+from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, cut_from, dim_max, dim_min, evaluate,
+                                     match_dims, substitute, sym)
 
 N, S, H = sym("N"), sym("S"), sym("H")
 
@@ -37,6 +37,12 @@ def test_structured_atoms_keep_their_meaning():
     assert substitute(q, {"H": 9}) == 4 and substitute(q, {"H": 10}) == 4
     assert evaluate(dim_min(N, S), {"N": 3, "S": 5}) == 3
     assert evaluate(dim_max(N, S) + N % 4, {"N": 7, "S": 5}) == 10
+
+
+def test_a_length_cut_from_another_broadcasts_to_it():
+    assert cut_from(dim_min(64, S), S) and cut_from(dim_min(N, S), N) and dim_max(dim_min(64, S), S) == S
+    assert not cut_from(S, S) and not cut_from(dim_max(64, S), S) and not cut_from(dim_min(64, S), N)
+    assert not cut_from(dim_min(64, S) + 1, S) and not cut_from(8, S)
 
 
 def test_comparisons_are_decided_for_sizes():

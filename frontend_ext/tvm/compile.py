@@ -20,7 +20,7 @@ from nnvm_bridge.errors import (BridgeError, CompileError, DTypeError, InvalidMo
                                  ShapeError)
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir import structure
-from nnvm_bridge.ir.symbolic import match_dims, parse_dim
+from nnvm_bridge.ir.symbolic import evaluate, match_dims, parse_dim
 
 from . import compat
 from .relax_emitters.narrow_floats import from_storage, to_storage
@@ -106,6 +106,8 @@ def _want_offload(choice, target, bind_params):
     return True
 
 
+_PLAIN_INFO = ("offload", "equal_dims")  # info keys that are no (name, shape, dtype) signature lists
+
 # ---- running ------------------------------------------------------------------------------------
 class CompiledModel:
     """A built model: ``run({name: array}) -> [np.ndarray]`` plus its input/output signature.
@@ -122,8 +124,10 @@ class CompiledModel:
     def __init__(self, module, target_kind, info, kept_params=None, library_path=None, layout=None):
         self._module = module  # relax.VMExecutable, or a loaded runtime.Module
         self.target_kind = target_kind
-        self.info = {k: [_signature_entry(x) for x in v] if k != "offload" else list(v) for k, v in info.items()}
+        self.info = {k: [_signature_entry(x) for x in v] if k not in _PLAIN_INFO else list(v)
+                     for k, v in info.items()}
         self.info.setdefault("offload", [])
+        self.info.setdefault("equal_dims", [])
         self._kept = dict(kept_params or {})
         self.library_path = library_path
         self.compile_seconds = None
@@ -222,6 +226,10 @@ class CompiledModel:
                     raise DTypeError(f"input {name!r} has dtype {arr.dtype}, the model expects {dtype}")
                 arr = arr.astype(want)
             args.append(compat.to_device_tensor(to_storage(arr), dev))
+        for a, b in self.info["equal_dims"]:  # lengths the compiled code took as one (a broadcast of min(S, c))
+            va, vb = (evaluate(parse_dim(d), sizes) for d in (a, b))
+            if va != vb:
+                raise ShapeError(f"this model needs {a} == {b}, but with these inputs they are {va} and {vb}")
         return args
 
     def run(self, inputs):
@@ -253,6 +261,7 @@ class CompiledModel:
         except Exception as exc:
             raise CompileError(f"could not write the library: {type(exc).__name__}: {exc}", file=path) from exc
         meta = {"format": "nnvm_bridge.tvm/1", "target": self.target_kind, "offload": self.info["offload"],
+                "equal_dims": [list(p) for p in self.info["equal_dims"]],
                 "inputs": [[n, None if s is None else list(s), d] for n, s, d in self.info["inputs"]],
                 "outputs": [[n, list(s), d] for n, s, d in self.info["outputs"]]}
         if self.layout is not None:
@@ -297,7 +306,8 @@ def load_compiled(path):
         with open(meta_path) as f:
             meta = json.load(f)
         info = {"inputs": [_signature_entry(x) for x in meta["inputs"]], "params": [],
-                "outputs": [_signature_entry(x) for x in meta["outputs"]], "offload": list(meta.get("offload", []))}
+                "outputs": [_signature_entry(x) for x in meta["outputs"]], "offload": list(meta.get("offload", [])),
+                "equal_dims": [tuple(p) for p in meta.get("equal_dims", [])]}
         kind = meta["target"]
         layout = structure.parse(meta["structure"]) if meta.get("structure") else None
     except (OSError, ValueError, KeyError, TypeError) as exc:

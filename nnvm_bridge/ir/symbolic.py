@@ -390,6 +390,12 @@ def _atom_args(d, op):
     return ()
 
 
+def cut_from(d, e) -> bool:
+    """Whether ``d`` is ``min(e, z)``: a length cut down from ``e``. Broadcast against ``e`` it can only be
+    ``e`` (a valid pair is equal or has a 1, and ``min(e, z)`` is 1 below ``e`` only where ``z`` is)."""
+    return any(e == arg for arg in _atom_args(d, "min"))
+
+
 def dim_min(a, b):
     if not isinstance(a, Dim) and not isinstance(b, Dim):
         return min(a, b)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import ShapeError
-from nnvm_bridge.ir.symbolic import format_dim, is_static, is_symbolic
+from nnvm_bridge.ir.symbolic import cut_from, format_dim, is_static, is_symbolic
 
 from ..context import mx_dtype
 from ..registry import MXNET_EXPORT
@@ -69,7 +69,7 @@ def _dyn_broadcast_to(ctx, node, attrs, inputs):
         src = (1,) * (len(out) - len(src)) + tuple(src)
     spec, widen = [], [1] * len(out)
     for s, d in zip(src, out):
-        if s == d:
+        if s == d or cut_from(s, d):  # min(S, c) broadcast to S is S (MXNet's shape checks catch S > c)
             spec.append(0)  # MXNet's broadcast_to keeps a 0 dim as it is
         elif is_symbolic(d) and s == 1:
             spec.append(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import CompileError
-from nnvm_bridge.ir.symbolic import Dim
+from nnvm_bridge.ir.symbolic import Dim, cut_from
 
 from .. import compat
 from .symbols import SymbolTable
@@ -93,6 +93,8 @@ class Ctx:
         for s in shapes:
             for k, d in enumerate(s):
                 axis = ndim - len(s) + k
+                if cut_from(d, out_shape[axis]):  # min(S, 64) meeting S: cast to S below, checked when it runs
+                    continue
                 if isinstance(d, Dim) and seen[axis] is not None and d != seen[axis]:
                     self.fail(f"broadcasting the symbolic dims {seen[axis]} and {d} against each other (axis "
                               f"{axis}; either may be 1) cannot be compiled; give both the same symbol, or pass "
@@ -101,8 +103,14 @@ class Ctx:
                     seen[axis] = d
         out = []
         for x, s, dtype in zip(inputs, shapes, self.in_dtypes):
-            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d
-                    for d, w in zip(s, out_shape[ndim - len(s):])]
+            outs = out_shape[ndim - len(s):]
+            if any(cut_from(d, w) for d, w in zip(s, outs)):
+                # a reshape, not a match_cast (TVM 0.27's passes recurse without end on one of min(S, c) to S);
+                # neither checks min(S, c) == S when it runs: CompiledModel.run does, on the input sizes
+                self.symbols.equal_dims += [(d, w) for d, w in zip(s, outs) if cut_from(d, w)]
+                s = [w if cut_from(d, w) else d for d, w in zip(s, outs)]
+                x = self.emit(relax_op().reshape(x, self.shape(s)))
+            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d for d, w in zip(s, outs)]
             if want != list(s):
                 x = self.bb.match_cast(x, compat.tensor_type(self.shape(want), dtype))
             out.append(x)

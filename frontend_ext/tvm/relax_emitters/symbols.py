@@ -17,6 +17,7 @@ class SymbolTable:
     def __init__(self):
         self.vars = {}
         self._analyzer = None
+        self.equal_dims = []  # (a, b) pairs the compiled code takes as equal: CompiledModel.run checks them
 
     def var(self, name):
         if name not in self.vars:

@@ -153,10 +153,33 @@ def _symbolic_reshape(ctx, attrs, x, shape_input, spec):
     holes = [i for i, d in enumerate(out) if isinstance(d, int) and d == -1]
     if len(holes) == 1:
         out[holes[0]] = math.prod(xs) // math.prod(d for i, d in enumerate(out) if i != holes[0])
+    forced = not holes and _forced_dims(xs, out)
+    if forced:  # the run-time shape tensor stays the op's: reshaping to it checks the forced dim
+        return ctx.runtime_op("dyn_reshape", [x, shape_input], forced)
     ir_spec = ctx.reshape_spec(xs, out)
     if ir_spec is not None:
         return ctx.emit1("reshape", [x], {"shape": ir_spec})
     return ctx.runtime_op("dyn_reshape", [x, shape_input], out)
+
+
+def _forced_dims(xs, out):
+    """``out`` with the one symbolic dim that the element counts fix replaced by its forced value (one of the
+    input's dims), or None: the target ``(N, min(64, S), 64)`` of an ``(N, S, 64)`` tensor can only hold ``S``
+    there (the reshape is valid only when they are equal), and a plain ``S`` broadcasts against other ``S``."""
+    total = math.prod(xs)
+    if not isinstance(total, Dim) or math.prod(out) == total:
+        return None
+    forced = []
+    for i, d in enumerate(out):
+        rest = math.prod(e for j, e in enumerate(out) if j != i)
+        if isinstance(d, Dim) and not (isinstance(rest, int) and rest == 0):
+            q = total // rest
+            if q * rest == total and q in xs:
+                forced.append((i, q))
+    if len(forced) != 1:
+        return None
+    i, q = forced[0]
+    return out[:i] + [q] + out[i + 1:]
 
 
 def _reshape(ctx, attrs, x, spec):
