@@ -42,10 +42,13 @@ class Net:
         self.feeds[nm] = RNG.standard_normal(shape).astype("float32")
         return nm
 
-    def const(self, arr):
+    def const(self, arr, dtype="float32"):
         nm = self.name("c")
-        self.inits.append(numpy_helper.from_array(np.asarray(arr, dtype="float32"), nm))
+        self.inits.append(numpy_helper.from_array(np.asarray(arr, dtype=dtype), nm))
         return nm
+
+    def ints(self, values):
+        return self.const(values, "int64")
 
     def node(self, op, ins, **attrs):
         out = self.name(op.lower())
@@ -405,13 +408,8 @@ def test_a_sequence_of_patches_plus_tokens_between_fused_loops():
     net = Net()
     x = sym_input(net, ["N", 128, "H", "W"])
 
-    def ints(values):
-        nm = net.name("i")
-        net.inits.append(numpy_helper.from_array(np.array(values, "int64"), nm))
-        return nm
-
-    seq = net.node("Pad", [net.node("Reshape", [x, ints([0, 0, -1])]), ints([0, 0, 0, 0, 0, 6])])
-    heads = net.node("Reshape", [net.node("Transpose", [seq], perm=[0, 2, 1]), ints([0, 0, 2, 64])])
+    seq = net.node("Pad", [net.node("Reshape", [x, net.ints([0, 0, -1])]), net.ints([0, 0, 0, 0, 0, 6])])
+    heads = net.node("Reshape", [net.node("Transpose", [seq], perm=[0, 2, 1]), net.ints([0, 0, 2, 64])])
     y = net.node("Transpose", [heads], perm=[0, 2, 1, 3])
     net.output(net.node("MatMul", [y, net.const(RNG.standard_normal((64, 64)) / 8)]))
     feeds = [{x: RNG.standard_normal((n, 128, h, w)).astype("float32")} for n, h, w in ((1, 2, 3), (2, 4, 4))]
@@ -433,17 +431,12 @@ def test_channel_shuffle_at_a_symbolic_image_size():
     net = Net()
     x = sym_input(net, ["N", 8, "H", "W"])
 
-    def ints(values):
-        nm = net.name("i")
-        net.inits.append(numpy_helper.from_array(np.array(values, "int64"), nm))
-        return nm
-
     y = net.conv(x, 8, 8, 3, stride=2, pad=1)
     shape = net.node("Shape", [y])
-    n, h, w = (net.node("Gather", [shape, ints([k])], axis=0) for k in (0, 2, 3))
-    split = net.node("Reshape", [y, net.node("Concat", [n, ints([2, 4]), h, w], axis=0)])
+    n, h, w = (net.node("Gather", [shape, net.ints([k])], axis=0) for k in (0, 2, 3))
+    split = net.node("Reshape", [y, net.node("Concat", [n, net.ints([2, 4]), h, w], axis=0)])
     shuffled = net.node("Transpose", [split], perm=[0, 2, 1, 3, 4])
-    net.output(net.node("Relu", [net.node("Reshape", [shuffled, net.node("Concat", [n, ints([8]), h, w],
+    net.output(net.node("Relu", [net.node("Reshape", [shuffled, net.node("Concat", [n, net.ints([8]), h, w],
                                                                           axis=0)])]))
     feeds = [{x: RNG.standard_normal((b, 8, hh, ww)).astype("float32")} for b, hh, ww in ((1, 9, 7), (2, 16, 12))]
     _, mod = run_at_sizes(net, feeds)
