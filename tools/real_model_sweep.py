@@ -584,7 +584,8 @@ MODELS = {
     # ResNet-50's engine error (~5e-5 of a score) needs kept scores further apart: 20 boxes
     "tv_retinanet_resnet50": _detection("retinanet_resnet50_fpn", 256, score_spread=2.0, detections=20,
                                         both_sizes=True, min_size=256, max_size=512),
-    "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, detections=20, both_sizes=True,
+                                   min_size=256, max_size=512),
     "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
     "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=1.5),
     "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
