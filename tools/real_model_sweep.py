@@ -587,7 +587,7 @@ MODELS = {
     "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, detections=20, both_sizes=True,
                                    min_size=256, max_size=512),
     "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
-    "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=1.5),
+    "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=0.15, detections=20),  # VGG: no BatchNorm
     "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
                                            max_size=512, num_keypoints=5),
     "timm_convnext_atto": _timm("convnext_atto"),
