@@ -46,6 +46,11 @@ class Net:
         self.inits.append(numpy_helper.from_array(np.asarray(arr, dtype="float32"), nm))
         return nm
 
+    def const_int(self, values):
+        nm = self.name("i")
+        self.inits.append(numpy_helper.from_array(np.asarray(values, dtype="int64"), nm))
+        return nm
+
     def node(self, op, ins, **attrs):
         out = self.name(op.lower())
         self.nodes.append(helper.make_node(op, ins, [out], **attrs))
@@ -154,6 +159,18 @@ def test_cnn_blocks_stay_blocked_and_match():
     assert_close(got, refs, ["logits", "softmax"])
     main = mod["main"].script()
     assert "clip" not in main
+
+
+def test_channel_sum_expanded_after_a_blocked_conv():
+    """SSD's L2Norm (torch's F.normalize): a channel sum kept as (N, 1, H, W, 1) in NCHW16c, then Expand back
+    to every channel; TVM's lowering cannot invert that layout change (a reshape)."""
+    net = Net()
+    y = net.node("Relu", [net.conv(net.input((1, 3, 12, 10)), 3, 32, 3, 1, 1)])
+    norm = net.node("ReduceSum", [y, net.const_int([1])], keepdims=1)
+    wide = net.node("Expand", [norm, net.const_int([1, 32, 12, 10])])
+    net.output(net.node("Div", [y, net.node("Add", [wide, net.const(1e-3)])]))
+    got, refs, _, _ = run_both(net)
+    assert_close(got, refs, ["normalized"])
 
 
 def test_dense_matmul_batch_matmul_softmax_layernorm():
