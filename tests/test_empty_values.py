@@ -84,6 +84,18 @@ def gather_model():
                   [_const("two", [2.0], F32), _const("flat", [-1])])
 
 
+def gather_nd_model():
+    """GatherND of x's rows at a run-time list of indices (both may be empty: a detector level's candidates)."""
+    return _model([h.make_node("GatherND", ["x", "idx"], ["y"]), h.make_node("Mul", ["y", "two"], ["z"])],
+                  [_vi("x", shape=["N", 4]), _vi("idx", T.INT64, ["M", 1])], [_vi("z")], [_const("two", [2.0], F32)])
+
+
+def flatten_model():
+    """Flatten of x (its first length may be 0: a detector's boxes of no candidates)."""
+    return _model([h.make_node("Flatten", ["x"], ["y"], axis=1), h.make_node("Mul", ["y", "two"], ["z"])],
+                  [_vi("x", shape=["N", 1, 4])], [_vi("z")], [_const("two", [2.0], F32)])
+
+
 def _cases():
     rng = np.random.RandomState(0)
     x = rng.randn(7).astype(F32)
@@ -93,8 +105,15 @@ def _cases():
         "nonzero of nothing": (nonzero_model, [{"x": x}, {"x": -np.abs(x)}]),
         "topk with k = 0": (topk_model, [{"x": rng.randn(2, 6).astype(F32), "k": np.array([3])},
                                          {"x": rng.randn(2, 4).astype(F32), "k": np.array([0])}]),
+        # a detector level with no score above the threshold: MXNet's boolean_mask aborts on an empty input
+        "topk of an empty axis": (topk_model, [{"x": rng.randn(2, 5).astype(F32), "k": np.array([3])},
+                                               {"x": np.zeros((2, 0), F32), "k": np.array([3])}]),
         "gather of no indices": (gather_model, [{"x": rng.randn(5, 3).astype(F32), "idx": np.array([4, 0, 4])},
                                                 {"x": rng.randn(4, 3).astype(F32), "idx": np.zeros(0, np.int64)}]),
+        "gathernd of no indices from no rows": (gather_nd_model, [
+            {"x": rng.randn(5, 4).astype(F32), "idx": np.array([[4], [1]])},
+            {"x": np.zeros((0, 4), F32), "idx": np.zeros((0, 1), np.int64)}]),
+        "flatten of no rows": (flatten_model, [{"x": rng.randn(3, 1, 4).astype(F32)}, {"x": np.zeros((0, 1, 4), F32)}]),
         "detection tail without detections": (lambda: detection_model(nms=True),
                                               [boxes_and_scores(30, 0), boxes_and_scores(20, 2, detections=False)]),
     }

@@ -160,6 +160,18 @@ def test_cnn_blocks_stay_blocked_and_match():
     assert "clip" not in main
 
 
+def test_channel_sum_expanded_after_a_blocked_conv():
+    """SSD's L2Norm (torch's F.normalize): a channel sum kept as (N, 1, H, W, 1) in NCHW16c, then Expand back
+    to every channel; TVM's lowering cannot invert that layout change (a reshape)."""
+    net = Net()
+    y = net.node("Relu", [net.conv(net.input((1, 3, 12, 10)), 3, 32, 3, 1, 1)])
+    norm = net.node("ReduceSum", [y, net.ints([1])], keepdims=1)
+    wide = net.node("Expand", [norm, net.ints([1, 32, 12, 10])])
+    net.output(net.node("Div", [y, net.node("Add", [wide, net.const(1e-3)])]))
+    got, refs, _, _ = run_both(net)
+    assert_close(got, refs, ["normalized"])
+
+
 def test_dense_matmul_batch_matmul_softmax_layernorm():
     """The transformer path: dense layers with bias and GELU, batched attention matmuls, softmax,
     layer norm, shapes that do and do not divide the vector width."""

@@ -201,33 +201,35 @@ def t5_encoder():
     return _text_spec(_FirstOutput.wrap(T5EncoderModel(cfg).eval()), 120)
 
 
-def bart():
-    from transformers import BartConfig, BartModel
+def _hf_seq2seq(config_cls, model_cls, vocab=120, **cfg):
+    """An encoder-decoder: input_ids and attention_mask for the encoder, decoder_input_ids of their own length."""
+    def build():
+        import transformers
 
-    torch = _torch()
-    cfg = BartConfig(vocab_size=120, d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                     decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=64,
-                     use_cache=False)
-    model = BartModel(cfg).eval()
+        torch = _torch()
+        model = getattr(transformers, model_cls)(getattr(transformers, config_cls)(vocab_size=vocab, **cfg)).eval()
 
-    class Wrapped(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
+        class Wrapped(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
 
-        def forward(self, input_ids, attention_mask, decoder_input_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              decoder_input_ids=decoder_input_ids, return_dict=True).last_hidden_state
+            def forward(self, input_ids, attention_mask, decoder_input_ids):
+                return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                  decoder_input_ids=decoder_input_ids, use_cache=False,
+                                  return_dict=True).last_hidden_state
 
-    text = _text_inputs(120)
+        text = _text_inputs(vocab)
 
-    def inputs(k):
-        ids, mask = text(k)
-        return ids, mask, ids[:, : ids.shape[1] - 2]
+        def inputs(k):
+            ids, mask = text(k)
+            return ids, mask, ids[:, : ids.shape[1] - 2]
 
-    dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-           "decoder_input_ids": {0: "batch", 1: "decoder_sequence"}}
-    return Spec(Wrapped().eval(), ["input_ids", "attention_mask", "decoder_input_ids"], inputs, dyn)
+        dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+               "decoder_input_ids": {0: "batch", 1: "decoder_sequence"}}
+        return Spec(Wrapped().eval(), ["input_ids", "attention_mask", "decoder_input_ids"], inputs, dyn)
+
+    return build
 
 
 def clip_text():
@@ -311,10 +313,12 @@ def _tv(name, size=64, spatial=None, **kw):
     return build
 
 
-def _detection(name, size, score_spread, detections=50, **kw):
+def _detection(name, size, score_spread, detections=50, both_sizes=False, **kw):
     """A torchvision detector with random weights, BatchNorm calibrated, class scores spread by ``score_spread``
     and ``detections`` boxes kept: 300 would put some pairs within float32's error of each other, and their
-    order (which box is row k) would then be a tie that any engine may break either way."""
+    order (which box is row k) would then be a tie that any engine may break either way. ``both_sizes``
+    calibrates on images of both sizes: a ResNet-50 calibrated on the square ones alone gives the (resized,
+    smoother) second image features several times larger, and its sigmoid scores then saturate to ties at 1."""
     def build():
         import torchvision
 
@@ -329,7 +333,8 @@ def _detection(name, size, score_spread, detections=50, **kw):
             return (image(k, [(size, size), (size - 32, size + 32)][k]),)
 
         _randomise(net, [])
-        _calibrate_detector(net, [(torch.cat([image(k, (size, size)) for k in range(4)]),)])  # > 1 value per channel
+        shapes = [(size, size), (size - 32, size + 32)][:2 if both_sizes else 1]
+        _calibrate_detector(net, [(torch.cat([image(k, hw) for k in range(4)]),) for hw in shapes])  # > 1 per channel
         with torch.no_grad():  # spread the class scores so that no two boxes tie in NMS
             for n, p in net.named_parameters():
                 if ("cls" in n or "classification" in n) and p.dim() > 1:  # R-CNN heads, SSD heads
@@ -559,7 +564,11 @@ S7D_MODELS = {
 
 MODELS = {
     "bert": bert, "distilbert": distilbert, "gpt2": gpt2, "gpt2_past": gpt2_past, "llama": llama,
-    "t5_encoder": t5_encoder, "bart": bart, "vit": vit, "whisper_encoder": whisper_encoder, "clip_text": clip_text,
+    "t5_encoder": t5_encoder,
+    "bart": _hf_seq2seq("BartConfig", "BartModel", d_model=64, encoder_layers=1, decoder_layers=1,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
+                        decoder_ffn_dim=128, max_position_embeddings=64, use_cache=False),
+    "vit": vit, "whisper_encoder": whisper_encoder, "clip_text": clip_text,
     "swin": swin, "maxvit": maxvit,
     "tv_resnet18": _tv("resnet18"), "tv_mobilenet_v3_small": _tv("mobilenet_v3_small"),
     "tv_efficientnet_b0": _tv("efficientnet_b0"),
@@ -572,10 +581,13 @@ MODELS = {
     # min_size/max_size bound the CPU time; the padding to multiples of 32 and every post-processing step stay)
     "tv_fasterrcnn_mobilenet_fpn": _detection("fasterrcnn_mobilenet_v3_large_fpn", 320, score_spread=4.0,
                                               min_size=352, max_size=640),
-    "tv_retinanet_resnet50": _detection("retinanet_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
-    "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    # ResNet-50's engine error (~5e-5 of a score) needs kept scores further apart: 20 boxes
+    "tv_retinanet_resnet50": _detection("retinanet_resnet50_fpn", 256, score_spread=2.0, detections=20,
+                                        both_sizes=True, min_size=256, max_size=512),
+    "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, detections=20, both_sizes=True,
+                                   min_size=256, max_size=512),
     "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
-    "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=1.5),
+    "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=0.15, detections=20),  # VGG: no BatchNorm
     "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
                                            max_size=512, num_keypoints=5),
     "timm_convnext_atto": _timm("convnext_atto"),
@@ -596,37 +608,6 @@ def _hf_text(config_cls, model_cls, keys=("last_hidden_state",), with_types=Fals
         config = getattr(transformers, config_cls)(vocab_size=vocab, **cfg)
         model = getattr(transformers, model_cls)(config).eval()
         return _text_spec(_FirstOutput.wrap(model, keys), vocab, with_mask=with_mask, with_types=with_types)
-
-    return build
-
-
-def _hf_seq2seq(config_cls, model_cls, vocab=120, **cfg):
-    """An encoder-decoder: input_ids and attention_mask for the encoder, decoder_input_ids of their own length."""
-    def build():
-        import transformers
-
-        torch = _torch()
-        model = getattr(transformers, model_cls)(getattr(transformers, config_cls)(vocab_size=vocab, **cfg)).eval()
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids, attention_mask, decoder_input_ids):
-                return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                  decoder_input_ids=decoder_input_ids, use_cache=False,
-                                  return_dict=True).last_hidden_state
-
-        text = _text_inputs(vocab)
-
-        def inputs(k):
-            ids, mask = text(k)
-            return ids, mask, ids[:, : ids.shape[1] - 2]
-
-        dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-               "decoder_input_ids": {0: "batch", 1: "decoder_sequence"}}
-        return Spec(Wrapped().eval(), ["input_ids", "attention_mask", "decoder_input_ids"], inputs, dyn)
 
     return build
 

@@ -31,7 +31,8 @@ def _dyn_topk(ctx, node, attrs, inputs):
     outs = []
     for k, part in enumerate((order, (order[0], 1))):
         moved = ctx.add("transpose", f"{node.name}_in{k}", [part], {"axes": perm})
-        picked = ctx.add("_contrib_boolean_mask", f"{node.name}_pick{k}", [moved, keep])
+        picked = ctx.add("_contrib_boolean_mask", f"{node.name}_pick{k}", [  # (no rows: see spare_row)
+            ctx.spare_row(f"{node.name}_rows{k}", moved), ctx.spare_row(f"{node.name}_keep{k}", keep)])
         outs.append(ctx.add("transpose", f"{node.name}_out{k}", [picked], {"axes": back}))
     return outs
 

@@ -11,10 +11,15 @@ from ..registry import MXNET_EXPORT
 
 MXNET_EXPORT.add("zeros_like", same("zeros_like"))
 MXNET_EXPORT.add("ones_like", same("ones_like"))
-MXNET_EXPORT.add("flatten", same("Flatten"))
 MXNET_EXPORT.add("reshape_like", same("reshape_like"))
-MXNET_EXPORT.add("gather_nd", same("gather_nd"))
 MXNET_EXPORT.add("where", same("where"))
+
+
+@MXNET_EXPORT.register("gather_nd")
+def _gather_nd(ctx, node, attrs, inputs):
+    rows = (ctx.shape(node.inputs[0]) or (None,))[0]
+    data = inputs[0] if isinstance(rows, int) and rows > 0 else ctx.spare_row(f"{node.name}_data", inputs[0])
+    return [ctx.add("gather_nd", node.name, [data, inputs[1]])]
 
 
 # ---- creation and casts --------------------------------------------------------------------------
@@ -121,7 +126,22 @@ def _split(ctx, node, attrs, inputs):
 @MXNET_EXPORT.register("reshape")
 def _reshape(ctx, node, attrs, inputs):
     shape = tuple(attrs.shape) or (1,)  # MXNet has no 0-d arrays: a scalar stays (1,)
-    return [ctx.add("Reshape", node.name, inputs, {"shape": shape})]
+    return [ctx.add("Reshape", node.name, inputs, {"shape": _inferred_rest(ctx, node, shape)})]
+
+
+@MXNET_EXPORT.register("flatten")
+def _flatten(ctx, node, attrs, inputs):
+    return [ctx.add("Reshape", node.name, inputs, {"shape": _inferred_rest(ctx, node, (0, -1))})]
+
+
+def _inferred_rest(ctx, node, shape):
+    """``shape`` with its -1 made the length shape inference gives there, where that is a number: MXNet cannot
+    infer a -1 beside a copied length 0 (an empty array of a data-dependent length)."""
+    out = ctx.shape(node[0])
+    if -1 not in shape or any(c < -1 for c in shape) or not out or len(out) != len(shape):
+        return shape
+    k = shape.index(-1)
+    return shape[:k] + (out[k],) + shape[k + 1:] if isinstance(out[k], int) else shape
 
 
 @MXNET_EXPORT.register("transpose")

@@ -216,12 +216,15 @@ def legalize_layout_transform(bb, call):
     from tvm import relax, topi
 
     default = tvm.ir.Op.get("relax.layout_transform").get_attr("FLegalize")
+    if _one_channel_unblocked(call.args[0].ty.shape, call.ty.shape):
+        # a channel sum kept as (N, 1, H, W, 1) in NCHW16c, back to NCHW: TVM's lowering cannot invert the
+        # map i1 * 16 + i4 over extents of 1 (IterMap "Could not normalize iterators"); it is a reshape
+        return relax.op.reshape(call.args[0], call.ty.shape)
     if str(call.args[0].ty.dtype) != "bool":
         return default(bb, call)
     as_bytes = bb.emit(bb.call_te(topi.cast, call.args[0], "uint8", primfunc_name_hint="bool_to_uint8"))
     moved = bb.emit(default(bb, relax.op.layout_transform(as_bytes, call.attrs.index_map)))
     return bb.call_te(topi.cast, moved, "bool", primfunc_name_hint="uint8_to_bool")
-
 
 
 def legalize_reshape(bb, call):
@@ -271,3 +274,17 @@ def _product(dims):
     for d in dims:
         total *= d
     return total
+
+
+def _one_channel_unblocked(src, dst):
+    """Whether a layout change takes (N, 1, ..., 1) in NC..c to (N, 1, ...) in NC..: one channel, a reshape."""
+    from tvm_ffi import structural_equal
+
+    def one(d):
+        return getattr(d, "value", None) == 1  # an IntImm 1
+
+    if src is None or dst is None or len(src) != len(dst) + 1 or len(dst) < 2:
+        return False
+    src, dst = list(src), list(dst)
+    return one(src[1]) and one(src[-1]) and one(dst[1]) and all(
+        structural_equal(x, y) for x, y in zip([src[0], *src[2:-1]], [dst[0], *dst[2:]]))
