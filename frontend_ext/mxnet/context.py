@@ -151,13 +151,14 @@ class MXNetEmitter:
             rows = self.add("squeeze", f"{name}_squeeze", [rows], {"axis": (1,)})
         return self.add("Cast", name, [rows], {"dtype": mx_dtype(_dt.canonical(value.dtype))})
 
-    def spare_row(self, name, x):
-        """``x`` with one more row of zeros along axis 0, also when it has no rows: MXNet 1.9 fails on some
-        empty inputs (``_contrib_boolean_mask`` aborts the process; ``gather_nd`` of no indices into data of
-        no rows fails its bound check under Gluon's CachedOp), and the handlers give it one row it never uses."""
+    def spare_row(self, name, x, first=False):
+        """``x`` with one more row of zeros along axis 0 (after its rows, or before them: ``first``), also when
+        it has no rows: MXNet 1.9 fails on some empty inputs (``_contrib_boolean_mask`` aborts the process;
+        ``gather_nd`` of no indices into data of no rows fails its bound check under Gluon's CachedOp), and the
+        handlers give it one row it never uses."""
         spare = self.add("sum", f"{name}_spare", [self.add("zeros_like", f"{name}_zeros", [x])],
                          {"axis": 0, "keepdims": True})  # (1, ...) zeros, also from (0, ...)
-        return self.add("Concat", f"{name}_padded", [x, spare], {"dim": 0, "num_args": 2})
+        return self.add("Concat", f"{name}_padded", [spare, x] if first else [x, spare], {"dim": 0, "num_args": 2})
 
     def shape(self, entry):
         return self.graph.shape_of(entry)

@@ -18,8 +18,19 @@ MXNET_EXPORT.add("where", same("where"))
 @MXNET_EXPORT.register("gather_nd")
 def _gather_nd(ctx, node, attrs, inputs):
     rows = (ctx.shape(node.inputs[0]) or (None,))[0]
-    data = inputs[0] if isinstance(rows, int) and rows > 0 else ctx.spare_row(f"{node.name}_data", inputs[0])
-    return [ctx.add("gather_nd", node.name, [data, inputs[1]])]
+    if isinstance(rows, int) and rows > 0:
+        return [ctx.add("gather_nd", node.name, inputs)]
+    # data that may have no rows gets a spare row in front (see spare_row); the indices of the rows then
+    # move by one where they count from the start, and stay where they count from the end
+    data = ctx.spare_row(f"{node.name}_data", inputs[0], first=True)
+    row = ctx.add("slice_axis", f"{node.name}_row", [inputs[1]], {"axis": 0, "begin": 0, "end": 1})
+    row = ctx.add("elemwise_add", f"{node.name}_moved", [
+        row, ctx.add("_greater_equal_scalar", f"{node.name}_from_start", [row], {"scalar": 0})])
+    m = int(ctx.shape(node.inputs[1])[0])
+    idx = row if m == 1 else ctx.add("Concat", f"{node.name}_indices", [
+        row, ctx.add("slice_axis", f"{node.name}_rest", [inputs[1]], {"axis": 0, "begin": 1, "end": m})],
+        {"dim": 0, "num_args": 2})
+    return [ctx.add("gather_nd", node.name, [data, idx])]
 
 
 # ---- creation and casts --------------------------------------------------------------------------
