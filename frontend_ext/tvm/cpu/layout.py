@@ -7,6 +7,8 @@ the conv kernels read and write whole vectors. The kernel stays ``OIHW`` here: `
 """
 from __future__ import annotations
 
+import math
+
 from .target import CpuFacts
 
 
@@ -250,7 +252,7 @@ def legalize_reshape(bb, call):
            and analyzer.can_prove_equal(src[len(src) - 1 - tail], dst[len(dst) - 1 - tail])):
         tail += 1
     mid_src, mid_dst = _static(src[lead:len(src) - tail]), _static(dst[lead:len(dst) - tail])
-    if mid_src is None or mid_dst is None or _product(mid_src) != _product(mid_dst):
+    if mid_src is None or mid_dst is None or math.prod(mid_src) != math.prod(mid_dst):
         return default(bb, call)
 
     def source_index(out):
@@ -267,13 +269,6 @@ def legalize_reshape(bb, call):
         return te.compute(dst, lambda *out: data(*source_index(out)), name="T_reshape")
 
     return bb.call_te(compute, call.args[0], primfunc_name_hint="reshape")
-
-
-def _product(dims):
-    total = 1
-    for d in dims:
-        total *= d
-    return total
 
 
 def _one_channel_unblocked(src, dst):
