@@ -294,6 +294,23 @@ def test_if_with_branches_of_different_shapes_runs_in_gluon_as_cond():
         _compare(_gluon_run(block, if_shapes_model(), feeds), _ort(if_shapes_model(), feeds))
 
 
+def test_if_with_an_empty_4d_constant_branch_runs_in_gluon():
+    """optimum's merged decoders give the branch that reuses the cache empty (0, heads, 1, dim) constants for the
+    cache outputs it does not compute; MXNet reads a 0 dim of a parameter as unknown, so the emitter builds it."""
+    import nnvm_bridge as nb
+
+    pytest.importorskip("mxnet")
+    empty = h.make_node("Constant", [], ["t"], value=nh.from_array(np.zeros((0, 2, 1, 4), np.float32)))
+    then = h.make_graph([empty], "then", [], [_vi("t", shape=[None, 2, None, 4])])
+    other = h.make_graph([h.make_node("Relu", ["x"], ["e"])], "else", [], [_vi("e", shape=[None, 2, None, 4])])
+    model = _model([h.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)],
+                   [_vi("x", shape=["N", 2, "S", 4]), _vi("c", T.BOOL, [1])], [_vi("y")])
+    block = nb.import_to_gluon(model)
+    for n, c in ((3, True), (3, False), (1, False)):
+        feeds = {"x": np.random.RandomState(n).randn(n, 2, 5, 4).astype(np.float32), "c": np.array([c])}
+        _compare(_gluon_run(block, model, feeds), _ort(model, feeds))
+
+
 def test_detection_post_processing_runs_in_gluon_at_two_sizes():
     """NonMaxSuppression as box_nms per batch and class, then TopK; MXNet 1.9 computes on no empty array (an
     input without any detection fails in MXNet already at the empty NonZero), so inputs with detections."""

@@ -302,6 +302,32 @@ def test_a_mask_of_its_own_length_against_the_scores():
         cm.run({"scores": _rand(2, 3), "mask": _rand(2, 1)})
 
 
+def test_a_dim_param_that_reads_like_an_expression_is_a_name():
+    """optimum labels GPT-2's mask length "past_sequence_length + 1" while the mask covers past + sequence:
+    read as that sum, it met past + sequence in the Add and nothing compiled; read as a name, it is unified
+    with past + sequence and checked when the compiled model runs."""
+    from onnx import helper
+
+    from nnvm_bridge import compile_model, import_to_gluon
+    from nnvm_bridge.errors import ShapeError
+
+    mx = pytest.importorskip("mxnet")
+    nodes = [helper.make_node("Concat", ["past", "x"], ["keys"], axis=1),
+             helper.make_node("Add", ["keys", "mask"], ["y"])]
+    model = _graph_model(nodes, [_vi("x", ["N", "S"]), _vi("past", ["N", "past_sequence_length"]),
+                                 _vi("mask", ["N", "past_sequence_length + 1"])], [_vi("y", None)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    assert cm.input_shapes["mask"] == ("N", "S + past_sequence_length")
+    for n, s, p in ((2, 3, 5), (1, 1, 7)):
+        feeds = {"x": _rand(n, s), "past": _rand(n, p), "mask": _rand(n, p + s)}
+        ref = sess.run(None, feeds)[0]
+        _close(cm.run(feeds)[0], ref)
+        _close(block(*[mx.nd.array(feeds[k]) for k in ("x", "past", "mask")]).asnumpy(), ref)
+    with pytest.raises(ShapeError, match="input 'mask' dim 1"):
+        cm.run({"x": _rand(2, 3), "past": _rand(2, 5), "mask": _rand(2, 6)})
+
+
 def test_slice_from_minus_the_sequence_length():
     """T5's relative position bias ``bias[:, -seq:, :]``: the start is Neg(Shape(x)[1]); on an axis of length seq
     it starts at 0 (a plain slice), on one of another length T it starts at T - seq (at run time)."""

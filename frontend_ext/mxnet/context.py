@@ -136,19 +136,22 @@ class MXNetEmitter:
         return self.var(name, param_hints(value))
 
     def empty(self, name, value, seed):
-        """An empty constant (a branch's "no detections"), which cannot be a parameter (MXNet reads a 0 dim as
-        unknown): the run-time nonzero of zeros shaped like the one-element ``seed``, (0, rank), made (0,) or
-        (0, m).  MXNet 1.9 computes on no empty array, so this only fails later and more clearly: in the
-        branch that is taken."""
-        if value.ndim not in (1, 2) or value.shape[0] != 0:
+        """An empty constant (a branch's "no detections", optimum's stand-in for a cache the branch does not
+        compute), which cannot be a parameter (MXNet reads a 0 dim as unknown): the run-time nonzero of zeros
+        shaped like the one-element ``seed``, (0, rank), made (0,) or (0, m), or reshaped to the value's shape
+        under numpy shape semantics. MXNet 1.9 computes on few empty arrays, so this can only fail later and
+        more clearly: in the branch that is taken."""
+        if value.ndim == 0 or value.shape[0] != 0:
             raise ShapeError(f"MXNet has no empty arrays of shape {value.shape} (a 0 dim reads as unknown)",
                              node=name)
-        rank = value.shape[1] if value.ndim == 2 else 1
+        rank = value.shape[1] if value.ndim == 2 and value.shape[1] else 1
         zero = self.add("Reshape", f"{name}_zero", [self.add("zeros_like", f"{name}_zeros", [seed])],
                         {"shape": (1,) * rank})
         rows = self.add("_npx_nonzero", f"{name}_rows", [zero])
         if value.ndim == 1:
             rows = self.add("squeeze", f"{name}_squeeze", [rows], {"axis": (1,)})
+        elif value.shape[1:] != (rank,):
+            rows = self.add("_npx_reshape", f"{name}_shaped", [rows], {"newshape": value.shape})
         return self.add("Cast", name, [rows], {"dtype": mx_dtype(_dt.canonical(value.dtype))})
 
     def spare_row(self, name, x, first=False):

@@ -4,16 +4,18 @@ Shared by plain tensor inputs (importer.py) and the tensors inside sequence/opti
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...ir import dtypes as _dt
-from ...ir.symbolic import anonymous_dim, format_shape_hint, parse_dim, sym
+from ...ir.symbolic import anonymous_dim, format_shape_hint, sym
 
 
 def tensor_type_dims(tensor_type, name):
     """A tensor type's declared dims with its symbolic dims, or None when not even the rank is declared: a
-    ``dim_param`` is the symbol of that name (or an expression of names, "2*seq"), a dim with neither value nor
-    name the anonymous symbol of its axis (``anonymous_dim``); a declared 0 stays 0."""
+    ``dim_param`` is the symbol of that name, a dim with neither value nor name the anonymous symbol of its axis
+    (``anonymous_dim``); a declared 0 stays 0."""
     if not tensor_type.HasField("shape"):
         return None
     dims = []
@@ -28,10 +30,13 @@ def tensor_type_dims(tensor_type, name):
 
 
 def _dim_param(text, var, axis):
-    try:
-        return parse_dim(text)
-    except ValueError:
-        return sym(text) if text.isidentifier() else anonymous_dim(var, axis)
+    """A ``dim_param`` is a name, whatever it reads like: exporters label lengths with expressions that do not
+    hold ("past_sequence_length + 1" on a mask of past + sequence). The model's own arithmetic relates it to
+    other dims where it must (``ir/passes/unify.py``), and the compiled model checks that when it runs."""
+    if text.isidentifier():
+        return sym(text)
+    name = re.sub(r"\W+", "_", text).strip("_")  # the same text in two inputs stays one length
+    return sym(name) if name.isidentifier() else anonymous_dim(var, axis)
 
 
 def unknown_dim(d) -> bool:
