@@ -199,6 +199,31 @@ def test_if_with_branches_of_different_shapes_compiles_once_for_every_size():
         _compare(compiled.run(feeds), _ort(if_shapes_model(), feeds))
 
 
+def test_a_mask_of_its_own_length_inside_a_branch_is_unified():
+    """optimum's merged decoders add the encoder mask (length ``T``) to scores over the cached encoder keys (``S``)
+    inside the cache branch of an If: the broadcast of two symbols is found in the body and ``T`` becomes ``S``
+    there too (an Expand's output shape), so both engines run it and the compiled model checks ``T == S``."""
+    import nnvm_bridge as nb
+    from nnvm_bridge.errors import ShapeError
+
+    pytest.importorskip("tvm")
+    pytest.importorskip("mxnet")
+    then = h.make_graph([h.make_node("Shape", ["x"], ["s"]), h.make_node("Expand", ["m", "s"], ["wide"]),
+                         h.make_node("Add", ["x", "wide"], ["t"])], "then", [], [_vi("t")])
+    other = h.make_graph([h.make_node("Concat", ["x", "x"], ["e"], axis=0)], "else", [], [_vi("e")])
+    model = _model([h.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)],
+                   [_vi("x", shape=["N", "S"]), _vi("m", shape=["N", "T"]), _vi("c", T.BOOL, [1])], [_vi("y")])
+    compiled, block = nb.compile_model(model), nb.import_to_gluon(model)
+    for n, k, c in ((2, 3, True), (3, 5, False), (1, 4, True)):
+        rng = np.random.RandomState(n + k)
+        feeds = {"x": rng.randn(n, k).astype(np.float32), "m": rng.randn(n, k).astype(np.float32), "c": np.array([c])}
+        want = _ort(model, feeds)
+        _compare(compiled.run(feeds), want)
+        _compare(_gluon_run(block, model, feeds), want)
+    with pytest.raises(ShapeError, match="input 'm' dim 1"):
+        compiled.run({"x": np.ones((2, 3), np.float32), "m": np.ones((2, 4), np.float32), "c": np.array([True])})
+
+
 def test_offload_to_pytorch_with_run_time_control_flow_is_refused():
     import nnvm_bridge as nb
 

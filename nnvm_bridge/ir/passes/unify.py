@@ -10,6 +10,7 @@ misread.
 """
 from __future__ import annotations
 
+from ..control import body_inputs
 from ..symbolic import Dim, bind_shape, format_shape_hint, parse_shape
 from .infer import infer_shape
 from .rewrite import copy_node, rewrite
@@ -27,7 +28,7 @@ def unify_broadcast_dims(graph, shape=None, params=None, *, rounds: int = 8):
         ptr, shapes = g.node_row_ptr, g.attrs["shape"]
         inputs = {n.name: shapes[ptr[g.node_id(n)]] for n in g.variables
                   if n.name not in params and shapes[ptr[g.node_id(n)]] is not None}
-        solved = _solve(_first_conflict(shapes), inputs)
+        solved = _solve(_first_conflict(_with_bodies(g, shapes)), inputs)
         if solved is None:
             break
         values = dict([solved])
@@ -37,16 +38,36 @@ def unify_broadcast_dims(graph, shape=None, params=None, *, rounds: int = 8):
 
 
 def _substituted(node, inputs, values):
-    """A copy of ``node`` whose shape attributes have ``values`` substituted (None: nothing to change)."""
+    """A copy of ``node`` whose shape attributes, also those inside its bodies, have ``values`` substituted
+    (None: nothing to change)."""
     key = "__shape__" if node.is_variable else "out_shape"
     text = node.attrs.get(key)
-    if not isinstance(text, str) or not any(name in text for name in values):
-        return None
-    try:
-        dims = parse_shape(text)
-    except (ValueError, TypeError):
-        return None
-    return copy_node(node, inputs, dict(node.attrs, **{key: format_shape_hint(bind_shape(dims, values))}))
+    attrs = None
+    if isinstance(text, str) and any(name in text for name in values):
+        try:
+            attrs = dict(node.attrs, **{key: format_shape_hint(bind_shape(parse_shape(text), values))})
+        except (ValueError, TypeError):
+            pass
+    if not node.subgraphs:
+        return None if attrs is None else copy_node(node, inputs, attrs)
+    new = copy_node(node, inputs, attrs)
+    new.subgraphs = [rewrite(b, lambda n, ins, rw: _substituted(n, ins, values)) for b in node.subgraphs]
+    return new
+
+
+def _with_bodies(g, shapes):
+    """``shapes`` and the entry shapes inside every control-flow body, inferred from the node's inputs (a merged
+    decoder's cache branch adds the mask of length ``T`` to scores over the cached keys' ``S``)."""
+    found = list(shapes)
+    for node in g.op_nodes():
+        if not node.subgraphs:
+            continue
+        ins = [g.shape_of(e) for e in node.inputs]
+        bound = ins[1:] if node.op == "if" else [(), ins[1]] + ins[2:]  # a loop body starts with (iteration, cond)
+        for body in node.subgraphs:
+            b = infer_shape(body, shape={k: v for k, v in zip(body_inputs(body), bound) if v is not None})
+            found += _with_bodies(b, b.attrs["shape"])
+    return found
 
 
 def _first_conflict(shapes):
