@@ -328,6 +328,41 @@ def test_a_dim_param_that_reads_like_an_expression_is_a_name():
         cm.run({"x": _rand(2, 3), "past": _rand(2, 5), "mask": _rand(2, 6)})
 
 
+@pytest.mark.parametrize("op", ["Conv", "MatMul", "LayerNormalization"])
+def test_a_symbol_where_the_weights_fix_the_length_becomes_that_length(op):
+    """optimum declares an image model's channels dynamic (``num_channels``), and an input's feature axis can be
+    named too: the weights fix it, so the symbol takes the weights' length, the compiled model reports it and
+    refuses other lengths; onnxruntime checks the same when it runs."""
+    from onnx import helper, numpy_helper
+
+    from nnvm_bridge import compile_model, import_to_gluon
+    from nnvm_bridge.errors import ShapeError
+
+    mx = pytest.importorskip("mxnet")
+    rng = np.random.RandomState(0)
+    if op == "Conv":
+        dims, inits = ["N", "num_channels", "H", "W"], [numpy_helper.from_array(rng.randn(4, 3, 3, 3).astype("f"), "w")]
+        node, sizes = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]), [(2, 3, 5, 6), (1, 3, 4, 4)]
+    elif op == "MatMul":
+        dims, inits = ["N", "features"], [numpy_helper.from_array(rng.randn(3, 5).astype(np.float32), "w")]
+        node, sizes = helper.make_node("MatMul", ["x", "w"], ["y"]), [(2, 3), (4, 3)]
+    else:
+        dims, inits = ["N", "features"], [numpy_helper.from_array(rng.rand(3).astype("f") + 0.5, n) for n in "wb"]
+        node, sizes = helper.make_node("LayerNormalization", ["x", "w", "b"], ["y"]), [(2, 3), (4, 3)]
+    model = _graph_model([node], [_vi("x", dims)], [_vi("y", None)], inits)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    cm, block = compile_model(model, offload=False), import_to_gluon(model)
+    assert cm.input_shapes["x"][1] == 3
+    for size in sizes:
+        x = _rand(*size)
+        ref = sess.run(None, {"x": x})[0]
+        _close(cm.run({"x": x})[0], ref)
+        _close(block(mx.nd.array(x)).asnumpy(), ref)
+    wrong = (2, 4) + sizes[0][2:]
+    with pytest.raises(ShapeError, match="input 'x' dim 1 is 4"):
+        cm.run({"x": _rand(*wrong)})
+
+
 def test_slice_from_minus_the_sequence_length():
     """T5's relative position bias ``bias[:, -seq:, :]``: the start is Neg(Shape(x)[1]); on an axis of length seq
     it starts at 0 (a plain slice), on one of another length T it starts at T - seq (at run time)."""

@@ -13,6 +13,8 @@ and the emitted code checks the real sizes when it runs.  Two different symbols 
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
 
 from ..errors import ShapeError
@@ -394,6 +396,45 @@ def cut_from(d, e) -> bool:
     """Whether ``d`` is ``min(e, z)``: a length cut down from ``e``. Broadcast against ``e`` it can only be
     ``e`` (a valid pair is equal or has a 1, and ``min(e, z)`` is 1 below ``e`` only where ``z`` is)."""
     return any(e == arg for arg in _atom_args(d, "min"))
+
+
+_REQUIRED = contextvars.ContextVar("required_equal_dims", default=None)
+
+
+def fits(a, b) -> bool:
+    """Whether dims ``a`` and ``b`` can be one length where an op needs them equal (a convolution's channels, a
+    dense layer's inputs): equal, or a plain symbol on either side (an expression such as ``512*(H//32)``
+    against a fixed number says the model needs a fixed size). A symbolic pair is recorded where
+    ``recording_required_dims`` listens (``ir/passes/unify.py`` makes an input's symbol that length, and the
+    compiled model checks it on the inputs)."""
+    if a == b:
+        return True
+    if not (plain_symbol(a) or plain_symbol(b)):
+        return False
+    required = _REQUIRED.get()
+    if required is not None:
+        required.append((as_dim(a), as_dim(b)))
+    return True
+
+
+def plain_symbol(d):
+    """The name of ``d`` where it is one symbol alone (``S``, not ``S + 1`` or ``2*S``), else None."""
+    if isinstance(d, Dim) and len(d.terms) == 1:
+        (monomial, coeff), = d.terms
+        if coeff == 1 and len(monomial) == 1 and monomial[0].op == "sym":
+            return monomial[0].key
+    return None
+
+
+@contextlib.contextmanager
+def recording_required_dims():
+    """The (a, b) pairs that ``fits`` let through while this is active."""
+    required = []
+    token = _REQUIRED.set(required)
+    try:
+        yield required
+    finally:
+        _REQUIRED.reset(token)
 
 
 def dim_min(a, b):

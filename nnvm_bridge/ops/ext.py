@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
-from ..ir.symbolic import is_symbolic
+from ..ir.symbolic import fits, is_symbolic
 from . import numpy_ref as ref
 from .common import DTYPES, broadcast_shape, known, norm_axis, pad_shape, prod, reduce_shape, same_shape
 from .registry import Attr, AttrDict, register
@@ -70,9 +70,18 @@ def _norm_shape(a, shapes):
     return [shapes[0]]
 
 
+def _layer_norm_shape(a, shapes):
+    data, gamma = shapes[0], shapes[1] if len(shapes) > 1 else None
+    if data is not None and gamma is not None and len(gamma) == 1 and data:
+        length = data[norm_axis(a.axis, len(data), "layer_norm")]
+        if not fits(length, gamma[0]):
+            raise ShapeError(f"gamma {tuple(gamma)} does not fit axis {a.axis} of data {tuple(data)}")
+    return [data]
+
+
 register("layer_norm", inputs=("data", "gamma", "beta"),
          attrs={"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5), "center": Attr("bool", True),
-                "scale": Attr("bool", True)}, infer_shape=_norm_shape, compute=ref.layer_norm, level=6, ext=True,
+                "scale": Attr("bool", True)}, infer_shape=_layer_norm_shape, compute=ref.layer_norm, level=6, ext=True,
          doc="normalises over the single axis `axis`; gamma/beta have that axis' length")
 register("instance_norm", inputs=("data", "gamma", "beta"),
          attrs={"epsilon": Attr("float", 1e-5), "axis": Attr("int", 1)}, infer_shape=_norm_shape,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ShapeError
+from ..ir.symbolic import fits
 from . import numpy_ref as ref
 from .common import DATA_LAYOUTS, KERNEL_LAYOUTS, expand_pads, known, pad_shape, per_dim, pool_out, same_shape
 from .registry import Attr, register
@@ -19,7 +20,7 @@ def _conv_shape(nsp):
         if len(w) != nsp + 2:
             raise ShapeError(f"weight must be {nsp + 2}-d, got shape {w}")
         groups = a.groups
-        if data[1] != w[1] * groups:
+        if not fits(data[1], w[1] * groups):
             raise ShapeError(f"data has {data[1]} channels but weight {w} with groups={groups} expects "
                              f"{w[1] * groups}")
         if w[0] != a.channels:
@@ -43,7 +44,7 @@ def _deconv_shape(nsp):
         data, w = shapes[0], shapes[1]
         if len(data) != nsp + 2 or len(w) != nsp + 2:
             raise ShapeError(f"data {data} / weight {w} must be {nsp + 2}-d")
-        if data[1] != w[0]:
+        if not fits(data[1], w[0]):
             raise ShapeError(f"data has {data[1]} channels but weight {w} expects {w[0]}")
         if w[1] * a.groups != a.channels:
             raise ShapeError(f"weight {w} with groups={a.groups} does not give channels={a.channels}")
@@ -124,7 +125,7 @@ def _dense_shape(a, shapes):
     if not known(shapes[:2]):
         return [None]
     d, w = shapes[0], shapes[1]
-    if len(w) != 2 or w[0] != a.units or d[-1] != w[1]:
+    if len(w) != 2 or w[0] != a.units or not fits(d[-1], w[1]):
         raise ShapeError(f"dense with units={a.units}: data {d} and weight {w} do not fit")
     if len(shapes) > 2 and shapes[2] is not None and tuple(shapes[2]) != (a.units,):
         raise ShapeError(f"bias shape {shapes[2]} does not match units={a.units}")

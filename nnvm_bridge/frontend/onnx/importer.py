@@ -18,7 +18,7 @@ from ...errors import (BridgeError, DTypeError, InvalidModelError, OpTally, Shap
 from ...ir import dtypes as _dt
 from ...ir import structure
 from ...ir.graph import Entry, Graph
-from ...ir.symbolic import Dim, anonymous_dim, bind_shape, parse_dim
+from ...ir.symbolic import anonymous_dim, bind_shape, parse_dim, plain_symbol
 from ...ops import num_visible_outputs
 from . import (convert_control, convert_datadep, convert_deform_conv, convert_einsum, convert_extra,  # noqa: F401
                convert_image, convert_indexing, convert_linalg, convert_math, convert_nn, convert_quant,
@@ -97,16 +97,9 @@ def _input_shapes(g, initialized, given):
                      for i, d in enumerate(dims))
         shapes[name] = dims
         for d_decl, d in zip(decl if aligned else (), dims):
-            if isinstance(d, int) and _plain_symbol(d_decl):
-                values.setdefault(_plain_symbol(d_decl), d)
+            if isinstance(d, int) and plain_symbol(d_decl):
+                values.setdefault(plain_symbol(d_decl), d)
     return {name: bind_shape(shapes.get(name, decl), values) for name, decl in declared.items()}
-
-
-def _plain_symbol(d):
-    """The name of a dim that is one symbol, else None."""
-    if isinstance(d, Dim) and len(d.symbols()) == 1 and str(d) == next(iter(d.symbols())):
-        return str(d)
-    return None
 
 
 def _sort_nodes(nodes, known, file):

@@ -1,4 +1,5 @@
-"""Two different symbolic dims broadcast against each other: take them as one length where the model implies it.
+"""Two different symbolic dims broadcast against each other, or a symbol where an op needs a fixed size: take them as
+one length where the model implies it.
 
 ONNX broadcasting lets ``S`` meet ``T`` on one axis (either may be 1), and shape inference then gives
 ``max(S, T)``. Exporters write such pairs where the model means one length: GPT-2's attention mask of length
@@ -6,12 +7,13 @@ ONNX broadcasting lets ``S`` meet ``T`` on one axis (either may be 1), and shape
 emitter can compile a length that is one of two run-time values, so ``unify_broadcast_dims`` rewrites the
 input shapes to make both one expression (``total`` becomes ``past + sequence``); a compiled model then
 checks that equality on its inputs when it runs (``match_dims``), so a mask of length 1 is refused, never
-misread.
+misread. In the same way an input's ``num_channels`` (optimum declares the image channels dynamic) becomes the
+3 that the first convolution's weight needs (``symbolic.fits`` records such pairs).
 """
 from __future__ import annotations
 
 from ..control import body_inputs
-from ..symbolic import Dim, bind_shape, format_shape_hint, parse_shape
+from ..symbolic import Dim, bind_shape, format_shape_hint, parse_shape, plain_symbol, recording_required_dims
 from .infer import infer_shape
 from .rewrite import copy_node, rewrite
 
@@ -24,11 +26,14 @@ def unify_broadcast_dims(graph, shape=None, params=None, *, rounds: int = 8):
     shape = dict(shape or {})
     params = params or {}
     for _ in range(rounds):
-        g = infer_shape(graph, shape=shape, params=params)
-        ptr, shapes = g.node_row_ptr, g.attrs["shape"]
-        inputs = {n.name: shapes[ptr[g.node_id(n)]] for n in g.variables
-                  if n.name not in params and shapes[ptr[g.node_id(n)]] is not None}
-        solved = _solve(_first_conflict(_with_bodies(g, shapes)), inputs)
+        with recording_required_dims() as required:  # a symbol meeting a fixed size: channels, features
+            g = infer_shape(graph, shape=shape, params=params)
+            shapes = _with_bodies(g, g.attrs["shape"])
+        ptr = g.node_row_ptr
+        inputs = {n.name: g.attrs["shape"][ptr[g.node_id(n)]] for n in g.variables
+                  if n.name not in params and g.attrs["shape"][ptr[g.node_id(n)]] is not None}
+        first = _first_conflict(shapes)
+        solved = next(filter(None, (_solve(p, inputs) for p in ([first] if first else []) + required)), None)
         if solved is None:
             break
         values = dict([solved])
@@ -103,24 +108,16 @@ def _solve(pair, inputs):
     uses, first = {}, {}
     for s in inputs.values():
         for d in s:
-            name = _plain_symbol(d)
+            name = plain_symbol(d)
             if name:
                 uses[name] = uses.get(name, 0) + 1
                 first.setdefault(name, len(first))
     options = []
     for this, other in (pair, pair[::-1]):
-        name = _plain_symbol(this)
-        if name in uses and name not in other.symbols():
+        name = plain_symbol(this)
+        if name in uses and not (isinstance(other, Dim) and name in other.symbols()):
             options.append((uses[name], -first[name], name, other))
     if not options:
         return None
     *_, name, value = min(options, key=lambda o: o[:2])
     return name, value
-
-
-def _plain_symbol(d):
-    if isinstance(d, Dim) and len(d.terms) == 1:
-        (monomial, coeff), = d.terms
-        if coeff == 1 and len(monomial) == 1 and monomial[0].op == "sym":
-            return monomial[0].key
-    return None
