@@ -18,7 +18,7 @@ from tolerance import assert_close
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import nnvm_bridge as nb  # noqa: E402
 
@@ -86,12 +86,41 @@ def _dynamo_canvas_model():
     return _model(nodes, [x], ["y", "canvas", "longer"], inits), feeds
 
 
+def _window_pad_model():
+    """Swin's windows: a stride-4 patch embedding (H // 4 by W // 4 patches) padded at the end to whole windows
+    of 2 by ``(2 - n % 2) % 2``, then cut into the windows, whose count is the padded length divided by 2."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["patches"], strides=[4, 4], kernel_shape=[4, 4]),
+             helper.make_node("Shape", ["patches"], ["s"]),
+             helper.make_node("Slice", ["s", "two1", "four1"], ["hw"]),
+             helper.make_node("Mod", ["hw", "two"], ["rest"]),
+             helper.make_node("Sub", ["two", "rest"], ["short"]),
+             helper.make_node("Mod", ["short", "two"], ["extra"]),
+             helper.make_node("Concat", ["zeros6", "extra"], ["pads"], axis=0),
+             helper.make_node("Pad", ["patches", "pads"], ["padded"]),
+             helper.make_node("Shape", ["padded"], ["ps"]),
+             helper.make_node("Slice", ["ps", "two1", "four1"], ["phw"]),
+             helper.make_node("Div", ["phw", "two"], ["windows"]),
+             helper.make_node("Slice", ["windows", "zero1", "one1"], ["wh"]),
+             helper.make_node("Slice", ["windows", "one1", "two1"], ["ww"]),
+             helper.make_node("Concat", ["one2", "wh", "two1", "ww", "two1"], ["cut"], axis=0),
+             helper.make_node("Reshape", ["padded", "cut"], ["cells"]),
+             helper.make_node("ReduceSum", ["cells", "axes"], ["y"], keepdims=0)]
+    inits = [numpy_helper.from_array(np.random.RandomState(3).rand(2, 1, 4, 4).astype(np.float32), "w"),
+             _const("two1", [2]), _const("four1", [4]), _const("two", 2), _const("zeros6", [0] * 6),
+             _const("one2", [1, 2]), _const("axes", [3, 5]), _const("zero1", [0]), _const("one1", [1])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])
+    # 12 x 20: 3 x 5 patches padded to 4 x 6; 16 x 8: 4 x 2 patches, no padding
+    feeds = [{"x": np.random.RandomState(k).rand(1, 1, h, w).astype(np.float32)} for k, (h, w) in
+             enumerate([(12, 20), (16, 8)])]
+    return _model(nodes, [x], ["y"], inits, opset=18), feeds
+
+
 def _reference(model, feeds):
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return [sess.run(None, f) for f in feeds]
 
 
-@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model])
+@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model])
 def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
     pytest.importorskip("tvm")
     model, feeds = build()
@@ -101,7 +130,7 @@ def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
             assert_close(got, ref)
 
 
-@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model])
+@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model])
 def test_mxnet_runs_run_time_pads_and_slices_at_two_sizes(build):
     mx = pytest.importorskip("mxnet")
     model, feeds = build()

@@ -371,6 +371,8 @@ def lower_bound(d):
 def _atom_lower_bound(a):
     if a.op == "sym":
         return 0 if a.args[0] in _MAY_BE_ZERO else 1
+    if a.op == "mod":  # floor modulo by a positive number, whatever the dividend's sign
+        return 0 if isinstance(a.args[1], int) and a.args[1] > 0 else None
     lbs = [lower_bound(x) for x in a.args]
     if any(lb is None for lb in lbs):
         return None
@@ -380,7 +382,7 @@ def _atom_lower_bound(a):
         return min(lbs)
     if a.op == "max":
         return max(lbs)
-    return 0 if isinstance(a.args[1], int) and a.args[1] > 0 else None  # mod
+    return None
 
 
 def _atom_args(d, op):

@@ -22,26 +22,47 @@ def needs_shape_error(node, why):
 
 
 def _copy_spec(node, src, out):
-    """``out`` as an MXNet Reshape spec over input shape ``src``, read left to right as MXNet does: 0 copies
-    the next input dim, -3 merges the next two (a symbolic product such as 2*batch), a number is itself and
-    passes one input dim, and one other symbolic dim may be -1."""
-    spec, i = [], 0
-    for d in out:
+    """``out`` as MXNet Reshape specs over input shape ``src`` (one per Reshape to chain), read left to right as
+    MXNet does: 0 copies the next input dim, -3 merges the next two (a symbolic product such as 2*batch), -4
+    splits the next one into ``n // k`` and a number ``k`` (Swin's windows), a number is itself and passes one
+    input dim, and one other symbolic dim may be -1."""
+    pieces, i, j = [], 0, 0
+    while j < len(out):
+        d = out[j]
+        j += 1
         if i < len(src) and src[i] == d and is_symbolic(d):
-            spec.append(0)
+            pieces.append((0,))
             i += 1
         elif i + 1 < len(src) and is_symbolic(d) and src[i] * src[i + 1] == d:
-            spec.append(-3)
+            pieces.append((-3,))
             i += 2
+        elif i < len(src) and is_symbolic(d) and j < len(out) and not is_symbolic(out[j]) and int(out[j]) > 0 \
+                and d == src[i] // int(out[j]):
+            pieces.append((-4, -1, int(out[j])))
+            i, j = i + 1, j + 1
         elif not is_symbolic(d):
-            spec.append(int(d))
+            pieces.append((int(d),))
             i += 1
-        elif -1 not in spec:
-            spec.append(-1)
+        elif (-1,) not in pieces:
+            pieces.append((-1,))
             i += 1
         else:
             raise needs_shape_error(node, f"the output dims {format_dim(d)} and another are new")
-    return tuple(spec)
+    return _one_unknown_each(pieces)
+
+
+def _one_unknown_each(pieces):
+    """MXNet takes one -1 per Reshape: a spec with more (several splits) becomes a chain, each Reshape copying
+    the dims the ones before it made (0) and the input dims still to come (-2)."""
+    specs, made, stage = [], 0, []
+    for p in pieces:
+        if -1 in p and any(-1 in q for q in stage):
+            specs.append((0,) * made + sum(stage, ()) + (-2,))
+            made += sum(2 if q[0] == -4 else 1 for q in stage)
+            stage = []
+        stage.append(p)
+    specs.append((0,) * made + sum(stage, ()))
+    return specs
 
 
 @MXNET_EXPORT.register("dyn_reshape")
@@ -50,12 +71,15 @@ def _dyn_reshape(ctx, node, attrs, inputs):
     if src is None or out is None:
         raise needs_shape_error(node, "unknown shapes")
     try:
-        spec = _copy_spec(node, src, out)
+        specs = _copy_spec(node, src, out)
     except ShapeError:  # several new symbolic dims: reshape_like a tensor built with the output's shape
         static = tuple(1 if is_symbolic(d) else int(d) for d in out)
         like = _widen(ctx, node, ctx.add("_full", f"{node.name}_like", [], {"shape": static, "value": 0.0}), out)
         return [ctx.add("reshape_like", node.name, [inputs[0], like])]
-    return [ctx.add("Reshape", node.name, inputs[:1], {"shape": spec})]
+    x = inputs[0]
+    for k, spec in enumerate(specs):
+        x = ctx.add("Reshape", node.name if k == len(specs) - 1 else f"{node.name}_{k}", [x], {"shape": spec})
+    return [x]
 
 
 @MXNET_EXPORT.register("dyn_broadcast_to")

@@ -1,9 +1,9 @@
 """Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
 
 ``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
-Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Neg, Floor, Ceil, Min, Max, Equal, Where, Reshape and Identity on
-such vectors keep computing with the dims.  A result without Dims is a plain constant (the chain folds, as it did
-for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Mod, Neg, Floor, Ceil, Min, Max, Equal, Where, Reshape and
+Identity on such vectors keep computing with the dims.  A result without Dims is a plain constant (the chain folds,
+as it did for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
 Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
 1-D (or 0-d) integer tensors and return None where they do not apply.
 """
@@ -307,6 +307,27 @@ def _float_divide(x, y):
 
 
 _int_divide = _arith(_divide, exact_in_floats=False)
+
+
+def _modulo(fmod):
+    """Dim modulo is floor modulo (the sign of the divisor), which ONNX's fmod=0 is; fmod=1 (the dividend's sign)
+    agrees with it where the dividend is not negative."""
+    def one(x, y):
+        if not isinstance(x, Dim) and not isinstance(y, Dim):
+            return int(math.fmod(int(x), int(y))) if fmod else int(x) % int(y)
+        if lower_bound(y) is None or lower_bound(y) < 1 or (fmod and (lower_bound(x) is None or lower_bound(x) < 0)):
+            raise ArithmeticError("signs unknown")
+        return x % y
+    return np.frompyfunc(one, 2, 1)
+
+
+@_rule("Mod")
+def _mod(ctx, node, attrs, inputs):
+    """A size modulo a window (Swin pads each axis to a multiple of its window: ``(w - h % w) % w``)."""
+    if _dtype(ctx, inputs[0]).startswith("float"):
+        return None
+    a, b = _operand(ctx, inputs[0]), _operand(ctx, inputs[1])
+    return _modulo(attrs.get("fmod", 0))(a, b), _dtype(ctx, inputs[0])
 
 
 @_rule("Div")
