@@ -1094,12 +1094,29 @@ def _fixed_by_exporter(sess, feeds):
     return ""
 
 
+def engine_runner(path, engine):
+    """``run(feeds) -> [outputs]`` for ``path`` compiled by TVM ("tvm") or bound as a Gluon block ("mxnet"),
+    built once without shape=."""
+    import nnvm_bridge as nb
+
+    if engine == "tvm":
+        return nb.compile_model(path).run
+    import mxnet as mx
+
+    block = nb.import_to_gluon(path)
+    names = [s.name for s in block._cached_graph[0]]
+
+    def run(feeds):
+        outs = block(*[mx.nd.array(feeds[n], dtype=feeds[n].dtype) for n in names])
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return [o.asnumpy() for o in outs]
+    return run
+
+
 def check_file(path, engine):
     """Run ``path`` through ``engine`` ("tvm" or "mxnet") without shape= at both sizes: a result dict."""
     import numpy as np
     import onnxruntime as ort
-
-    import nnvm_bridge as nb
 
     name = os.path.basename(path).split(".")[0]
     own = path[:-len(".onnx")] + ".inputs.npz"  # a file exported with fewer dynamic dims has inputs of its own
@@ -1123,19 +1140,7 @@ def check_file(path, engine):
         return {"result": "error", "reason": fixed, "build_s": 0.0}
     t0 = time.perf_counter()
     try:
-        if engine == "tvm":
-            cm = nb.compile_model(path)
-            run = cm.run
-        else:
-            import mxnet as mx
-
-            block = nb.import_to_gluon(path)
-            names = [s.name for s in block._cached_graph[0]]
-
-            def run(feeds):
-                outs = block(*[mx.nd.array(feeds[n], dtype=feeds[n].dtype) for n in names])
-                outs = outs if isinstance(outs, (list, tuple)) else [outs]
-                return [o.asnumpy() for o in outs]
+        run = engine_runner(path, engine)
         build_s = time.perf_counter() - t0
         errs = []
         for feeds, ref in zip(sizes, refs):
