@@ -4,7 +4,8 @@ A file's dynamic axes (ONNX ``dim_param``, an ONNX dim with neither value nor na
 symbols; shape rules then compute with them as with ints: ``+ - * // %``, comparisons and ``min``/``max``
 (``dim_min``/``dim_max``).  Sums and products stay exact polynomials (``N*S*768 // (N*12)`` is ``64*S``);
 what a polynomial cannot express (a floor division that does not divide, a modulo, a min, the integer square
-root ``isqrt`` of what is no square) becomes an atom that keeps its structure, so an emitter can rebuild the expression (TVM ``tir`` expressions, ONNX shapes).
+root ``isqrt`` of what is no square) becomes an atom that keeps its structure, so an emitter can rebuild the
+expression (TVM ``tir`` expressions, ONNX shapes).
 
 Comparisons between a symbolic dim and a number are decided for *sizes*: a symbol stands for an extent of
 at least 1 and below 2**30 that is larger than any small constant a shape rule compares it with (``N > 3``,

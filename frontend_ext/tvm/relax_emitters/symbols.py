@@ -46,8 +46,8 @@ class SymbolTable:
             return self.var(atom.key)
         if atom.key in self.same:
             return self._expr(self.same[atom.key])
-        if atom.op == "isqrt":  # a float64 root, floored: isqrt below 2**52 (the model's float32 root agrees below 2**23)
-            return tir.Cast("int64", tir.sqrt(tir.Cast("float64", self._expr(atom.args[0]))))  # truncates: >= 0
+        if atom.op == "isqrt":  # a float64 root, truncated (no tir floor in shape code): isqrt below 2**52
+            return tir.Cast("int64", tir.sqrt(tir.Cast("float64", self._expr(atom.args[0]))))
         a, b = (self._expr(x) for x in atom.args)
         return {"floordiv": tir.floordiv, "mod": tir.floormod, "min": tir.min, "max": tir.max}[atom.op](a, b)
 

@@ -127,7 +127,7 @@ def _concat(ctx, node, attrs, inputs):
     out = ctx.out_shapes[0]
     axis = attrs.axis % len(out)
     # other axes' dims that the IR took as equal (ops/transform.py), made one here and checked when it runs
-    parts = [ctx.as_shape(x, s, [d if i == axis else w for i, (d, w) in enumerate(zip(s, out))])
+    parts = [x if s is None else ctx.as_shape(x, s, [d if i == axis else w for i, (d, w) in enumerate(zip(s, out))])
              for x, s in zip(inputs, ctx.in_shapes)]
     return relax_op().concat(parts, axis=attrs.axis)
 

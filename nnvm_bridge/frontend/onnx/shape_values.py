@@ -47,8 +47,8 @@ class Ratio:
 
 
 class Root(Ratio):
-    """The float ``sqrt(x)`` of a dim ``x`` (DPT's ``int(num_patches ** 0.5)``) until it is rounded: a floor is
-    ``isqrt(x)``, a ceil one more unless ``x`` is that squared."""
+    """The float ``sqrt(x)`` of a dim ``x`` (DPT's ``int(num_patches ** 0.5)``) until a floor (or a Cast to an
+    integer type) makes it ``isqrt(x)``: the model's float32 root floors to that below 2**23."""
 
     __slots__ = ()
 
@@ -59,7 +59,7 @@ class Root(Ratio):
         return dim_isqrt(self.num)
 
     def ceil(self):
-        return dim_isqrt(self.num - 1) + 1  # x >= 1: a size
+        raise ArithmeticError("the ceil of a root is no polynomial of isqrt")
 
 
 def has_dims(v) -> bool:
