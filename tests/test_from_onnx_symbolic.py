@@ -512,3 +512,92 @@ def test_a_reshape_to_a_min_of_the_sequence_keeps_the_sequence(with_slice):
     if with_slice:  # the compiled broadcast of min(8, S) against S (the run-time reshape itself is unchecked)
         with pytest.raises(ShapeError, match=r"needs min\(8, S\) == S, but .* they are 8 and 9"):
             cm.run(too_long)
+
+
+def _export_legacy(module, args, names, dynamic_axes, path):
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), args, path, input_names=names, output_names=["out"],
+                          dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    return path
+
+
+def _engines(path):
+    """``run(feeds) -> first output`` on TVM and on MXNet, both without shape=."""
+    mx = pytest.importorskip("mxnet")
+    import nnvm_bridge as nb
+
+    cm, block = nb.compile_model(path, offload=False), nb.import_to_gluon(path)
+    names = [s.name for s in block._cached_graph[0]]
+    return {"tvm": lambda f: cm.run(f)[0],
+            "mxnet": lambda f: block(*[mx.nd.array(f[n]) for n in names]).asnumpy()}
+
+
+def _check_engines(path, good, bad, refused):
+    """Each engine matches onnxruntime on the ``good`` feeds; on the ``bad`` ones, which onnxruntime refuses,
+    each raises (TVM a ShapeError naming the dims it took as equal, ``refused`` a regex), never a number."""
+    from nnvm_bridge.errors import BridgeError, ShapeError
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    engines = _engines(path)
+    for f in good:
+        ref = sess.run(None, f)[0]
+        for run in engines.values():
+            _close(run(f), ref)
+    for f in bad:
+        with pytest.raises(Exception):
+            sess.run(None, f)
+        with pytest.raises(ShapeError, match=refused):
+            engines["tvm"](f)
+        with pytest.raises(BridgeError, match="MXNet could not run"):
+            engines["mxnet"](f)
+
+
+def test_a_patch_grid_of_the_square_root_of_the_patch_count(tmp_path):
+    """DPT's reassemble stage (issue 10): the token count P = (H // 4) * (W // 4) reshaped to an
+    int(sqrt(P)) square grid (Cast, Pow 0.5, Cast: isqrt(P) in the IR), then a stride-2 convolution upsampled
+    by 2 and added to the grid, which only fits an even side. Without shape=, TVM and MXNet match onnxruntime
+    where it runs (16 x 64 has a square count too) and refuse the sizes it refuses: an odd side (36 x 36), a
+    count that is no square (32 x 48)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Grid(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch, self.down = nn.Conv2d(3, 4, 4, stride=4), nn.Conv2d(4, 4, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            tokens = self.patch(x).flatten(2).transpose(1, 2)  # (B, P, C), as a ViT's
+            count = tokens.shape[1]
+            side = (count ** 0.5).to(torch.int64) if torch.jit.is_tracing() else int(count ** 0.5)  # torch_int
+            grid = tokens.reshape(tokens.shape[0], side, side, 4).permute(0, 3, 1, 2)
+            return grid + nn.functional.interpolate(self.down(grid), scale_factor=2.0)
+
+    path = _export_legacy(Grid(), (torch.randn(1, 3, 32, 32),), ["x"], {"x": {0: "B", 2: "H", 3: "W"}},
+                          str(tmp_path / "grid.onnx"))
+    graph, params = from_onnx(path)
+    g = infer_shape(graph, params=params)
+    assert "isqrt(floordiv(H, 4)*floordiv(W, 4))" in str(g.attrs["shape"][g.entry_id(g.outputs[0])])
+    _check_engines(path, [{"x": _rand(2, 3, 32, 32)}, {"x": _rand(1, 3, 48, 48)}, {"x": _rand(2, 3, 16, 64)}],
+                   [{"x": _rand(1, 3, 36, 36)}, {"x": _rand(1, 3, 32, 48)}], r"this model needs .* but with these")
+
+
+def test_a_concat_of_a_reshaped_batch_against_the_batch(tmp_path):
+    """DPT under torch.export (issue 10): ``reshape(-1, 4, 8)`` of (B, N, 8) tokens, concatenated with a (B, 4, 3)
+    tensor on the last axis, is valid only where 8 * B * N // 32 is B (N = 4). The IR takes the two first dims
+    as one (B); TVM checks that equality when it runs, MXNet's concat checks its shapes itself."""
+    torch = pytest.importorskip("torch")
+
+    class Cat(torch.nn.Module):
+        def forward(self, x, y):
+            return torch.cat([x.reshape(-1, 4, 8) * 2.0, y], dim=2)
+
+    path = _export_legacy(Cat(), (torch.randn(2, 4, 8), torch.randn(2, 4, 3)), ["x", "y"],
+                          {"x": {0: "B", 1: "N"}, "y": {0: "B"}}, str(tmp_path / "cat.onnx"))
+    graph, params = from_onnx(path)
+    g = infer_shape(graph, params=params)
+    assert str(g.attrs["shape"][g.entry_id(g.outputs[0])]) == "(B, 4, 11)"
+    good = [{"x": _rand(n, 4, 8), "y": _rand(n, 4, 3)} for n in (2, 5)]
+    _check_engines(path, good, [{"x": _rand(2, 8, 8), "y": _rand(2, 4, 3)}],
+                   r"this model needs floordiv\(.*\) == B, but with these inputs they are 4 and 2")

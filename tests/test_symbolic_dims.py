@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, cut_from, dim_max, dim_min, evaluate,
-                                     match_dims, substitute, sym)
+from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, cut_from, dim_isqrt, dim_max, dim_min,
+                                     evaluate, lower_bound, match_dims, may_equal, parse_dim, substitute, sym,
+                                     taken_as_equal)
 
 N, S, H = sym("N"), sym("S"), sym("H")
 
@@ -43,6 +44,27 @@ def test_a_length_cut_from_another_broadcasts_to_it():
     assert cut_from(dim_min(64, S), S) and cut_from(dim_min(N, S), N) and dim_max(dim_min(64, S), S) == S
     assert not cut_from(S, S) and not cut_from(dim_max(64, S), S) and not cut_from(dim_min(64, S), N)
     assert not cut_from(dim_min(64, S) + 1, S) and not cut_from(8, S)
+
+
+def test_isqrt_of_a_square_is_its_root_and_of_anything_else_an_atom():
+    """DPT's patch grid side int(sqrt(P)): exact for squares; else an atom that evaluates as math.isqrt."""
+    W = sym("W")
+    assert dim_isqrt(4 * H * H) == 2 * H and dim_isqrt(N * N * S * S) == N * S and dim_isqrt(49) == 7
+    side = dim_isqrt((H // 8) * (W // 8))
+    assert isinstance(side, Dim) and side.symbols() == {"H", "W"} and lower_bound(side) == 0
+    assert evaluate(side, {"H": 40, "W": 40}) == 5 and evaluate(side, {"H": 16, "W": 64}) == 4
+    assert evaluate(side, {"H": 32, "W": 48}) == 4  # 24 patches: no square, the side rounds down
+    assert parse_dim(str(side)) == side and substitute(side, {"W": H}) == H // 8
+    assert dim_isqrt(3 * H * H) != H and isinstance(dim_isqrt(3 * H * H), Dim)
+
+
+def test_dims_a_model_implies_equal():
+    """Concat's other axes: dims that may be equal (symbolic, not a constant apart) are taken as one, the
+    constant or the shorter expression."""
+    reshaped = (32 * N * S) // 512
+    assert may_equal(reshaped, N) and taken_as_equal(reshaped, N) == N and taken_as_equal(N, reshaped) == N
+    assert may_equal(S, 16) and taken_as_equal(S, 16) == 16 and taken_as_equal(16, S) == 16
+    assert not may_equal(S, S + 1) and not may_equal(3, 4) and may_equal(S, S)
 
 
 def test_comparisons_are_decided_for_sizes():

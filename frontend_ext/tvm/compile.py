@@ -226,7 +226,7 @@ class CompiledModel:
                     raise DTypeError(f"input {name!r} has dtype {arr.dtype}, the model expects {dtype}")
                 arr = arr.astype(want)
             args.append(compat.to_device_tensor(to_storage(arr), dev))
-        for a, b in self.info["equal_dims"]:  # lengths the compiled code took as one (a broadcast of min(S, c))
+        for a, b in self.info["equal_dims"]:  # lengths the compiled code took as one (Ctx.assume_equal)
             va, vb = (evaluate(parse_dim(d), sizes) for d in (a, b))
             if va != vb:
                 raise ShapeError(f"this model needs {a} == {b}, but with these inputs they are {va} and {vb}")

@@ -145,7 +145,8 @@ def to_relax(graph, params=None, shape=None, dtype=None, *, bind_params=True, of
         "outputs": [(name, signature_shape(shapes[ptr[g.node_id(e.node)] + e.index] or ()),
                      dtypes[ptr[g.node_id(e.node)] + e.index]) for name, e in zip(g.output_names(), g.outputs)],
         "offload": ["torch"] if offload else [],
-        "equal_dims": sorted({(format_dim(a), format_dim(b)) for a, b in symbols.equal_dims}),
+        # in the order the model reaches them: the first that fails names the first node that cannot run
+        "equal_dims": list(dict.fromkeys((format_dim(a), format_dim(b)) for a, b in symbols.equal_dims)),
         # what runs in PyTorch: packed calls, and the conv2d/dense chains and concats inside them
         "offloaded": {"segments": len(segments),
                       **{kind: sum(plans[m].kind == kind for s in segments for m in s.members)
@@ -192,6 +193,7 @@ def _declare_symbols(symbols, named_shapes):
                     and d.terms[0][0][0].op == "sym":
                 plain.add(d.terms[0][0][0].key)
                 symbols.var(d.terms[0][0][0].key)
+    symbols.inputs = frozenset(plain)
     for name, shape in named_shapes:
         for d in shape:
             missing = sorted(d.symbols() - plain) if is_symbolic(d) else []

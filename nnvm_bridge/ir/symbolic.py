@@ -3,8 +3,9 @@
 A file's dynamic axes (ONNX ``dim_param``, an ONNX dim with neither value nor name, MXNet's 0) become
 symbols; shape rules then compute with them as with ints: ``+ - * // %``, comparisons and ``min``/``max``
 (``dim_min``/``dim_max``).  Sums and products stay exact polynomials (``N*S*768 // (N*12)`` is ``64*S``);
-what a polynomial cannot express (a floor division that does not divide, a modulo, a min) becomes an atom
-that keeps its structure, so an emitter can rebuild the expression (TVM ``tir`` expressions, ONNX shapes).
+what a polynomial cannot express (a floor division that does not divide, a modulo, a min, the integer square
+root ``isqrt`` of what is no square) becomes an atom that keeps its structure, so an emitter can rebuild the
+expression (TVM ``tir`` expressions, ONNX shapes).
 
 Comparisons between a symbolic dim and a number are decided for *sizes*: a symbol stands for an extent of
 at least 1 and below 2**30 that is larger than any small constant a shape rule compares it with (``N > 3``,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import numbers
 
 from ..errors import ShapeError
@@ -31,7 +33,7 @@ class _Atom:
     __slots__ = ("op", "args", "key")
 
     def __init__(self, op: str, args: tuple):
-        self.op = op  # "sym" (args = (name,)), "floordiv", "mod", "min", "max"
+        self.op = op  # "sym" (args = (name,)), "floordiv", "mod", "min", "max", "isqrt" (one arg)
         self.args = args
         self.key = args[0] if op == "sym" else f"{op}({', '.join(map(str, args))})"
 
@@ -49,6 +51,8 @@ class _Atom:
             return vals[0] // vals[1]
         if self.op == "mod":
             return vals[0] % vals[1]
+        if self.op == "isqrt":
+            return math.isqrt(max(vals[0], 0))
         return min(vals) if self.op == "min" else max(vals)
 
 
@@ -378,6 +382,8 @@ def _atom_lower_bound(a):
         return None
     if a.op == "floordiv":
         return lbs[0] // a.args[1] if isinstance(a.args[1], int) and a.args[1] > 0 else None
+    if a.op == "isqrt":
+        return math.isqrt(lbs[0]) if lbs[0] >= 0 else None
     if a.op == "min":
         return min(lbs)
     if a.op == "max":
@@ -439,6 +445,23 @@ def recording_required_dims():
         _REQUIRED.reset(token)
 
 
+def may_equal(a, b) -> bool:
+    """Whether ``a == b`` holds for some sizes: equal, or symbolic and not a constant apart (``S`` and
+    ``S + 1`` never are; ``B`` and ``floordiv(B*P, 16)`` are where ``P`` is 16)."""
+    if a == b:
+        return True
+    return (isinstance(a, Dim) or isinstance(b, Dim)) and isinstance(a - b, Dim)
+
+
+def taken_as_equal(a, b):
+    """The one length of two dims a model implies equal (see ``may_equal``): the constant, else the shorter
+    expression (an input's own symbol rather than what an exporter computed); a shape rule that takes it
+    leaves the check ``a == b`` to run time (the emitters: ``CompiledModel.run``, MXNet's own checks)."""
+    if not isinstance(a, Dim) or not isinstance(b, Dim):
+        return b if isinstance(a, Dim) else a
+    return min(a, b, key=lambda d: (len(str(d)), str(d)))
+
+
 def dim_min(a, b):
     if not isinstance(a, Dim) and not isinstance(b, Dim):
         return min(a, b)
@@ -479,6 +502,25 @@ def dim_max(a, b):
     if not isinstance(diff, Dim):
         return a if diff > 0 else b
     return Dim._make({(_Atom("max", tuple(sorted((a, b), key=str))),): 1})
+
+
+def dim_isqrt(d):
+    """``floor(sqrt(d))`` of a size (DPT's patch grid side ``int(sqrt(num_patches))``): a square polynomial
+    (``4*H*H``) gives its root, anything else an ``isqrt`` atom (that it is a square is for run time to check)."""
+    if not isinstance(d, Dim):
+        if d < 0:
+            raise ValueError(f"isqrt of the negative {d}")
+        return math.isqrt(int(d))
+    if len(d.terms) == 1:
+        (monomial, coeff), = d.terms
+        root = math.isqrt(coeff) if coeff > 0 else -1
+        keys = [a.key for a in monomial]
+        if root * root == coeff and all(keys.count(k) % 2 == 0 for k in keys):
+            out = root
+            for i in range(0, len(monomial), 2):  # sorted by key: equal atoms are neighbours
+                out = out * Dim((((monomial[i],), 1),))
+            return out
+    return Dim._make({(_Atom("isqrt", (d,)),): 1})
 
 
 def slice_indices(dim, begin: int, end: int, step: int):
@@ -538,6 +580,8 @@ def _substitute_atom(a, values):
         return args[0] // args[1]
     if a.op == "mod":
         return args[0] % args[1]
+    if a.op == "isqrt":
+        return dim_isqrt(args[0])
     return dim_min(*args) if a.op == "min" else dim_max(*args)
 
 
@@ -581,7 +625,7 @@ def format_dim(d) -> str:
 
 def parse_dim(text):
     """A dim from its text form: an integer, a symbol name, or an expression of them with ``+ - *``, integer
-    constants, parentheses and ``floordiv(a, b)``, ``mod(a, b)``, ``min(a, b)``, ``max(a, b)``."""
+    constants, parentheses and ``floordiv(a, b)``, ``mod(a, b)``, ``min(a, b)``, ``max(a, b)``, ``isqrt(a)``."""
     if isinstance(text, (int, Dim)) and not isinstance(text, bool):
         return text
     tokens = _tokens(str(text))
@@ -594,6 +638,7 @@ def parse_dim(text):
 
 
 _FUNCS = {"floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b, "min": dim_min, "max": dim_max}
+_UNARY = {"isqrt": dim_isqrt}
 
 
 def _tokens(text):
@@ -648,6 +693,11 @@ def _parse_atom(tokens, pos):
     if tok == "-":
         value, pos = _parse_atom(tokens, pos + 1)
         return -value, pos
+    if tok in _UNARY and pos + 1 < len(tokens) and tokens[pos + 1] == "(":
+        a, pos = _parse_sum(tokens, pos + 2)
+        if pos >= len(tokens) or tokens[pos] != ")":
+            raise ValueError(f"{tok}() takes one argument")
+        return _UNARY[tok](a), pos + 1
     if tok in _FUNCS and pos + 1 < len(tokens) and tokens[pos + 1] == "(":
         a, pos = _parse_sum(tokens, pos + 2)
         if pos >= len(tokens) or tokens[pos] != ",":
@@ -704,4 +754,5 @@ def format_shape_hint(shape, *, mxnet: bool = False) -> str:
 
 
 __all__ = ["parse_shape", "lower_bound", "count_dim", "slice_indices", "slice_length", "anonymous_dim", "parse_shape_hint", "format_shape_hint", "Dim", "SymbolicDimError", "sym", "is_symbolic", "is_static", "as_dim", "dim_min", "dim_max",
+           "dim_isqrt", "may_equal", "taken_as_equal",
            "substitute", "evaluate", "bind_shape", "match_dims", "format_dim", "parse_dim"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..ir.symbolic import is_symbolic, slice_indices, slice_length
+from ..ir.symbolic import is_symbolic, may_equal, slice_indices, slice_length, taken_as_equal
 from . import numpy_ref as ref
 from .common import DTYPES, ROUND_MODES, broadcast_shapes, known, norm_axis, prod
 from .registry import Attr, register
@@ -26,8 +26,10 @@ def _concat_shape(a, shapes):
     ax = norm_axis(a.axis, len(base))
     total = 0
     for s in shapes:
-        if len(s) != len(base) or any(x != y for i, (x, y) in enumerate(zip(s, base)) if i != ax):
+        if len(s) != len(base) or any(not may_equal(x, y) for i, (x, y) in enumerate(zip(s, base)) if i != ax):
             raise ShapeError(f"cannot concatenate shapes {shapes} along axis {a.axis}")
+        # symbolic dims that differ: the model implies them equal (run time checks it)
+        base = [y if i == ax else taken_as_equal(x, y) for i, (x, y) in enumerate(zip(s, base))]
         total += s[ax]
     base[ax] = total
     return [tuple(base)]

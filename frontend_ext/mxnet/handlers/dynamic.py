@@ -74,7 +74,10 @@ def _dyn_reshape(ctx, node, attrs, inputs):
         specs = _copy_spec(node, src, out)
     except ShapeError:  # several new symbolic dims: reshape_like a tensor built with the output's shape
         static = tuple(1 if is_symbolic(d) else int(d) for d in out)
-        like = _widen(ctx, node, ctx.add("_full", f"{node.name}_like", [], {"shape": static, "value": 0.0}), out)
+        like = ctx.add("_full", f"{node.name}_like", [], {"shape": static, "value": 0.0})
+        # a length no tensor has (DPT's isqrt(patches) grid) from the shape tensor: were it a 0 or -1 there,
+        # reshape_like's element count check fails when MXNet runs
+        like = _widen(ctx, node, like, out, inputs[1] if (ctx.shape(node.inputs[1]) or (0,))[0] == len(out) else None)
         return [ctx.add("reshape_like", node.name, [inputs[0], like])]
     x = inputs[0]
     for k, spec in enumerate(specs):

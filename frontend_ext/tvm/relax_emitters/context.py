@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnvm_bridge.errors import CompileError
-from nnvm_bridge.ir.symbolic import Dim, cut_from
+from nnvm_bridge.ir.symbolic import Dim
 
 from .. import compat
 from .symbols import SymbolTable
@@ -82,39 +82,47 @@ class Ctx:
         """The inputs of a broadcasting op (IR ``shapes``, default the node's) made safe for TVM 0.27.
 
         A symbol meeting a fixed size > 1 is cast to that size by a ``match_cast`` (checked when it runs:
-        LegalizeOps cannot lower the broadcast otherwise). Two different symbols on one axis (the IR says
-        ``max(S, T)``, either may be 1) are refused: CanonicalizeBindings drops the ``match_cast`` that would
-        check ``S == T``, and ``broadcast_to``/``reshape`` to the other symbol skip the check.
+        LegalizeOps cannot lower the broadcast otherwise). Two different symbolic dims on one axis (the IR's
+        ``max(S, T)``, either may be 1; ``min(S, c)`` against ``S``) are taken as equal (``as_shape``): TVM
+        cannot compile a length that is one of two run-time values.
         """
         shapes = shapes or self.in_shapes[:len(inputs)]
         out_shape = self.out_shapes[0]
         ndim = len(out_shape)
-        seen = [None] * ndim  # per axis (aligned right): the first symbolic dim
-        for s in shapes:
-            for k, d in enumerate(s):
-                axis = ndim - len(s) + k
-                if cut_from(d, out_shape[axis]):  # min(S, 64) meeting S: cast to S below, checked when it runs
-                    continue
-                if isinstance(d, Dim) and seen[axis] is not None and d != seen[axis]:
-                    self.fail(f"broadcasting the symbolic dims {seen[axis]} and {d} against each other (axis "
-                              f"{axis}; either may be 1) cannot be compiled; give both the same symbol, or pass "
-                              "shape={input: dims}")
-                if isinstance(d, Dim) and seen[axis] is None:
-                    seen[axis] = d
         out = []
         for x, s, dtype in zip(inputs, shapes, self.in_dtypes):
             outs = out_shape[ndim - len(s):]
-            if any(cut_from(d, w) for d, w in zip(s, outs)):
-                # a reshape, not a match_cast (TVM 0.27's passes recurse without end on one of min(S, c) to S);
-                # neither checks min(S, c) == S when it runs: CompiledModel.run does, on the input sizes
-                self.symbols.equal_dims += [(d, w) for d, w in zip(s, outs) if cut_from(d, w)]
-                s = [w if cut_from(d, w) else d for d, w in zip(s, outs)]
-                x = self.emit(relax_op().reshape(x, self.shape(s)))
-            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d for d, w in zip(s, outs)]
-            if want != list(s):
+            same = [w if isinstance(d, Dim) and isinstance(w, Dim) else d for d, w in zip(s, outs)]
+            x = self.as_shape(x, s, same)
+            want = [w if isinstance(d, Dim) and not isinstance(w, Dim) else d for d, w in zip(same, outs)]
+            if want != same:
                 x = self.bb.match_cast(x, compat.tensor_type(self.shape(want), dtype))
             out.append(x)
         return out
+
+    def as_shape(self, x, have, want):
+        """``x`` (IR shape ``have``) reshaped to ``want``, whose dims the model implies equal to ``have``'s
+        where they differ (a broadcast, a concat's other axes): ``assume_equal`` records that for run time.
+        A reshape, not a ``match_cast``: CanonicalizeBindings drops a ``match_cast`` between two symbolic
+        shapes (and TVM 0.27's passes recurse without end on one of ``min(S, c)`` to ``S``)."""
+        pairs = [(d, w) for d, w in zip(have, want) if d != w]
+        if not pairs:
+            return x
+        self.assume_equal(pairs)
+        return self.emit(relax_op().reshape(x, self.shape(want)))
+
+    def assume_equal(self, pairs):
+        """Take each ``(a, b)`` of dims as equal in the compiled code: ``CompiledModel.run`` checks them on the
+        input sizes before it runs (neither TVM's reshape nor its kernels check a length; a wrong one reads
+        past a buffer). Only dims of the input symbols can be checked there: others fail here."""
+        for a, b in pairs:
+            names = {n for d in (a, b) if isinstance(d, Dim) for n in d.symbols()}
+            if names - self.symbols.inputs:
+                self.fail(f"the dims {a} and {b} must be equal here, and they depend on the run-time value(s) "
+                          f"{', '.join(sorted(names - self.symbols.inputs))}, which cannot be checked before it "
+                          "runs; pass shape={input: dims}")
+        for a, b in pairs:
+            self.symbols.take_equal(a, b)
 
     def fail(self, message):
         raise CompileError(message, node=self.node.name, op=self.node.op)

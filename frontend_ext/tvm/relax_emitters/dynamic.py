@@ -11,6 +11,7 @@ from nnvm_bridge.ir.symbolic import Dim, parse_shape
 from .. import compat
 from ..registry import RELAX_EXPORT
 from .context import relax_op
+from .transform import reshape_checked
 
 
 def _out(ctx):
@@ -22,7 +23,8 @@ def _out(ctx):
 
 @RELAX_EXPORT.register("dyn_reshape")
 def _dyn_reshape(ctx, node, attrs, inputs):
-    return relax_op().reshape(inputs[0], _out(ctx))
+    _out(ctx)
+    return reshape_checked(ctx, inputs[0], ctx.out_shapes[0])
 
 
 @RELAX_EXPORT.register("dyn_broadcast_to")

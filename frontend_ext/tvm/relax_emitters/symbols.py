@@ -6,7 +6,7 @@ bounds, ``full`` shapes) is then an expression of those same variables, so one l
 """
 from __future__ import annotations
 
-from nnvm_bridge.ir.symbolic import Dim, is_static
+from nnvm_bridge.ir.symbolic import Dim, is_static, taken_as_equal
 
 from .. import compat
 
@@ -18,6 +18,10 @@ class SymbolTable:
         self.vars = {}
         self._analyzer = None
         self.equal_dims = []  # (a, b) pairs the compiled code takes as equal: CompiledModel.run checks them
+        self.inputs = frozenset()  # the symbols the inputs' shapes bind (what CompiledModel.run knows)
+        # max(a, b) atom key -> the one of a, b written for it, where the compiled code takes a == b (a
+        # broadcast): nested maxes of every later length would otherwise grow the kernels' index expressions
+        self.same = {}
 
     def var(self, name):
         if name not in self.vars:
@@ -40,12 +44,25 @@ class SymbolTable:
         tir = compat.tir()
         if atom.op == "sym":
             return self.var(atom.key)
+        if atom.key in self.same:
+            return self._expr(self.same[atom.key])
+        if atom.op == "isqrt":  # a float64 root, truncated (no tir floor in shape code): isqrt below 2**52
+            return tir.Cast("int64", tir.sqrt(tir.Cast("float64", self._expr(atom.args[0]))))
         a, b = (self._expr(x) for x in atom.args)
         return {"floordiv": tir.floordiv, "mod": tir.floormod, "min": tir.min, "max": tir.max}[atom.op](a, b)
 
     def _expr(self, d):
         p = self.prim(d)
         return compat.tir().IntImm("int64", p) if isinstance(p, int) else p
+
+    def take_equal(self, a, b):
+        """Record that the compiled code takes the dims ``a == b`` (CompiledModel.run checks it); a broadcast's
+        ``max(a, c)`` then is written as the simpler of ``a`` and ``c``."""
+        self.equal_dims.append((a, b))
+        if isinstance(b, Dim) and len(b.terms) == 1 and b.terms[0][1] == 1 and len(b.terms[0][0]) == 1:
+            atom = b.terms[0][0][0]
+            if atom.op == "max" and a in atom.args:
+                self.same[atom.key] = taken_as_equal(*atom.args)
 
     def shape(self, shape):
         """A shape as a list for Relax: ints, and PrimExprs where symbolic."""

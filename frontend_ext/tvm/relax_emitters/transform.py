@@ -87,7 +87,16 @@ def _collapse_sum(ctx, node, attrs, inputs):
 # shape manipulation: the inferred output shape makes most of these a static reshape
 @RELAX_EXPORT.register("flatten", "reshape", "reshape_like")
 def _reshape(ctx, node, attrs, inputs):
-    return relax_op().reshape(inputs[0], ctx.shape(ctx.out_shapes[0]))
+    return reshape_checked(ctx, inputs[0], ctx.out_shapes[0])
+
+
+def reshape_checked(ctx, x, shape):
+    """``x`` (the node's first input) reshaped to ``shape``; where the IR cannot prove the element counts
+    equal (a grid of ``isqrt(P)**2`` patches from ``P``), they are taken as equal and checked when it runs."""
+    have, want = prod(ctx.in_shapes[0]), prod(shape)
+    if have != want:
+        ctx.assume_equal([(have, want)])
+    return relax_op().reshape(x, ctx.shape(shape))
 
 
 @RELAX_EXPORT.register("broadcast_to", "expand_like")
@@ -115,7 +124,12 @@ def _expand_squeeze(ctx, node, attrs, inputs):
 
 @RELAX_EXPORT.register("concatenate")
 def _concat(ctx, node, attrs, inputs):
-    return relax_op().concat(list(inputs), axis=attrs.axis)
+    out = ctx.out_shapes[0]
+    axis = attrs.axis % len(out)
+    # other axes' dims that the IR took as equal (ops/transform.py), made one here and checked when it runs
+    parts = [x if s is None else ctx.as_shape(x, s, [d if i == axis else w for i, (d, w) in enumerate(zip(s, out))])
+             for x, s in zip(inputs, ctx.in_shapes)]
+    return relax_op().concat(parts, axis=attrs.axis)
 
 
 @RELAX_EXPORT.register("stack")

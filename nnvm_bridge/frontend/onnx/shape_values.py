@@ -1,11 +1,11 @@
 """Symbolic values of small integer tensors computed from shapes (as TVM's Relax ONNX frontend tracks them).
 
 ``Shape`` of a tensor with symbolic dims gives an int64 vector such as ``[N, S, 768]``; Gather, Slice,
-Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Mod, Neg, Floor, Ceil, Min, Max, Equal, Where, Reshape and
-Identity on such vectors keep computing with the dims.  A result without Dims is a plain constant (the chain folds,
-as it did for static shapes); one with Dims stays an IR computation, and its symbolic value lets Reshape, Expand,
-Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op on
-1-D (or 0-d) integer tensors and return None where they do not apply.
+Squeeze, Unsqueeze, Concat, Cast, Add, Sub, Mul, Div, Mod, Neg, Floor, Ceil, Sqrt, Pow (by 0.5), Min, Max, Equal,
+Where, Reshape and Identity on such vectors keep computing with the dims.  A result without Dims is a plain constant
+(the chain folds, as it did for static shapes); one with Dims stays an IR computation, and its symbolic value lets
+Reshape, Expand, Range, ConstantOfShape and Slice know their output dims.  Rules follow the ONNX semantics of the op
+on 1-D (or 0-d) integer tensors and return None where they do not apply.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from ...ir import dtypes as _dt
-from ...ir.symbolic import Dim, dim_max, dim_min, lower_bound
+from ...ir.symbolic import Dim, dim_isqrt, dim_max, dim_min, lower_bound
 
 _MAX_ELEMENTS = 64
 _RULES = {}
@@ -43,6 +43,22 @@ class Ratio:
 
     def ceil(self):
         return -((-self.num) // self.den)
+
+
+class Root(Ratio):
+    """The float ``sqrt(x)`` of a dim ``x`` (DPT's ``int(num_patches ** 0.5)``) until a floor (or a Cast to an
+    integer type) makes it ``isqrt(x)``: the model's float32 root floors to that below 2**23."""
+
+    __slots__ = ()
+
+    def __init__(self, x):
+        super().__init__(x, 1)
+
+    def floor(self):
+        return dim_isqrt(self.num)
+
+    def ceil(self):
+        raise ArithmeticError("the ceil of a root is no polynomial of isqrt")
 
 
 def has_dims(v) -> bool:
@@ -339,6 +355,27 @@ def _div(ctx, node, attrs, inputs):
     if b is None or b.size != 1 or not _integral(a):
         return None
     return np.frompyfunc(_float_divide, 2, 1)(a, b.reshape(-1)[0]), _dtype(ctx, inputs[0])
+
+
+def _sqrt(x):
+    if isinstance(x, Ratio) or lower_bound(x) is None:
+        raise ArithmeticError("the root of a fraction, or of a dim whose sign is unknown")
+    root = dim_isqrt(x) if isinstance(x, Dim) else math.sqrt(x)
+    return root if isinstance(root, Dim) and root * root == x else Root(x)  # a square's root is exact in floats
+
+
+@_rule("Sqrt", "Pow")
+def _root(ctx, node, attrs, inputs):
+    if not _dtype(ctx, inputs[0]).startswith("float"):
+        return None
+    if node.op_type == "Pow":
+        exponent = ctx.const(inputs[1])
+        if exponent is None or exponent.size != 1 or float(exponent.reshape(-1)[0]) != 0.5:
+            return None
+    a = _operand(ctx, inputs[0])
+    if not _integral(a) or not any(isinstance(x, Dim) for x in a.reshape(-1)):
+        return None
+    return np.frompyfunc(_sqrt, 1, 1)(a), _dtype(ctx, inputs[0])
 
 
 _rule("Add")(_arith(lambda a, b: a + b))

@@ -22,7 +22,8 @@ def unify_broadcast_dims(graph, shape=None, params=None, *, rounds: int = 8):
     """``(graph, shape)`` with the symbols rewritten so that no ``max(a, b)`` of two symbolic dims is left where
     one side is a plain input symbol: in ``shape`` (name -> dims, for ``infer_shape``), in the inputs'
     ``__shape__`` hints and in the ``out_shape`` the importer wrote on run-time-shaped ops. Pairs it cannot
-    solve (``2*S`` against ``T + 1``) stay for the emitters to refuse. ``graph`` itself is not changed."""
+    solve (``2*S`` against ``T + 1``) stay for the emitters (TVM takes them as equal and checks that when it
+    runs). ``graph`` itself is not changed."""
     shape = dict(shape or {})
     params = params or {}
     for _ in range(rounds):
