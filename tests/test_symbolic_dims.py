@@ -115,3 +115,19 @@ def test_graph_json_keeps_symbolic_shapes():
     g = infer_shape(Graph([Node("relu", "r", [x[0]])[0]]))
     back = load_json(save_json(g))
     assert back.attrs["shape"] == g.attrs["shape"] == [(N, 2 * S + 1, 4)] * 2
+
+
+def test_a_length_padded_to_whole_windows_divides_by_the_window():
+    """Swin pads ``n`` to whole windows with ``n + (k - n % k) % k``; written as ``k * ((n + k - 1) // k)`` it
+    divides by ``k`` exactly, so a window reverse's ``-1`` (a product of windows over the padded area) is the
+    batch again; the values agree with integer arithmetic for every length."""
+    h, b = sym("h"), sym("B")
+    n = h // 4
+    padded = n + (2 - n % 2) % 2
+    assert padded == 2 * ((n + 1) // 2) and padded % 2 == 0
+    assert (64 * b * (padded // 2) * (padded // 2)) // (16 * padded * padded) == b
+    for hv in range(1, 50):
+        nv = hv // 4
+        assert evaluate(padded, {"h": hv}) == nv + (2 - nv % 2) % 2
+        assert evaluate((3 - h % 3) % 3, {"h": hv}) == (3 - hv % 3) % 3
+

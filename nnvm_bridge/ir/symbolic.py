@@ -77,6 +77,9 @@ class Dim:
             return 0
         if set(poly) == {()}:
             return poly[()]
+        rounded = _round_up_to_multiple(poly)
+        if rounded is not None:
+            return rounded
         return Dim(tuple(sorted(poly.items(), key=lambda t: (len(t[0]), [a.key for a in t[0]]))))
 
     @staticmethod
@@ -277,6 +280,10 @@ def _divide(a, b, op):
         return a // b if op == "floordiv" else a % b
     if isinstance(b, numbers.Integral) and b == 0:
         raise ZeroDivisionError(f"{op} of a dim by zero")
+    if op == "mod" and isinstance(b, numbers.Integral) and b > 0 and isinstance(a, Dim):
+        a = _without_multiples(a, b)  # mod(k - mod(x, k), k) is mod(-x, k)
+        if not isinstance(a, Dim):
+            return a % b
     q = _exact_quotient(a, b)
     if q is not None:
         return q if op == "floordiv" else 0
@@ -302,6 +309,35 @@ def _divide(a, b, op):
             x, c, k = nested
             return _divide(x + k * c, c * b, op)
     return Dim._make({(_Atom(op, (a, b)),): 1})
+
+
+def _round_up_to_multiple(poly):
+    """``x + mod(-x, k)`` (a length padded to whole windows: Swin's ``x + (k - x % k) % k``) written as
+    ``k * floordiv(x + k - 1, k)``, so that dividing it by ``k`` is exact; None where ``poly`` has no such pair."""
+    for m, c in poly.items():
+        if len(m) != 1 or m[0].op != "mod" or not isinstance(m[0].args[1], numbers.Integral) or m[0].args[1] <= 0:
+            continue
+        x, k = -m[0].args[0], m[0].args[1]
+        scaled = Dim._poly(c * x)
+        if scaled and all(poly.get(t, 0) == v for t, v in scaled.items()):
+            rest = {t: v for t, v in poly.items() if t != m}
+            for t, v in scaled.items():
+                rest[t] -= v
+            return Dim._make(rest) + c * k * _divide(x + (k - 1), k, "floordiv")
+    return None
+
+
+def _without_multiples(a, b):
+    """``a`` with each ``mod(x, j)`` term whose ``j`` is a multiple of ``b`` read as ``x``: the same modulo ``b``."""
+    poly = Dim._poly(a)
+    out = {}
+    for m, c in poly.items():
+        if len(m) == 1 and m[0].op == "mod" and isinstance(m[0].args[1], numbers.Integral) and m[0].args[1] % b == 0:
+            for t, v in Dim._poly(m[0].args[0]).items():
+                out[t] = out.get(t, 0) + c * v
+        else:
+            out[m] = out.get(m, 0) + c
+    return Dim._make(out)
 
 
 def _nested_floordiv(poly):
