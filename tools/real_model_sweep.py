@@ -596,7 +596,9 @@ MODELS = {
                                        head_scales={"bbox_pred": 0.1, "mask_fcn_logits": 0.1}, min_size=256,
                                        max_size=512),
     "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=0.15, detections=20),  # VGG: no BatchNorm
-    "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
+    # 10 boxes: at 50 two scores were a tie at the square size (rows swapped); box deltas scaled as for Mask R-CNN
+    "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=3.0, detections=10,
+                                           both_sizes=True, head_scales={"bbox_pred": 0.1}, min_size=256,
                                            max_size=512, num_keypoints=5),
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),
