@@ -503,7 +503,8 @@ def gather(ctx, node, attrs, inputs):
     dv = ctx.const(data)
     ds = ctx.shape(data)
     if iv is not None and ds is not None:
-        iv = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
+        if not isinstance(ds[axis], Dim):  # on a symbolic axis, take counts negative indices from the end itself
+            iv = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
         if dv is not None:
             return np.take(dv, iv, axis=axis)
         if iv.ndim == 0:
