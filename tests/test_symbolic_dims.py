@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, cut_from, dim_max, dim_min, evaluate,
-                                     match_dims, substitute, sym)
+from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, clamped_at_zero, cut_from, dim_max, dim_min,
+                                     evaluate, match_dims, parse_shape, slice_length, substitute, sym)
 
 N, S, H = sym("N"), sym("S"), sym("H")
 
@@ -43,6 +43,18 @@ def test_a_length_cut_from_another_broadcasts_to_it():
     assert cut_from(dim_min(64, S), S) and cut_from(dim_min(N, S), N) and dim_max(dim_min(64, S), S) == S
     assert not cut_from(S, S) and not cut_from(dim_max(64, S), S) and not cut_from(dim_min(64, S), N)
     assert not cut_from(dim_min(64, S) + 1, S) and not cut_from(8, S)
+
+
+def test_a_range_length_clamped_at_zero_names_its_bound():
+    t = sym("L") // 5 - 1  # a strided conv's frames: not provably >= 0, so a range over them is max(t, 0)
+    assert clamped_at_zero(slice_length(0, t, 1)) == t and clamped_at_zero(dim_max(t, 3)) is None
+    assert clamped_at_zero(t) is None and clamped_at_zero(N) is None
+
+
+def test_shape_texts_keep_symbols_named_l():
+    """Old MXNet writes Python 2 longs (``3L``); a symbol ``L`` (a length) is no long suffix."""
+    assert parse_shape("(N, L)") == (N, sym("L")) and parse_shape("(1L, 3L, 224L)") == (1, 3, 224)
+    assert parse_shape("(seq_L, 2*L)") == (sym("seq_L"), 2 * sym("L"))
 
 
 def test_comparisons_are_decided_for_sizes():

@@ -210,6 +210,10 @@ class ImportContext:
             return self.info[(id(v.node), v.index)][0]
         return v.shape
 
+    def is_tensor_dim(self, d):
+        """Whether some value converted so far has the symbolic length ``d`` on an axis (so ``d`` is not negative)."""
+        return any(s is not None and d in s for s, *_ in self.info.values())
+
     def rank(self, x):
         s = self.shape(x)
         return None if s is None else len(s)
