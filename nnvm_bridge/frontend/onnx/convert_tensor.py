@@ -102,6 +102,8 @@ def _symbolic_range(ctx, inputs):
     length = slice_length(start, limit, int(delta))
     if clamped_at_zero(length) is not None and ctx.is_tensor_dim(clamped_at_zero(length)):
         length = clamped_at_zero(length)  # max(T, 0) where T is a tensor's length (WavLM's frames): T
+    if ctx.node is not None:  # one element of it is a dim (Funnel: the last of arange(S) bounds another range)
+        ctx.aranges[ctx.node.outputs[0]] = [(start, int(delta), length)]
     return ctx.runtime_op("dyn_arange", [inputs[0], inputs[1], inputs[2]], (length,),
                           {"dtype": ctx.dtype(inputs[0])})
 
