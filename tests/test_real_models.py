@@ -188,3 +188,47 @@ def test_arange_over_the_length_of_a_strided_convolution_output(tmp_path):
             return y @ rel
 
     _both_engines_match(Net(), [(2, 60), (3, 83)], {0: "N", 1: "samples"}, tmp_path)
+
+
+def test_range_bounded_by_elements_of_position_ranges(tmp_path):
+    """Funnel's relative positions: arange(max_dist, min_dist - 1, -1) whose bounds are elements of arange(S)
+    and of its pooled form cat([-1], pos[1:-1][::2]), both run-time tensors: each element is a dim, so the
+    range is S + 4 long (not a length known only at run time, which MXNet could not take from any tensor)."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            pos = torch.arange(x.shape[1], dtype=torch.float32)
+            pooled = torch.cat([pos.new_tensor([-1.0]), pos[1:-1][::2]])
+            max_dist = pooled[0] - pos[0] + 4
+            min_dist = pooled[0] - pos[-1]
+            rel = torch.arange(max_dist, min_dist - 1, -1, dtype=torch.long)
+            return x.sum(-1, keepdim=True) + rel.float()
+
+    _both_engines_match(Net(), [(2, 5, 4), (3, 9, 4)], {0: "N", 1: "S"}, tmp_path)
+
+
+def test_arange_of_a_length_no_tensor_has(tmp_path):
+    """WavLM under torch.export counts its frames from the input's length (L // 5 - 1) before the convolution
+    that has them runs: MXNet has no tensor that long to take the Range's length from, so it takes it from the
+    Range's bounds at run time."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            return x.sum(1, keepdim=True) + torch.arange(x.shape[1] // 5 - 1).float()
+
+    _both_engines_match(Net(), [(2, 60), (3, 83)], {0: "N", 1: "samples"}, tmp_path)
+
+
+def test_arange_of_a_multiple_of_a_tensor_length(tmp_path):
+    """XLNet's relative positions arange(S, -S, -1) are 2 * S long (here with 3 more): MXNet takes the length
+    from S's positions repeated twice and 3 more."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            s = x.shape[1]
+            return x.sum(-1, keepdim=True) + torch.arange(s + 3, -s, -1, dtype=torch.float32)
+
+    _both_engines_match(Net(), [(2, 5, 4), (3, 9, 4)], {0: "N", 1: "S"}, tmp_path)

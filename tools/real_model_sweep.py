@@ -942,6 +942,7 @@ S9C_MODELS = {
     "cvt": _hf_image("CvtModel", "CvtConfig", keys=("last_hidden_state", "cls_token_value"), randomise=True,
                      depth=[1, 2, 3], embed_dim=[16, 32, 64], num_heads=[1, 2, 2], size=64,  # HF indexes depth by stage
                      spatial=((64, 64), (80, 72))),
+    # legacy: its fold (aten::col2im) needs opset 18, where the legacy exporter then fails (TypeError)
     "mobilevitv2": _hf_image("MobileViTV2Model", "MobileViTV2Config", randomise=True, image_size=64,
                              width_multiplier=0.5, size=64),
     "convnextv2": _hf_image("ConvNextV2Model", "ConvNextV2Config", randomise=True, num_stages=2,
