@@ -922,9 +922,10 @@ MODELS.update({
 # attention, GRN, gated relative position bias, attention pooling; timm: reparameterised convs, cascaded group
 # attention, weight standardisation, spatial-reduction attention, multi-resolution fusion, token-mixing MLPs
 S9C_MODELS = {
+    # NoNorm (no normalisation) leaves the default init's outputs ~0.1: a wider init makes them ~1
     "mobilebert": _hf_text("MobileBertConfig", "MobileBertModel", ("last_hidden_state", "pooler_output"),
                            with_types=True, embedding_size=32, intra_bottleneck_size=32, true_hidden_size=32,
-                           num_feedforward_networks=2, **_ENC),
+                           num_feedforward_networks=2, initializer_range=0.1, **_ENC),
     "squeezebert": _hf_text("SqueezeBertConfig", "SqueezeBertModel", ("last_hidden_state", "pooler_output"),
                             with_types=True, embedding_size=64, q_groups=2, k_groups=2, v_groups=2,
                             post_attention_groups=2, intermediate_groups=2, output_groups=2, **_ENC),
@@ -936,6 +937,9 @@ S9C_MODELS = {
     "gpt_bigcode": _hf_text("GPTBigCodeConfig", "GPTBigCodeModel", n_embd=64, n_layer=2, n_head=4,
                             multi_query=True, n_positions=64, use_cache=False),
     "m2m100": _hf_seq2seq("M2M100Config", "M2M100Model", pad_token_id=1, use_cache=False, **_S2S),
+    "gptj": _hf_text("GPTJConfig", "GPTJModel", n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64,
+                     use_cache=False),
+    "pegasus": _hf_seq2seq("PegasusConfig", "PegasusModel", **_S2S),
     "qwen2_past": _hf_decoder_past("Qwen2Config", "Qwen2Model", 2, 2, 16, num_hidden_layers=2, hidden_size=64,
                                    intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
                                    max_position_embeddings=64),
@@ -958,6 +962,10 @@ S9C_MODELS = {
     "timm_hrnet_w18_small": _timm("hrnet_w18_small"),
     "timm_mixer_s16": _timm_net("mlp_mixer", "MlpMixer", img_size=64, patch_size=16, num_blocks=2, embed_dim=64),
     "timm_repvit_m0_9": _timm("repvit_m0_9"),
+    # twins_svt_small's windowed (LSA) and sub-sampled (GSA) attention, narrower and one block per stage
+    "timm_twins_svt": _timm_net("twins", "Twins", img_size=64, patch_size=4, embed_dims=(16, 32, 64, 128),
+                                num_heads=(1, 2, 4, 8), mlp_ratios=(2, 2, 2, 2), depths=(1, 1, 1, 1),
+                                sr_ratios=(4, 2, 1, 1), wss=(4, 4, 2, 2), num_classes=10),
     "tv_mobilenet_v3_large": _tv("mobilenet_v3_large", spatial=_HW),
     "tv_regnet_x_400mf": _tv("regnet_x_400mf", spatial=_HW),
     "transformer_decoder": _nn_decoder,
