@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, cut_from, dim_isqrt, dim_max, dim_min,
-                                     evaluate, lower_bound, match_dims, may_equal, parse_dim, substitute, sym,
-                                     taken_as_equal)
+from nnvm_bridge.ir.symbolic import (Dim, SymbolicDimError, bind_shape, clamped_at_zero, cut_from, dim_isqrt,
+                                     dim_max, dim_min, evaluate, lower_bound, match_dims, may_equal, parse_dim,
+                                     parse_shape, slice_length, substitute, sym, taken_as_equal)
 
 N, S, H = sym("N"), sym("S"), sym("H")
 
@@ -65,6 +65,18 @@ def test_dims_a_model_implies_equal():
     assert may_equal(reshaped, N) and taken_as_equal(reshaped, N) == N and taken_as_equal(N, reshaped) == N
     assert may_equal(S, 16) and taken_as_equal(S, 16) == 16 and taken_as_equal(16, S) == 16
     assert not may_equal(S, S + 1) and not may_equal(3, 4) and may_equal(S, S)
+
+
+def test_a_range_length_clamped_at_zero_names_its_bound():
+    t = sym("L") // 5 - 1  # a strided conv's frames: not provably >= 0, so a range over them is max(t, 0)
+    assert clamped_at_zero(slice_length(0, t, 1)) == t and clamped_at_zero(dim_max(t, 3)) is None
+    assert clamped_at_zero(t) is None and clamped_at_zero(N) is None
+
+
+def test_shape_texts_keep_symbols_named_l():
+    """Old MXNet writes Python 2 longs (``3L``); a symbol ``L`` (a length) is no long suffix."""
+    assert parse_shape("(N, L)") == (N, sym("L")) and parse_shape("(1L, 3L, 224L)") == (1, 3, 224)
+    assert parse_shape("(seq_L, 2*L)") == (sym("seq_L"), 2 * sym("L"))
 
 
 def test_comparisons_are_decided_for_sizes():

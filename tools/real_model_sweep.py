@@ -377,6 +377,18 @@ def _timm(name, size=64, **kw):
     return build
 
 
+def _timm_net(module, cls, size=64, **kw):
+    """A timm model class built with ``kw`` (smaller than any registered config of it)."""
+    def build():
+        import importlib
+
+        _torch()
+        net = getattr(importlib.import_module(f"timm.models.{module}"), cls)(**kw)
+        return _image_spec(net, (3, size, size))
+
+    return build
+
+
 def _rnn(kind):
     def build():
         torch = _torch()
@@ -455,15 +467,20 @@ def clip_full():
     return Spec(model, ["input_ids", "attention_mask", "pixel_values"], inputs, dyn)
 
 
-def wav2vec2():
-    """Conv feature extractor (group norm), positional conv embedding, 2 layers; batch and audio length dynamic."""
-    from transformers import Wav2Vec2Config, Wav2Vec2Model
+_WAV2VEC2_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                       conv_dim=(32, 32, 32), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
+                       feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+
+
+def wav2vec2(config_cls="Wav2Vec2Config", model_cls="Wav2Vec2Model", keys=("last_hidden_state", "extract_features"),
+             **cfg):
+    """Conv feature extractor (group norm), positional conv embedding, 2 layers; batch and audio length dynamic.
+    Other wav2vec2-style models (``model_cls``) take the same config fields and inputs."""
+    import transformers
 
     torch = _torch()
-    cfg = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                         conv_dim=(32, 32, 32), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2),
-                         feat_extract_norm="group", num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-    model = _hf(Wav2Vec2Model(cfg).eval(), ("last_hidden_state", "extract_features"), arg_names=("input_values",))
+    config = getattr(transformers, config_cls)(**{**_WAV2VEC2_SMALL, **cfg})
+    model = _hf(getattr(transformers, model_cls)(config).eval(), keys, arg_names=("input_values",))
     sizes = [(2, 800), (3, 1200)]
 
     def inputs(k):
@@ -838,6 +855,39 @@ def _nn_model(kind):
     return build
 
 
+def _nn_decoder():
+    """torch.nn's TransformerDecoder (pre-norm): a causal target mask and a padded memory, both inputs; not
+    detected as causal (tgt_is_causal=False: detecting it compares the mask's values, which torch.export cannot)."""
+    torch = _torch()
+    nn = torch.nn
+    layer = nn.TransformerDecoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=True, norm_first=True)
+    dec = nn.TransformerDecoder(layer, num_layers=2)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dec = dec
+
+        def forward(self, tgt, memory, tgt_mask, memory_key_padding_mask):
+            return self.dec(tgt, memory, tgt_mask=tgt_mask, memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=False)
+
+    sizes = [(2, 7), (3, 4)]  # batch, source
+
+    def inputs(k):
+        b, s = sizes[k]
+        g = torch.Generator().manual_seed(k)
+        mask = torch.zeros(b, s, dtype=torch.bool)
+        mask[0, s - 2:] = True
+        t = 3 + 2 * k
+        return (torch.randn(b, t, 32, generator=g), torch.randn(b, s, 32, generator=g),
+                nn.Transformer.generate_square_subsequent_mask(t), mask)
+
+    return Spec(Net().eval(), ["tgt", "memory", "tgt_mask", "memory_key_padding_mask"], inputs,
+                {"tgt": {0: "batch", 1: "target"}, "memory": {0: "batch", 1: "source"},
+                 "tgt_mask": {0: "target", 1: "target"}, "memory_key_padding_mask": {0: "batch", 1: "source"}})
+
+
 MODELS.update({
     "tv_googlenet": _tv("googlenet", spatial=_HW, aux_logits=False, init_weights=True),
     "tv_inception_v3": _tv("inception_v3", 96, spatial=((96, 96), (112, 104)), aux_logits=False, init_weights=True),
@@ -874,6 +924,63 @@ MODELS.update({
     "transformer_encoder": _nn_model("transformer_encoder"), "mha": _nn_model("mha"),
 })
 # ---- end of held-out vision (s7b) ----------------------------------------------------------------------------
+
+
+# ---- held-out models (s9c): more instances of the kinds above, with ops/patterns the others lack -------------
+# text: bottleneck + NoNorm, grouped Conv1d attention, pooled/relative attention, two-stream relative attention,
+# interleaved rotary, multi-query attention, positions from the padding; vision/audio: conv projections, separable
+# attention, GRN, gated relative position bias, attention pooling; timm: reparameterised convs, cascaded group
+# attention, weight standardisation, spatial-reduction attention, multi-resolution fusion, token-mixing MLPs
+S9C_MODELS = {
+    # NoNorm (no normalisation) leaves the default init's outputs ~0.1: a wider init makes them ~1
+    "mobilebert": _hf_text("MobileBertConfig", "MobileBertModel", ("last_hidden_state", "pooler_output"),
+                           with_types=True, embedding_size=32, intra_bottleneck_size=32, true_hidden_size=32,
+                           num_feedforward_networks=2, initializer_range=0.1, **_ENC),
+    "squeezebert": _hf_text("SqueezeBertConfig", "SqueezeBertModel", ("last_hidden_state", "pooler_output"),
+                            with_types=True, embedding_size=64, q_groups=2, k_groups=2, v_groups=2,
+                            post_attention_groups=2, intermediate_groups=2, output_groups=2, **_ENC),
+    "funnel": _hf_text("FunnelConfig", "FunnelModel", with_types=True, block_sizes=[1, 1], block_repeats=[1, 1],
+                       num_decoder_layers=1, d_model=64, n_head=2, d_head=32, d_inner=128),
+    "xlnet": _hf_text("XLNetConfig", "XLNetModel", d_model=64, n_layer=2, n_head=2, d_inner=128, use_mems_eval=False),
+    "codegen": _hf_text("CodeGenConfig", "CodeGenModel", n_embd=64, n_layer=2, n_head=4, rotary_dim=8,
+                        n_positions=64, n_ctx=64, use_cache=False),
+    "gpt_bigcode": _hf_text("GPTBigCodeConfig", "GPTBigCodeModel", n_embd=64, n_layer=2, n_head=4,
+                            multi_query=True, n_positions=64, use_cache=False),
+    "m2m100": _hf_seq2seq("M2M100Config", "M2M100Model", pad_token_id=1, use_cache=False, **_S2S),
+    "gptj": _hf_text("GPTJConfig", "GPTJModel", n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64,
+                     use_cache=False),
+    "pegasus": _hf_seq2seq("PegasusConfig", "PegasusModel", **_S2S),
+    "qwen2_past": _hf_decoder_past("Qwen2Config", "Qwen2Model", 2, 2, 16, num_hidden_layers=2, hidden_size=64,
+                                   intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
+                                   max_position_embeddings=64),
+    "cvt": _hf_image("CvtModel", "CvtConfig", keys=("last_hidden_state", "cls_token_value"), randomise=True,
+                     depth=[1, 2, 3], embed_dim=[16, 32, 64], num_heads=[1, 2, 2], size=64,  # HF indexes depth by stage
+                     spatial=((64, 64), (80, 72))),
+    # legacy: its fold (aten::col2im) needs opset 18, where the legacy exporter then fails (TypeError)
+    "mobilevitv2": _hf_image("MobileViTV2Model", "MobileViTV2Config", randomise=True, image_size=64,
+                             width_multiplier=0.5, size=64),
+    "convnextv2": _hf_image("ConvNextV2Model", "ConvNextV2Config", randomise=True, num_stages=2,
+                            hidden_sizes=[16, 32], depths=[1, 1], size=64, spatial=((64, 64), (96, 80))),
+    "siglip_vision": _hf_image("SiglipVisionModel", "SiglipVisionConfig", image_size=32, patch_size=8, **_VIT_SMALL),
+    "wavlm": lambda: wav2vec2("WavLMConfig", "WavLMModel", num_buckets=16, max_bucket_distance=32),
+    "hubert": lambda: wav2vec2("HubertConfig", "HubertModel", ("last_hidden_state",), feat_extract_norm="layer",
+                               do_stable_layer_norm=True, conv_bias=True),
+    "timm_fastvit_t8": _timm("fastvit_t8"),
+    "timm_efficientvit_m0": _timm("efficientvit_m0", img_size=64),
+    "timm_test_nfnet": _timm("test_nfnet"),
+    "timm_pvt_v2_b0": _timm("pvt_v2_b0"),
+    "timm_hrnet_w18_small": _timm("hrnet_w18_small"),
+    "timm_mixer_s16": _timm_net("mlp_mixer", "MlpMixer", img_size=64, patch_size=16, num_blocks=2, embed_dim=64),
+    "timm_repvit_m0_9": _timm("repvit_m0_9"),
+    # twins_svt_small's windowed (LSA) and sub-sampled (GSA) attention, narrower and one block per stage
+    "timm_twins_svt": _timm_net("twins", "Twins", img_size=64, patch_size=4, embed_dims=(16, 32, 64, 128),
+                                num_heads=(1, 2, 4, 8), mlp_ratios=(2, 2, 2, 2), depths=(1, 1, 1, 1),
+                                sr_ratios=(4, 2, 1, 1), wss=(4, 4, 2, 2), num_classes=10),
+    "tv_mobilenet_v3_large": _tv("mobilenet_v3_large", spatial=_HW),
+    "tv_regnet_x_400mf": _tv("regnet_x_400mf", spatial=_HW),
+    "transformer_decoder": _nn_decoder,
+}
+MODELS.update(S9C_MODELS)
 
 
 # ---- torchvision without its C++ ops ---------------------------------------------------------

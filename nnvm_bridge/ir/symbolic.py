@@ -498,6 +498,13 @@ def taken_as_equal(a, b):
     return min(a, b, key=lambda d: (len(str(d)), str(d)))
 
 
+def clamped_at_zero(d):
+    """``x`` when ``d`` is ``max(x, 0)`` (a range's length over symbolic bounds), else None: where some tensor has
+    the length ``x``, ``x`` is not negative and ``d`` is ``x``."""
+    rest = [a for a in _atom_args(d, "max") if not (isinstance(a, numbers.Integral) and a == 0)]
+    return rest[0] if len(rest) == 1 and len(_atom_args(d, "max")) == 2 else None
+
+
 def dim_min(a, b):
     if not isinstance(a, Dim) and not isinstance(b, Dim):
         return min(a, b)
@@ -773,7 +780,12 @@ def parse_shape(text) -> tuple:
         cur += c
     if cur.strip():
         parts.append(cur)
-    return tuple(parse_dim(part.strip().rstrip("L")) for part in parts)
+    return tuple(parse_dim(_without_long_suffix(part.strip())) for part in parts)
+
+
+def _without_long_suffix(text):
+    """``10L`` (Python 2's long, in old MXNet shape texts) is 10; a symbol named ``L`` or ``seq_L`` stays."""
+    return text[:-1] if len(text) > 1 and text[-1] == "L" and text[:-1].isdigit() else text
 
 
 def parse_shape_hint(text, var: str):

@@ -7,6 +7,8 @@ where none has, the error says to pass shape=.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nnvm_bridge.errors import ShapeError
@@ -118,6 +120,8 @@ def _length(ctx, node, d, name):
     if src is None and _min_of_constant(d):  # min(c, X): the first c steps of X's (slice clamps as min does)
         cut, x = _min_of_constant(d)
         src = ctx.dim_source(x)
+    if src is None and _scaled(ctx, d) is not None:
+        src = _scaled_length(ctx, name, *_scaled(ctx, d))
     if src is None:
         raise needs_shape_error(node, f"no tensor of the graph has the length {format_dim(d)} to take it from")
     entry, axis = src
@@ -125,6 +129,30 @@ def _length(ctx, node, d, name):
     if cut is not None:
         steps = ctx.add("slice", f"{name}_cut", [steps], {"begin": (0,), "end": (cut,)})
     return ctx.add("Cast", f"{name}_f", [steps], {"dtype": "float32"})  # arange_like keeps its input's dtype
+
+
+def _scaled(ctx, d):
+    """(source of X, a, c) when ``d`` is ``a * X + c`` (ints a >= 1, c >= 0) and some tensor is X long (XLNet's
+    relative positions over 2 * sequence, Funnel's over 4 * sequence), else None."""
+    terms = dict(d.terms)
+    c = terms.pop((), 0)
+    if c < 0 or not terms or any(k <= 0 for k in terms.values()):
+        return None
+    a = math.gcd(*terms.values())
+    x = (d - c) // a
+    src = ctx.dim_source(x) if x * a + c == d else None
+    return None if src is None else (src, a, c)
+
+
+def _scaled_length(ctx, name, src, a, c):
+    """(entry, 0) of a 1-d tensor ``a * X + c`` long: X's positions repeated ``a`` times and ``c`` more."""
+    x = ctx.add("_contrib_arange_like", f"{name}_base", [src[0]], {"axis": src[1]})
+    y = ctx.add("repeat", f"{name}_times", [x], {"repeats": a, "axis": 0}) if a > 1 else x
+    if c:
+        more = ctx.add("_arange", f"{name}_more", [], {"start": 0, "stop": c, "dtype": "float32"})
+        y = ctx.add("Concat", f"{name}_plus", [ctx.add("Cast", f"{name}_f", [y], {"dtype": "float32"}), more],
+                    {"dim": 0, "num_args": 2})
+    return y, 0
 
 
 def _min_of_constant(d):
@@ -204,11 +232,22 @@ def _dyn_arange(ctx, node, attrs, inputs):
     out = ctx.shape(node[0])
     if out is None:
         raise needs_shape_error(node, "unknown output length")
-    steps = _length(ctx, node, out[0], f"{node.name}_steps")
     start, delta = (element_f32(ctx, node, x, 0, f"{node.name}_{w}") for x, w in zip((inputs[0], inputs[2]), "sd"))
+    try:
+        steps = _length(ctx, node, out[0], f"{node.name}_steps")
+    except ShapeError:  # no tensor is that long yet (the bound comes from the input's shape, the tensor later)
+        steps = run_time_positions(ctx, node, _range_length(ctx, node, start, inputs[1], delta), f"{node.name}_steps")
     y = ctx.add("broadcast_add", f"{node.name}_add", [ctx.add("broadcast_mul", f"{node.name}_mul", [steps, delta]),
                                                       start])
     return [ctx.add("Cast", node.name, [y], {"dtype": mx_dtype(attrs.dtype)})]
+
+
+def _range_length(ctx, node, start, limit, delta):
+    """max(ceil((limit - start) / delta), 0) as a float (1,) tensor: ONNX Range's length, at run time."""
+    name = f"{node.name}_len"
+    span = ctx.add("broadcast_sub", f"{name}_span", [element_f32(ctx, node, limit, 0, f"{name}_l"), start])
+    steps = ctx.add("ceil", f"{name}_ceil", [ctx.add("broadcast_div", f"{name}_div", [span, delta])])
+    return ctx.add("relu", name, [steps])
 
 
 @MXNET_EXPORT.register("dyn_slice")

@@ -90,6 +90,7 @@ class ImportContext:
         self.initializer_names: set = set()
         self.shape_values: dict = {}  # onnx name -> object ndarray of ints and Dims (a symbolic shape tensor)
         self.partial_shape_values: dict = {}  # onnx name -> list of ints, Dims and None (run time only)
+        self.aranges: dict = {}  # onnx name -> pieces (start, step, length) of a run-time Range's elements
         self._scalar_entries: set = set()  # (id(node), index) of entries holding an ONNX 0-d value as (1,)
         # info and caches are keyed by id(node): keep every node alive so ids are never reused
         self._alive: list = []
@@ -210,6 +211,10 @@ class ImportContext:
         if isinstance(v, Entry):
             return self.info[(id(v.node), v.index)][0]
         return v.shape
+
+    def is_tensor_dim(self, d):
+        """Whether some value converted so far has the symbolic length ``d`` on an axis (so ``d`` is not negative)."""
+        return any(s is not None and d in s for s, *_ in self.info.values())
 
     def rank(self, x):
         s = self.shape(x)

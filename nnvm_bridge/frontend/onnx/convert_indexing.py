@@ -18,11 +18,24 @@ def _static(ctx, x, what):
 
 @ONNX_IMPORT.register("EyeLike", since=(9, 22))
 def eye_like(ctx, node, attrs, inputs):
-    s = _static(ctx, inputs[0], "EyeLike")
-    if len(s) != 2:
-        raise ctx.error(ShapeError, f"EyeLike takes a 2-d input, got shape {s}")
+    s = ctx.shape(inputs[0])
+    if s is not None and len(s) != 2:
+        raise ctx.error(ShapeError, f"EyeLike takes a 2-d input, got shape {tuple(s)}")
     dtype = _dt.from_onnx(int(attrs["dtype"])) if "dtype" in attrs else ctx.dtype(inputs[0])
-    return np.eye(s[0], s[1], int(attrs.get("k", 0)), dtype=_dt.to_numpy(dtype))
+    k = int(attrs.get("k", 0))
+    if s is not None and not is_static(s):
+        return ctx.cast(_symbolic_eye(ctx, inputs[0], k), dtype)
+    s = _static(ctx, inputs[0], "EyeLike")
+    return np.eye(s[0], s[1], k, dtype=_dt.to_numpy(dtype))
+
+
+def _symbolic_eye(ctx, x, k):
+    """EyeLike of an (R, C) input with symbolic dims (XLNet's eye of the sequence length): the row and column
+    numbers as running sums of ones along each axis, 1 where column - k == row."""
+    ones = ctx.emit1("ones_like", [ctx.cast(x, "float32")])
+    row = ctx.emit1("cumsum", [ones], {"axis": 0})
+    col = ctx.emit1("cumsum", [ones], {"axis": 1})
+    return ctx.emit1("broadcast_equal", [ctx.emit1("__sub_scalar__", [col], {"scalar": float(k)}), row])
 
 
 @ONNX_IMPORT.register("ReverseSequence", since=(10, 28))

@@ -7,7 +7,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...ir import dtypes as _dt
-from ...ir.symbolic import Dim, dim_max, dim_min, is_static, lower_bound, slice_length
+from ...ir.symbolic import Dim, clamped_at_zero, dim_max, dim_min, is_static, lower_bound, slice_length
 from ...ops.common import broadcast_shapes
 from . import shape_values
 from .convert_datadep import data_dependent_dim, run_time_dims
@@ -100,6 +100,10 @@ def _symbolic_range(ctx, inputs):
     if isinstance(delta, Dim) or int(delta) == 0 or int(delta) != delta:
         return None
     length = slice_length(start, limit, int(delta))
+    if clamped_at_zero(length) is not None and ctx.is_tensor_dim(clamped_at_zero(length)):
+        length = clamped_at_zero(length)  # max(T, 0) where T is a tensor's length (WavLM's frames): T
+    if ctx.node is not None:  # one element of it is a dim (Funnel: the last of arange(S) bounds another range)
+        ctx.aranges[ctx.node.outputs[0]] = [(start, int(delta), length)]
     return ctx.runtime_op("dyn_arange", [inputs[0], inputs[1], inputs[2]], (length,),
                           {"dtype": ctx.dtype(inputs[0])})
 
@@ -527,7 +531,8 @@ def gather(ctx, node, attrs, inputs):
     dv = ctx.const(data)
     ds = ctx.shape(data)
     if iv is not None and ds is not None:
-        iv = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
+        if not isinstance(ds[axis], Dim):  # on a symbolic axis, take counts negative indices from the end itself
+            iv = np.where(iv < 0, iv + ds[axis], iv).astype(np.int64)
         if dv is not None:
             return np.take(dv, iv, axis=axis)
         if iv.ndim == 0:

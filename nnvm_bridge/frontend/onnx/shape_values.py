@@ -16,7 +16,7 @@ import numpy as np
 
 from ...ir import dtypes as _dt
 from ...ir.graph import Entry
-from ...ir.symbolic import Dim, dim_isqrt, dim_max, dim_min, lower_bound
+from ...ir.symbolic import Dim, dim_isqrt, dim_max, dim_min, lower_bound, slice_indices, slice_length
 
 _MAX_ELEMENTS = 64
 _RULES = {}
@@ -72,7 +72,8 @@ def evaluate(ctx, node):
     rule = _RULES.get(node.op_type)
     if rule is None or node.domain or len(node.outputs) != 1:
         return None
-    if node.op_type not in ("Shape", "Size") and not any(x in ctx.shape_values for x in node.inputs if x):
+    if node.op_type not in ("Shape", "Size") and not any(x in ctx.shape_values or x in ctx.aranges
+                                                         for x in node.inputs if x):
         return None
     try:
         out = rule(ctx, node, node.attrs, node.inputs)
@@ -126,11 +127,71 @@ def _identity(ctx, node, attrs, inputs):
 
 @_rule("Gather")
 def _gather(ctx, node, attrs, inputs):
+    if inputs[0] in ctx.aranges:
+        return _arange_elements(ctx, inputs[0], ctx.const(inputs[1]))
     data, idx = _operand(ctx, inputs[0]), ctx.const(inputs[1])
     if idx is None or data.ndim != 1:
         return None
     idx = np.where(idx < 0, idx + data.shape[0], idx)
     return np.take(data, idx), _dtype(ctx, inputs[0])
+
+
+# ---- run-time aranges (ctx.aranges) ------------------------------------------------------------------------
+# A Range over symbolic bounds is a run-time tensor, but each of its elements is a dim: start + i * step. Its
+# Casts, constant Slices and Concats with small constants stay such values, kept as pieces (start, step, length)
+# end to end (a constant element is a piece of length 1), so that a Gather of a constant index gives a dim
+# (Funnel bounds its relative-position ranges by elements of its pooled position ranges).
+def _arange_elements(ctx, name, idx):
+    """Elements ``idx`` (constant) of the run-time arange ``name``, counted from the end where negative."""
+    pieces = ctx.aranges[name]
+    if idx is None or idx.size > _MAX_ELEMENTS:
+        return None
+
+    def one(i):
+        seq = pieces if i >= 0 else [(b + (n - 1) * st, -st, n) for b, st, n in reversed(pieces)]
+        i = i if i >= 0 else -1 - i
+        for b, st, n in seq:
+            known = lower_bound(n) if isinstance(n, Dim) else n
+            if known is not None and i < known:
+                return b + i * st
+            if isinstance(n, Dim):
+                raise ArithmeticError("which piece holds the element is not known")
+            i -= n
+        raise IndexError("index out of range")
+
+    return np.frompyfunc(one, 1, 1)(np.asarray(idx, dtype=object)), _dtype(ctx, name)
+
+
+def _note_sliced_arange(ctx, node, inputs):
+    """A Slice of a one-piece arange with constant bounds and a positive step is an arange too."""
+    given = [x for x in inputs[1:5] if x]
+    consts = [ctx.const(x) if x else None for x in inputs[1:5]]
+    pieces = ctx.aranges[inputs[0]]
+    if len(pieces) != 1 or any(ctx.const(x) is None for x in given) or len(given) < 2 or consts[0].size != 1 or \
+            (consts[2] is not None and int(consts[2].reshape(-1)[0]) not in (0, -1)):
+        return
+    b, e = int(consts[0].reshape(-1)[0]), int(consts[1].reshape(-1)[0])
+    st = 1 if consts[3] is None else int(consts[3].reshape(-1)[0])
+    start, step, n = pieces[0]
+    if st <= 0 or (b < 0 and isinstance(n, Dim)):
+        return
+    lo, hi, _ = slice_indices(n, b, e, st)
+    # a begin past the end leaves no element, so its start is never read
+    ctx.aranges[node.outputs[0]] = [(start + (b if b >= 0 else lo) * step, step * st, slice_length(lo, hi, st, n))]
+
+
+def _note_concatenated_aranges(ctx, node, inputs):
+    """A Concat of aranges and small 1-D constants or shape values is an arange of pieces."""
+    pieces = []
+    for x in (x for x in inputs if x):
+        if x in ctx.aranges:
+            pieces += ctx.aranges[x]
+            continue
+        v = ctx.shape_value(x)
+        if v is None or v.ndim != 1 or not _integral(np.asarray(v, dtype=object)):
+            return
+        pieces += [(d, 0, 1) for d in _whole(np.asarray(v, dtype=object)).tolist()]
+    ctx.aranges[node.outputs[0]] = pieces
 
 
 def _slice_of(data, starts, ends, axes, steps):
@@ -146,12 +207,15 @@ def _slice_of(data, starts, ends, axes, steps):
 
 @_rule("Slice")
 def _slice(ctx, node, attrs, inputs):
+    if inputs[0] in ctx.aranges:
+        return _note_sliced_arange(ctx, node, inputs) if "starts" not in attrs else None
     data = _operand(ctx, inputs[0])
     if "starts" in attrs:
         starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes", [0]), None
     else:
         consts = [ctx.const(inputs[i]) if inputs[i] else None for i in range(1, 5)]
-        if consts[0] is None or consts[1] is None or (inputs[3] and consts[2] is None) or (inputs[4] and consts[3] is None):
+        if consts[0] is None or consts[1] is None or (inputs[3] and consts[2] is None) or \
+                (inputs[4] and consts[3] is None):
             return None
         starts, ends = consts[0].reshape(-1), consts[1].reshape(-1)
         axes = [0] if consts[2] is None else consts[2].reshape(-1)
@@ -191,6 +255,8 @@ def _unsqueeze(ctx, node, attrs, inputs):
 
 @_rule("Concat")
 def _concat(ctx, node, attrs, inputs):
+    if any(x in ctx.aranges for x in inputs if x):
+        return _note_concatenated_aranges(ctx, node, inputs)
     parts = [_operand(ctx, x) for x in inputs if x]
     if any(p.ndim != 1 for p in parts):
         return None
@@ -258,6 +324,9 @@ def _cast(ctx, node, attrs, inputs):
     to = _dt.from_onnx(attrs["to"])
     if to not in ("int64", "int32", "float32", "float64"):  # torch.arange(seq, dtype=float) casts the length
         return None
+    if inputs[0] in ctx.aranges:  # a cast arange of whole numbers is that arange (its value stays run-time)
+        ctx.aranges[node.outputs[0]] = ctx.aranges[inputs[0]]
+        return None
     v = _operand(ctx, inputs[0])
     if to.startswith("int"):  # a cast truncates: floor, for the sizes these are
         v = np.frompyfunc(lambda x: x.floor() if isinstance(x, Ratio) else x, 1, 1)(v)
@@ -314,14 +383,20 @@ def _integral(v):
     return all(isinstance(x, Dim) or float(x).is_integer() for x in v.reshape(-1))
 
 
+def _whole(v):
+    return np.frompyfunc(lambda x: x if isinstance(x, Dim) else int(x), 1, 1)(v)
+
+
 def _arith(fn, exact_in_floats=True):
     """A binary rule; on float tensors only while every value is a whole number (a dim cast to float), and
     never a division there (it would not truncate)."""
     def rule(ctx, node, attrs, inputs):
         a, b = _operand(ctx, inputs[0]), _operand(ctx, inputs[1])
         dtype = _dtype(ctx, inputs[0])
-        if dtype.startswith("float") and not (exact_in_floats and _integral(a) and _integral(b)):
-            return None
+        if dtype.startswith("float"):
+            if not (exact_in_floats and _integral(a) and _integral(b)):
+                return None
+            a, b = _whole(a), _whole(b)  # a Dim takes ints, not floats
         return fn(a, b), dtype
     return rule
 
