@@ -237,12 +237,10 @@ def _take_shape(a, shapes):
 
 def _take_compute(a, xs):
     data, idx = xs
-    if a.axis is None:
-        data = data.reshape(-1)
-    axis = 0 if a.axis is None else a.axis
     idx = idx.astype(np.int64)
-    idx = np.where(idx < 0, idx + data.shape[axis], idx)  # from the end, as the emitters take them
-    return [np.take(data, idx, axis=axis, mode="clip")]
+    if a.axis is None:
+        return [np.take(data.reshape(-1), idx, mode="clip")]
+    return [np.take(data, idx, axis=a.axis, mode="clip")]
 
 
 def _gather_nd_shape(a, shapes):
