@@ -2,33 +2,12 @@
 exposed, each reproduced by a tiny ONNX graph exported here, run WITHOUT shape= at two sizes against onnxruntime."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 
-import nnvm_bridge as nb  # noqa: E402
-from tolerance import assert_close  # noqa: E402
-
-
-def _export(module, example, path, dynamic):
-    torch.onnx.export(module.eval(), example, str(path), input_names=["x"], dynamic_axes={"x": dynamic},
-                      dynamo=False)
-    return str(path)
-
-
-def _both_engines(path, sizes):
-    """compile_model(path) and import_to_gluon(path) against onnxruntime at each of ``sizes``."""
-    mx = pytest.importorskip("mxnet")
-    pytest.importorskip("tvm")
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    cm, block = nb.compile_model(path), nb.import_to_gluon(path)
-    for k, shape in enumerate(sizes):
-        x = np.random.RandomState(k).randn(*shape).astype(np.float32)
-        ref = sess.run(None, {"x": x})[0]
-        assert_close(cm.run({"x": x})[0], ref)
-        assert_close(block(mx.nd.array(x)).asnumpy(), ref)
+from exported_models import export_one_input, match_on_both_engines  # noqa: E402
 
 
 def test_constant_pad_of_non_spatial_axes_with_a_symbolic_batch(tmp_path):
@@ -38,8 +17,8 @@ def test_constant_pad_of_non_spatial_axes_with_a_symbolic_batch(tmp_path):
         def forward(self, x):
             return torch.nn.functional.pad(x, (0, 0, 1, 2, 0, 3), value=0.5) * 2
 
-    path = _export(Net(), (torch.randn(2, 5, 4, 3),), tmp_path / "pad.onnx", {0: "N"})
-    _both_engines(path, [(2, 5, 4, 3), (3, 5, 4, 3)])
+    path = export_one_input(Net(), (torch.randn(2, 5, 4, 3),), tmp_path / "pad.onnx", {0: "N"})
+    match_on_both_engines(path, [(2, 5, 4, 3), (3, 5, 4, 3)])
 
 
 def _conv_then(tail):
@@ -62,5 +41,5 @@ def _conv_then(tail):
 def test_reshape_of_a_convolution_output(tmp_path, tail):
     """MXNet reshapes in place, and a Convolution's oneDNN-blocked output kept its 4-d layout under the new
     shape: oneDNN's transpose and slice then failed to reorder it, its concat and softmax misread it."""
-    path = _export(_conv_then(tail), (torch.randn(2, 3, 8, 8),), tmp_path / "tokens.onnx", {0: "N"})
-    _both_engines(path, [(2, 3, 8, 8), (3, 3, 8, 8)])
+    path = export_one_input(_conv_then(tail), (torch.randn(2, 3, 8, 8),), tmp_path / "tokens.onnx", {0: "N"})
+    match_on_both_engines(path, [(2, 3, 8, 8), (3, 3, 8, 8)])

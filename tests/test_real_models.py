@@ -14,6 +14,7 @@ pytest.importorskip("onnxruntime")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import real_model_sweep as sweep  # noqa: E402
+from exported_models import export_one_input, match_on_both_engines  # noqa: E402
 
 # transformers BERT (mask and token types) and GPT-2 with past keys/values (batch, new and past lengths
 # dynamic), a torchvision CNN (dynamic batch) and a torch.nn LSTM (dynamic batch and sequence)
@@ -121,24 +122,8 @@ def _both_engines_match(module, shapes, dynamic, tmp_path):
     """``module`` exported by the legacy exporter with ``dynamic`` axes of its one input, through compile_model
     and import_to_gluon without shape=, against onnxruntime at each of ``shapes``."""
     torch = pytest.importorskip("torch")
-    mx = pytest.importorskip("mxnet")
-    pytest.importorskip("tvm")
-    import numpy as np
-    import onnxruntime as ort
-
-    import nnvm_bridge as nb
-    from tolerance import assert_close
-
-    path = str(tmp_path / "model.onnx")
-    torch.onnx.export(module.eval(), (torch.randn(*shapes[0]),), path, input_names=["x"],
-                      dynamic_axes={"x": dynamic}, dynamo=False)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    cm, block = nb.compile_model(path), nb.import_to_gluon(path)
-    for k, shape in enumerate(shapes):
-        x = np.random.RandomState(k).randn(*shape).astype(np.float32)
-        ref = sess.run(None, {"x": x})[0]
-        assert_close(cm.run({"x": x})[0], ref)
-        assert_close(block(mx.nd.array(x)).asnumpy(), ref)
+    path = export_one_input(module, (torch.randn(*shapes[0]),), tmp_path / "model.onnx", dynamic)
+    match_on_both_engines(path, shapes)
     return path
 
 
