@@ -6,6 +6,9 @@ data-dependent condition, and torchvision's detection post-processing (NonZero o
 returns no boxes when nothing is left, NMS and TopK otherwise), each compiled once and run at two input
 sizes against onnxruntime.  MXNet gets ``_cond`` for such an If and ``_foreach`` for a loop that runs its
 whole (symbolic or long) trip count, ``_while_loop`` for a loop the data stop (one with scan outputs is refused).
+Small torch modules exported by the legacy exporter add what torchvision's Mask R-CNN writes: a Slice whose bounds
+are data, masks pasted at their boxes in a scripted loop (TVM; MXNet refuses it with what to do), and a carried
+value that grows by concatenation (a scan output of MXNet's ``_foreach``).
 """
 from __future__ import annotations
 
@@ -391,3 +394,154 @@ def test_loop_that_mxnet_cannot_unroll_is_refused_with_what_to_do():
 
     with pytest.raises(UnsupportedOperatorError, match="compile with TVM"):
         to_mxnet(*from_onnx(while_model()))
+
+
+# ---- lengths that the data decide, from PyTorch's legacy exporter (torchvision's Mask R-CNN paste) -----------
+def _torch_export(module, args, names, dynamic_axes, path):
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), args, str(path), input_names=names, output_names=["out"],
+                          dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    return onnx.load(str(path))
+
+
+def _paste_functions():
+    """torchvision's ``_onnx_paste_masks_in_image_loop`` in small: per box, the mask resized to the box's size,
+    cut where the box leaves the image (Slice bounds from the box's values), zeros padded around it to the
+    image's size (ConstantOfShape of box-dependent lengths), the rows concatenated onto a carried tensor that
+    starts empty (a scripted loop)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+
+    def paste_one(mask, box, im_h, im_w):
+        one, zero = torch.ones(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
+        w = torch.max(torch.cat((box[2] - box[0] + one, one)))
+        h = torch.max(torch.cat((box[3] - box[1] + one, one)))
+        mask = F.interpolate(mask.expand((1, 1, mask.size(0), mask.size(1))), size=(int(h), int(w)),
+                             mode="bilinear", align_corners=False)[0][0]
+        x_0 = torch.max(torch.cat((box[0].unsqueeze(0), zero)))
+        x_1 = torch.min(torch.cat((box[2].unsqueeze(0) + one, im_w.unsqueeze(0))))
+        y_0 = torch.max(torch.cat((box[1].unsqueeze(0), zero)))
+        y_1 = torch.min(torch.cat((box[3].unsqueeze(0) + one, im_h.unsqueeze(0))))
+        cut = mask[(y_0 - box[1]):(y_1 - box[1]), (x_0 - box[0]):(x_1 - box[0])]
+        rows = torch.cat((torch.zeros(y_0, cut.size(1)), cut, torch.zeros(im_h - y_1, cut.size(1))), 0)[0:im_h, :]
+        return torch.cat((torch.zeros(rows.size(0), x_0), rows, torch.zeros(rows.size(0), im_w - x_1)), 1)[:, :im_w]
+
+    @torch.jit._script_if_tracing
+    def paste_all(masks, boxes, im_h, im_w):
+        res = torch.zeros(0, im_h, im_w)
+        for i in range(masks.size(0)):
+            res = torch.cat((res, paste_one(masks[i][0], boxes[i], im_h, im_w).unsqueeze(0)))
+        return res
+
+    class Paste(torch.nn.Module):
+        def forward(self, image, masks, boxes):
+            im_h, im_w = (torch.scalar_tensor(d, dtype=torch.int64) for d in image.shape[-2:])
+            return paste_all(masks, boxes.to(torch.int64), im_h, im_w)[:, None]
+
+    return Paste()
+
+
+def paste_model(path):
+    torch = pytest.importorskip("torch")
+    boxes = torch.tensor([[2.0, 3.0, 20.0, 30.0], [-4.0, 10.0, 45.0, 38.0]])
+    return _torch_export(_paste_functions(), (torch.zeros(1, 3, 40, 50), torch.rand(2, 1, 14, 14), boxes),
+                         ["image", "masks", "boxes"], {"image": {2: "h", 3: "w"}, "masks": {0: "n"}, "boxes": {0: "n"}},
+                         path)
+
+
+def _paste_feeds(hw, boxes, seed):
+    return {"image": np.zeros((1, 3) + hw, np.float32), "boxes": np.array(boxes, np.float32).reshape(-1, 4),
+            "masks": np.random.RandomState(seed).rand(len(boxes), 1, 14, 14).astype(np.float32)}
+
+
+# boxes inside, across every border, beyond the image, a box of one pixel; then no box at all
+PASTE_FEEDS = [_paste_feeds((40, 50), [[2, 3, 20, 30], [-4, -10, 45, 38], [30, 25, 60, 48]], 0),
+               _paste_feeds((33, 47), [[10, 1, 10, 1], [1, 2, 46, 32]], 1), _paste_feeds((33, 47), [], 2)]
+
+
+def cut_model(path):
+    """x[:, b0:b1] with the bounds from a float tensor's values (a Slice whose starts and ends are data)."""
+    torch = pytest.importorskip("torch")
+
+    class Cut(torch.nn.Module):
+        def forward(self, x, b):
+            b = b.to(torch.int64)
+            return x[:, b[0]:b[1]] * 2.0
+
+    return _torch_export(Cut(), (torch.rand(2, 10), torch.tensor([2.0, 7.0])), ["x", "b"], {"x": {0: "n"}}, path)
+
+
+# bounds inside, from the end, beyond the axis, before its start, crossed (empty), equal (empty)
+CUT_FEEDS = [{"x": np.random.RandomState(n).rand(n, 10).astype(np.float32), "b": np.array(b, np.float32)}
+             for n, b in ((2, (2, 7)), (3, (-6, 9)), (3, (3, 40)), (1, (-20, 3)), (4, (8, 2)), (2, (5, 5)))]
+
+
+def grow_model(path):
+    """res = zeros(0, m); for i in range(n): res = cat((res, 2 * x[i] + 1)): a carried value that grows by
+    concatenation onto an empty start (MXNet: a scan output of _foreach)."""
+    torch = pytest.importorskip("torch")
+
+    @torch.jit._script_if_tracing
+    def grow(x):
+        res = torch.zeros(0, x.size(1))
+        for i in range(x.size(0)):
+            res = torch.cat((res, (x[i] * 2.0 + 1.0).unsqueeze(0)))
+        return res
+
+    class Grow(torch.nn.Module):
+        def forward(self, x):
+            return grow(x) + 1.0
+
+    return _torch_export(Grow(), (torch.rand(3, 5),), ["x"], {"x": {0: "n", 1: "m"}}, path)
+
+
+GROW_FEEDS = [{"x": np.random.RandomState(k).rand(*s).astype(np.float32)}
+              for k, s in enumerate([(3, 5), (6, 2), (0, 4)])]
+
+
+@pytest.mark.parametrize("engine", ["tvm", "mxnet"])
+def test_slice_whose_bounds_are_data_follows_python_rules(tmp_path, engine):
+    import nnvm_bridge as nb
+
+    pytest.importorskip(engine)
+    model = cut_model(tmp_path / "cut.onnx")
+    run = nb.compile_model(model).run if engine == "tvm" else \
+        (lambda feeds, block=nb.import_to_gluon(model): _gluon_run(block, model, feeds))
+    for feeds in CUT_FEEDS:
+        _compare(run(feeds), _ort(model, feeds))
+
+
+@pytest.mark.slow
+def test_masks_pasted_at_their_boxes_in_a_scripted_loop_compile_once_for_every_size(tmp_path):
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = paste_model(tmp_path / "paste.onnx")
+    compiled = nb.compile_model(model)
+    for feeds in PASTE_FEEDS:
+        _compare(compiled.run(feeds), _ort(model, feeds))
+
+
+def test_loop_whose_body_lengths_the_data_decide_is_refused_by_mxnet_with_what_to_do(tmp_path):
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    with pytest.raises(UnsupportedOperatorError, match="lengths the data decide.*compile with TVM"):
+        to_mxnet(*from_onnx(paste_model(tmp_path / "paste.onnx")))
+
+
+@pytest.mark.parametrize("engine", ["tvm", "mxnet"])
+def test_loop_growing_a_carried_concatenation_runs_at_every_length(tmp_path, engine):
+    import nnvm_bridge as nb
+    from frontend_ext.mxnet.to_mxnet import to_mxnet
+
+    pytest.importorskip(engine)
+    model = grow_model(tmp_path / "grow.onnx")
+    if engine == "tvm":
+        run = nb.compile_model(model).run
+    else:
+        assert '"_foreach"' in to_mxnet(*from_onnx(model))[0]
+        block = nb.import_to_gluon(model)
+        run = lambda feeds: _gluon_run(block, model, feeds)  # noqa: E731
+    for feeds in GROW_FEEDS:
+        _compare(run(feeds), _ort(model, feeds))

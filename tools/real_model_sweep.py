@@ -313,12 +313,15 @@ def _tv(name, size=64, spatial=None, **kw):
     return build
 
 
-def _detection(name, size, score_spread, detections=50, both_sizes=False, **kw):
+def _detection(name, size, score_spread, detections=50, both_sizes=False, head_scales=None, **kw):
     """A torchvision detector with random weights, BatchNorm calibrated, class scores spread by ``score_spread``
     and ``detections`` boxes kept: 300 would put some pairs within float32's error of each other, and their
     order (which box is row k) would then be a tie that any engine may break either way. ``both_sizes``
     calibrates on images of both sizes: a ResNet-50 calibrated on the square ones alone gives the (resized,
-    smoother) second image features several times larger, and its sigmoid scores then saturate to ties at 1."""
+    smoother) second image features several times larger, and its sigmoid scores then saturate to ties at 1.
+    ``head_scales``: {parameter name part: factor} for the heads whose outputs the random weights make
+    chaotic (Mask R-CNN: box deltas move each mask's RoIAlign, mask logits of +-16 saturate; an input change
+    of 1e-6 then moved the pasted masks by 1e-2, and a box corner across an integer shifts a whole mask)."""
     def build():
         import torchvision
 
@@ -339,6 +342,9 @@ def _detection(name, size, score_spread, detections=50, both_sizes=False, **kw):
             for n, p in net.named_parameters():
                 if ("cls" in n or "classification" in n) and p.dim() > 1:  # R-CNN heads, SSD heads
                     p.mul_(score_spread)
+                for part, scale in (head_scales or {}).items():
+                    if part in n:
+                        p.mul_(scale)
         (net.roi_heads if hasattr(net, "roi_heads") else net).detections_per_img = detections
         net.eval()
 
@@ -603,9 +609,13 @@ MODELS = {
                                         both_sizes=True, min_size=256, max_size=512),
     "tv_fcos_resnet50": _detection("fcos_resnet50_fpn", 256, score_spread=4.0, detections=20, both_sizes=True,
                                    min_size=256, max_size=512),
-    "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256, max_size=512),
+    "tv_maskrcnn_resnet50": _detection("maskrcnn_resnet50_fpn", 256, score_spread=3.0, detections=20, both_sizes=True,
+                                       head_scales={"bbox_pred": 0.1, "mask_fcn_logits": 0.1}, min_size=256,
+                                       max_size=512),
     "tv_ssd300_vgg16": _detection("ssd300_vgg16", 300, score_spread=0.15, detections=20),  # VGG: no BatchNorm
-    "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=4.0, min_size=256,
+    # 10 boxes: at 50 two scores were a tie at the square size (rows swapped); box deltas scaled as for Mask R-CNN
+    "tv_keypointrcnn_resnet50": _detection("keypointrcnn_resnet50_fpn", 256, score_spread=3.0, detections=10,
+                                           both_sizes=True, head_scales={"bbox_pred": 0.1}, min_size=256,
                                            max_size=512, num_keypoints=5),
     "timm_convnext_atto": _timm("convnext_atto"),
     "timm_deit_tiny": _timm("deit_tiny_patch16_224", img_size=64),

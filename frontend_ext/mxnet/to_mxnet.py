@@ -14,7 +14,8 @@ import numpy as np
 from nnvm_bridge.errors import InvalidModelError, OpTally, ParamsError, ShapeError, UnsupportedOperatorError
 from nnvm_bridge.ir import dtypes as _dt
 from nnvm_bridge.ir.graph import Graph
-from nnvm_bridge.ir.passes import has_control_flow, infer_shape, infer_type, lower_control_flow, unify_broadcast_dims
+from nnvm_bridge.ir.passes import (carried_concat_as_scan, has_control_flow, infer_shape, infer_type,
+                                   lower_control_flow, unify_broadcast_dims)
 from nnvm_bridge.ir.symbolic import SymbolicDimError, format_shape_hint, is_static, parse_shape_hint
 from nnvm_bridge.ops import get_op, node_attrs
 
@@ -155,6 +156,7 @@ def to_mxnet(graph, params):
     if has_control_flow(graph):  # if as a select and loops unrolled (ir/passes/control_flow.py); what cannot
         # be lowered becomes MXNet's own control flow (handlers/control.py)
         graph, params = lower_control_flow(graph, params, direction="MXNet", keep=True)
+        graph = carried_concat_as_scan(graph, params)  # _foreach keeps its states' shapes
     _check_supported(graph)
     graph, shape = unify_broadcast_dims(graph, params=params)  # a mask of length T against scores over S: T := S
     g = infer_shape(graph, shape=shape, params=params)

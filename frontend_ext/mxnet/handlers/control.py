@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnvm_bridge.errors import unsupported_feature
+from nnvm_bridge.errors import BridgeError, unsupported_feature
 from nnvm_bridge.ir import dtypes as _dt
-from nnvm_bridge.ir.control import loop_layout
-from nnvm_bridge.ir.symbolic import parse_dim
+from nnvm_bridge.ir.control import body_inputs, loop_layout
+from nnvm_bridge.ir.passes import infer_shape
+from nnvm_bridge.ir.symbolic import is_symbolic, parse_dim
 
 from ..context import dfs_inputs, mx_dtype
 from ..registry import MXNET_EXPORT
@@ -79,6 +80,7 @@ def _loop(ctx, node, attrs, inputs):
     (0..T-1 as a (T, 1) float column: foreach walks axis 0 of its data).  A loop that the data stop is a
     ``_while_loop`` where it has no scan outputs (``_while_loop`` pads those to a fixed bound)."""
     n_carried, _, n_scan = loop_layout(node, attrs)
+    _require_fixed_lengths(node, [ctx.shape(e) for e in node.inputs])
     if attrs.trip_count is None and n_scan:
         raise unsupported_feature(node.op, node.name, "scan outputs of a loop whose trip count or condition only "
                                   "the run time knows: MXNet's _while_loop pads them to a fixed bound; compile "
@@ -94,8 +96,10 @@ def _loop(ctx, node, attrs, inputs):
     iteration = {0: lambda sub, seed: sub.add("Cast", "iteration", [seed], {"dtype": "int64"})}
     # foreach's subgraph gives (*scan elements, the iteration, *carried): the body's (cond, *carried, *scans)
     order = list(range(1 + n_carried, 1 + n_carried + n_scan)) + list(range(1, 1 + n_carried))
+    consts = {k: ctx.params[e.node.name] for k, e in enumerate(node.inputs)
+              if k >= 2 + n_carried and e.node.is_variable and e.node.name in ctx.params}
     graph, formals = ctx.emit_subgraph(node.subgraphs[0], shapes, dtypes, bind=iteration, seed_dtype="float32",
-                                       outputs=order, seed_out=n_scan)
+                                       outputs=order, seed_out=n_scan, consts=consts)
     # the node takes (data, *states, *the rest); the *_locs say where each sits among the subgraph's inputs
     states = [formals.index(2 + k) if 2 + k in formals else -1 for k in range(n_carried)]
     if -1 in states:
@@ -115,6 +119,25 @@ def _loop(ctx, node, attrs, inputs):
 
 
 _INT32_MAX = 2**31 - 1  # _while_loop's max_iterations is an int
+
+
+def _require_fixed_lengths(node, shapes):
+    """An error naming the first body node whose output length only the data decide (a symbol that no input
+    of the loop has: a slice to a box's corners). MXNet's _foreach and _while_loop infer their body's shapes
+    before it runs, and no length past such a node (boolean_mask in MXNet) is known then."""
+    body = node.subgraphs[0]
+    known = {s for shape in shapes if shape for d in shape if is_symbolic(d) for s in d.symbols()}
+    try:
+        g = infer_shape(body, shape={n: s for n, s in zip(body_inputs(body)[1:], shapes[1:]) if s is not None})
+    except BridgeError:
+        return
+    for n in g.op_nodes():
+        shape = g.shape_of(n[0])
+        if any(s not in known for d in shape or () if is_symbolic(d) for s in d.symbols()):
+            dims = ", ".join(map(str, shape))
+            raise unsupported_feature(node.op, node.name, f"a body whose lengths the data decide ({n.op} {n.name!r} "
+                                      f"gives ({dims})): MXNet's _foreach and _while_loop infer their body's shapes "
+                                      "before it runs; compile with TVM (compile_model) instead", direction="MXNet")
 
 
 def _while_loop(ctx, node, inputs, n_carried):

@@ -252,38 +252,43 @@ def _range_length(ctx, node, start, limit, delta):
 
 @MXNET_EXPORT.register("dyn_slice")
 def _dyn_slice(ctx, node, attrs, inputs):
-    """``take(x, start + arange(n), axis, mode='wrap')`` per sliced axis (steps are 1: the importer refuses
-    others); 'wrap' gives a negative start python's meaning."""
+    """``take(x, start + arange(n), axis)`` per sliced axis (steps are 1: the importer refuses others), the
+    bounds placed by python's rules; a length that no tensor has (bounds only run time knows) is cut at run
+    time."""
     data, out = ctx.shape(node.inputs[0]), ctx.shape(node[0])
     axes = ctx.params.get(node.inputs[3].node.name) if node.inputs[3].node.is_variable else None
     if data is None or out is None or axes is None:
         raise needs_shape_error(node, "its axes or shapes are not known")
     x = inputs[0]
     for i, a in enumerate(int(v) % len(data) for v in np.asarray(axes).reshape(-1)):
-        start = element_f32(ctx, node, inputs[1], i, f"{node.name}_start{i}")
-        if is_symbolic(out[a]) and ctx.dim_source(out[a]) is None:  # a new length: end - start, cut at run time
-            length = _slice_length(ctx, node, inputs[0], a, start, element_f32(ctx, node, inputs[2], i,
-                                                                           f"{node.name}_end{i}"))
+        start, length = _slice_bounds(ctx, node, inputs[0], a, *(
+            element_f32(ctx, node, inputs[k], i, f"{node.name}_{w}{i}") for k, w in ((1, "start"), (2, "end"))))
+        if is_symbolic(out[a]) and ctx.dim_source(out[a]) is None:
             steps = run_time_positions(ctx, node, length, f"{node.name}_steps{i}")
         else:
             steps = _length(ctx, node, out[a], f"{node.name}_steps{i}")
         index = ctx.add("broadcast_add", f"{node.name}_index{i}", [steps, start])
         x = ctx.add("take", f"{node.name}_{i}" if i + 1 < len(axes.reshape(-1)) else node.name, [x, index],
-                    {"axis": a, "mode": "wrap"})
+                    {"axis": a, "mode": "clip"})
     return [x]
 
 
-def _slice_length(ctx, node, x, axis, start, end):
-    """end - start on ``axis`` of ``x`` (float (1,) tensors), a negative bound counting from the end: the IR's
-    length of a slice whose symbolic bounds lie inside the axis (frontend/onnx/convert_tensor.py)."""
+def _slice_bounds(ctx, node, x, axis, start, end):
+    """The start and the length of a slice from ``start`` to ``end`` on ``axis`` of ``x`` (float (1,) tensors)
+    by python's rules: a negative bound counts from the end, then each is clamped onto the axis."""
     name = f"{node.name}_len{axis}"
     n = ctx.add("Cast", f"{name}_n", [ctx.add("slice_axis", f"{name}_ni", [ctx.add("shape_array", f"{name}_s", [x])],
                                               {"axis": 0, "begin": axis, "end": axis + 1})], {"dtype": "float32"})
 
     def placed(v, w):
         below = ctx.add("_lesser_scalar", f"{name}_{w}neg", [v], {"scalar": 0.0})
-        return ctx.add("broadcast_add", f"{name}_{w}", [v, ctx.add("broadcast_mul", f"{name}_{w}n", [below, n])])
-    return ctx.add("broadcast_sub", name, [placed(end, "e"), placed(start, "b")])
+        v = ctx.add("broadcast_add", f"{name}_{w}", [v, ctx.add("broadcast_mul", f"{name}_{w}n", [below, n])])
+        return ctx.add("broadcast_minimum", f"{name}_{w}in", [ctx.add("_maximum_scalar", f"{name}_{w}0", [v],
+                                                                      {"scalar": 0.0}), n])
+    begin = placed(start, "b")
+    length = ctx.add("_maximum_scalar", name, [ctx.add("broadcast_sub", f"{name}_d", [placed(end, "e"), begin])],
+                     {"scalar": 0.0})
+    return begin, length
 
 
 @MXNET_EXPORT.register("bind_dims")

@@ -7,7 +7,8 @@
 3. ``LegalizeOps`` with the channel-blocked conv2d computes of ``conv2d.py``, float32 erf/exp/tanh in
    TOPI's vectorizable polynomial forms, and reshapes between equal symbolic axes as direct index maps
    (``layout.legalize_reshape``);
-4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels;
+4. the steps of ``relax.get_pipeline("zero")``: fuse bias, activations and residual adds into the kernels
+   (each binding kept after the ``match_cast`` that binds its shape symbols: ``order.py``);
 5. the fixed schedules of ``schedules.py`` on every PrimFunc, with a bounded timed pick among a
    few candidates per unique conv / matmul workload (``pick.py``), remembered across compiles
    (``pick_cache.py``);
@@ -28,6 +29,7 @@ from . import schedules
 from .conv2d import fast_math_legalizations, legalize_conv2d
 from .fold import fold_constants_numpy
 from .layout import clip_to_min_max, convert_layout, legalize_layout_transform, legalize_reshape
+from .order import order_after_symbol_bindings
 from .pick_cache import PickCache
 from .qdq import KINDS, rewrite_qdq
 from .target import cpu_facts
@@ -60,8 +62,8 @@ def prepare(mod, target, int8=False):
                                            relax.transform.AnnotateTIROpPattern()])(mod)
         mod = keep_scalar_arg_kernels_unfused(mod)
         seq = [relax.transform.FoldConstant()] if _has_constant_calls(mod) else []
-        seq += [relax.transform.FuseOps(), relax.transform.FuseTIR()]
-        mod = tvm.ir.transform.Sequential(seq)(mod)
+        mod = order_after_symbol_bindings(tvm.ir.transform.Sequential(seq + [relax.transform.FuseOps()])(mod))
+        mod = relax.transform.FuseTIR()(mod)
     return mod
 
 

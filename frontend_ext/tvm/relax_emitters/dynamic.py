@@ -53,8 +53,10 @@ def _dyn_arange(ctx, node, attrs, inputs):
 @RELAX_EXPORT.register("dyn_slice")
 def _dyn_slice(ctx, node, attrs, inputs):
     """``take(x, start + arange(n), axis)`` per sliced axis (steps are 1: the importer refuses others), with
-    ``n`` the output length the IR knows as a Dim. ``dynamic_strided_slice`` would give fresh shape symbols
-    that TVM 0.27's CPU pipeline then confuses with the inputs' (it reorders the shape function after the use)."""
+    ``n`` the output length the IR knows as a Dim, bound here from the bounds where it is a new symbol (bounds
+    that only run time knows: python's rules, each clamped onto the axis). ``dynamic_strided_slice`` would give
+    fresh shape symbols that TVM 0.27's CPU pipeline then confuses with the inputs' (it reorders the shape
+    function after the use)."""
     op = relax_op()
     axes_entry = node.inputs[3]
     axes = ctx.params.get(axes_entry.node.name) if axes_entry.node.is_variable else None
@@ -62,13 +64,19 @@ def _dyn_slice(ctx, node, attrs, inputs):
         ctx.fail("Slice axes computed at run time cannot be compiled; pass shape={input: dims}")
     data_shape, out_shape = ctx.in_shapes[0], ctx.out_shapes[0]
     rank = len(data_shape)
-    starts = ctx.emit(op.astype(inputs[1], "int64"))
+    starts, ends = (ctx.emit(op.astype(x, "int64")) for x in inputs[1:3])
+    zero = ctx.scalar(0, "int64")
     x = inputs[0]
     for i, a in enumerate(int(a) % rank for a in axes.reshape(-1)):
-        start = ctx.emit(op.reshape(op.strided_slice(starts, [0], [i], [i + 1]), []))
         dim = ctx.dim_tensor(data_shape[a], "int64")
-        negative = ctx.emit(op.astype(op.less(start, ctx.scalar(0, "int64")), "int64"))
-        start = ctx.emit(op.add(start, op.multiply(negative, dim)))  # python rules: -k counts from the end
+
+        def placed(bounds):  # python rules: -k counts from the end, then onto [0, dim]
+            v = ctx.emit(op.reshape(op.strided_slice(bounds, [0], [i], [i + 1]), []))
+            v = ctx.emit(op.add(v, op.multiply(op.astype(op.less(v, zero), "int64"), dim)))
+            return ctx.emit(op.minimum(op.maximum(v, zero), dim))
+        start = placed(starts)
+        length = ctx.emit(op.maximum(op.subtract(placed(ends), start), zero))
+        ctx.bind_run_time_dims(op.reshape(length, [1]), [out_shape[a]])
         index = ctx.emit(op.add(op.arange(0, ctx.prim(out_shape[a]), 1, dtype="int64"), start))
         x = ctx.emit(op.take(x, index, axis=a))
     return x

@@ -89,6 +89,7 @@ class ImportContext:
         self.consumers: set = set()
         self.initializer_names: set = set()
         self.shape_values: dict = {}  # onnx name -> object ndarray of ints and Dims (a symbolic shape tensor)
+        self.partial_shape_values: dict = {}  # onnx name -> list of ints, Dims and None (run time only)
         self.aranges: dict = {}  # onnx name -> pieces (start, step, length) of a run-time Range's elements
         self._scalar_entries: set = set()  # (id(node), index) of entries holding an ONNX 0-d value as (1,)
         # info and caches are keyed by id(node): keep every node alive so ids are never reused

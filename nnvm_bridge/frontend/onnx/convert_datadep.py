@@ -21,10 +21,13 @@ def data_dependent_dim(ctx, axis):
     return count_dim(str(name))  # 0 is a real outcome (no box above the threshold)
 
 
-def run_time_dims(ctx):
-    """The dims of the current node's output where a shape tensor computed at run time decides them: what ONNX's
-    shape inference knows, a new symbol for the rest (bound from that tensor when it runs); None without a rank."""
+def run_time_dims(ctx, known=None):
+    """The dims of the current node's output where a shape tensor computed at run time decides them: the ``known``
+    ones (the shape tensor's elements that shape values give, None elsewhere), else what ONNX's shape inference
+    knows, a new symbol for the rest (bound from that tensor when it runs); None without a rank."""
     declared = ctx.declared.dims(ctx.node.outputs[0])
+    if known is not None and (declared is None or len(declared) == len(known)):
+        declared = [k if k is not None else d for k, d in zip(known, declared or [None] * len(known))]
     if declared is None:
         return None
     return tuple(d if d is not None else data_dependent_dim(ctx, axis) for axis, d in enumerate(declared))

@@ -10,7 +10,7 @@ from ...ir import dtypes as _dt
 from ...ir.symbolic import Dim, clamped_at_zero, dim_max, dim_min, is_static, lower_bound, slice_length
 from ...ops.common import broadcast_shapes
 from . import shape_values
-from .convert_datadep import run_time_dims
+from .convert_datadep import data_dependent_dim, run_time_dims
 from .registry import ONNX_IMPORT
 from .tensors import tensor_to_array
 
@@ -56,7 +56,7 @@ def _shape_input(ctx, x, what, output_dims=False):
     ``output_dims`` (where the node's output has the dims it holds), a tensor computed at run time too."""
     v = ctx.shape_value(x)
     if v is None and output_dims and ctx.const(x) is None and ctx.shape(x) is not None:
-        v = run_time_dims(ctx)
+        v = run_time_dims(ctx, ctx.partial_shape_values.get(x) if isinstance(x, str) else None)
         if v is not None and (len(v),) != tuple(ctx.shape(x)):
             v = None
     if v is None:
@@ -415,6 +415,8 @@ def slice_attributes(ctx, node, attrs, inputs):
 @ONNX_IMPORT.register("Slice", since=(10, 11, 13))
 def slice_op(ctx, node, attrs, inputs):
     dynamic = _symbolic_slice(ctx, inputs)
+    if dynamic is None:
+        dynamic = _run_time_slice(ctx, inputs)
     if dynamic is not None:
         return dynamic
     starts = _ints(ctx.require_const(inputs[1], "Slice starts"))
@@ -455,6 +457,28 @@ def _symbolic_slice(ctx, inputs):
         return _slice(ctx, inputs[0], [int(lo) for lo, _ in bounds], ends, axes, [1] * len(starts))
     ins = [inputs[0], inputs[1], inputs[2], inputs[3] or np.asarray(axes, dtype=np.int64),
            inputs[4] or np.ones(len(starts), dtype=np.int64)]
+    return ctx.runtime_op("dyn_slice", ins, out)
+
+
+def _run_time_slice(ctx, inputs):
+    """Slice whose starts or ends only run time knows (torchvision pastes each mask at its box's place): each
+    sliced axis gets a new length symbol that may be 0, bound from the bounds when it runs (dyn_slice).
+    Axes and steps must be constants, the steps 1."""
+    if all(ctx.const(inputs[i]) is not None for i in (1, 2)) or any(
+            inputs[i] and ctx.const(inputs[i]) is None for i in (3, 4)):
+        return None
+    xs, bounds = ctx.shape(inputs[0]), ctx.shape(inputs[1])
+    if xs is None or bounds is None or not is_static(bounds):
+        return None
+    n = math.prod(bounds)
+    axes = [a % len(xs) for a in _ints(ctx.const(inputs[3]))] if inputs[3] else list(range(n))
+    if inputs[4] and any(st != 1 for st in _ints(ctx.const(inputs[4]))):
+        raise ctx.unsupported("slice bounds known only at run time with steps other than 1")
+    out = list(xs)
+    for a in axes:
+        out[a] = data_dependent_dim(ctx, a)
+    ins = [inputs[0], ctx.cast(inputs[1], "int64"), ctx.cast(inputs[2], "int64"),
+           np.asarray(axes, dtype=np.int64), np.ones(len(axes), dtype=np.int64)]
     return ctx.runtime_op("dyn_slice", ins, out)
 
 

@@ -332,6 +332,7 @@ def _convert_node(ctx, n, opset):
         ctx.shape_values[n.outputs[0]] = symbolic[0]
     elif symbolic is None:
         run_time_values.name_run_time_ints(ctx, n)
+        shape_values.record_partial(ctx, n)
     ctx.node = None
 
 

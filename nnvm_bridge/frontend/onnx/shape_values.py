@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from ...ir import dtypes as _dt
+from ...ir.graph import Entry
 from ...ir.symbolic import Dim, dim_isqrt, dim_max, dim_min, lower_bound, slice_indices, slice_length
 
 _MAX_ELEMENTS = 64
@@ -260,6 +261,30 @@ def _concat(ctx, node, attrs, inputs):
     if any(p.ndim != 1 for p in parts):
         return None
     return np.concatenate(parts), _dtype(ctx, next(x for x in inputs if x))
+
+
+def record_partial(ctx, node):
+    """For a Concat of 1-D integer vectors some of which only run time computes (torchvision's ``zeros(y0, w)``
+    with ``y0`` a box's corner): the elements that shape values or constants give, None for the others, kept in
+    ``ctx.partial_shape_values`` so the shape it builds keeps the dims it knows."""
+    if node.op_type != "Concat" or node.domain or not node.outputs:
+        return
+    if not isinstance(ctx.vals.get(node.outputs[0]), Entry):  # a constant
+        return
+    parts = []
+    for x in (x for x in node.inputs if x):
+        v, shape = ctx.shape_value(x), ctx.shape(x)
+        if v is not None and v.ndim == 1:
+            parts += [d if isinstance(d, Dim) else int(d) for d in v]
+        elif shape is not None and len(shape) == 1 and isinstance(shape[0], int) and ctx.dtype(x) in _INTS:
+            parts += [None] * shape[0]
+        else:
+            return
+    if any(p is not None for p in parts) and len(parts) <= _MAX_ELEMENTS:
+        ctx.partial_shape_values[node.outputs[0]] = parts
+
+
+_INTS = ("int64", "int32")
 
 
 @_rule("Reshape")

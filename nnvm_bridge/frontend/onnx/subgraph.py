@@ -51,6 +51,7 @@ class BodyContext(ImportContext):
         self.declared = parent.declared
         self.initializer_names = set(parent.initializer_names)
         self.shape_values = ChainMap({}, parent.shape_values)
+        self.partial_shape_values = ChainMap({}, parent.partial_shape_values)
         if inline and not own_constants:
             self._const_entries = parent._const_entries
         self.vals = _ScopeValues(self)
