@@ -460,6 +460,54 @@ PASTE_FEEDS = [_paste_feeds((40, 50), [[2, 3, 20, 30], [-4, -10, 45, 38], [30, 2
                _paste_feeds((33, 47), [[10, 1, 10, 1], [1, 2, 46, 32]], 1), _paste_feeds((33, 47), [], 2)]
 
 
+def keypoints_model(path):
+    """torchvision's ``_onnx_heatmaps_to_keypoints`` in small: per box, the keypoint maps resized to the box's
+    size (Resize sizes = the maps' own first dims, then lengths from the box's values), flattened per keypoint
+    (a reshape to (K, -1) of a length only run time knows) and the peak's column and row found (a scripted
+    loop)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+
+    def peaks(maps, box):
+        w = int(torch.ceil(torch.clamp(box[2] - box[0], min=1.0)))
+        h = int(torch.ceil(torch.clamp(box[3] - box[1], min=1.0)))
+        grown = F.interpolate(maps[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        width = torch.scalar_tensor(grown.size(2), dtype=torch.int64)
+        pos = grown.reshape(maps.size(0), -1).argmax(dim=1)
+        col = pos % width
+        return torch.stack((col.float() + box[0], ((pos - col) // width).float() + box[1]), 1)
+
+    @torch.jit._script_if_tracing
+    def all_peaks(maps, boxes):
+        res = torch.zeros(0, maps.size(1), 2)
+        for i in range(maps.size(0)):
+            res = torch.cat((res, peaks(maps[i], boxes[i]).unsqueeze(0)))
+        return res
+
+    class Keypoints(torch.nn.Module):
+        def forward(self, maps, boxes):
+            return all_peaks(maps, boxes)
+
+    boxes = torch.tensor([[2.0, 3.0, 20.0, 30.0], [4.0, 10.0, 45.0, 38.0]])
+    return _torch_export(Keypoints(), (torch.rand(2, 3, 6, 6), boxes), ["maps", "boxes"],
+                         {"maps": {0: "n"}, "boxes": {0: "n"}}, path)
+
+
+def _keypoint_feeds(boxes, seed):
+    """Maps with one clear peak inside each (at a border, resizing repeats the edge pixel and the peak is a tie
+    that float rounding may break either way)."""
+    rng = np.random.RandomState(seed)
+    maps = 0.5 * rng.rand(len(boxes), 3, 6, 6)
+    for i, j in np.ndindex(maps.shape[:2]):
+        maps[i, j, rng.randint(1, 5), rng.randint(1, 5)] = 1.0
+    return {"maps": maps.astype(np.float32), "boxes": np.array(boxes, np.float32).reshape(-1, 4)}
+
+
+# boxes of different sizes, one thinner than a pixel, then no box at all
+KEYPOINT_FEEDS = [_keypoint_feeds([[2, 3, 20, 30], [4.5, 10, 45, 38], [30, 25, 30.2, 48]], 0),
+                  _keypoint_feeds([[1, 1, 9, 5]], 1), _keypoint_feeds([], 2)]
+
+
 def cut_model(path):
     """x[:, b0:b1] with the bounds from a float tensor's values (a Slice whose starts and ends are data)."""
     torch = pytest.importorskip("torch")
@@ -520,6 +568,17 @@ def test_masks_pasted_at_their_boxes_in_a_scripted_loop_compile_once_for_every_s
     model = paste_model(tmp_path / "paste.onnx")
     compiled = nb.compile_model(model)
     for feeds in PASTE_FEEDS:
+        _compare(compiled.run(feeds), _ort(model, feeds))
+
+
+@pytest.mark.slow
+def test_keypoint_peaks_of_maps_resized_to_their_boxes_compile_once_for_every_size(tmp_path):
+    import nnvm_bridge as nb
+
+    pytest.importorskip("tvm")
+    model = keypoints_model(tmp_path / "keypoints.onnx")
+    compiled = nb.compile_model(model)
+    for feeds in KEYPOINT_FEEDS:
         _compare(compiled.run(feeds), _ort(model, feeds))
 
 

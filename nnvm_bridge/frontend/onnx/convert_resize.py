@@ -219,8 +219,9 @@ def resize(ctx, node, attrs, inputs):
 
 
 def _sizes(ctx, node, attrs, inputs):
-    """Resize's sizes: a constant, a symbolic shape value, or (computed at run time) the dims ONNX's shape
-    inference knows of the output and a new symbol for each other one, bound when the sizes are computed."""
+    """Resize's sizes: a constant, a symbolic shape value, or (computed at run time) the dims that shape values
+    give of the sizes, else those ONNX's shape inference knows of the output, and a new symbol for each other
+    one, bound when the sizes are computed."""
     sizes = ctx.shape_value(inputs[3])
     if sizes is None:
         sizes = ctx.const(inputs[3])
@@ -228,14 +229,19 @@ def _sizes(ctx, node, attrs, inputs):
         return sizes
     count, rank = ctx.shape(inputs[3]), ctx.rank(inputs[0])
     declared = ctx.declared.dims(node.outputs[0])
+    known = ctx.partial_shape_values.get(inputs[3])  # torchvision's concat(shape(x)[:2], (h, w))
+    if known is not None and declared is None and rank is not None and len(known) == rank:
+        declared = [None] * rank
     if (count is None or not isinstance(count[0], int) or rank is None or declared is None or len(declared) != rank
             or attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch"):  # the sizes are not the output's
         ctx.require_const(inputs[3], "Resize sizes")  # the error: nothing says how many dims are resized
     axes = [a % rank for a in attrs.get("axes", range(rank))]
     if len(axes) != count[0]:
         raise ctx.error(ShapeError, f"Resize has {count[0]} sizes for {len(axes)} axes")
-    return np.array([declared[a] if declared[a] is not None else data_dependent_dim(ctx, a) for a in axes],
-                    dtype=object)
+    if known is None or len(known) != len(axes):
+        known = [None] * len(axes)
+    return np.array([k if k is not None else declared[a] if declared[a] is not None else data_dependent_dim(ctx, a)
+                     for k, a in zip(known, axes)], dtype=object)
 
 
 @ONNX_IMPORT.register("Upsample", since=7)
