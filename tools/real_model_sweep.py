@@ -1116,6 +1116,11 @@ S10_MODELS = {
     "vit_p4_cls": _hf_image("ViTForImageClassification", "ViTConfig", keys=("logits",), image_size=16, size=16,
                             patch_size=4, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                             intermediate_size=48, qkv_bias=False, num_labels=7),
+    # HF Swin at two image sizes (H and W dynamic): the second's stage grids (18x20, 9x10) are padded to the 4x4
+    # windows; every stage wider than a window at both (at 4x4 the traced model fixes the shift at 0)
+    "swin_pad_dyn": _hf_image("SwinForImageClassification", "SwinConfig", keys=("logits",), image_size=64,
+                              size=64, spatial=((64, 64), (72, 80)), patch_size=2, embed_dim=16, depths=[2, 2, 1],
+                              num_heads=[2, 2, 4], window_size=4, num_labels=6),
     "timm_maxvit_rmlp_pico": _timm("maxvit_rmlp_pico_rw_256", img_size=64, num_classes=10),
     "timm_swin_small_dims": _timm_net("swin_transformer", "SwinTransformer", img_size=64, patch_size=4, window_size=4,
                                       embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10),
