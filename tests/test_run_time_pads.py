@@ -115,12 +115,38 @@ def _window_pad_model():
     return _model(nodes, [x], ["y"], inits, opset=18), feeds
 
 
+def _shifted_window_model():
+    """Swin's shifted windows (HF SwinLayer, legacy exporter; the sweep's swin_pad_dyn): the patches padded to whole
+    windows of 2 as above, rolled by two along H (``x[:, :, -2:]`` before ``x[:, :, :-2]``), then cut into windows
+    by the rolled length divided by 2: the two slices' lengths must add up to the padded length again."""
+    model, feeds = _window_pad_model()
+    nodes = list(model.graph.node)
+    at = next(i for i, n in enumerate(nodes) if n.output[0] == "padded") + 1
+    nodes[at:at] = [helper.make_node("Slice", ["padded", "minus2", "big", "two1"], ["tail"]),
+                    helper.make_node("Slice", ["padded", "zero1", "minus2", "two1"], ["head"]),
+                    helper.make_node("Concat", ["tail", "head"], ["rolled"], axis=2)]
+    for n in nodes[at + 3:]:
+        n.input[:] = ["rolled" if i == "padded" else i for i in n.input]
+    # the legacy exporter's broadcast of index tensors (the shifted windows' mask): Expand to the shape with
+    # -1 read as 1; a length is never -1, so the Expand keeps the tail's shape and adds to it
+    nodes += [helper.make_node("Shape", ["tail"], ["ts"]),
+              helper.make_node("Equal", ["ts", "minus1"], ["neg"]),
+              helper.make_node("Where", ["neg", "one1", "ts"], ["to"]),
+              helper.make_node("Expand", ["tail", "to"], ["spread"]),
+              helper.make_node("Add", ["spread", "tail"], ["twice"])]
+    inits = list(model.graph.initializer) + [_const("minus2", [-2]), _const("big", [2 ** 62]), _const("minus1", -1)]
+    outputs = list(model.graph.output) + [helper.make_tensor_value_info("twice", TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, "g", model.graph.input, outputs, inits)
+    return helper.make_model(graph, opset_imports=model.opset_import), feeds
+
+
 def _reference(model, feeds):
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return [sess.run(None, f) for f in feeds]
 
 
-@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model])
+@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model,
+                                   _shifted_window_model])
 def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
     pytest.importorskip("tvm")
     model, feeds = build()
@@ -130,7 +156,8 @@ def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
             assert_close(got, ref)
 
 
-@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model])
+@pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model,
+                                   _shifted_window_model])
 def test_mxnet_runs_run_time_pads_and_slices_at_two_sizes(build):
     mx = pytest.importorskip("mxnet")
     model, feeds = build()

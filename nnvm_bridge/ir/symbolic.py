@@ -395,7 +395,7 @@ def lower_bound(d):
     if not isinstance(d, Dim):
         return d
     if any(c < 0 for m, c in d.terms if m):
-        return None
+        return 0 if _rest_after_a_cut(d) else None
     total = 0
     for m, c in d.terms:  # non-negative coefficients: increasing in every atom, least at the atoms' least values
         v = c
@@ -414,6 +414,8 @@ def _atom_lower_bound(a):
     if a.op == "mod":  # floor modulo by a positive number, whatever the dividend's sign
         return 0 if isinstance(a.args[1], int) and a.args[1] > 0 else None
     lbs = [lower_bound(x) for x in a.args]
+    if a.op == "max" and any(lb is not None for lb in lbs):  # max(x, 0) >= 0 whatever x is
+        return max(lb for lb in lbs if lb is not None)
     if any(lb is None for lb in lbs):
         return None
     if a.op == "floordiv":
@@ -539,12 +541,28 @@ def dim_max(a, b):
     for x, y in ((a, b), (b, a)):
         if isinstance(y, numbers.Integral) and lower_bound(x) is not None and lower_bound(x) >= y:
             return x
-        if isinstance(y, numbers.Integral) and y <= -_HUGE:
+        if isinstance(y, numbers.Integral) and (y <= -_HUGE or y <= 0 and _rest_after_a_cut(x)):
             return x
     diff = a - b
     if not isinstance(diff, Dim):
         return a if diff > 0 else b
     return Dim._make({(_Atom("max", tuple(sorted((a, b), key=str))),): 1})
+
+
+def _rest_after_a_cut(d) -> bool:
+    """Whether ``d`` is ``e - min(.., z, ..)`` with ``e >= z``, or ``e - max(..)`` with ``e`` at least each of its
+    arguments: never negative. Such is the rest of an axis of length ``e`` after a slice of its last places (a roll's
+    ``x[:-k]`` beside ``x[-k:]``), and kept unclamped the two lengths add up to ``e`` again."""
+    if not isinstance(d, Dim):
+        return False
+    for monomial, coeff in d.terms:
+        if coeff == -1 and len(monomial) == 1 and monomial[0].op in ("min", "max"):
+            whole = d + Dim._make({monomial: 1})
+            covers = [lower_bound(whole - arg) is not None and lower_bound(whole - arg) >= 0
+                      for arg in monomial[0].args]
+            if any(covers) if monomial[0].op == "min" else all(covers):
+                return True
+    return False
 
 
 def dim_isqrt(d):
