@@ -117,6 +117,8 @@ def test_round_trip_to_mxnet(tmp_path):
     x = RNG.uniform(-1, 1, (4, 3, 8, 8)).astype(np.float32)
     sym_file, params_file, ref = quantize(Residual(), x, tmp_path)
     block = nb.import_to_gluon(nb.export_model(sym_file, params_file, {"data": x.shape}))
+    if not qf.int8_kernels_are_exact():  # the reference (MXNet's int8 kernels) saturates: not the model's numbers
+        pytest.skip(qf.SATURATING_INT8)
     assert_matches(block(mx.nd.array(x)).asnumpy(), ref, "MXNet round trip")
 
 
