@@ -561,25 +561,17 @@ def test_slice_whose_bounds_are_data_follows_python_rules(tmp_path, engine):
 
 
 @pytest.mark.slow
-def test_masks_pasted_at_their_boxes_in_a_scripted_loop_compile_once_for_every_size(tmp_path):
+@pytest.mark.parametrize("build, feeds", [(lambda p: paste_model(p / "paste.onnx"), PASTE_FEEDS),
+                                          (lambda p: keypoints_model(p / "keypoints.onnx"), KEYPOINT_FEEDS)],
+                         ids=["masks_pasted_at_their_boxes", "keypoint_peaks_of_maps_resized_to_their_boxes"])
+def test_scripted_loop_whose_body_lengths_the_data_decide_compiles_once_for_every_size(tmp_path, build, feeds):
     import nnvm_bridge as nb
 
     pytest.importorskip("tvm")
-    model = paste_model(tmp_path / "paste.onnx")
+    model = build(tmp_path)
     compiled = nb.compile_model(model)
-    for feeds in PASTE_FEEDS:
-        _compare(compiled.run(feeds), _ort(model, feeds))
-
-
-@pytest.mark.slow
-def test_keypoint_peaks_of_maps_resized_to_their_boxes_compile_once_for_every_size(tmp_path):
-    import nnvm_bridge as nb
-
-    pytest.importorskip("tvm")
-    model = keypoints_model(tmp_path / "keypoints.onnx")
-    compiled = nb.compile_model(model)
-    for feeds in KEYPOINT_FEEDS:
-        _compare(compiled.run(feeds), _ort(model, feeds))
+    for f in feeds:
+        _compare(compiled.run(f), _ort(model, f))
 
 
 def test_loop_whose_body_lengths_the_data_decide_is_refused_by_mxnet_with_what_to_do(tmp_path):
