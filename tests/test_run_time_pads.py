@@ -140,13 +140,33 @@ def _shifted_window_model():
     return helper.make_model(graph, opset_imports=model.opset_import), feeds
 
 
+def _patch_merging_model():
+    """Swin's patch merging (HF SwinPatchMerging at a size the exporter saw unpadded): the H // 4 by W // 4 patches,
+    channels last, cut into their four 2 x 2 phases by strided slices (``x[:, 0::2, 0::2]``, ``x[:, 1::2, 0::2]``,
+    ...), concatenated along the channels and flattened to tokens: the phases' lengths must stay of one form for
+    the concatenation and the reshape to keep their shapes."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["patches"], strides=[4, 4], kernel_shape=[4, 4]),
+             helper.make_node("Transpose", ["patches"], ["nhwc"], perm=[0, 2, 3, 1])]
+    phases = [f"phase{h0}{w0}" for w0 in (0, 1) for h0 in (0, 1)]
+    nodes += [helper.make_node("Slice", ["nhwc", f"start_{p[-2:]}", "big2", "axes12", "two2"], [p]) for p in phases]
+    nodes += [helper.make_node("Concat", phases, ["merged"], axis=3),
+              helper.make_node("Reshape", ["merged", "flat"], ["y"])]
+    inits = [numpy_helper.from_array(np.random.RandomState(3).rand(2, 1, 4, 4).astype(np.float32), "w"),
+             _const("big2", [2 ** 62] * 2), _const("axes12", [1, 2]), _const("two2", [2, 2]),
+             _const("flat", [1, -1, 8])] + [_const(f"start_{p[-2:]}", [int(p[-2]), int(p[-1])]) for p in phases]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])
+    feeds = [{"x": np.random.RandomState(k).rand(1, 1, h, w).astype(np.float32)} for k, (h, w) in
+             enumerate([(32, 16), (16, 48)])]
+    return _model(nodes, [x], ["y"], inits), feeds
+
+
 def _reference(model, feeds):
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return [sess.run(None, f) for f in feeds]
 
 
 @pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model,
-                                   _shifted_window_model])
+                                   _shifted_window_model, _patch_merging_model])
 def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
     pytest.importorskip("tvm")
     model, feeds = build()
@@ -157,7 +177,7 @@ def test_tvm_runs_run_time_pads_and_slices_at_two_sizes(build):
 
 
 @pytest.mark.parametrize("build", [_legacy_pad_model, _dynamo_canvas_model, _window_pad_model,
-                                   _shifted_window_model])
+                                   _shifted_window_model, _patch_merging_model])
 def test_mxnet_runs_run_time_pads_and_slices_at_two_sizes(build):
     mx = pytest.importorskip("mxnet")
     model, feeds = build()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnvm_bridge.ir.symbolic import dim_max, is_static
+from nnvm_bridge.ir.symbolic import Dim, dim_max, is_static
 from nnvm_bridge.ops.common import prod
 
 from .. import compat
@@ -184,7 +184,13 @@ def _strided_slice(ctx, node, attrs, inputs):
         begins.append(ctx.prim(start))
         ends.append(ctx.prim(dim_max(stop, start)))
         steps.append(step)
-    return op.strided_slice(y, axes, begins, ends, steps, assume_inbound=True)
+    y = op.strided_slice(y, axes, begins, ends, steps, assume_inbound=True)
+    out = ctx.out_shapes[0]
+    if any(step != 1 for step in steps) and any(isinstance(d, Dim) for d in out):
+        # TVM's legalization derives a strided length its own way (max(1, H // 4) // 2 where the IR has H // 8), so
+        # a concatenation of such a slice with parts of the IR's form loses its shape; the reshape keeps the IR's form.
+        y = op.reshape(ctx.emit(y), ctx.shape(out))
+    return y
 
 
 @RELAX_EXPORT.register("slice_like")
